@@ -1,0 +1,56 @@
+"""The ``autodev`` command line.
+
+Each command group lives in its own module with a ``register(app)`` function. Errors are one
+clear line on stderr and a non-zero exit; ``AUTODEV_DEBUG=1`` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from autodev.errors import AutodevError
+
+app = typer.Typer(
+    name="autodev",
+    help="Drive Claude Code workflows from Slack, on AWS or on the embedded local stack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One module per command group; each registers its commands on ``app``.
+_COMMAND_MODULES = (
+    "migrate",
+    "local",
+    "workflow",
+    "orchestrator",
+    "slack",
+    "webhook",
+    "audit",
+    "demo",
+)
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"autodev.cli.{_name}").register(app)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except AutodevError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as error:  # the promise is: no traceback, one line
+        if os.environ.get("AUTODEV_DEBUG"):
+            raise
+        _fail(f"unexpected error ({type(error).__name__}): {error} (AUTODEV_DEBUG=1 for details)")
+
+
+def _fail(message: str) -> None:
+    print(f"autodev: {message}", file=sys.stderr)
+    raise SystemExit(1)

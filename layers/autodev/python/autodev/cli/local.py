@@ -1,0 +1,7 @@
+"""`autodev local`: placeholder until its issue lands; registers nothing yet."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    del app

@@ -1,0 +1,19 @@
+"""Shared terminal output: tables and one-line notices, through rich."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    table = Table(title=title, show_lines=False, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)

@@ -1,0 +1,153 @@
+"""Every setting of autodev, typed, with the spec's defaults.
+
+Settings come from the environment only. A bad value stops start-up with one line that names
+the variable and the form it expects; secrets are held as ``SecretStr`` so that neither the
+message nor a ``repr`` can leak them.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from autodev.errors import AutodevError
+
+
+class ModelProvider(StrEnum):
+    ANTHROPIC = "anthropic"
+    BEDROCK = "bedrock"
+    SCRIPTED = "scripted"
+
+
+class ConfigError(AutodevError):
+    """A setting has a value that autodev cannot use."""
+
+
+# The form each setting expects, used in the one-line error message.
+_EXPECTED: dict[str, str] = {
+    "orchestrator_max_instances": "a whole number from 1 to 1000",
+    "orchestrator_timeout": "a whole number of milliseconds above 0",
+    "orchestrator_idle_timeout": "a whole number of milliseconds above 0",
+    "conversation_max_tokens": "a whole number above 0",
+    "conversation_summary_threshold": "a whole number above 0",
+    "alert_error_rate_threshold": "a number from 0 to 1",
+    "alert_cooldown": "a whole number of milliseconds, 0 or more",
+    "autodev_model_provider": "one of anthropic, bedrock, scripted",
+    "task_max_attempts": "a whole number from 1 to 100",
+    "task_budget_usd": "a number of US dollars above 0",
+    "workflow_budget_usd": "a number of US dollars above 0",
+    "db_pool_max_size": "a whole number from 1 to 100",
+    "approvers": "a comma-separated list of Slack user ids",
+    "webhook_allowed_hosts": "a comma-separated list of host names",
+}
+
+SECRET_FIELDS = frozenset(
+    {"database_url", "slack_bot_token", "slack_signing_secret", "anthropic_api_key"}
+)
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The platform's settings, read from environment variables of the same name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # --- the spec's tuning settings (times in milliseconds, as the spec has them) ---
+    orchestrator_max_instances: int = Field(default=5, ge=1, le=1000)
+    orchestrator_timeout: int = Field(default=1_800_000, gt=0)
+    conversation_max_tokens: int = Field(default=100_000, gt=0)
+    conversation_summary_threshold: int = Field(default=50_000, gt=0)
+    alert_error_rate_threshold: float = Field(default=0.1, ge=0, le=1)
+    alert_cooldown: int = Field(default=300_000, ge=0)
+    alert_channel: str = "#dev-alerts"
+
+    # --- connections and credentials ---
+    database_url: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+
+    # --- the model Claude Code talks to ---
+    autodev_model_provider: ModelProvider | None = None
+    autodev_model: str = "claude-sonnet-4-5"
+
+    # --- where the local stack keeps its state (embedded Postgres, logs, workspaces) ---
+    autodev_state_dir: Path = Path(".autodev")
+
+    # --- orchestrator details beyond the spec ---
+    orchestrator_idle_timeout: int = Field(default=30_000, gt=0)
+    task_max_attempts: int = Field(default=3, ge=1, le=100)
+    task_budget_usd: float = Field(default=5.0, gt=0)
+    workflow_budget_usd: float = Field(default=25.0, gt=0)
+
+    # --- database pool: small, because each Lambda instance holds its own ---
+    db_pool_max_size: int = Field(default=2, ge=1, le=100)
+
+    # --- approvals and webhooks ---
+    approvers: CommaList = ()
+    approver_group: str | None = None
+    webhook_allowed_hosts: CommaList = ()
+
+    @field_validator("approvers", "webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def model_provider(self) -> ModelProvider:
+        """The provider in force: the explicit setting, else anthropic when a key is set."""
+        if self.autodev_model_provider is not None:
+            return self.autodev_model_provider
+        return ModelProvider.ANTHROPIC if self.anthropic_api_key else ModelProvider.SCRIPTED
+
+    @property
+    def orchestrator_timeout_seconds(self) -> int:
+        return max(1, self.orchestrator_timeout // 1000)
+
+    @property
+    def alert_cooldown_seconds(self) -> float:
+        return self.alert_cooldown / 1000
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    expected = _EXPECTED.get(field, first["msg"])
+    if field in SECRET_FIELDS:
+        # Never echo what was given for a secret, not even in an error.
+        return f"{field.upper()} is not valid: expected {expected}"
+    given = first.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    return f"{field.upper()} is not valid{shown}: expected {expected}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, raising ConfigError with a one-line message on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return load_settings()
+
+
+def settings_or_exit() -> Settings:
+    """For entry points: the settings, or exit with the one-line message on stderr."""
+    try:
+        return get_settings()
+    except ConfigError as error:
+        print(f"autodev: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,52 @@
+"""A real PostgreSQL server from the ``pgserver`` wheel, for when DATABASE_URL is unset.
+
+The server lives under ``AUTODEV_STATE_DIR/pgdata``; it is started on first use and left
+running so that later commands (and other local processes) reuse it. ``pgserver`` keeps the
+shared postmaster safe across processes with its own lock file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def pgdata_dir(state_dir: Path) -> Path:
+    return (state_dir / "pgdata").resolve()
+
+
+def _server(state_dir: Path) -> Any:
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+            warnings.simplefilter("ignore")
+            import pgserver
+    except ImportError as error:  # the 'local' dependency group is not installed
+        raise RuntimeError(
+            "DATABASE_URL is unset and the embedded Postgres (pgserver) is not installed; "
+            "run `uv sync` or set DATABASE_URL"
+        ) from error
+    directory = pgdata_dir(state_dir)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # cleanup_mode=None: keep the server running after this process exits, for reuse.
+        return pgserver.get_server(directory, cleanup_mode=None)
+
+
+def embedded_url(state_dir: Path) -> str:
+    """Start (or find) the embedded server and return a connection URL for it."""
+    return str(_server(state_dir).get_uri())
+
+
+def is_running(state_dir: Path) -> bool:
+    return (pgdata_dir(state_dir) / "postmaster.pid").exists()
+
+
+def stop(state_dir: Path) -> bool:
+    """Stop the embedded server if it runs; return whether it was running."""
+    if not is_running(state_dir):
+        return False
+    _server(state_dir)._cleanup(mode="stop")
+    return True

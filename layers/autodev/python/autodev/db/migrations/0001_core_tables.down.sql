@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS scheduled_jobs;
+DROP TABLE IF EXISTS monitoring_alerts;
+DROP TABLE IF EXISTS monitoring_metrics;
+DROP TABLE IF EXISTS task_results;
+DROP TABLE IF EXISTS task_callbacks;
+DROP TABLE IF EXISTS autonomous_tasks;
+DROP TABLE IF EXISTS workflows;
+DROP TABLE IF EXISTS user_memories;
+DROP TABLE IF EXISTS conversation_messages;
+DROP TABLE IF EXISTS conversations;
