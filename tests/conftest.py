@@ -55,7 +55,9 @@ def pg_admin_url() -> str:
 
 
 @pytest.fixture
-def empty_database(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+def empty_database(
+    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
     """A new, empty database; DATABASE_URL points at it for the test's duration."""
     import psycopg
 

@@ -10,7 +10,9 @@ from autodev.cli.output import console, print_table
 from autodev.config import settings_or_exit
 from autodev.db.migrate import Migrator
 
-migrate_app = typer.Typer(help="Apply, revert and list the database migrations.", no_args_is_help=True)
+migrate_app = typer.Typer(
+    help="Apply, revert and list the database migrations.", no_args_is_help=True
+)
 
 
 @migrate_app.command("up")

@@ -10,7 +10,9 @@ from rich.table import Table
 console = Console(highlight=False)
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def print_table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
     table = Table(title=title, show_lines=False, title_justify="left")
     for column in columns:
         table.add_column(column)

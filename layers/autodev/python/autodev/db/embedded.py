@@ -32,7 +32,7 @@ def _server(state_dir: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # cleanup_mode=None: keep the server running after this process exits, for reuse.
-        return pgserver.get_server(directory, cleanup_mode=None)
+        return pgserver.get_server(directory, cleanup_mode=None)  # type: ignore[attr-defined]
 
 
 def embedded_url(state_dir: Path) -> str:

@@ -101,8 +101,12 @@ class Migrator:
         # Under the lock, so two first runs cannot race to create the ledger.
         conn.execute(_CREATE_LEDGER)
 
-    def _applied(self, conn: psycopg.Connection[tuple[object, ...]]) -> dict[int, tuple[str, datetime]]:
-        rows = conn.execute("SELECT version, checksum, applied_at FROM schema_migrations").fetchall()
+    def _applied(
+        self, conn: psycopg.Connection[tuple[object, ...]]
+    ) -> dict[int, tuple[str, datetime]]:
+        rows = conn.execute(
+            "SELECT version, checksum, applied_at FROM schema_migrations"
+        ).fetchall()
         return {int(str(v)): (str(c), a) for v, c, a in rows if isinstance(a, datetime)}
 
     def _verify(self, applied: dict[int, tuple[str, datetime]]) -> None:
@@ -133,7 +137,7 @@ class Migrator:
                     if migration.version in applied:
                         continue
                     with conn.transaction():
-                        conn.execute(sql.SQL(migration.up_path.read_text()))  # type: ignore[arg-type]
+                        conn.execute(sql.SQL(migration.up_path.read_text()))
                         conn.execute(
                             "INSERT INTO schema_migrations (version, name, checksum) "
                             "VALUES (%s, %s, %s)",
@@ -157,7 +161,7 @@ class Migrator:
                 to_revert = [m for m in reversed(self._migrations) if m.version in applied]
                 for migration in to_revert[:steps]:
                     with conn.transaction():
-                        conn.execute(sql.SQL(migration.down_path.read_text()))  # type: ignore[arg-type]
+                        conn.execute(sql.SQL(migration.down_path.read_text()))
                         conn.execute(
                             "DELETE FROM schema_migrations WHERE version = %s", (migration.version,)
                         )

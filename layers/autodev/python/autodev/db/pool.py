@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,7 +25,10 @@ class DatabaseUnavailable(AutodevError):
     """The database cannot be reached; nothing was changed."""
 
 
-_pool: ConnectionPool[psycopg.Connection[dict[str, object]]] | None = None
+Row = dict[str, Any]
+Conn = psycopg.Connection[Row]
+
+_pool: ConnectionPool[Conn] | None = None
 _pool_url: str | None = None
 _lock = threading.Lock()
 
@@ -37,11 +41,11 @@ def database_url(settings: Settings | None = None) -> str:
     return embedded.embedded_url(settings.autodev_state_dir)
 
 
-def _configure(conn: psycopg.Connection[dict[str, object]]) -> None:
+def _configure(conn: Conn) -> None:
     conn.prepare_threshold = None
 
 
-def get_pool(settings: Settings | None = None) -> ConnectionPool[psycopg.Connection[dict[str, object]]]:
+def get_pool(settings: Settings | None = None) -> ConnectionPool[Conn]:
     global _pool, _pool_url
     settings = settings or get_settings()
     url = database_url(settings)
@@ -73,7 +77,7 @@ def close_pool() -> None:
 
 
 @contextmanager
-def connection(settings: Settings | None = None) -> Iterator[psycopg.Connection[dict[str, object]]]:
+def connection(settings: Settings | None = None) -> Iterator[Conn]:
     """A pooled connection inside a transaction: committed on success, rolled back on error."""
     try:
         pool = get_pool(settings)
