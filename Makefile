@@ -1,0 +1,72 @@
+# The README's commands. Everything a fresh machine with Python, pip and Node needs is installed
+# here: uv (from pip, when missing), the locked Python packages, and the locked CDK CLI (npm).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup uv python-deps node-deps lint typecheck test unit integration e2e infra bench demo synth deploy clean
+
+help:
+	@echo "make demo    run a real workflow end to end on the embedded local stack"
+	@echo "make test    lint, type-check and run the whole test suite"
+	@echo "make bench   run the benchmarks and write bench-results.json"
+	@echo "make synth   synthesise the CDK app (no AWS credentials or Docker needed)"
+	@echo "make deploy  cdk deploy to the AWS account in your environment"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+
+python-deps: uv
+	$(UV) sync --frozen --quiet
+
+node-deps:
+	@if [ -f package-lock.json ]; then \
+		if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+			npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
+		fi; \
+	fi
+
+setup: python-deps node-deps
+
+lint: python-deps
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: python-deps
+	$(RUN) mypy layers functions infra tests
+
+test: setup lint typecheck
+	$(RUN) pytest
+
+unit: python-deps
+	$(RUN) pytest tests/unit
+
+integration: python-deps
+	$(RUN) pytest tests/integration
+
+e2e: setup
+	$(RUN) pytest tests/e2e
+
+infra: setup
+	$(RUN) pytest tests/infra
+
+bench: setup
+	$(RUN) pytest tests/bench -s -q
+
+demo: setup
+	$(RUN) autodev demo
+
+synth: setup
+	npx --no-install cdk synth --quiet
+
+deploy: setup
+	npx --no-install cdk deploy --all
+
+clean:
+	-$(RUN) autodev local down
+	rm -rf .autodev cdk.out .pytest_cache .mypy_cache .ruff_cache bench-results.json
