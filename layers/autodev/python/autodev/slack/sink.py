@@ -1,0 +1,561 @@
+"""The local Slack sink: a real HTTP server on loopback that answers like Slack's Web API.
+
+Without ``SLACK_BOT_TOKEN`` every Slack call autodev makes lands here instead of a workspace:
+``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``conversations.*`` and the
+posts to a command's or button's ``response_url``. Each call is recorded (method, arguments,
+the ``ts`` the sink assigned) so the demo, ``autodev slack`` and the tests can read back what
+would have been posted. ``fail_next`` makes the next calls answer 429 with ``Retry-After`` (or
+another status), to exercise the clients' retry handlers.
+
+Endpoints (all on the sink's base URL):
+
+- ``POST /api/<method>``: the Web API (JSON or form bodies, ``Authorization: Bearer``).
+- ``POST /response/<key>``: a ``response_url``; ``response_url(key)`` builds one.
+- ``GET /_sink/calls`` (``?since=SEQ``), ``DELETE /_sink/calls``, ``POST /_sink/fail``:
+  read back, clear and fault injection for other processes (``RemoteSink`` wraps them).
+
+A sink run by the local stack announces its URL in ``AUTODEV_STATE_DIR/slack-sink.json``;
+``api_base_url()`` finds it (or ``AUTODEV_SLACK_SINK_URL``), else starts one in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ANNOUNCE_FILE = "slack-sink.json"
+SINK_URL_ENV = "AUTODEV_SLACK_SINK_URL"
+# Arguments Slack takes as JSON text inside a form body; decoded so tests see structures.
+_JSON_FORM_FIELDS = ("blocks", "attachments", "metadata")
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One Slack call as the sink saw it."""
+
+    seq: int
+    method: str  # e.g. "chat.postMessage", or "response_url" for a response_url post
+    args: dict[str, Any]
+    status: int  # the HTTP status the sink answered with
+    ts: str | None = None  # the message ts the sink assigned (postMessage) or updated
+    channel: str | None = None
+    key: str | None = None  # the response_url key, for response_url posts
+    at: float = field(default_factory=time.time)
+
+    @property
+    def text(self) -> str:
+        return str(self.args.get("text") or "")
+
+    @property
+    def thread_ts(self) -> str | None:
+        value = self.args.get("thread_ts")
+        return str(value) if value else None
+
+    def block_text(self) -> str:
+        """Every text inside the call's blocks, joined: what a person would read."""
+        return _collect_text(self.args.get("blocks"))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Failure:
+    times: int
+    status: int
+    retry_after: int
+    method: str | None
+
+
+def _collect_text(node: Any) -> str:
+    parts: list[str] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(node)
+    return "\n".join(parts)
+
+
+class SlackSink:
+    """The sink server. ``start()`` binds a free loopback port unless one is given."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._calls: list[RecordedCall] = []
+        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._failures: list[_Failure] = []
+        self._seq = 0
+        self._ts_counter = 0
+        self._epoch = int(time.time())
+
+    # --- lifecycle ---
+
+    def start(self) -> SlackSink:
+        if self._server is not None:
+            return self
+        sink = self
+
+        class Handler(_SinkRequestHandler):
+            owner = sink
+
+        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="slack-sink", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> SlackSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the Slack sink is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.url}/response/{urllib.parse.quote(key, safe='')}"
+
+    # --- read back and control ---
+
+    def calls(self, method: str | None = None, *, since: int = 0) -> list[RecordedCall]:
+        with self._lock:
+            return [
+                call
+                for call in self._calls
+                if call.seq > since and (method is None or call.method == method)
+            ]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._seq
+
+    def messages(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages as they stand now (after chat.update), oldest first."""
+        with self._lock:
+            found = [
+                dict(message)
+                for (chan, _), message in self._messages.items()
+                if (channel is None or chan == channel)
+                and (thread_ts is None or message.get("thread_ts") == thread_ts)
+            ]
+        return sorted(found, key=lambda message: float(message["ts"]))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._messages.clear()
+            self._failures.clear()
+
+    def fail_next(
+        self, times: int = 1, *, status: int = 429, retry_after: int = 0, method: str | None = None
+    ) -> None:
+        """The next ``times`` calls (of ``method``, or any) answer ``status`` with Retry-After."""
+        with self._lock:
+            self._failures.append(_Failure(times, status, retry_after, method))
+
+    def wait_for(
+        self, predicate: Callable[[list[RecordedCall]], bool], timeout: float = 10.0
+    ) -> list[RecordedCall]:
+        """Wait until ``predicate(calls)`` holds; raise TimeoutError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate(list(self._calls)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the Slack sink did not see the expected calls in time")
+                self._lock.wait(min(remaining, 0.2))
+            return list(self._calls)
+
+    # --- the server side ---
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure.method is None or failure.method == method:
+                    failure.times -= 1
+                    if failure.times <= 0:
+                        self._failures.remove(failure)
+                    return failure
+        return None
+
+    def _record(self, method: str, args: dict[str, Any], status: int, **extra: Any) -> RecordedCall:
+        with self._lock:
+            self._seq += 1
+            call = RecordedCall(seq=self._seq, method=method, args=args, status=status, **extra)
+            self._calls.append(call)
+            self._lock.notify_all()
+            return call
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            self._ts_counter += 1
+            return f"{self._epoch}.{self._ts_counter:06d}"
+
+    def answer_api(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Slack's answer to ``method``; records the call. Unknown methods answer ok."""
+        failure = self._take_failure(method)
+        if failure is not None:
+            self._record(method, args, failure.status)
+            error = "ratelimited" if failure.status == 429 else "fatal_error"
+            answer = {"ok": False, "error": error, "_retry_after": failure.retry_after}
+            return failure.status, answer
+        channel = str(args.get("channel") or "") or None
+        if method == "chat.postMessage":
+            if not channel:
+                self._record(method, args, 200)
+                return 200, {"ok": False, "error": "channel_not_found"}
+            ts = self._next_ts()
+            message = {
+                "ts": ts,
+                "channel": channel,
+                "text": args.get("text") or "",
+                "blocks": args.get("blocks") or [],
+                "thread_ts": args.get("thread_ts"),
+                "user": "UAUTODEVBOT",
+            }
+            with self._lock:
+                self._messages[(channel, ts)] = message
+            self._record(method, args, 200, ts=ts, channel=channel)
+            return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "chat.update":
+            ts = str(args.get("ts") or "")
+            with self._lock:
+                existing = self._messages.get((channel or "", ts))
+                if existing is not None:
+                    existing["text"] = args.get("text") or existing["text"]
+                    if "blocks" in args:
+                        existing["blocks"] = args.get("blocks") or []
+            self._record(method, args, 200, ts=ts, channel=channel)
+            if existing is None:
+                return 200, {"ok": False, "error": "message_not_found"}
+            return 200, {"ok": True, "channel": channel, "ts": ts, "text": existing["text"]}
+        if method == "chat.postEphemeral":
+            ts = self._next_ts()
+            self._record(method, args, 200, ts=ts, channel=channel)
+            return 200, {"ok": True, "message_ts": ts}
+        if method == "chat.delete":
+            with self._lock:
+                self._messages.pop((channel or "", str(args.get("ts") or "")), None)
+            self._record(method, args, 200, ts=str(args.get("ts") or ""), channel=channel)
+            return 200, {"ok": True, "channel": channel, "ts": args.get("ts")}
+        if method in ("conversations.replies", "conversations.history"):
+            thread = str(args.get("ts") or "") or None
+            self._record(method, args, 200, channel=channel)
+            found = self.messages(channel, None)
+            if thread is not None:
+                found = [m for m in found if m["ts"] == thread or m.get("thread_ts") == thread]
+            return 200, {"ok": True, "messages": found, "has_more": False}
+        self._record(method, args, 200, channel=channel)
+        return 200, _generic_answer(method, args)
+
+    def answer_response_url(self, key: str, body: dict[str, Any]) -> tuple[int, str]:
+        failure = self._take_failure("response_url")
+        if failure is not None:
+            self._record("response_url", body, failure.status, key=key)
+            return failure.status, "rate_limited"
+        self._record("response_url", body, 200, key=key, channel=key)
+        return 200, "ok"
+
+
+def _generic_answer(method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if method == "auth.test":
+        return {"ok": True, "user_id": "UAUTODEVBOT", "bot_id": "BAUTODEV", "team": "local"}
+    if method == "conversations.open":
+        users = str(args.get("users") or "U")
+        return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
+    if method == "conversations.info":
+        return {"ok": True, "channel": {"id": args.get("channel"), "name": args.get("channel")}}
+    if method == "users.info":
+        user = args.get("user")
+        return {"ok": True, "user": {"id": user, "name": str(user).lower()}}
+    if method == "chat.getPermalink":
+        channel, ts = args.get("channel"), str(args.get("message_ts") or "")
+        return {"ok": True, "permalink": f"https://slack.local/{channel}/p{ts.replace('.', '')}"}
+    return {"ok": True}
+
+
+class _SinkRequestHandler(BaseHTTPRequestHandler):
+    owner: SlackSink
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args  # quiet: the recorded calls are the log
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload, default=str).encode()
+        self._send(status, body, "application/json; charset=utf-8", headers or {})
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        content_type = (self.headers.get("Content-Type") or "").lower()
+        if not raw:
+            args: dict[str, Any] = {}
+        elif "json" in content_type:
+            loaded = json.loads(raw)
+            args = loaded if isinstance(loaded, dict) else {"payload": loaded}
+        else:
+            args = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+        for name in _JSON_FORM_FIELDS:
+            value = args.get(name)
+            if isinstance(value, str) and value[:1] in "[{":
+                with suppress(ValueError):
+                    args[name] = json.loads(value)
+        return args
+
+    def do_POST(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        try:
+            args = self._body()
+        except ValueError:
+            self._send_json(400, {"ok": False, "error": "invalid_json"})
+            return
+        if path.startswith("/api/"):
+            method = path[len("/api/") :]
+            if not (self.headers.get("Authorization") or "").startswith("Bearer ") and not args.get(
+                "token"
+            ):
+                self.owner._record(method, args, 200)
+                self._send_json(200, {"ok": False, "error": "not_authed"})
+                return
+            status, answer = self.owner.answer_api(method, args)
+            retry_after = answer.pop("_retry_after", None)
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            self._send_json(status, answer, headers)
+        elif path.startswith("/response/"):
+            key = urllib.parse.unquote(path[len("/response/") :])
+            status, text = self.owner.answer_response_url(key, args)
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            self._send(status, text.encode(), "text/plain", headers)
+        elif path == "/_sink/fail":
+            self.owner.fail_next(
+                int(args.get("times", 1)),
+                status=int(args.get("status", 429)),
+                retry_after=int(args.get("retry_after", 0)),
+                method=args.get("method"),
+            )
+            self._send_json(200, {"ok": True})
+        else:
+            self._send_json(404, {"ok": False, "error": "unknown_method"})
+
+    def do_GET(self) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.path == "/_sink/calls":
+            query = dict(urllib.parse.parse_qsl(parts.query))
+            since = int(query.get("since", 0))
+            calls = self.owner.calls(query.get("method"), since=since)
+            self._send_json(200, [call.to_json() for call in calls])
+        elif parts.path == "/_sink/health":
+            self._send_json(200, {"ok": True})
+        else:
+            self._send_json(404, {"ok": False, "error": "not_found"})
+
+    def do_DELETE(self) -> None:
+        if urllib.parse.urlsplit(self.path).path == "/_sink/calls":
+            self.owner.clear()
+            self._send_json(200, {"ok": True})
+        else:
+            self._send_json(404, {"ok": False, "error": "not_found"})
+
+
+class RemoteSink:
+    """The read-back and control API of a sink running in another process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.url}/response/{urllib.parse.quote(key, safe='')}"
+
+    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(  # noqa: S310 - loopback URL of our own sink
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def calls(self, method: str | None = None, *, since: int = 0) -> list[RecordedCall]:
+        query = urllib.parse.urlencode({"since": since, **({"method": method} if method else {})})
+        return [RecordedCall(**row) for row in self._request("GET", f"/_sink/calls?{query}")]
+
+    def last_seq(self) -> int:
+        calls = self.calls()
+        return calls[-1].seq if calls else 0
+
+    def clear(self) -> None:
+        self._request("DELETE", "/_sink/calls")
+
+    def fail_next(
+        self, times: int = 1, *, status: int = 429, retry_after: int = 0, method: str | None = None
+    ) -> None:
+        self._request(
+            "POST",
+            "/_sink/fail",
+            {"times": times, "status": status, "retry_after": retry_after, "method": method},
+        )
+
+    def alive(self) -> bool:
+        try:
+            return bool(self._request("GET", "/_sink/health").get("ok"))
+        except OSError:
+            return False
+
+
+# --- finding the sink from any process ---
+
+_shared: SlackSink | None = None
+_shared_lock = threading.Lock()
+
+
+def _state_dir() -> Path:
+    from autodev.config import get_settings
+
+    return Path(get_settings().autodev_state_dir)
+
+
+def announce(sink: SlackSink, state_dir: Path | None = None) -> Path:
+    """Write the sink's URL where other processes of the local stack will find it."""
+    directory = state_dir or _state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ANNOUNCE_FILE
+    path.write_text(json.dumps({"url": sink.url, "pid": os.getpid()}))
+    return path
+
+
+def withdraw(state_dir: Path | None = None) -> None:
+    (state_dir or _state_dir()).joinpath(ANNOUNCE_FILE).unlink(missing_ok=True)
+
+
+def announced_url(state_dir: Path | None = None) -> str | None:
+    """The URL of a running sink: AUTODEV_SLACK_SINK_URL, else a live announced one."""
+    configured = os.environ.get(SINK_URL_ENV)
+    if configured:
+        return configured.rstrip("/")
+    path = (state_dir or _state_dir()) / ANNOUNCE_FILE
+    try:
+        announced = json.loads(path.read_text())
+        pid = int(announced["pid"])
+        if pid <= 0:
+            return None
+        os.kill(pid, 0)  # a stale file from a stopped stack is ignored
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(announced["url"]).rstrip("/")
+
+
+def shared_sink() -> SlackSink:
+    """The sink of this process, started on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SlackSink().start()
+        return _shared
+
+
+def stop_shared_sink() -> None:
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared.stop()
+        _shared = None
+
+
+def current() -> SlackSink | RemoteSink:
+    """The sink Slack calls from this process go to (announced, else this process's own)."""
+    url = announced_url()
+    if url is not None:
+        if _shared is not None and _shared.url == url:
+            return _shared
+        return RemoteSink(url)
+    return shared_sink()
+
+
+def api_base_url() -> str:
+    return current().api_url
+
+
+@contextmanager
+def running(state_dir: Path | None = None, port: int = 0) -> Iterator[SlackSink]:
+    """A sink announced in ``state_dir`` for the duration (what the local stack runs)."""
+    sink = SlackSink(port=port).start()
+    announce(sink, state_dir)
+    try:
+        yield sink
+    finally:
+        withdraw(state_dir)
+        sink.stop()
+
+
+def main() -> None:
+    """``python -m autodev.slack.sink [PORT]``: run an announced sink until interrupted."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    with running(port=port) as sink:
+        print(f"Slack sink on {sink.url}", flush=True)
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
