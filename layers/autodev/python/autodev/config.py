@@ -11,7 +11,7 @@ import sys
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -45,6 +45,11 @@ _EXPECTED: dict[str, str] = {
     "db_pool_max_size": "a whole number from 1 to 100",
     "approvers": "a comma-separated list of Slack user ids",
     "webhook_allowed_hosts": "a comma-separated list of host names",
+    "orchestrator_lease_seconds": "a number of seconds from 1 to 3600",
+    "autodev_worker_runner": "one of claude, echo",
+    "autodev_worker_launcher": "one of ecs, local",
+    "autodev_ecs_subnets": "a comma-separated list of subnet ids",
+    "autodev_ecs_security_groups": "a comma-separated list of security group ids",
 }
 
 SECRET_FIELDS = frozenset(
@@ -86,6 +91,23 @@ class Settings(BaseSettings):
     task_max_attempts: int = Field(default=3, ge=1, le=100)
     task_budget_usd: float = Field(default=5.0, gt=0)
     workflow_budget_usd: float = Field(default=25.0, gt=0)
+    # A worker's lease on its task; renewed every third of it while the task runs.
+    orchestrator_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # 'claude' runs Claude Code; 'echo' completes tasks without it (queue tests and benchmarks).
+    autodev_worker_runner: Literal["claude", "echo"] = "claude"
+    # How the scaler starts workers: 'ecs' (RunTask) or 'local' processes; unset: ecs when
+    # AUTODEV_ECS_CLUSTER is set, else local.
+    autodev_worker_launcher: Literal["ecs", "local"] | None = None
+    autodev_ecs_cluster: str | None = None
+    autodev_ecs_task_definition: str | None = None
+    autodev_ecs_container: str = "worker"
+    autodev_ecs_subnets: CommaList = ()
+    autodev_ecs_security_groups: CommaList = ()
+    # The Salesforce DX repository a workspace starts from: a path or a git URL (unset: the
+    # repository's examples/ project).
+    autodev_sfdx_repo: str | None = None
+    # Bedrock mode: a role that may only invoke models, assumed for each agent session.
+    autodev_bedrock_role_arn: str | None = None
 
     # --- database pool: small, because each Lambda instance holds its own ---
     db_pool_max_size: int = Field(default=2, ge=1, le=100)
@@ -95,7 +117,13 @@ class Settings(BaseSettings):
     approver_group: str | None = None
     webhook_allowed_hosts: CommaList = ()
 
-    @field_validator("approvers", "webhook_allowed_hosts", mode="before")
+    @field_validator(
+        "approvers",
+        "webhook_allowed_hosts",
+        "autodev_ecs_subnets",
+        "autodev_ecs_security_groups",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
