@@ -9,8 +9,6 @@ answers with slack_sdk's own retry handlers.
 
 from __future__ import annotations
 
-import os
-
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -37,15 +35,10 @@ def retry_handlers() -> list[RetryHandler]:
 
 
 def _bot_token() -> str | None:
-    # The environment first: cheap, and the way the Lambda runtime hands it over. Settings
-    # are consulted lazily so importing this module stays light on a cold start.
-    token = os.environ.get("SLACK_BOT_TOKEN")
-    if token:
-        return token
-    from autodev.config import get_settings
+    # SLACK_BOT_TOKEN, or in AWS the secret named by SLACK_BOT_TOKEN_ARN (see signing.py).
+    from autodev.slack.signing import bot_token
 
-    secret = get_settings().slack_bot_token
-    return secret.get_secret_value() if secret is not None else None
+    return bot_token()
 
 
 def uses_real_slack() -> bool:

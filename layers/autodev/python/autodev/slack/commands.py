@@ -1,0 +1,157 @@
+"""Parsing the slash commands ``/workflow``, ``/monitor`` and ``/orchestrator``.
+
+Pure functions on the command name and text Slack sends; no I/O, so they are cheap on the
+request path and easy to test. Anything the parser does not understand raises ``UsageError``
+whose message is the short usage a Slack user expects to see.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from autodev.errors import InvalidInput
+
+WORKFLOW_USAGE = (
+    "*Usage:* `/workflow list` · `/workflow start <template> [text or key=value ...]` · "
+    "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
+    "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`"
+)
+MONITOR_USAGE = "*Usage:* `/monitor` shows the monitoring dashboard."
+ORCHESTRATOR_USAGE = "*Usage:* `/orchestrator` shows the task queue and the running workers."
+
+# Ids are workflow or approval ids (uuids) or execution names such as ``bug-fix-1a2b3c4d``.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_TEMPLATE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]{0,63})=(.*)$", re.DOTALL)
+MAX_TEXT = 4000  # Slack's own limit on a command's text is about this size
+
+
+class UsageError(InvalidInput):
+    """The command is unknown or its arguments are wrong; the message is the usage."""
+
+
+class Action(StrEnum):
+    LIST = "list"
+    START = "start"
+    STATUS = "status"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    HELP = "help"
+    MONITOR = "monitor"
+    ORCHESTRATOR = "orchestrator"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed slash command."""
+
+    action: Action
+    template: str | None = None
+    target_id: str | None = None  # the workflow (or approval) id the command is about
+    input: dict[str, str] = field(default_factory=dict)  # workflow input for ``start``
+    comment: str | None = None  # the reason given with approve/reject
+
+    @property
+    def is_slow(self) -> bool:
+        """Commands whose work may outlast Slack's 3 seconds run after the answer."""
+        return self.action not in (Action.HELP,)
+
+
+def parse(command: str, text: str) -> Command:
+    """Parse ``/workflow start bug-fix ...`` style input into a Command."""
+    name = command.strip().lstrip("/").lower()
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"That command is too long (at most {MAX_TEXT} characters).")
+    if name == "monitor":
+        if text and text.lower() != "help":
+            raise UsageError(MONITOR_USAGE)
+        return Command(Action.HELP if text else Action.MONITOR)
+    if name == "orchestrator":
+        if text and text.lower() != "help":
+            raise UsageError(ORCHESTRATOR_USAGE)
+        return Command(Action.HELP if text else Action.ORCHESTRATOR)
+    if name != "workflow":
+        raise UsageError(f"Unknown command `/{name}`. {WORKFLOW_USAGE}")
+    return _parse_workflow(text)
+
+
+def usage_for(command: str) -> str:
+    name = command.strip().lstrip("/").lower()
+    return {"monitor": MONITOR_USAGE, "orchestrator": ORCHESTRATOR_USAGE}.get(name, WORKFLOW_USAGE)
+
+
+def _parse_workflow(text: str) -> Command:
+    if not text:
+        raise UsageError(WORKFLOW_USAGE)
+    head, _, rest = text.partition(" ")
+    sub = head.lower()
+    rest = rest.strip()
+    if sub == "help":
+        return Command(Action.HELP)
+    if sub == "list":
+        if rest:
+            raise UsageError("`/workflow list` takes no arguments. " + WORKFLOW_USAGE)
+        return Command(Action.LIST)
+    if sub == "start":
+        return _parse_start(rest)
+    if sub in ("status", "cancel"):
+        target = _single_id(sub, rest)
+        return Command(Action(sub), target_id=target)
+    if sub in ("approve", "reject"):
+        target, _, comment = rest.partition(" ")
+        target = _single_id(sub, target)
+        return Command(Action(sub), target_id=target, comment=comment.strip() or None)
+    raise UsageError(f"Unknown subcommand `{head}`. {WORKFLOW_USAGE}")
+
+
+def _single_id(sub: str, rest: str) -> str:
+    parts = rest.split()
+    if len(parts) != 1 or not _ID.match(parts[0]):
+        raise UsageError(f"`/workflow {sub}` needs one workflow id: `/workflow {sub} <id>`.")
+    return parts[0]
+
+
+def _parse_start(rest: str) -> Command:
+    if not rest:
+        raise UsageError("`/workflow start` needs a template: `/workflow start <template> ...`.")
+    template, _, tail = rest.partition(" ")
+    template = template.lower()
+    if not _TEMPLATE.match(template):
+        raise UsageError(
+            f"`{template[:40]}` is not a template name. `/workflow list` shows the templates."
+        )
+    return Command(Action.START, template=template, input=parse_input(tail))
+
+
+def parse_input(tail: str) -> dict[str, str]:
+    """``key=value`` words become fields; any other words become ``request`` (free text).
+
+    ``/workflow start bug-fix AccountTrigger NPE on bulk insert`` gives
+    ``{"request": "AccountTrigger NPE on bulk insert"}``; ``target=AccountTrigger org=dev``
+    gives ``{"target": "AccountTrigger", "org": "dev"}``. Quotes group words (``note="a b"``).
+    """
+    tail = tail.strip()
+    if not tail:
+        return {}
+    try:
+        words = shlex.split(tail)
+    except ValueError:
+        # An unbalanced quote: take the text as it was typed rather than refuse it.
+        return {"request": tail}
+    fields: dict[str, str] = {}
+    free: list[str] = []
+    for word in words:
+        match = _KEY_VALUE.match(word)
+        if match and match.group(1) != "request":
+            fields[match.group(1)] = match.group(2)
+        else:
+            free.append(word)
+    if free:
+        # Free text keeps the user's own spacing when there were no key=value words.
+        fields["request"] = tail if not fields else " ".join(free)
+    return fields
