@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS result_outbox;
+DROP TABLE IF EXISTS slack_status_messages;
+DROP TABLE IF EXISTS progress_tracking;

@@ -1,0 +1,58 @@
+"""The live status message: a progress bar, the current step, the ETA and the metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from autodev.progress.estimate import Stage, format_duration
+
+BAR_CELLS = 20
+_STATUS_WORDS = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+_STAGE_MARKS = {"done": "✅", "running": "▶️", "failed": "❌", "pending": "▫️"}
+
+
+def progress_bar(percent: float, cells: int = BAR_CELLS) -> str:
+    filled = min(cells, max(0, round(percent / 100.0 * cells)))
+    return "█" * filled + "░" * (cells - filled)
+
+
+def status_message(state: dict[str, Any]) -> dict[str, Any]:
+    """``{text, blocks}`` for a progress state (the dict ``Progress.to_json`` gives)."""
+    percent = float(state["percent"])
+    stages = [Stage.from_json(stage) for stage in state["stages"]]
+    running = [stage.name for stage in stages if stage.status == "running"]
+    status = _STATUS_WORDS.get(state["status"], state["status"])
+    title = f"*{state['task_type']}* `{state['id']}` — {status}"
+    bar = f"`{progress_bar(percent)}` *{percent:.0f}%*"
+    eta = "—" if state["status"] != "running" else format_duration(state.get("eta_seconds"))
+    step = ", ".join(running) or (stages[state["current_stage"]].name if stages else "—")
+    metrics = state.get("metrics") or {}
+    metric_line = (
+        f"💬 {metrics.get('messages', 0)} messages · 🔤 {metrics.get('tokens', 0):,} tokens · "
+        f"💵 ${float(metrics.get('cost_usd', 0)):.2f} · 📄 {metrics.get('files_modified', 0)} files"
+        f" · 🔧 {metrics.get('tool_calls', 0)} tool calls"
+    )
+    stage_line = "  ".join(
+        f"{_STAGE_MARKS.get(stage.status, '▫️')} {stage.name}" for stage in stages
+    )
+    fields = [
+        MarkdownTextObject(text=f"*Step:* {step}"),
+        MarkdownTextObject(text=f"*ETA:* {eta}"),
+    ]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=title)),
+        SectionBlock(text=MarkdownTextObject(text=bar), fields=fields),
+    ]
+    if state.get("status_message"):
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"_{state['status_message']}_")))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=stage_line[:3000])]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=metric_line)]))
+    text = f"{state['task_type']} {state['id']}: {status} {percent:.0f}% ({step}), ETA {eta}"
+    return {"text": text, "blocks": [block.to_dict() for block in blocks]}

@@ -1,0 +1,173 @@
+"""Progress on real Postgres, with live status messages sent to the real local Slack sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from autodev import progress
+from autodev.errors import InvalidInput, NotFound
+from autodev.progress import ManualClock, slack_updates
+from autodev.slack.sink import SlackSink
+
+STAGES = [
+    {"name": "Setup", "weight": 1},
+    {"name": "Analysis", "weight": 3},
+    {"name": "Report", "weight": 1},
+]
+
+
+@pytest.fixture
+def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
+    with SlackSink() as running:
+        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
+        yield running
+
+
+def test_percent_stages_and_metrics(database: str) -> None:
+    clock = ManualClock()
+    progress.start_tracking("t-1", "analysis", STAGES, clock=clock)
+    state = progress.update_progress("t-1", 50, "Reading triggers", {"messages": 3}, clock=clock)
+    assert state.percent == pytest.approx(10.0)  # half of a weight-1 stage out of 5
+    state = progress.update_progress("t-1", 50, stage="Analysis", clock=clock)
+    assert state.stage == "Analysis"
+    assert state.percent == pytest.approx(50.0)  # Setup done (1) + half of Analysis (1.5) of 5
+    assert state.status_message == "Reading triggers"
+    assert state.metrics["messages"] == 3
+    state = progress.update_progress("t-1", metrics={"tokens": 1200, "cost_usd": 0.02}, clock=clock)
+    assert state.metrics == {
+        "messages": 3,
+        "tokens": 1200,
+        "cost_usd": 0.02,
+        "files_modified": 0,
+        "tool_calls": 0,
+    }
+    done = progress.complete("t-1", clock=clock)
+    assert done.percent == 100.0
+    assert done.status == "completed"
+    # A late update after completion changes nothing.
+    assert progress.update_progress("t-1", 10, clock=clock).percent == 100.0
+    read = progress.get_progress("t-1")
+    assert read is not None
+    assert read.status == "completed"
+
+
+def test_bad_input_changes_nothing(database: str) -> None:
+    clock = ManualClock()
+    progress.start_tracking("t-2", "analysis", STAGES, clock=clock)
+    progress.update_progress("t-2", 20, clock=clock)
+    with pytest.raises(InvalidInput):
+        progress.update_progress("t-2", 150, clock=clock)
+    with pytest.raises(InvalidInput):
+        progress.update_progress("t-2", 10, stage="Nope", clock=clock)
+    with pytest.raises(InvalidInput):
+        progress.update_progress("t-2", 10, metrics={"bogus": 1}, clock=clock)
+    state = progress.get_progress("t-2")
+    assert state is not None
+    assert state.percent == pytest.approx(4.0)
+    with pytest.raises(NotFound):
+        progress.update_progress("nobody", 10)
+
+
+def test_eta_through_postgres_lands_within_ten_percent_by_halfway(database: str) -> None:
+    clock = ManualClock()
+    progress.start_tracking("t-eta", "analysis", STAGES, clock=clock)
+    assert progress.get_progress("t-eta").eta_seconds is None  # type: ignore[union-attr]
+    # 1000 s of work; stage durations proportional to weights; an update every 4 s.
+    durations = {"Setup": 200.0, "Analysis": 600.0, "Report": 200.0}
+    elapsed, start = 0.0, 0.0
+    state = None
+    for name, duration in durations.items():
+        t = 0.0
+        while t < duration and elapsed < 500.0:
+            t += 4.0
+            elapsed += 4.0
+            clock.advance(4.0)
+            state = progress.update_progress(
+                "t-eta", min(100.0, 100.0 * t / duration), stage=name, clock=clock
+            )
+        start += duration
+        if elapsed >= 500.0:
+            break
+    assert state is not None
+    assert state.percent == pytest.approx(50.0)
+    assert state.eta_seconds is not None
+    assert abs(state.eta_seconds - 500.0) <= 50.0
+
+
+def test_workflow_rolls_up_its_steps(database: str) -> None:
+    clock = ManualClock()
+    steps = [{"name": "analyze", "weight": 1}, {"name": "fix", "weight": 3}]
+    progress.start_tracking("wf-1", "bug-fix", steps, kind="workflow", clock=clock)
+    progress.start_tracking("a", "analysis", workflow_id="wf-1", step_name="analyze", clock=clock)
+    progress.update_progress("a", 50, "looking", {"tokens": 100}, clock=clock)
+    workflow = progress.get_progress("wf-1")
+    assert workflow is not None
+    assert workflow.percent == pytest.approx(12.5)
+    assert workflow.status_message == "analyze: looking"
+    progress.complete("a", metrics={"tokens": 150, "cost_usd": 0.5}, clock=clock)
+    progress.start_tracking("f", "fix", workflow_id="wf-1", step_name="fix", clock=clock)
+    progress.update_progress("f", 50, metrics={"tokens": 50, "files_modified": 2}, clock=clock)
+    workflow = progress.get_progress("wf-1")
+    assert workflow is not None
+    assert workflow.percent == pytest.approx(62.5)
+    assert workflow.metrics["tokens"] == 200
+    assert workflow.metrics["files_modified"] == 2
+    assert workflow.metrics["cost_usd"] == pytest.approx(0.5)
+    assert [s.status for s in workflow.stages] == ["done", "running"]
+    assert [s.id for s in progress.workflow_steps("wf-1")] == ["a", "f"]
+
+
+def test_two_hundred_updates_in_a_second_make_at_most_two_edits(sink: SlackSink) -> None:
+    clock = ManualClock()
+    progress.start_tracking(
+        "wf-s", "bug-fix", STAGES, slack_channel="C1", slack_thread_ts="1.0", clock=clock
+    )
+    posts = sink.calls("chat.postMessage")
+    assert len(posts) == 1
+    assert posts[0].thread_ts == "1.0"
+    clock.advance(5.0)
+    for i in range(1, 201):
+        progress.update_progress("wf-s", i / 2, f"update {i}", {"tool_calls": i}, clock=clock)
+        clock.advance(0.005)  # 200 updates spread over one second
+    assert slack_updates.flush_until_sent("wf-s", clock=clock)
+    edits = sink.calls("chat.update")
+    assert 1 <= len(edits) <= 2
+    final = edits[-1]
+    assert "update 200" in final.block_text()
+    assert "200 tool calls" in final.block_text()
+    message = sink.messages("C1")[0]
+    assert "update 200" in str(message["blocks"])
+
+
+def test_slack_429_is_waited_out_not_dropped(sink: SlackSink) -> None:
+    clock = ManualClock()
+    progress.start_tracking("wf-r", "bug-fix", STAGES, slack_channel="C2", clock=clock)
+    clock.advance(5.0)
+    sink.fail_next(1, status=429, retry_after=3, method="chat.update")
+    progress.update_progress("wf-r", 10, "first", clock=clock)
+    assert [c.status for c in sink.calls("chat.update")] == [429]
+    clock.advance(1.5)
+    progress.update_progress("wf-r", 20, "second", clock=clock)
+    slack_updates.flush_due(clock=clock)
+    assert len(sink.calls("chat.update")) == 1  # still inside Retry-After: nothing sent
+    row = slack_updates.message_state("wf-r")
+    assert row is not None
+    assert "rate limited" in row["last_error"]
+    clock.advance(1.5)  # 3 s after the 429
+    assert slack_updates.flush_due(clock=clock) == 1
+    calls = sink.calls("chat.update")
+    assert [c.status for c in calls] == [429, 200]
+    assert "second" in calls[-1].block_text()
+
+
+def test_completion_delivers_the_final_state(sink: SlackSink) -> None:
+    clock = ManualClock()
+    progress.start_tracking("wf-c", "bug-fix", STAGES, slack_channel="C3", clock=clock)
+    clock.advance(0.1)
+    progress.update_progress("wf-c", 50, "half", clock=clock)  # too soon after the post
+    progress.complete("wf-c", status_message="all done", clock=clock)  # waits out the second
+    message = sink.messages("C3")[0]
+    assert "all done" in str(message["blocks"])
+    assert "Completed" in message["text"]
