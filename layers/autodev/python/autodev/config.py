@@ -44,6 +44,11 @@ _EXPECTED: dict[str, str] = {
     "workflow_budget_usd": "a number of US dollars above 0",
     "db_pool_max_size": "a whole number from 1 to 100",
     "approvers": "a comma-separated list of Slack user ids",
+    "workflow_heartbeat_seconds": "a whole number of seconds above 0",
+    "approval_timeout_seconds": "a whole number of seconds above 0",
+    "workflow_timeout_seconds": "a whole number of seconds above 0",
+    "bugfix_max_fix_attempts": "a whole number from 1 to 20",
+    "workflow_map_concurrency": "a whole number from 1 to 40",
     "webhook_allowed_hosts": "a comma-separated list of host names",
     "orchestrator_lease_seconds": "a number of seconds from 1 to 3600",
     "autodev_worker_runner": "one of claude, echo",
@@ -111,6 +116,22 @@ class Settings(BaseSettings):
 
     # --- database pool: small, because each Lambda instance holds its own ---
     db_pool_max_size: int = Field(default=2, ge=1, le=100)
+
+    # --- workflows (Step Functions); the numbers fill the ASL files' ${...} substitutions ---
+    # Agent steps must heartbeat at least this often (worker, or the orchestrator for queued
+    # tasks); below ORCHESTRATOR_TIMEOUT.
+    workflow_heartbeat_seconds: int = Field(default=600, ge=1)
+    approval_timeout_seconds: int = Field(default=86_400, ge=1)
+    # A whole execution's limit, a safety net above the steps' own timeouts.
+    workflow_timeout_seconds: int = Field(default=172_800, ge=1)
+    # bug-fix: the fix step runs at most this many times before the workflow fails.
+    bugfix_max_fix_attempts: int = Field(default=3, ge=1, le=20)
+    # full-analysis-improvement: fixes implemented at the same time.
+    workflow_map_concurrency: int = Field(default=3, ge=1, le=40)
+    # ARN of the state machines without the template name; unset: derived from STS and region.
+    autodev_state_machine_arn_prefix: str | None = None
+    # enqueue_task pokes this function (asynchronously) after queueing; unset: no poke.
+    autodev_scaler_function: str | None = None
 
     # --- approvals and webhooks ---
     approvers: CommaList = ()
