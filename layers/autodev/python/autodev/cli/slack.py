@@ -1,7 +1,89 @@
-"""`autodev slack`: placeholder until its issue lands; registers nothing yet."""
+"""`autodev slack "/workflow start bug-fix ..."`: a signed request through the real handler.
+
+Signs the command as Slack would (SLACK_SIGNING_SECRET, else the local stack's generated
+secret in AUTODEV_STATE_DIR), sends it to the local stack's Slack endpoint (or straight into
+the handler when no stack is running), prints the immediate answer, then the Slack messages
+that followed (recorded by the local Slack sink).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
 
 import typer
+from rich.markup import escape
+
+from autodev.cli.output import console, print_table
+from autodev.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command(name="slack")(slack)
+
+
+def _summary(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def slack(
+    command_line: Annotated[str, typer.Argument(help='e.g. "/workflow start bug-fix ..."')],
+    user: Annotated[str, typer.Option(help="The Slack user id to send as")] = "ULOCALDEV",
+    channel: Annotated[str, typer.Option(help="The Slack channel id")] = "CLOCALDEV",
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the follow-up")] = 60.0,
+) -> None:
+    """Send a signed slash command through the real Slack handler and show what followed."""
+    from autodev.config import get_settings
+    from autodev.slack import commands, local_gateway, sink
+    from autodev.slack.client import uses_real_slack
+    from autodev.slack.sender import SlackSender
+    from autodev.slack.signing import ensure_local_signing_secret
+
+    if not command_line.strip().startswith("/"):
+        raise InvalidInput('give a slash command, e.g. autodev slack "/workflow list"')
+    state_dir = get_settings().autodev_state_dir
+    secret = ensure_local_signing_secret(state_dir)
+    gateway = local_gateway.announced_url(state_dir)
+    recorder = sink.current()
+    sender = SlackSender(secret, gateway, user_id=user, channel_id=channel)
+    expects_follow_up = True
+    name, _, text = command_line.strip().partition(" ")
+    try:
+        expects_follow_up = commands.parse(name, text).action is not commands.Action.HELP
+    except commands.UsageError:
+        expects_follow_up = False
+    since = recorder.last_seq()
+    answer, key = sender.command(command_line)
+    where = gateway or "the handler in this process"
+    console.print(f"[bold]{name}[/bold] → {where}: HTTP {answer.status}")
+    if answer.text:
+        console.print(answer.text, markup=False)
+    if answer.status != 200 or not expects_follow_up:
+        if answer.status != 200:
+            raise SystemExit(1)
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if any(call.key == key for call in recorder.calls("response_url", since=since)):
+            break
+        time.sleep(0.2)  # polling the sink for the worker's answer, with a deadline
+    else:
+        console.print(f"[yellow]no answer through response_url within {wait:.0f}s[/yellow]")
+    calls = recorder.calls(since=since)
+    if uses_real_slack():
+        console.print("(SLACK_BOT_TOKEN is set: messages went to the real workspace)")
+    print_table(
+        "Slack messages that followed",
+        ["#", "method", "channel", "thread", "text"],
+        [
+            (
+                call.seq,
+                call.method,
+                "response_url" if call.key else call.channel,
+                call.thread_ts or "",
+                escape(_summary(call.block_text() or call.text)),
+            )
+            for call in calls
+        ],
+    )

@@ -1,0 +1,12 @@
+"""The Slack Events API: url_verification and app_mention in a workflow's thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autodev.slack.inbound import bind_context, handle_event
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_context(context)
+    return handle_event(event)

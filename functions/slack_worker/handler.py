@@ -1,0 +1,28 @@
+"""The slow half of Slack requests, invoked asynchronously (InvocationType=Event) by the
+three Slack handlers with ``{"slack_job": {...}}``; answers via response_url or the thread.
+
+Also the target of the EventBridge rule for ``approval:requested`` (source ``autodev``): it
+posts the Approve/Reject card in the workflow's thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autodev.errors import InvalidInput
+from autodev.slack.inbound import bind_context
+from autodev.slack.jobs import JOB_KEY, run
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_context(context)
+    if isinstance(event, dict) and event.get("detail-type") == "approval:requested":
+        # EventBridge rule (source autodev): post the Approve/Reject card in the thread.
+        from autodev.slack.notify import approval_requested
+
+        return {"ok": True, "ts": approval_requested(dict(event.get("detail") or {}))}
+    job = event.get(JOB_KEY) if isinstance(event, dict) else None
+    if not isinstance(job, dict):
+        raise InvalidInput("the Slack worker expects {'slack_job': {...}}")
+    run(job)
+    return {"ok": True}

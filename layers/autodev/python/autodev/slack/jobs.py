@@ -1,0 +1,284 @@
+"""The slow half of a Slack request, run by the Slack worker after Slack has its answer.
+
+``dispatch`` hands a job (a small JSON document with no secrets) to the function named by
+``SLACK_WORKER_FUNCTION`` with an asynchronous ``lambda.invoke`` (InvocationType="Event");
+on the local stack that goes through moto to the same handler. Without the variable the job
+runs inline (tests and scripts). ``run`` does the work and answers through the request's
+``response_url`` or the workflow's thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from autodev.errors import AutodevError, InvalidInput
+
+logger = Logger(service="autodev-slack")
+
+WORKER_FUNCTION_ENV = "SLACK_WORKER_FUNCTION"
+JOB_KEY = "slack_job"
+
+Job = dict[str, Any]
+
+
+def dispatch(job: Job) -> None:
+    function = os.environ.get(WORKER_FUNCTION_ENV)
+    if not function:
+        run(job)
+        return
+    from autodev.aws import client
+
+    client("lambda").invoke(
+        FunctionName=function,
+        InvocationType="Event",
+        Payload=json.dumps({JOB_KEY: job}).encode(),
+    )
+
+
+def run(job: Job) -> None:
+    """Do one job; failures are told to the person who asked, never raised to Slack."""
+    try:
+        kind = job.get("kind")
+        if kind == "command":
+            _command(job)
+        elif kind == "interaction":
+            _interaction(job)
+        elif kind == "mention":
+            _mention(job)
+        else:
+            raise InvalidInput(f"unknown Slack job kind {kind!r}")
+    except AutodevError as error:
+        _respond(job, f":warning: {error}")
+    except Exception:
+        logger.exception("slack job failed", extra={"kind": job.get("kind")})
+        _respond(job, ":warning: Something went wrong on autodev's side; it has been logged.")
+
+
+# --- answering ---
+
+
+def _respond(
+    job: Job,
+    text: str,
+    blocks: list[Any] | None = None,
+    *,
+    in_channel: bool = False,
+    replace_original: bool = False,
+) -> None:
+    from autodev.slack.client import response_url_client, web_client
+    from autodev.slack.views import as_dicts
+
+    rendered = as_dicts(blocks) if blocks else None
+    url = job.get("response_url")
+    if url:
+        response_url_client(str(url)).send(
+            text=text,
+            blocks=rendered,
+            response_type="in_channel" if in_channel else "ephemeral",
+            replace_original=replace_original,
+        )
+        return
+    channel, user = job.get("channel_id"), job.get("user_id")
+    if not channel:
+        logger.warning("nowhere to answer the Slack job", extra={"kind": job.get("kind")})
+        return
+    client = web_client()
+    if in_channel or not user:
+        client.chat_postMessage(
+            channel=channel, text=text, blocks=rendered, thread_ts=job.get("thread_ts")
+        )
+    else:
+        client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=rendered)
+
+
+def _client_key(job: Job, purpose: str) -> str:
+    # The same Slack request (trigger id, or the event/action timestamps) always maps to the
+    # same key, so a redelivery can never start a second workflow.
+    ident = job.get("trigger_id") or job.get("action_ts") or job.get("event_id") or ""
+    if not ident:
+        raise InvalidInput("the Slack request carries no trigger id; please try again")
+    return f"slack:{job.get('team_id') or '-'}:{purpose}:{ident}"
+
+
+# --- slash commands ---
+
+
+def _command(job: Job) -> None:
+    from autodev import audit
+    from autodev.slack import platform, views
+
+    action, user = job["action"], str(job["user_id"])
+    audit.record(
+        f"slack:{user}",
+        f"slack.command.{action}",
+        job.get("target_id") or job.get("template"),
+        {"channel": job.get("channel_id"), "input": job.get("input") or {}},
+    )
+    if action == "list":
+        _respond(job, "Workflow templates", views.template_list(platform.list_templates()))
+    elif action == "start":
+        _start(job, str(job["template"]), dict(job.get("input") or {}), "start")
+    elif action == "status":
+        workflow = platform.status(str(job["target_id"]))
+        _respond(job, views.fallback_text(workflow), views.status_card(workflow))
+    elif action == "cancel":
+        workflow = platform.cancel(str(job["target_id"]), user)
+        _respond(job, f"Cancelled {views.fallback_text(workflow)}", views.status_card(workflow))
+    elif action in ("approve", "reject"):
+        decision = platform.decide(
+            str(job["target_id"]), user, action == "approve", job.get("comment")
+        )
+        _respond(
+            job,
+            "decided",
+            views.approval_decided(None, decision.approved, user, decision.comment),
+        )
+    elif action == "monitor":
+        _respond(job, "Monitoring", views.notice(platform.monitor_summary()))
+    elif action == "orchestrator":
+        _respond(job, "Orchestrator", views.notice(platform.orchestrator_summary()))
+    else:
+        raise InvalidInput(f"unknown command action {action!r}")
+
+
+def _start(job: Job, template: str, workflow_input: dict[str, Any], purpose: str) -> None:
+    """Open a thread, start the workflow tied to it, turn the thread's root into its card."""
+    from slack_sdk.errors import SlackApiError
+
+    from autodev.slack import platform, threads, views
+    from autodev.slack.client import web_client
+
+    if template not in platform.template_names():
+        raise InvalidInput(f"There is no template `{template}`. `/workflow list` shows them.")
+    user, channel = str(job["user_id"]), str(job.get("channel_id") or "")
+    client_key = _client_key(job, purpose)
+    client = web_client()
+    root_ts: str | None = None
+    if channel:
+        try:
+            root = client.chat_postMessage(
+                channel=channel, text=f":rocket: Starting *{template}* for <@{user}>…"
+            )
+            root_ts = str(root["ts"])
+        except SlackApiError as error:
+            # Not in the channel (a DM, a private channel): run without a thread.
+            logger.info("could not open a thread", extra={"error": error.response.get("error")})
+    try:
+        started = platform.start(
+            template,
+            workflow_input,
+            user,
+            client_key=client_key,
+            channel=channel if root_ts else None,
+            thread_ts=root_ts,
+        )
+    except Exception:
+        if root_ts:
+            client.chat_delete(channel=channel, ts=root_ts)
+        raise
+    workflow = started.workflow
+    if not started.created:
+        if root_ts:
+            client.chat_delete(channel=channel, ts=root_ts)
+        _respond(
+            job, f"Already started: {views.fallback_text(workflow)}", views.status_card(workflow)
+        )
+        return
+    if root_ts and channel:
+        threads.remember(channel, root_ts, workflow.id, f"slack:{user}")
+        client.chat_update(
+            channel=channel,
+            ts=root_ts,
+            text=views.fallback_text(workflow),
+            blocks=views.as_dicts(views.status_card(workflow)),
+        )
+        _respond(
+            job,
+            f"Started `{workflow.execution_name}` (id `{workflow.id}`); follow it in the thread.",
+        )
+    else:
+        _respond(job, views.fallback_text(workflow), views.status_card(workflow), in_channel=True)
+
+
+# --- button clicks ---
+
+
+def _interaction(job: Job) -> None:
+    from autodev import audit
+    from autodev.slack import platform, views
+
+    action, value, user = job["action_id"], str(job["value"]), str(job["user_id"])
+    audit.record(
+        f"slack:{user}", f"slack.click.{action}", value, {"channel": job.get("channel_id")}
+    )
+    if action in (views.APPROVE, views.REJECT):
+        approved = action == views.APPROVE
+        try:
+            decision = platform.decide(value, user, approved, None)
+        except AutodevError as error:
+            # Not an approver, or already decided: tell only the person who clicked.
+            _respond(job, f":no_entry: {error}")
+            return
+        workflow = None
+        if decision.workflow_id:
+            workflow = platform.status(decision.workflow_id)
+        blocks = views.approval_decided(workflow, approved, user, decision.comment)
+        _respond(job, "Approved" if approved else "Rejected", blocks, replace_original=True)
+    elif action == views.VIEW_DETAILS:
+        workflow = platform.status(value)
+        _respond(job, views.fallback_text(workflow), views.status_card(workflow))
+    elif action == views.CANCEL:
+        workflow = platform.cancel(value, user)
+        _respond(
+            job, views.fallback_text(workflow), views.status_card(workflow), replace_original=True
+        )
+    elif action == views.RETRY:
+        template, workflow_input = platform.template_and_input(value)
+        _start(job, template, workflow_input, "retry")
+    else:
+        raise InvalidInput(f"unknown button {action!r}")
+
+
+# --- mentions in a workflow's thread ---
+
+
+def _mention(job: Job) -> None:
+    import re
+
+    from autodev import audit
+    from autodev.slack import platform, threads, views
+    from autodev.slack.client import web_client
+
+    channel, thread = job.get("channel_id"), job.get("thread_ts")
+    if not channel:
+        return
+    reply_to = str(thread or job.get("ts") or "")
+    workflow_id = threads.workflow_for(str(channel), str(thread)) if thread else None
+    client = web_client()
+    if workflow_id is None:
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=reply_to or None,
+            text="Mention me in a workflow's thread to ask about it, or use `/workflow help`.",
+        )
+        return
+    text = re.sub(r"<@[A-Z0-9]+>", "", str(job.get("text") or "")).strip()
+    workflow = platform.status(workflow_id)
+    if text and text.lower() not in ("status", "status?", "how is it going?"):
+        # Continuing the conversation: the message is recorded with the workflow's trail.
+        audit.record(
+            f"slack:{job.get('user_id')}", "slack.thread_message", workflow_id, {"text": text}
+        )
+        note = "Noted — I recorded your message with this workflow."
+    else:
+        note = "Here is where it stands."
+    client.chat_postMessage(
+        channel=channel,
+        thread_ts=reply_to,
+        text=f"{note} {views.fallback_text(workflow)}",
+        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow)]),
+    )

@@ -1,0 +1,279 @@
+"""The one place the Slack module calls the rest of autodev (workflows, orchestrator, monitor).
+
+Everything here runs in the Slack worker, after Slack has had its answer, so the imports are
+lazy: the request path never pays for them. Results are turned into the neutral views of
+``autodev.slack.views``; if another module's result shape changes, only this file changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autodev.errors import NotFound
+from autodev.slack.views import StepView, TemplateView, WorkflowView
+
+
+@dataclass(frozen=True)
+class Started:
+    workflow: WorkflowView
+    created: bool  # False: this Slack request had already started it (a retried delivery)
+
+
+@dataclass(frozen=True)
+class Decision:
+    approval_id: str
+    workflow_id: str | None
+    approved: bool
+    approver: str
+    comment: str | None
+
+
+def _get(source: Any, name: str, default: Any = None) -> Any:
+    if isinstance(source, Mapping):
+        return source.get(name, default)
+    return getattr(source, name, default)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _steps(raw: Any) -> tuple[StepView, ...]:
+    steps: list[StepView] = []
+    for item in raw or ():
+        if isinstance(item, str):
+            steps.append(StepView(item))
+        else:
+            name, state = _get(item, "name", "?"), _get(item, "status", "pending")
+            steps.append(StepView(str(name), str(state)))
+    return tuple(steps)
+
+
+def _summary(source: Any) -> str | None:
+    summary = _get(source, "summary")
+    if summary:
+        return str(summary)
+    output = _get(source, "output")
+    if isinstance(output, Mapping):
+        for key in ("summary", "report", "message"):
+            if output.get(key):
+                return str(output[key])
+    return None
+
+
+def workflow_view(source: Any) -> WorkflowView:
+    """A WorkflowView from whatever autodev.workflows returns (object or mapping)."""
+    cost = _get(source, "cost_usd")
+    return WorkflowView(
+        id=str(_get(source, "id") or _get(source, "workflow_id") or ""),
+        template=str(_get(source, "template", "") or ""),
+        status=str(_get(source, "status", "pending") or "pending"),
+        execution_name=str(_get(source, "execution_name", "") or ""),
+        console_url=_text(_get(source, "console_url")),
+        current_step=_text(_get(source, "current_step")),
+        steps=_steps(_get(source, "steps")),
+        started_at=_time(_get(source, "started_at") or _get(source, "created_at")),
+        finished_at=_time(_get(source, "finished_at")),
+        summary=_summary(source),
+        error=_text(_get(source, "error")),
+        cost_usd=float(cost) if cost is not None else None,
+        requested_by=_text(_get(source, "requested_by")),
+    )
+
+
+def _templates() -> dict[str, Any]:
+    from autodev import workflows
+
+    return {str(_get(t, "name")): t for t in workflows.list_templates()}
+
+
+def _step_names(template: Any) -> tuple[str, ...]:
+    return tuple(
+        str(_get(s, "state") or _get(s, "name") or s) for s in _get(template, "steps") or ()
+    )
+
+
+def list_templates() -> list[TemplateView]:
+    found = []
+    for name, template in sorted(_templates().items()):
+        title, description = _get(template, "title") or "", _get(template, "description") or ""
+        text = f"{title}: {description}" if title and description else title or description
+        found.append(TemplateView(name, str(text), _step_names(template)))
+    return found
+
+
+def template_names() -> set[str]:
+    return set(_templates())
+
+
+def _with_free_text(template: str, workflow_input: dict[str, Any]) -> dict[str, Any]:
+    """Free text typed after the template name fills the template's free-text field."""
+    if "request" not in workflow_input:
+        return workflow_input
+    field = _get(_templates().get(template), "free_text_field")
+    if not field or field == "request" or field in workflow_input:
+        return workflow_input
+    moved = dict(workflow_input)
+    moved[str(field)] = moved.pop("request")
+    return moved
+
+
+def start(
+    template: str,
+    workflow_input: dict[str, Any],
+    requested_by: str,
+    *,
+    client_key: str,
+    channel: str | None,
+    thread_ts: str | None,
+) -> Started:
+    from autodev import workflows
+
+    callback = {"type": "slack", "channel": channel, "thread_ts": thread_ts} if channel else None
+    result = workflows.start_workflow(
+        template,
+        _with_free_text(template, workflow_input),
+        requested_by,
+        callback,
+        client_key=client_key,
+        slack_channel=channel,
+        slack_thread_ts=thread_ts,
+    )
+    created = bool(_get(result, "created", True))
+    if created and channel:
+        _register_slack_callback(str(_get(result, "id")), channel, thread_ts)
+    try:
+        view = status(str(_get(result, "id")))
+    except NotFound:
+        view = workflow_view(result)
+    if not view.console_url and _get(result, "console_url"):
+        view = workflow_view({**_as_dict(view), "console_url": _get(result, "console_url")})
+    return Started(view, created)
+
+
+def _register_slack_callback(workflow_id: str, channel: str, thread_ts: str | None) -> None:
+    """The final result goes to the thread the workflow was started from."""
+    from autodev import callbacks
+
+    callbacks.register_callback(
+        workflow_id, {"type": "slack", "channel": channel, "thread_ts": thread_ts}
+    )
+
+
+def _as_dict(view: WorkflowView) -> dict[str, Any]:
+    return {name: getattr(view, name) for name in view.__dataclass_fields__}
+
+
+def status(workflow_id: str) -> WorkflowView:
+    """The workflow with every step of its template: run ones with their state, the rest
+    pending."""
+    from autodev import workflows
+
+    found = workflow_view(workflows.get_workflow_status(workflow_id))
+    planned = _step_names(_templates().get(found.template))
+    if not planned:
+        return found
+    ran: dict[str, str] = {}
+    for step in found.steps:
+        ran[step.name] = step.status  # the latest record of a state wins
+    steps = [StepView(name, _step_state(ran.get(name, "pending"))) for name in planned]
+    extra = [StepView(n, _step_state(st)) for n, st in ran.items() if n not in planned]
+    return workflow_view({**_as_dict(found), "steps": (*steps, *extra)})
+
+
+def _step_state(state: str) -> str:
+    return {"caught": "failed", "stopped": "cancelled"}.get(state, state)
+
+
+def cancel(workflow_id: str, by: str) -> WorkflowView:
+    from autodev import workflows
+
+    workflows.cancel_workflow(workflow_id, by)
+    return status(workflow_id)
+
+
+def template_and_input(workflow_id: str) -> tuple[str, dict[str, Any]]:
+    """The template and input of an earlier workflow (for Retry)."""
+    from autodev import workflows
+
+    previous = workflows.get_workflow_status(workflow_id)
+    return str(_get(previous, "template")), dict(_get(previous, "input") or {})
+
+
+def decide(target_id: str, approver: str, approved: bool, comment: str | None) -> Decision:
+    """Answer an approval, given its id or the id of a workflow waiting for one."""
+    from autodev import workflows
+
+    approval_id = target_id
+    try:
+        pending = list(workflows.pending_approvals(target_id))
+    except NotFound:
+        pending = []
+    if pending:
+        approval_id = str(_get(pending[0], "id") or _get(pending[0], "approval_id"))
+    result = workflows.respond_to_approval(approval_id, approver, approved, comment)
+    workflow_id = _get(result, "workflow_id") if result is not None else None
+    return Decision(approval_id, _text(workflow_id), approved, approver, comment)
+
+
+def orchestrator_summary() -> str:
+    """The text ``/orchestrator`` shows: queue depth by status and the running workers."""
+    from autodev import orchestrator
+
+    summary_fn = getattr(orchestrator, "status_summary", None) or getattr(
+        orchestrator, "orchestrator_status", None
+    )
+    if summary_fn is not None:
+        return _render(summary_fn())
+    from autodev.orchestrator import queue
+
+    return _render(queue.queue_depth())
+
+
+def monitor_summary() -> str:
+    """The text ``/monitor`` shows: the monitoring dashboard, or the queue when none exists."""
+    try:
+        from autodev import monitoring  # type: ignore[attr-defined]
+    except ImportError:
+        return "*Monitoring*\n" + orchestrator_summary()
+    dashboard = getattr(monitoring, "dashboard_data", None) or getattr(
+        monitoring, "get_dashboard_data", None
+    )
+    if dashboard is None:
+        return "*Monitoring*\n" + orchestrator_summary()
+    return "*Monitoring*\n" + _render(dashboard())
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    to_text = getattr(value, "to_text", None) or getattr(value, "as_text", None)
+    if callable(to_text):
+        return str(to_text())
+    if isinstance(value, Mapping):
+        return "\n".join(f"• {key}: {_flat(item)}" for key, item in value.items())
+    if hasattr(value, "__dataclass_fields__"):
+        return "\n".join(
+            f"• {name}: {_flat(getattr(value, name))}" for name in value.__dataclass_fields__
+        )
+    return str(value)
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {item}" for key, item in value.items()) or "none"
+    return str(value)
