@@ -1,85 +1,36 @@
-"""Result callbacks: results cached in ``task_results``, deliveries to the registered callbacks.
+"""Result callbacks: the spec's ResultCallbackSystem.
 
-First cut: the public signatures are final; delivery through the outbox follows.
+Results are cached in ``task_results`` (served by ``GET /results/{id}`` and
+``autodev workflow result ID``) and delivered to every callback registered for the task or
+workflow: a Slack message with buttons, a signed webhook, an EventBridge event. The result
+and its deliveries are written in one transaction; ``deliver_due`` (the deliver_results
+function) sends them at least once each, with a stable id, retrying with backoff over hours.
+
+Public API (a contract; other components call these)::
+
+    register_callback(target_id, spec, *, target_kind="workflow", conn=None) -> str
+    deliver_result(target_id, result, *, target_kind="workflow", conn=None) -> str
+    save_artifact(target_id, name, body, *, content_type="text/plain", target_kind="task",
+                  conn=None) -> str
+    get_result(result_or_target_id) -> dict
+    delivery_status(target_id) -> list[dict]
+    deliver_due(*, now=None, limit=50, ids=None) -> DeliveryReport
+    callback_secret(callback_id) -> str
 """
 
-from __future__ import annotations
+from autodev.callbacks.delivery import DeliveryReport, deliver_due
+from autodev.callbacks.outbox import delivery_status
+from autodev.callbacks.registry import callback_secret, register_callback
+from autodev.callbacks.results import deliver_result, get_result, result_status, save_artifact
 
-import json
-import uuid
-from typing import Any
-
-import psycopg
-from psycopg.types.json import Jsonb
-
-from autodev.db import connection
-from autodev.errors import InvalidInput
-
-TARGET_KINDS = frozenset({"task", "workflow"})
-CALLBACK_TYPES = frozenset({"slack", "webhook", "event"})
-
-Conn = psycopg.Connection[Any]
-
-
-def _check_kind(target_kind: str) -> None:
-    if target_kind not in TARGET_KINDS:
-        raise InvalidInput(f"target kind must be task or workflow, not {target_kind!r}")
-
-
-def register_callback(
-    target_id: str, spec: dict[str, Any], *, target_kind: str = "workflow", conn: Conn | None = None
-) -> str:
-    """Register a callback ``{type: slack|webhook|event, ...}`` for a task or workflow."""
-    _check_kind(target_kind)
-    kind = spec.get("type")
-    if kind not in CALLBACK_TYPES:
-        raise InvalidInput("a callback's type must be slack, webhook or event")
-    config = {k: v for k, v in spec.items() if k not in ("type", "secret")}
-    callback_id = str(uuid.uuid4())
-    params = (callback_id, target_id, target_kind, kind, Jsonb(config), spec.get("secret"))
-    query = (
-        "INSERT INTO task_callbacks (id, target_id, target_kind, callback_type, config, secret)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
-    )
-    if conn is not None:
-        conn.execute(query, params)
-    else:
-        with connection() as own:
-            own.execute(query, params)
-    return callback_id
-
-
-def deliver_result(
-    target_id: str,
-    result: dict[str, Any],
-    *,
-    target_kind: str = "workflow",
-    conn: Conn | None = None,
-) -> str:
-    """Cache ``result`` for ``target_id`` and queue its deliveries; returns the result id."""
-    _check_kind(target_kind)
-    body = json.dumps(result, default=str)
-    query = (
-        "INSERT INTO task_results (id, target_id, target_kind, status, content, size_bytes)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (target_id, name) DO UPDATE SET status = EXCLUDED.status,"
-        " content = EXCLUDED.content, size_bytes = EXCLUDED.size_bytes RETURNING id"
-    )
-    params = (
-        str(uuid.uuid4()),
-        target_id,
-        target_kind,
-        str(result.get("status", "succeeded")),
-        Jsonb(json.loads(body)),
-        len(body.encode()),
-    )
-    if conn is not None:
-        row = conn.execute(query, params).fetchone()
-    else:
-        with connection() as own:
-            row = own.execute(query, params).fetchone()
-    assert row is not None
-    return str(row["id"] if isinstance(row, dict) else row[0])
-
-
-__all__ = ["deliver_result", "register_callback"]
+__all__ = [
+    "DeliveryReport",
+    "callback_secret",
+    "deliver_due",
+    "deliver_result",
+    "delivery_status",
+    "get_result",
+    "register_callback",
+    "result_status",
+    "save_artifact",
+]

@@ -1,0 +1,37 @@
+"""Send queued result deliveries (Slack, signed webhooks, EventBridge) with retries.
+
+Invoked by the workflow state machines after a result is written (input may name the
+``result_id``s or ``delivery_ids`` to send now) and on a schedule (empty input: every
+delivery that is due, including retries), which also sends live Slack status messages that
+a finished process left pending.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from autodev.callbacks import deliver_due
+from autodev.progress import slack_updates
+
+logger = Logger(service="deliver_results")
+
+
+def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    event = event if isinstance(event, dict) else {}
+    ids = event.get("delivery_ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        return {"ok": False, "error": "delivery_ids must be a list of ids"}
+    report = deliver_due(ids=ids)
+    try:
+        status_messages = slack_updates.flush_due()
+    except Exception:  # the deliveries above are what this function is for
+        logger.exception("status message sweep failed")
+        status_messages = 0
+    summary = {**report.to_json(), "status_messages": status_messages}
+    logger.info(
+        "deliveries sent",
+        extra={k: len(v) if isinstance(v, list) else v for k, v in summary.items()},
+    )
+    return {"ok": True, **summary}

@@ -1,0 +1,39 @@
+"""``GET /results/{id}``: a cached result (with its delivery status) or an artifact.
+
+API Gateway REST proxy event; authorisation (IAM or API key) is API Gateway's. ``id`` is a
+result id, an artifact id, or the task/workflow id whose result is wanted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+
+from autodev.callbacks import get_result
+from autodev.errors import InvalidInput, NotFound
+
+logger = Logger(service="results_api")
+app = APIGatewayRestResolver()
+
+
+@app.get("/results/<result_id>")
+def read_result(result_id: str) -> dict[str, Any] | Response[str]:
+    try:
+        found = get_result(result_id)
+    except NotFound as error:
+        raise NotFoundError(str(error)) from None
+    except InvalidInput as error:
+        raise BadRequestError(str(error)) from None
+    if found["type"] == "artifact" and app.current_event.get_query_string_value("raw") == "1":
+        return Response(200, found["content_type"], found["body"] or "")
+    return found
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+__all__ = ["content_types", "handler"]

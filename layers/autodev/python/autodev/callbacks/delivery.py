@@ -1,0 +1,53 @@
+"""Sending what the outbox holds: what the deliver_results function runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from autodev.callbacks import channels, outbox
+
+logger = logging.getLogger(__name__)
+
+Sender = Callable[[dict[str, Any]], outbox.Outcome]
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delivered": self.delivered, "retrying": self.retrying, "dead": self.dead}
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
+    ids: list[str] | None = None,
+    sender: Sender | None = None,
+) -> DeliveryReport:
+    """Send every due delivery (or just ``ids``), recording each outcome."""
+    report = DeliveryReport()
+    while True:
+        when = now or outbox.utcnow()
+        batch = outbox.claim_due(when, limit, ids)
+        if not batch:
+            return report
+        for row in batch:
+            try:
+                outcome = (sender or channels.send)(row)
+            except Exception as error:  # a bug in one channel must not strand the rest
+                logger.exception("delivery %s failed unexpectedly", row["id"])
+                outcome = outbox.Outcome(False, f"internal error: {type(error).__name__}")
+            status = outbox.record(row, outcome, now or outbox.utcnow())
+            {"delivered": report.delivered, "pending": report.retrying, "dead": report.dead}[
+                status
+            ].append(row["id"])
+        if len(batch) < limit:
+            return report
