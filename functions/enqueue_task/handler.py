@@ -1,0 +1,27 @@
+"""Agent steps of the state machines (``lambda:invoke.waitForTaskToken``): queue the step's task.
+
+The task token goes to ``autonomous_tasks`` (server-side); the worker that finishes the task
+answers Step Functions with it. Then the scaler is poked, so a worker starts without waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from autodev.workflows.steps import EnqueueRequest, enqueue_step, parse, poke_scaler
+
+logger = Logger(service="autodev-enqueue-task")
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request: EnqueueRequest = parse(EnqueueRequest, event)
+    task_id = enqueue_step(request)
+    logger.info(
+        "queued step task",
+        extra={"workflow_id": request.workflow_id, "step": request.state, "task_id": task_id},
+    )
+    poke_scaler(task_id)
+    return {"task_id": task_id}

@@ -1,0 +1,26 @@
+"""Approval steps (``lambda:invoke.waitForTaskToken``): store the request and its task token.
+
+The token stays in ``approvals``; approvers see an opaque approval id (Slack buttons, the CLI),
+and ``approval:requested`` is published for the Slack layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from autodev.workflows.steps import ApprovalRequest, open_approval, parse
+
+logger = Logger(service="autodev-request-approval")
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request: ApprovalRequest = parse(ApprovalRequest, event)
+    approval = open_approval(request)
+    logger.info(
+        "approval requested",
+        extra={"workflow_id": request.workflow_id, "approval_id": approval.id},
+    )
+    return {"approval_id": approval.id}

@@ -1,0 +1,43 @@
+"""The local stack: AWS on loopback (moto), the embedded Postgres, and local services.
+
+Two ways to run it:
+
+- In a test or the demo, in-process: ``with LocalStack() as stack: ...`` starts moto's server
+  in a thread on a free loopback port, turns on moto's Step Functions interpreter, hooks Lambda
+  invocations to ``functions/*/handler.py`` in-process (``lambdas``), creates the Lambda
+  functions, the ``autodev`` event bus and one state machine ``autodev-<template>`` per
+  ``statemachines/*.asl.json`` (rendered like infra/ renders them), and exports
+  ``AWS_ENDPOINT_URL``, fake credentials and ``AWS_REGION`` so every boto3 client goes there.
+  Pytest fixtures: ``autodev.local.testing`` (``local_stack``, ``worker_double``).
+- For a developer, in the background: ``autodev local up`` runs migrations on the embedded
+  Postgres (or ``DATABASE_URL``) and starts ``python -m autodev.local.server``, which runs a
+  ``LocalStack`` with every discovered service and writes ``AUTODEV_STATE_DIR/local.json``;
+  other processes call :func:`activate` (the CLI does) to point themselves at it.
+  ``autodev local status`` and ``autodev local down`` read the same file.
+
+Adding a service (scaler loop, Slack sink, API endpoint, delivery loop): put a module
+``local_service.py`` in your package with ``SERVICES = [LocalService(name=..., start=...)]``.
+``start(stack)`` gets the running ``LocalStack`` and returns an object with ``stop()``; use
+``stack.export(NAME, value)`` to publish an endpoint or setting to other processes. See
+``services.LocalService``. Tests that want a service pass ``LocalStack(services=[...])``.
+
+Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
+exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as
+``AUTODEV_SCALER_FUNCTION`` for the scaler.
+"""
+
+from autodev.local.services import LocalService, RunningService, discover
+from autodev.local.stack import LocalStack, function_env_name, function_name
+from autodev.local.state import activate, read_state, running_state
+
+__all__ = [
+    "LocalService",
+    "LocalStack",
+    "RunningService",
+    "activate",
+    "discover",
+    "function_env_name",
+    "function_name",
+    "read_state",
+    "running_state",
+]

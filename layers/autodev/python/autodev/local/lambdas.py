@@ -1,0 +1,169 @@
+"""Run Lambda invocations on moto in-process, with the same ``functions/*/handler.py`` as AWS.
+
+moto's Lambda backend would start a Docker container per invocation. We replace the
+backend's ``invoke`` (``moto.awslambda.models.LambdaBackend.invoke``, which both the Lambda API
+and the Step Functions interpreter reach through the server's HTTP endpoint) with a dispatcher
+that loads the function's handler by file path and calls it in a thread of this process:
+``RequestResponse`` answers with the handler's return value (or a Lambda-shaped error with
+``FunctionError: Unhandled``), ``Event`` returns 202 at once and runs the handler in the
+background, ``DryRun`` returns 204. Functions we did not register fall through to moto.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_handlers: dict[str, Path] = {}
+_modules: dict[Path, ModuleType] = {}
+_original_invoke: Any = None
+# Background (Event) invocations still running, so a stack can wait for them when it stops.
+_background: set[threading.Thread] = set()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the AWS Lambda context object that handlers and Powertools use."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    timeout_seconds: int = 900
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def register(functions: Mapping[str, Path]) -> None:
+    """Dispatch invocations of these function names to these handler files; install the hook."""
+    global _original_invoke
+    from moto.awslambda.models import LambdaBackend
+
+    with _lock:
+        _handlers.update({name: Path(path).resolve() for name, path in functions.items()})
+        if _original_invoke is None:
+            _original_invoke = LambdaBackend.invoke
+            LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
+
+
+def registered() -> dict[str, Path]:
+    with _lock:
+        return dict(_handlers)
+
+
+def _load(path: Path) -> ModuleType:
+    with _lock:
+        module = _modules.get(path)
+        if module is None:
+            # A unique module name per folder: the handler folders are not packages.
+            name = f"autodev_function_{path.parent.name}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise RuntimeError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            _modules[path] = module
+        return module
+
+
+def call_handler(path: Path, event: Any, context: LambdaContext) -> Any:
+    """Call ``handler(event, context)`` of the file at ``path``."""
+    return _load(path).handler(event, context)
+
+
+def _error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": str(error) or type(error).__name__,
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+
+
+def _run_in_background(path: Path, event: Any, context: LambdaContext) -> None:
+    try:
+        call_handler(path, event, context)
+    except Exception:
+        log.exception("asynchronous invocation of %s failed", context.function_name)
+    finally:
+        with _lock:
+            _background.discard(threading.current_thread())
+
+
+def _invoke(
+    self: Any,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: dict[str, str],
+) -> bytes | str | None:
+    function = self.get_function(function_name, qualifier)
+    with _lock:
+        path = _handlers.get(function.function_name)
+    if path is None:
+        return _original_invoke(self, function_name, qualifier, body, headers, response_headers)  # type: ignore[no-any-return]
+    raw = body.decode() if isinstance(body, bytes) else body
+    event = json.loads(raw) if raw else {}
+    invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    context = LambdaContext(function.function_name, function.function_arn)
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        thread = threading.Thread(
+            target=_run_in_background,
+            args=(path, event, context),
+            name=f"lambda-{function.function_name}",
+            daemon=True,
+        )
+        with _lock:
+            _background.add(thread)
+        thread.start()
+        return b""
+    try:
+        result = call_handler(path, event, context)
+        payload = json.dumps(result, default=str).encode()
+    except Exception as error:
+        log.info("%s raised %s: %s", function.function_name, type(error).__name__, error)
+        response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(_error_payload(error, context.aws_request_id)).encode()
+    response_headers["Content-Length"] = str(len(payload))
+    return payload
+
+
+def wait_for_background(timeout: float = 10.0) -> bool:
+    """Wait for asynchronous invocations to finish; False if some still run at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _lock:
+            running = [t for t in _background if t.is_alive()]
+        if not running:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        running[0].join(min(remaining, 0.5))

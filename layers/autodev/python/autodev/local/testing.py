@@ -1,0 +1,151 @@
+"""Pytest fixtures for the local stack, and a stand-in for the Claude worker.
+
+Use from a test module with ``from autodev.local.testing import local_stack, worker_double``
+(or load this module as a pytest plugin with ``-p autodev.local.testing``):
+
+- ``local_stack``: a fresh migrated database (the ``database`` fixture) and a running
+  :class:`~autodev.local.stack.LocalStack`, stopped (executions stopped, moto reset) after.
+- ``worker_double``: a :class:`WorkerDouble` bound to that stack, not yet started.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from autodev.local.stack import LocalStack
+from autodev.orchestrator import queue
+from autodev.orchestrator.queue import ClaimedTask
+from autodev.workflows import sfn
+
+Responder = Callable[[ClaimedTask], dict[str, Any]]
+
+
+class StepFailed(Exception):
+    """Raise from a responder to answer the step with SendTaskFailure."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(cause)
+        self.error = error
+        self.cause = cause
+
+
+def default_answer(task: ClaimedTask) -> dict[str, Any]:
+    """A plausible result for each catalog step, shaped as the state machines expect."""
+    step = task.context.get("step")
+    answer: dict[str, Any] = {"summary": f"{task.step_name}: done"}
+    if step == "prioritise":
+        answer["items"] = [{"title": "Bulkify AccountTrigger"}, {"title": "Add FLS checks"}]
+    if step == "verify":
+        answer["passed"] = True
+    return answer
+
+
+@dataclass
+class Completion:
+    task: ClaimedTask
+    claimed_at: float
+    answered_at: float
+    output: dict[str, Any] | None
+    error: str | None = None
+
+
+@dataclass
+class WorkerDouble:
+    """Claims queued tasks like a worker and answers Step Functions with their task tokens.
+
+    ``respond`` maps a claimed task to its output, or raises StepFailed; ``hold`` keeps a
+    claimed task unanswered while it returns True (checked every poll).
+    """
+
+    respond: Responder = default_answer
+    hold: Callable[[ClaimedTask], bool] | None = None
+    poll_seconds: float = 0.05
+    worker_id: str = "worker-double"
+    completions: list[Completion] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    errors: list[BaseException] = field(default_factory=list)
+
+    def start(self) -> WorkerDouble:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="worker-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                task = queue.claim_next(self.worker_id, lease_seconds=60)
+                if task is None:
+                    self._stop.wait(self.poll_seconds)
+                    continue
+                self._answer(task)
+            except Exception as error:  # surfaced by the tests through .errors
+                self.errors.append(error)
+                self._stop.wait(self.poll_seconds)
+
+    def _answer(self, task: ClaimedTask) -> None:
+        claimed_at = time.monotonic()
+        while self.hold is not None and self.hold(task) and not self._stop.is_set():
+            self._stop.wait(self.poll_seconds)
+        client = sfn.sfn()
+        assert task.task_token is not None
+        try:
+            output = self.respond(task)
+        except StepFailed as failed:
+            queue.fail_task(task.id, self.worker_id, failed.cause, retryable=False)
+            client.send_task_failure(
+                taskToken=task.task_token, error=failed.error, cause=failed.cause
+            )
+            self.completions.append(
+                Completion(task, claimed_at, time.monotonic(), None, failed.error)
+            )
+            return
+        queue.complete_task(task.id, self.worker_id, output)
+        client.send_task_success(taskToken=task.task_token, output=json.dumps(output))
+        self.completions.append(Completion(task, claimed_at, time.monotonic(), output))
+
+    def steps_answered(self) -> list[str]:
+        return [c.task.step_name or "" for c in self.completions]
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def local_stack(database: str) -> Iterator[LocalStack]:
+    with LocalStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def worker_double(local_stack: LocalStack) -> Iterator[WorkerDouble]:
+    double = WorkerDouble()
+    try:
+        yield double
+    finally:
+        double.stop()

@@ -1,0 +1,290 @@
+"""Approval requests: the task token stays in Postgres; people see an opaque approval id.
+
+Who may answer: a Slack user id listed in ``APPROVERS``, or a member of ``APPROVER_GROUP``.
+Group membership is asked of a resolver, ``(user_id, group) -> bool``, that the Slack layer
+registers with :func:`register_group_resolver` (tests pass their own); with no resolver, group
+membership cannot be shown and only ``APPROVERS`` count.
+
+The first answer wins: the decision is an ``UPDATE ... WHERE status = 'pending'`` whose row lock
+is held while Step Functions is told, so a second answer waits and then finds it decided.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from autodev import audit, events
+from autodev.config import Settings, get_settings
+from autodev.db import connection
+from autodev.errors import AutodevError, NotFound
+from autodev.workflows import sfn
+from autodev.workflows.models import Approval
+
+log = logging.getLogger(__name__)
+
+GroupResolver = Callable[[str, str], bool]
+REJECTED_ERROR = "ApprovalRejected"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+_COLUMNS = """id, workflow_id, step_name, message, status, requested_at, expires_at, decided_by,
+    decided_at, comment"""
+
+_group_resolver: GroupResolver | None = None
+
+
+class NotAllowed(AutodevError):
+    """The person may not do this; nothing was changed."""
+
+
+class AlreadyDecided(AutodevError):
+    """The approval was answered before (or expired); nothing was changed."""
+
+
+def register_group_resolver(resolver: GroupResolver | None) -> None:
+    """Set how APPROVER_GROUP membership is checked (None: forget it)."""
+    global _group_resolver
+    _group_resolver = resolver
+
+
+def is_allowed_approver(
+    user_id: str, settings: Settings | None = None, group_resolver: GroupResolver | None = None
+) -> bool:
+    settings = settings or get_settings()
+    if user_id in settings.approvers:
+        return True
+    resolver = group_resolver or _group_resolver
+    if settings.approver_group and resolver is not None:
+        try:
+            return bool(resolver(user_id, settings.approver_group))
+        except Exception:
+            log.exception("checking %s against the approver group failed", user_id)
+    return False
+
+
+def _approval(row: Mapping[str, Any]) -> Approval:
+    return Approval(
+        id=str(row["id"]),
+        workflow_id=str(row["workflow_id"]),
+        step_name=str(row["step_name"]),
+        message=str(row["message"]),
+        status=str(row["status"]),
+        requested_at=row["requested_at"],
+        expires_at=row["expires_at"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        comment=row["comment"],
+    )
+
+
+def request_approval(
+    workflow_id: str, task_token: str, step_name: str, message: str, timeout_seconds: int
+) -> Approval:
+    """Store an approval request (once per task token) and announce approval:requested."""
+    from autodev.workflows.service import mark_step  # service imports this module
+
+    with connection() as conn:
+        row = conn.execute(
+            f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token, expires_at)
+                VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s))
+                ON CONFLICT (task_token) DO UPDATE SET message = EXCLUDED.message
+                RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
+            (
+                secrets.token_urlsafe(18),
+                workflow_id,
+                step_name,
+                message,
+                task_token,
+                timeout_seconds,
+            ),
+        ).fetchone()
+        assert row is not None
+        mark_step(workflow_id, step_name, waiting=True, conn=conn)
+        workflow = conn.execute(
+            "SELECT template, requested_by, slack_channel, slack_thread_ts FROM workflows "
+            "WHERE id = %s",
+            (workflow_id,),
+        ).fetchone()
+        audit.record(
+            "stepfunctions",
+            "approval.requested",
+            workflow_id,
+            {"approval_id": row["id"], "step": step_name},
+            conn=conn,
+        )
+    approval = _approval(row)
+    detail = {
+        "workflowId": workflow_id,
+        "approvalId": approval.id,
+        "message": message,
+        "step": step_name,
+        "expiresAt": approval.expires_at.isoformat() if approval.expires_at else None,
+    }
+    if workflow is not None:
+        detail.update(
+            template=workflow["template"],
+            requestedBy=workflow["requested_by"],
+            slackChannel=workflow["slack_channel"],
+            slackThreadTs=workflow["slack_thread_ts"],
+        )
+    try:
+        events.publish("approval:requested", detail)
+    except Exception:
+        # The request stands and pending_approvals() shows it; do not fail the workflow.
+        log.exception("publishing approval:requested for %s failed", workflow_id)
+    return approval
+
+
+def get_approval(approval_id: str) -> Approval:
+    if not _ID_PATTERN.match(approval_id or ""):
+        raise NotFound(f"no approval {approval_id!r}")
+    with connection() as conn:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM approvals WHERE id = %s",  # noqa: S608 - constant columns
+            (approval_id,),
+        ).fetchone()
+    if row is None:
+        raise NotFound(f"no approval {approval_id!r}")
+    return _approval(row)
+
+
+def pending_approvals(workflow_id: str | None = None) -> list[Approval]:
+    """Approvals still waiting for an answer: of one workflow, or all (oldest first)."""
+    with connection() as conn:
+        if workflow_id is None:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' "  # noqa: S608
+                "ORDER BY requested_at"
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' "  # noqa: S608
+                "AND workflow_id::text = %s ORDER BY requested_at",
+                (workflow_id,),
+            ).fetchall()
+    return [_approval(row) for row in rows]
+
+
+def approvals_for(workflow_id: str) -> list[Approval]:
+    """Every approval request of a workflow, oldest first."""
+    with connection() as conn:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM approvals WHERE workflow_id = %s "  # noqa: S608
+            "ORDER BY requested_at",
+            (workflow_id,),
+        ).fetchall()
+    return [_approval(row) for row in rows]
+
+
+def close_pending(workflow_id: str, status: str, *, conn: psycopg.Connection[Any]) -> int:
+    """Mark a workflow's pending approvals expired or cancelled (it ended without them)."""
+    cursor = conn.execute(
+        "UPDATE approvals SET status = %s WHERE workflow_id = %s AND status = 'pending'",
+        (status, workflow_id),
+    )
+    return cursor.rowcount
+
+
+def _decided_message(approval: Approval) -> str:
+    if approval.status in {"approved", "rejected"} and approval.decided_at is not None:
+        when = approval.decided_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        who = approval.decided_by
+        return f"approval {approval.id} was already {approval.status} by {who} at {when}"
+    return f"approval {approval.id} is {approval.status}: the workflow no longer waits for it"
+
+
+def respond_to_approval(
+    approval_id: str,
+    approver: str,
+    approved: bool,
+    comment: str | None = None,
+    *,
+    group_resolver: GroupResolver | None = None,
+) -> Approval:
+    """Approve or reject; the first allowed answer wins and resumes the workflow.
+
+    Raises NotFound (no such approval), NotAllowed (not an approver), AlreadyDecided (someone
+    answered first, or it expired), or a StepFunctionsError whose message says why the
+    workflow could not be told; in each case nothing else changes.
+    """
+    current = get_approval(approval_id)
+    if not is_allowed_approver(approver, group_resolver=group_resolver):
+        log.warning("%s tried to answer approval %s and is not an approver", approver, approval_id)
+        raise NotAllowed(
+            f"{approver} may not answer approvals: approvers are the users in APPROVERS"
+            " or members of APPROVER_GROUP"
+        )
+    if current.status != "pending":
+        raise AlreadyDecided(_decided_message(current))
+    comment = (comment or "").strip() or None
+    decision = "approved" if approved else "rejected"
+    failure: AutodevError | None = None
+    with connection() as conn:
+        row = conn.execute(
+            f"""UPDATE approvals SET status = %s, decided_by = %s, decided_at = now(),
+                    comment = %s
+                WHERE id = %s AND status = 'pending'
+                RETURNING task_token, {_COLUMNS}""",  # noqa: S608 - constant columns
+            (decision, approver, comment, approval_id),
+        ).fetchone()
+        if row is None:
+            failure = AlreadyDecided(_decided_message(get_approval(approval_id)))
+        else:
+            try:
+                _tell_step_functions(str(row["task_token"]), approver, approved, comment, row)
+            except (ClientError, BotoCoreError) as error:
+                conn.rollback()
+                failure = sfn.explain(error, f"record the {decision[:-1]}al")
+                if sfn.error_code(error) in _GONE:
+                    conn.execute(
+                        "UPDATE approvals SET status = 'expired' "
+                        "WHERE id = %s AND status = 'pending'",
+                        (approval_id,),
+                    )
+            else:
+                conn.execute(
+                    "UPDATE workflows SET status = 'running', updated_at = now() "
+                    "WHERE id = %s AND status = 'waiting_approval'",
+                    (row["workflow_id"],),
+                )
+                audit.record(
+                    approver,
+                    f"approval.{decision}",
+                    str(row["workflow_id"]),
+                    {"approval_id": approval_id, "comment": comment},
+                    conn=conn,
+                )
+    if failure is not None:
+        raise failure
+    assert row is not None
+    return _approval(row)
+
+
+def _tell_step_functions(
+    token: str, approver: str, approved: bool, comment: str | None, row: Mapping[str, Any]
+) -> None:
+    client = sfn.sfn()
+    if approved:
+        client.send_task_success(
+            taskToken=token,
+            output=json.dumps(
+                {
+                    "approved": True,
+                    "approval_id": row["id"],
+                    "approver": approver,
+                    "comment": comment,
+                    "decided_at": datetime.now(UTC).isoformat(),
+                }
+            ),
+        )
+    else:
+        cause = f"Rejected by {approver}" + (f": {comment}" if comment else "")
+        client.send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=cause[:32_000])

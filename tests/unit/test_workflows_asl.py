@@ -1,0 +1,165 @@
+"""Every state machine definition is checked: JSON, transitions, Retry/Catch, timeouts,
+substitutions, and agreement with the template catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from autodev.config import load_settings
+from autodev.workflows import asl
+from autodev.workflows.catalog import get_template, list_templates
+
+TEMPLATES = asl.template_names()
+TRANSIENT = {"Lambda.ServiceException", "Lambda.TooManyRequestsException"}
+
+
+def _values(**overrides: int) -> dict[str, str | int]:
+    values: dict[str, str | int] = {
+        asl.function_substitution(f): f"arn:aws:lambda:us-east-1:123456789012:function:{f}"
+        for f in asl.STATE_MACHINE_FUNCTIONS
+    }
+    values.update(asl.default_substitutions(load_settings()))
+    values.update(overrides)
+    return values
+
+
+def _machines(definition: dict[str, Any], where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """The definition and every nested Parallel branch and Map processor, with a label."""
+    yield where or "top level", definition
+    for name, state in definition["States"].items():
+        for index, branch in enumerate(state.get("Branches", [])):
+            yield from _machines(branch, f"{name} branch {index + 1}")
+        if "ItemProcessor" in state:
+            yield from _machines(state["ItemProcessor"], f"{name} items")
+
+
+def _rendered(template: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(
+        asl.render_definition(asl.load_definition(template), _values())
+    )
+    return parsed
+
+
+def test_the_four_templates_exist() -> None:
+    assert TEMPLATES == ["bug-fix", "code-review", "deployment", "full-analysis-improvement"]
+    assert [t.name for t in list_templates()] == TEMPLATES
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_file_is_valid_json_and_uses_only_known_substitutions(template: str) -> None:
+    text = asl.load_definition(template)
+    json.loads(text)
+    assert asl.placeholders(text) <= set(_values())
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_transition_resolves_and_every_state_is_reachable(template: str) -> None:
+    for where, machine in _machines(_rendered(template)):
+        states = machine["States"]
+        assert machine["StartAt"] in states, where
+        targets = {machine["StartAt"]}
+        for name, state in states.items():
+            nexts = [state.get("Next"), state.get("Default")]
+            nexts += [choice.get("Next") for choice in state.get("Choices", [])]
+            nexts += [catch["Next"] for catch in state.get("Catch", [])]
+            for target in filter(None, nexts):
+                assert target in states, f"{where}: {name} goes to unknown {target!r}"
+                targets.add(target)
+            ends = state.get("End") or state["Type"] in {"Fail", "Succeed", "Choice"}
+            assert ends or state.get("Next"), f"{where}: {name} has no Next and no End"
+        assert set(states) == targets, f"{where}: unreachable {set(states) - targets}"
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_task_has_retry_catch_and_timeout(template: str) -> None:
+    tasks = 0
+    for where, machine in _machines(_rendered(template)):
+        for name, state in machine["States"].items():
+            if state["Type"] in {"Map", "Parallel"}:
+                assert state.get("Catch"), f"{where}: {name} has no Catch"
+            if state["Type"] != "Task":
+                continue
+            tasks += 1
+            label = f"{where}: {name}"
+            retried = {e for rule in state.get("Retry", []) for e in rule["ErrorEquals"]}
+            assert retried >= TRANSIENT, f"{label} does not retry transient Lambda errors"
+            assert "States.ALL" not in retried, f"{label} retries every error"
+            assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), label
+            assert isinstance(state.get("TimeoutSeconds"), int), f"{label} has no timeout"
+            if state["Resource"].endswith(".waitForTaskToken"):
+                payload = state["Parameters"]["Payload"]
+                assert payload["task_token.$"] == "$$.Task.Token", label
+            if state["Parameters"]["FunctionName"].endswith(":enqueue_task"):
+                # Agent steps: a heartbeat shorter than the timeout.
+                assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"], label
+    assert tasks >= 4
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_path_ends_by_recording_the_outcome(template: str) -> None:
+    states = _rendered(template)["States"]
+    finish = {
+        name
+        for name, state in states.items()
+        if state.get("Parameters", {}).get("FunctionName", "").endswith(":workflow_finished")
+    }
+    for name, state in states.items():
+        if state["Type"] in {"Succeed", "Fail"}:
+            feeders = [
+                n
+                for n, s in states.items()
+                if s.get("Next") == name or any(c["Next"] == name for c in s.get("Catch", []))
+            ]
+            assert feeders, f"nothing reaches {name}"
+            assert set(feeders) <= finish, f"{name} is reached from {feeders}"
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_agent_steps_agree_with_the_catalog(template: str) -> None:
+    info = get_template(template)
+    used: dict[str, str] = {}
+    for _, machine in _machines(_rendered(template)):
+        for name, state in machine["States"].items():
+            payload = state.get("Parameters", {}).get("Payload", {})
+            if "step" in payload:
+                assert payload["template"] == template
+                used[payload["step"]] = name
+    assert used == {step.key: step.state for step in info.steps}
+
+
+def test_numbers_are_rendered_as_numbers_and_text_inside_strings() -> None:
+    rendered = json.loads(
+        asl.render_definition(asl.load_definition("deployment"), _values(ApprovalTimeoutSeconds=7))
+    )
+    approval = rendered["States"]["Request approval"]
+    assert approval["TimeoutSeconds"] == 7
+    assert approval["Parameters"]["Payload"]["timeout_seconds"] == 7
+    assert approval["Parameters"]["FunctionName"].endswith(":request_approval")
+    assert "within 7 seconds" in rendered["States"]["Approval timed out"]["Cause"]
+
+
+def test_missing_or_bad_substitutions_are_named() -> None:
+    text = asl.load_definition("bug-fix")
+    values = _values()
+    del values["MaxFixAttempts"]
+    with pytest.raises(asl.DefinitionError, match="MaxFixAttempts"):
+        asl.render_definition(text, values)
+    with pytest.raises(asl.DefinitionError, match="HeartbeatSeconds must be a whole number"):
+        asl.render_definition(text, _values(HeartbeatSeconds=0))
+
+
+def test_a_cdk_token_as_a_value_is_left_alone() -> None:
+    values = _values()
+    values["EnqueueTaskFunctionArn"] = "${Token[TOKEN.123]}"
+    rendered = asl.render_definition(asl.load_definition("bug-fix"), values)
+    assert "${Token[TOKEN.123]}" in rendered
+
+
+def test_heartbeat_must_be_below_the_task_timeout() -> None:
+    settings = load_settings(orchestrator_timeout=60_000, workflow_heartbeat_seconds=60)
+    with pytest.raises(asl.DefinitionError, match="WORKFLOW_HEARTBEAT_SECONDS"):
+        asl.default_substitutions(settings)
