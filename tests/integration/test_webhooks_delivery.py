@@ -136,3 +136,30 @@ def test_a_target_refused_at_delivery_is_dead_at_once(
     assert receiver.requests == []
     with pytest.raises(WebhookRefused):
         send(receiver.url, {}, secret=new_secret(), msg_id="m")
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_name_in_host(
+    receiver: Receiver,
+) -> None:
+    # A name resolved once to the receiver's loopback address: the request must reach that
+    # address (no second lookup) and still name the host it was meant for.
+    port = receiver.url.split(":")[2].split("/")[0]
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    answer = send(
+        f"http://hooks.internal.test:{port}/hooks/autodev",
+        {"type": "ping"},
+        secret=new_secret(),
+        msg_id="m-host",
+        allowed_hosts=("hooks.internal.test",),
+        resolver=resolver,
+    )
+    assert answer.ok
+    assert answer.address == "127.0.0.1"
+    assert lookups == ["hooks.internal.test"]
+    (request,) = receiver.requests
+    assert request.headers["Host"] == f"hooks.internal.test:{port}"
