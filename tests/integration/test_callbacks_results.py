@@ -153,3 +153,15 @@ def test_bad_results_are_refused(database: str) -> None:
         callbacks.deliver_result("wf-r", {}, target_kind="galaxy")
     with pytest.raises(NotFound):
         callbacks.get_result("wf-r")
+
+
+def test_kick_delivery_sends_at_once_off_aws(
+    sink: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AUTODEV_DELIVERY_FUNCTION", raising=False)
+    callbacks.register_callback("wf-k", {"type": "slack", "channel": "CK"})
+    callbacks.deliver_result("wf-k", {"status": "succeeded", "summary": "kicked"})
+    callbacks.kick_delivery()
+    (post,) = sink.calls("chat.postMessage")
+    assert "kicked" in post.block_text()
+    assert callbacks.delivery_status("wf-k")[0]["status"] == "delivered"

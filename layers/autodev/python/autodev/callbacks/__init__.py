@@ -16,9 +16,10 @@ Public API (a contract; other components call these)::
     delivery_status(target_id) -> list[dict]
     deliver_due(*, now=None, limit=50, ids=None) -> DeliveryReport
     callback_secret(callback_id) -> str
+    kick_delivery() -> None   # after the transaction that called deliver_result commits
 """
 
-from autodev.callbacks.delivery import DeliveryReport, deliver_due
+from autodev.callbacks.delivery import DeliveryReport, deliver_due, kick_delivery
 from autodev.callbacks.outbox import delivery_status
 from autodev.callbacks.registry import callback_secret, register_callback
 from autodev.callbacks.results import deliver_result, get_result, result_status, save_artifact
@@ -30,6 +31,7 @@ __all__ = [
     "deliver_result",
     "delivery_status",
     "get_result",
+    "kick_delivery",
     "register_callback",
     "result_status",
     "save_artifact",

@@ -51,3 +51,25 @@ def deliver_due(
             ].append(row["id"])
         if len(batch) < limit:
             return report
+
+
+def kick_delivery() -> None:
+    """Have queued deliveries sent now rather than at the next scheduled sweep.
+
+    Call it after the transaction that called ``deliver_result`` has committed. In AWS it
+    invokes the deliver_results function asynchronously (``AUTODEV_DELIVERY_FUNCTION``, set
+    by infra with the invoke grant); elsewhere (the local stack, scripts) it delivers inline.
+    Best effort: the scheduled sweep sends whatever this misses.
+    """
+    import os
+
+    name = os.environ.get("AUTODEV_DELIVERY_FUNCTION")
+    try:
+        if name:
+            from autodev.aws import client
+
+            client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+        else:
+            deliver_due()
+    except Exception:
+        logger.exception("could not kick the result deliveries; the sweep will send them")
