@@ -51,6 +51,7 @@ _EXPECTED: dict[str, str] = {
     "workflow_map_concurrency": "a whole number from 1 to 40",
     "webhook_allowed_hosts": "a comma-separated list of host names",
     "orchestrator_lease_seconds": "a number of seconds from 1 to 3600",
+    "task_retry_backoff_ms": "a whole number of milliseconds from 0 to 300000",
     "autodev_worker_runner": "one of claude, echo",
     "autodev_worker_launcher": "one of ecs, local",
     "autodev_ecs_subnets": "a comma-separated list of subnet ids",
@@ -96,6 +97,8 @@ class Settings(BaseSettings):
     task_max_attempts: int = Field(default=3, ge=1, le=100)
     task_budget_usd: float = Field(default=5.0, gt=0)
     workflow_budget_usd: float = Field(default=25.0, gt=0)
+    # First retry delay of a failed task; doubles each attempt (capped at 5 min), full jitter.
+    task_retry_backoff_ms: int = Field(default=2_000, ge=0, le=300_000)
     # A worker's lease on its task; renewed every third of it while the task runs.
     orchestrator_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     # 'claude' runs Claude Code; 'echo' completes tasks without it (queue tests and benchmarks).
