@@ -38,7 +38,7 @@ lint: python-deps
 	$(RUN) ruff format --check .
 
 typecheck: python-deps
-	$(RUN) mypy layers functions infra tests
+	$(RUN) mypy $(wildcard layers functions infra tests)
 
 test: setup lint typecheck
 	$(RUN) pytest
