@@ -25,8 +25,19 @@ from autodev.errors import InvalidInput, NotFound
 PRIORITIES = ("critical", "high", "normal", "low")
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "dead", "cancelled"})
 
-# Backoff between attempts: BASE * 2^(attempt-1), capped, with full jitter.
-BACKOFF_BASE_SECONDS = 2.0
+# Error names a failed task reports to Step Functions (SendTaskFailure's ``error``), so that a
+# workflow can tell why a step failed: ``Catch`` on them, or show them.
+ERROR_FAILED = "Autodev.TaskFailed"
+ERROR_RETRIES_EXHAUSTED = "Autodev.RetriesExhausted"
+ERROR_WORKER_LOST = "Autodev.WorkerLost"
+ERROR_CANCELLED = "Autodev.Cancelled"
+ERROR_TIMEOUT = "Autodev.Timeout"
+ERROR_BUDGET = "Autodev.BudgetExceeded"
+ERROR_WORKFLOW_BUDGET = "Autodev.WorkflowBudgetExceeded"
+ERROR_TURN_LIMIT = "Autodev.TurnLimitReached"
+ERROR_REPEATED = "Autodev.RepeatedError"
+
+# Backoff between attempts: TASK_RETRY_BACKOFF_MS * 2^(attempt-1), capped, with full jitter.
 BACKOFF_CAP_SECONDS = 300.0
 
 
@@ -78,11 +89,20 @@ class FailureOutcome:
     task_token: str | None
     error: str
     retry_in_seconds: float | None = None
+    error_code: str = ERROR_FAILED
+
+    @property
+    def final(self) -> bool:
+        return self.status in TERMINAL_STATUSES
 
 
-def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
+def backoff_seconds(
+    attempt: int, rng: random.Random | None = None, base_seconds: float | None = None
+) -> float:
     """Full-jitter exponential backoff for the attempt that just failed (1-based)."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    if base_seconds is None:
+        base_seconds = get_settings().task_retry_backoff_ms / 1000
+    ceiling = min(BACKOFF_CAP_SECONDS, base_seconds * 2 ** max(0, attempt - 1))
     return (rng or random).uniform(0, ceiling)
 
 
@@ -203,31 +223,43 @@ def complete_task(
 
 
 def fail_task(
-    task_id: str, worker_id: str, error: str, *, retryable: bool = True
+    task_id: str,
+    worker_id: str,
+    error: str,
+    *,
+    retryable: bool = True,
+    error_code: str = ERROR_FAILED,
+    conn: psycopg.Connection[Any] | None = None,
 ) -> FailureOutcome | None:
     """Record a failed attempt: back to the queue with backoff, or finished.
 
     A non-retryable failure (a budget reached, a bad prompt) ends as ``failed`` at once; a
     retryable one is queued again until ``max_attempts`` is spent and then ends ``dead``.
     Returns None when this worker no longer held the lease (someone else owns the outcome).
+    Pass ``conn`` to commit the failure together with other writes (usage, metrics).
     """
-    with connection() as conn:
-        row = conn.execute(
-            """SELECT attempts, max_attempts, task_token FROM autonomous_tasks
-               WHERE id = %s AND status = 'running' AND lease_owner = %s FOR UPDATE""",
-            (task_id, worker_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return _record_failure(
-            conn,
-            task_id,
-            int(row["attempts"]),
-            int(row["max_attempts"]),
-            _opt_str(row["task_token"]),
-            error,
-            retryable,
-        )
+    if conn is None:
+        with connection() as own:
+            return fail_task(
+                task_id, worker_id, error, retryable=retryable, error_code=error_code, conn=own
+            )
+    row = conn.execute(
+        """SELECT attempts, max_attempts, task_token FROM autonomous_tasks
+           WHERE id = %s AND status = 'running' AND lease_owner = %s FOR UPDATE""",
+        (task_id, worker_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return _record_failure(
+        conn,
+        task_id,
+        int(row["attempts"]),
+        int(row["max_attempts"]),
+        _opt_str(row["task_token"]),
+        error,
+        retryable,
+        error_code,
+    )
 
 
 def _record_failure(
@@ -238,26 +270,32 @@ def _record_failure(
     task_token: str | None,
     error: str,
     retryable: bool,
+    error_code: str = ERROR_FAILED,
 ) -> FailureOutcome:
     if retryable and attempts < max_attempts:
         delay = backoff_seconds(attempts)
         conn.execute(
             """UPDATE autonomous_tasks
                SET status = 'queued', available_at = now() + make_interval(secs => %s),
-                   lease_owner = NULL, lease_expires_at = NULL, last_error = %s, updated_at = now()
+                   lease_owner = NULL, lease_expires_at = NULL, last_error = %s,
+                   error_code = %s, updated_at = now()
                WHERE id = %s""",
-            (delay, error, task_id),
+            (delay, error, error_code, task_id),
         )
-        return FailureOutcome(task_id, "queued", task_token, error, delay)
-    final = "dead" if retryable else "failed"
+        return FailureOutcome(task_id, "queued", task_token, error, delay, error_code)
+    if retryable:
+        final, error_code = "dead", ERROR_RETRIES_EXHAUSTED
+        error = f"{error} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
+    else:
+        final = "failed"
     conn.execute(
         """UPDATE autonomous_tasks
            SET status = %s, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-               last_error = %s, updated_at = now()
+               last_error = %s, error_code = %s, updated_at = now()
            WHERE id = %s""",
-        (final, error, task_id),
+        (final, error, error_code, task_id),
     )
-    return FailureOutcome(task_id, final, task_token, error)
+    return FailureOutcome(task_id, final, task_token, error, None, error_code)
 
 
 def rescue_expired(limit: int = 100) -> list[FailureOutcome]:
@@ -284,6 +322,7 @@ def rescue_expired(limit: int = 100) -> list[FailureOutcome]:
                     _opt_str(row["task_token"]),
                     error,
                     True,
+                    ERROR_WORKER_LOST,
                 )
             )
     return outcomes
@@ -297,18 +336,19 @@ def cancel_workflow_tasks(
         rows = conn.execute(
             """UPDATE autonomous_tasks
                SET status = 'cancelled', finished_at = now(), lease_owner = NULL,
-                   lease_expires_at = NULL, last_error = %s, updated_at = now()
+                   lease_expires_at = NULL, last_error = %s, error_code = %s, updated_at = now()
                WHERE workflow_id = %s AND status IN ('queued', 'running')
                RETURNING id""",
-            (reason, workflow_id),
+            (reason, ERROR_CANCELLED, workflow_id),
         ).fetchall()
     return [str(row["id"]) for row in rows]
 
 
 _STATUS_COLUMNS = """id, workflow_id, step_name, task_type, priority, status, attempts,
-    max_attempts, last_error, result, model, input_tokens, output_tokens, cache_read_tokens,
-    cache_creation_tokens, cost_usd, created_at, started_at, finished_at, lease_owner,
-    lease_expires_at, available_at"""
+    max_attempts, last_error, error_code, result, model, model_provider, turns, input_tokens,
+    output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, budget_usd, max_turns,
+    created_at, started_at, finished_at, lease_owner, lease_expires_at, available_at,
+    outcome_sent_at"""
 
 
 def get_task_status(task_id: str) -> dict[str, Any]:
@@ -331,15 +371,19 @@ def get_task_status(task_id: str) -> dict[str, Any]:
     return status
 
 
-def queue_depth() -> dict[str, Any]:
+_DEPTH = """SELECT priority, status, count(*) AS n,
+                  extract(epoch FROM now() - min(created_at)) AS oldest
+           FROM autonomous_tasks WHERE status IN ('queued', 'running')
+           GROUP BY priority, status"""
+
+
+def queue_depth(*, conn: psycopg.Connection[Any] | None = None) -> dict[str, Any]:
     """Queued tasks by priority, running count, and the age of the oldest queued task."""
-    with connection() as conn:
-        rows = conn.execute(
-            """SELECT priority, status, count(*) AS n,
-                      extract(epoch FROM now() - min(created_at)) AS oldest
-               FROM autonomous_tasks WHERE status IN ('queued', 'running')
-               GROUP BY priority, status"""
-        ).fetchall()
+    if conn is not None:
+        rows = conn.execute(_DEPTH).fetchall()
+    else:
+        with connection() as own:
+            rows = own.execute(_DEPTH).fetchall()
     queued = dict.fromkeys(PRIORITIES, 0)
     running = 0
     oldest: float | None = None
@@ -352,6 +396,109 @@ def queue_depth() -> dict[str, Any]:
         else:
             running += count
     return {"queued": queued, "running": running, "oldest_queued_seconds": oldest}
+
+
+def record_usage(
+    conn: psycopg.Connection[Any],
+    task_id: str,
+    *,
+    model: str | None,
+    model_provider: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_creation_tokens: int,
+    cost_usd: float,
+    turns: int,
+) -> None:
+    """Add one attempt's usage to the task (a retried task's attempts all count)."""
+    conn.execute(
+        """UPDATE autonomous_tasks SET
+               model = coalesce(%s, model), model_provider = %s,
+               input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,
+               cache_read_tokens = cache_read_tokens + %s,
+               cache_creation_tokens = cache_creation_tokens + %s,
+               cost_usd = cost_usd + %s, turns = turns + %s, updated_at = now()
+           WHERE id = %s""",
+        (
+            model,
+            model_provider,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_creation_tokens,
+            cost_usd,
+            turns,
+            task_id,
+        ),
+    )
+
+
+def workflow_budget(workflow_id: str) -> tuple[float | None, float]:
+    """The workflow's budget (None: none set) and what its tasks have cost so far."""
+    with connection() as conn:
+        row = conn.execute(
+            """SELECT w.budget_usd,
+                      (SELECT coalesce(sum(t.cost_usd), 0) FROM autonomous_tasks t
+                       WHERE t.workflow_id = w.id) AS spent
+               FROM workflows w WHERE w.id = %s""",
+            (workflow_id,),
+        ).fetchone()
+    if row is None:
+        return None, 0.0
+    budget = float(row["budget_usd"]) if row["budget_usd"] is not None else None
+    return budget, float(row["spent"])
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    """A finished task whose outcome Step Functions has not been told yet."""
+
+    task_id: str
+    status: str
+    task_token: str
+    result: dict[str, Any] | None
+    error: str | None
+    error_code: str | None
+
+
+def pending_outcomes(
+    older_than_seconds: float = 0, limit: int = 100, *, task_id: str | None = None
+) -> list[PendingOutcome]:
+    """Finished tasks with a task token whose outcome was not sent (the outbox)."""
+    with connection() as conn:
+        rows = conn.execute(
+            """SELECT id, status, task_token, result, last_error, error_code
+               FROM autonomous_tasks
+               WHERE task_token IS NOT NULL AND outcome_sent_at IS NULL
+                 AND status IN ('succeeded', 'failed', 'dead', 'cancelled')
+                 AND finished_at <= now() - make_interval(secs => %s)
+                 AND (%s::uuid IS NULL OR id = %s::uuid)
+               ORDER BY finished_at LIMIT %s""",
+            (older_than_seconds, task_id, task_id, limit),
+        ).fetchall()
+    return [
+        PendingOutcome(
+            str(row["id"]),
+            str(row["status"]),
+            str(row["task_token"]),
+            row["result"],
+            _opt_str(row["last_error"]),
+            _opt_str(row["error_code"]),
+        )
+        for row in rows
+    ]
+
+
+def mark_outcome_sent(task_id: str) -> bool:
+    """Record that Step Functions has the outcome; False when it was already recorded."""
+    with connection() as conn:
+        cursor = conn.execute(
+            """UPDATE autonomous_tasks SET outcome_sent_at = now()
+               WHERE id = %s AND outcome_sent_at IS NULL""",
+            (task_id,),
+        )
+        return cursor.rowcount == 1
 
 
 def _opt_str(value: object) -> str | None:

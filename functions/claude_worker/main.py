@@ -1,0 +1,42 @@
+"""The worker's entry point: the Fargate container's command, and a local process.
+
+Claims tasks from the queue and runs them with Claude Code until the queue stays empty for
+ORCHESTRATOR_IDLE_TIMEOUT ms, then exits 0. SIGTERM (ECS stopping the task) lets the current
+task finish first. Started locally by the scaler's LocalProcessLauncher, which passes
+AUTODEV_WORKER_PIDFILE_DIR: the worker removes its pid file there when it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("AUTODEV_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from autodev.config import settings_or_exit
+    from autodev.orchestrator.worker import Worker
+
+    settings = settings_or_exit()
+    launcher = os.environ.get("AUTODEV_WORKER_LAUNCHER_NAME") or (
+        "ecs" if os.environ.get("ECS_CONTAINER_METADATA_URI_V4") else "local"
+    )
+    pidfile_dir = os.environ.get("AUTODEV_WORKER_PIDFILE_DIR")
+    try:
+        worker = Worker(settings, launcher=launcher)
+        worker.install_signal_handlers()
+        worker.run()
+    finally:
+        if pidfile_dir:
+            (Path(pidfile_dir) / f"{os.getpid()}.json").unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

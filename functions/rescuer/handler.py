@@ -1,0 +1,16 @@
+"""Rescuer Lambda, run every minute by EventBridge Scheduler (a loop on the local stack).
+
+Returns tasks whose worker died to the queue (or ends them dead and fails their workflow
+step with SendTaskFailure), sends outcomes left in the outbox, and runs the scaler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autodev.orchestrator.rescuer import rescue_once
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    del event, context
+    return rescue_once()

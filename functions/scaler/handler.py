@@ -1,0 +1,16 @@
+"""Scaler Lambda: start workers for what is queued, up to ORCHESTRATOR_MAX_INSTANCES.
+
+Invoked (asynchronously) by enqueue_task after each enqueue and by the rescuer; the event is
+ignored. Answers with the decision: queued, running tasks, workers up, wanted, launched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autodev.orchestrator.scaler import scale
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    del event, context
+    return scale().to_json()

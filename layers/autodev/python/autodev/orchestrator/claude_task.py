@@ -1,0 +1,291 @@
+"""Running a task with Claude Code: workspace, provider, session, outcome.
+
+For each attempt: a fresh workspace (with earlier steps' changes applied), the provider's
+environment and nothing else, the step's prompt, tools, turn limit and budget (the smaller of
+the task's and what is left of the workflow's), the task's deadline. What Claude Code reports
+streams into ``monitoring_metrics`` and the progress hook as it comes. The outcome says how it
+ended, in words a person can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from autodev.config import ModelProvider, Settings
+from autodev.errors import AutodevError
+from autodev.models import providers, sessions
+from autodev.models.script import SCRIPTED_NOTICE, Script, script_from_json
+from autodev.models.server import ScriptedModelServer
+from autodev.orchestrator import metrics, queue, workspace
+from autodev.orchestrator.execution import Execution, StopCheck
+from autodev.orchestrator.progress_hook import ProgressHook
+from autodev.orchestrator.queue import ClaimedTask
+from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
+from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
+
+log = logging.getLogger(__name__)
+
+# Tools a step gets when it names none: look, do not touch.
+DEFAULT_TOOLS = ("Read", "Grep", "Glob")
+# The transcript artifact keeps at most this many events.
+_TRANSCRIPT_EVENTS = 500
+
+_server: ScriptedModelServer | None = None
+_server_lock = threading.Lock()
+
+
+def scripted_server() -> ScriptedModelServer:
+    """This process's scripted model server, started on first use."""
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = ScriptedModelServer().start()
+        return _server
+
+
+def _system_append(settings: Settings) -> str:
+    return (
+        "You are running as an autodev workflow step in an isolated copy of a Salesforce DX "
+        "project. Work only inside the current directory. When the step asks for a JSON "
+        "answer, end with that JSON object in a ```json block."
+    )
+
+
+def _script_for(task: ClaimedTask, repo: Path, tools: tuple[str, ...]) -> Script:
+    custom = task.context.get("scripted_session")
+    if custom is not None:
+        return script_from_json(custom, name="task-supplied").substitute({"workspace": str(repo)})
+    return sessions.session_for(
+        step=task.step_name or "",
+        task_type=task.task_type,
+        prompt=task.prompt,
+        workspace=repo,
+        allowed_tools=tools,
+    )
+
+
+class ClaudeCodeTaskRunner:
+    name = "claude"
+
+    def __init__(self, settings: Settings, worker_id: str) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.root = (settings.autodev_state_dir / "workspaces").resolve()
+
+    def patches(self, task: ClaimedTask) -> list[tuple[str, str]]:
+        """The diffs earlier steps of the task's workflow made, oldest first."""
+        if not task.workflow_id:
+            return []
+        from autodev.callbacks.results import get_result
+        from autodev.db import connection
+
+        with connection() as conn:
+            rows = conn.execute(
+                """SELECT id, step_name, result -> 'artifacts' -> 'diff' ->> 'id' AS diff_id
+                   FROM autonomous_tasks
+                   WHERE workflow_id = %s AND id <> %s AND status = 'succeeded'
+                     AND result -> 'artifacts' ? 'diff'
+                   ORDER BY finished_at""",
+                (task.workflow_id, task.id),
+            ).fetchall()
+        found: list[tuple[str, str]] = []
+        for row in rows:
+            try:
+                body = get_result(str(row["diff_id"])).get("body") or ""
+            except AutodevError as error:
+                log.warning("diff of step %s not found: %s", row["step_name"], error)
+                continue
+            found.append((f"step {row['step_name'] or row['id']}", str(body)))
+        return found
+
+    def execute(self, task: ClaimedTask, should_stop: StopCheck, progress: Any) -> Execution:
+        settings = self.settings
+        provider = settings.model_provider
+        hook: ProgressHook = progress
+        try:
+            space = workspace.prepare(
+                self.root,
+                f"{task.id}-{task.attempts}",
+                context=task.context,
+                source=settings.autodev_sfdx_repo,
+                patches=self.patches(task),
+            )
+        except AutodevError as error:
+            return Execution(ok=False, provider=provider.value, error=str(error), retryable=True)
+        tools = tuple(task.allowed_tools) or DEFAULT_TOOLS
+        base_url: str | None = None
+        server: ScriptedModelServer | None = None
+        try:
+            if provider is ModelProvider.SCRIPTED:
+                server = scripted_server()
+                base_url = server.register(_script_for(task, space.repo, tools))
+            credentials = None
+            if provider is ModelProvider.BEDROCK and settings.autodev_bedrock_role_arn:
+                credentials = providers.assume_bedrock_role(
+                    settings.autodev_bedrock_role_arn, f"autodev-{task.id}"
+                )
+            env = providers.agent_environment(
+                settings,
+                home=space.home,
+                scripted_base_url=base_url,
+                parent_env=os.environ,
+                bedrock_credentials=credentials,
+            )
+        except AutodevError as error:
+            if server is not None and base_url is not None:
+                server.unregister(base_url)
+            return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
+        budget = self._budget(task)
+        if budget is not None and budget <= 0:
+            if server is not None and base_url is not None:
+                server.unregister(base_url)
+            return Execution(
+                ok=False,
+                provider=provider.value,
+                error="the workflow has spent its budget; the step was not started",
+                error_code=queue.ERROR_WORKFLOW_BUDGET,
+                retryable=False,
+            )
+        monitor = SessionMonitor(space.repo)
+        transcript: list[dict[str, Any]] = []
+        hook.update(stage="Claude Code", stage_progress=0, status_message="starting Claude Code")
+
+        def on_event(event: dict[str, Any]) -> str | None:
+            seen_turns, seen_tools = monitor.turns, sum(monitor.tool_calls.values())
+            reason = monitor.observe(event)
+            if len(transcript) < _TRANSCRIPT_EVENTS:
+                transcript.append(event)
+            self._stream(task, event, monitor, seen_turns, seen_tools, hook)
+            return reason
+
+        request = AgentRequest(
+            prompt=task.prompt,
+            cwd=space.repo,
+            model=settings.autodev_model,
+            allowed_tools=tools,
+            max_turns=task.max_turns,
+            env=env,
+            timeout_seconds=task.timeout_ms / 1000,
+            max_budget_usd=budget,
+            system_append=_system_append(settings),
+            stderr_path=space.root / "claude-code.stderr.log",
+        )
+        try:
+            outcome = run_agent(request, on_event, should_stop)
+        finally:
+            if server is not None and base_url is not None:
+                server.unregister(base_url)
+        execution = self._interpret(task, outcome, monitor, provider, budget)
+        execution.transcript = transcript
+        execution.warnings.extend(space.warnings)
+        execution.workspace = str(space.repo)
+        try:
+            execution.diff, execution.files_changed = workspace.diff(space)
+        except AutodevError as error:
+            execution.warnings.append(str(error))
+        return execution
+
+    def _budget(self, task: ClaimedTask) -> float | None:
+        budget = task.budget_usd
+        if task.workflow_id:
+            total, spent = queue.workflow_budget(task.workflow_id)
+            if total is not None:
+                left = total - spent
+                budget = left if budget is None else min(budget, left)
+        return budget
+
+    def _stream(
+        self,
+        task: ClaimedTask,
+        event: dict[str, Any],
+        monitor: SessionMonitor,
+        seen_turns: int,
+        seen_tools: int,
+        hook: ProgressHook,
+    ) -> None:
+        dims = {"task_id": task.id, "worker": self.worker_id, "step": task.step_name}
+        rows: list[metrics.Metric] = []
+        if event.get("type") == "assistant":
+            if monitor.turns > seen_turns:
+                usage = event.get("usage") or {}
+                tokens = sum(
+                    int(usage.get(key) or 0)
+                    for key in (
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_read_input_tokens",
+                        "cache_creation_input_tokens",
+                    )
+                )
+                rows.append(("orchestrator.task.tokens", tokens, "Count", dims))
+            for use in event.get("tool_uses") or []:
+                rows.append(
+                    ("orchestrator.task.tool_use", 1, "Count", {**dims, "tool": use.get("name")})
+                )
+        try:
+            metrics.record_many(rows)
+        except AutodevError as error:
+            log.warning("metrics of task %s not recorded: %s", task.id, error)
+        if monitor.turns > seen_turns or sum(monitor.tool_calls.values()) > seen_tools:
+            hook.update(
+                stage_progress=min(95.0, 100.0 * monitor.turns / max(1, task.max_turns)),
+                status_message=monitor.last_activity or None,
+                metrics=monitor.metrics(),
+            )
+
+    def _interpret(
+        self,
+        task: ClaimedTask,
+        outcome: AgentOutcome,
+        monitor: SessionMonitor,
+        provider: ModelProvider,
+        budget: float | None,
+    ) -> Execution:
+        answer = monitor.last_text
+        if monitor.result and isinstance(monitor.result.get("result"), str):
+            answer = monitor.result["result"] or answer
+        if provider is ModelProvider.SCRIPTED and SCRIPTED_NOTICE not in answer:
+            answer = f"{SCRIPTED_NOTICE} {answer}".strip()
+        execution = Execution(
+            ok=False,
+            summary=answer,
+            usage=monitor.usage,
+            model=monitor.model or self.settings.autodev_model,
+            provider=provider.value,
+            turns=monitor.turns,
+        )
+        result = outcome.result or {}
+        subtype = str(result.get("subtype") or "")
+        if outcome.status == "timed_out":
+            execution.error, execution.error_code = outcome.stop_reason, queue.ERROR_TIMEOUT
+            execution.retryable = False
+        elif outcome.status == "stopped":
+            execution.error = outcome.stop_reason
+            execution.retryable = False
+            if outcome.stop_reason and outcome.stop_reason.startswith("stopped early"):
+                execution.error_code = queue.ERROR_REPEATED
+        elif outcome.status == "completed" and subtype == "success" and not result.get("is_error"):
+            execution.ok = True
+            execution.fields = final_json_object(answer) or {}
+        elif subtype == "error_max_turns":
+            execution.error = f"the task reached its turn limit of {task.max_turns} turns"
+            execution.error_code, execution.retryable = queue.ERROR_TURN_LIMIT, False
+        elif subtype == "error_max_budget_usd":
+            execution.error = (
+                f"the task reached its budget of ${budget:.2f} "
+                f"(spent ${monitor.usage.cost_usd:.4f})"
+                if budget is not None
+                else "the task reached its budget"
+            )
+            execution.error_code, execution.retryable = queue.ERROR_BUDGET, False
+        elif outcome.status == "completed":
+            details = "; ".join(str(item) for item in result.get("errors") or []) or answer
+            execution.error = f"Claude Code ended with an error ({subtype}): {details}"[:2000]
+        else:
+            tail = outcome.stderr_tail.splitlines()[-3:] if outcome.stderr_tail else []
+            execution.error = " | ".join([outcome.error or "Claude Code failed", *tail])[:2000]
+        return execution

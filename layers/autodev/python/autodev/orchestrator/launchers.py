@@ -1,0 +1,187 @@
+"""Starting worker instances: ECS Fargate tasks in AWS, local processes on the local stack.
+
+One interface: ``running()`` counts the workers that are up (or starting), ``launch(n)``
+starts ``n`` more. The scaler decides how many.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from autodev.config import Settings
+from autodev.errors import AutodevError
+
+log = logging.getLogger(__name__)
+
+# ECS tasks started by the scaler carry this as startedBy, which ListTasks filters on.
+STARTED_BY = "autodev-scaler"
+WORKER_SCRIPT = Path(__file__).resolve().parents[5] / "functions" / "claude_worker" / "main.py"
+
+
+class LaunchFailed(AutodevError):
+    """A worker could not be started."""
+
+
+class Launcher(Protocol):
+    name: str
+
+    def running(self) -> int: ...
+
+    def launch(self, count: int) -> list[str]: ...
+
+
+class EcsLauncher:
+    """Workers as Fargate tasks (ecs:RunTask), counted with ListTasks by startedBy."""
+
+    name = "ecs"
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.autodev_ecs_cluster or not settings.autodev_ecs_task_definition:
+            raise LaunchFailed(
+                "the ECS launcher needs AUTODEV_ECS_CLUSTER and AUTODEV_ECS_TASK_DEFINITION"
+            )
+        if not settings.autodev_ecs_subnets:
+            raise LaunchFailed("the ECS launcher needs AUTODEV_ECS_SUBNETS")
+        self.settings = settings
+
+    def _ecs(self) -> Any:
+        from autodev.aws import client
+
+        return client("ecs")
+
+    def running(self) -> int:
+        paginator = self._ecs().get_paginator("list_tasks")
+        count = 0
+        for page in paginator.paginate(
+            cluster=self.settings.autodev_ecs_cluster,
+            startedBy=STARTED_BY,
+            desiredStatus="RUNNING",
+        ):
+            count += len(page.get("taskArns", []))
+        return count
+
+    def launch(self, count: int) -> list[str]:
+        settings = self.settings
+        started: list[str] = []
+        network = {
+            "awsvpcConfiguration": {
+                "subnets": list(settings.autodev_ecs_subnets),
+                "securityGroups": list(settings.autodev_ecs_security_groups),
+                "assignPublicIp": "DISABLED",
+            }
+        }
+        remaining = count
+        while remaining > 0:
+            batch = min(10, remaining)  # RunTask starts at most 10 tasks per call
+            response = self._ecs().run_task(
+                cluster=settings.autodev_ecs_cluster,
+                taskDefinition=settings.autodev_ecs_task_definition,
+                launchType="FARGATE",
+                count=batch,
+                startedBy=STARTED_BY,
+                networkConfiguration=network,
+                propagateTags="TASK_DEFINITION",
+            )
+            failures = response.get("failures") or []
+            started += [task["taskArn"] for task in response.get("tasks", [])]
+            if failures:
+                reasons = ", ".join(str(f.get("reason")) for f in failures[:3])
+                raise LaunchFailed(f"ECS could not start {len(failures)} worker(s): {reasons}")
+            remaining -= batch
+        return started
+
+
+class LocalProcessLauncher:
+    """Workers as local processes (``python functions/claude_worker/main.py``).
+
+    Each worker's pid is kept in ``AUTODEV_STATE_DIR/workers/<pid>.json`` until it exits
+    (the worker removes its own file; a file whose process is gone is swept by ``running``).
+    """
+
+    name = "local"
+    _children: list[subprocess.Popen[bytes]] = []
+    _lock = threading.Lock()
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        self.directory = (settings.autodev_state_dir / "workers").resolve()
+        self.logs = (settings.autodev_state_dir / "logs").resolve()
+        self.env = env
+
+    def _reap(self) -> None:
+        with self._lock:
+            LocalProcessLauncher._children = [c for c in self._children if c.poll() is None]
+
+    def pids(self) -> list[int]:
+        self._reap()
+        alive: list[int] = []
+        if not self.directory.is_dir():
+            return alive
+        for entry in self.directory.glob("*.json"):
+            try:
+                pid = int(entry.stem)
+            except ValueError:
+                continue
+            if _is_worker(pid):
+                alive.append(pid)
+            else:
+                entry.unlink(missing_ok=True)
+        return sorted(alive)
+
+    def running(self) -> int:
+        return len(self.pids())
+
+    def launch(self, count: int) -> list[str]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        started: list[str] = []
+        for _ in range(count):
+            env = dict(self.env if self.env is not None else os.environ)
+            env["AUTODEV_WORKER_PIDFILE_DIR"] = str(self.directory)
+            env["AUTODEV_WORKER_LAUNCHER_NAME"] = self.name
+            log_path = (
+                self.logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.log"
+            )
+            with log_path.open("ab") as output:
+                child = subprocess.Popen(
+                    [sys.executable, str(WORKER_SCRIPT)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            (self.directory / f"{child.pid}.json").write_text(
+                json.dumps({"pid": child.pid, "log": str(log_path)})
+            )
+            with self._lock:
+                self._children.append(child)
+            started.append(str(child.pid))
+        return started
+
+
+def _is_worker(pid: int) -> bool:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return any("claude_worker" in part for part in process.cmdline())
+    except psutil.Error:
+        return False
+
+
+def launcher_for(settings: Settings) -> Launcher:
+    kind = settings.autodev_worker_launcher or ("ecs" if settings.autodev_ecs_cluster else "local")
+    if kind == "ecs":
+        return EcsLauncher(settings)
+    return LocalProcessLauncher(settings)

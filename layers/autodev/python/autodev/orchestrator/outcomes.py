@@ -1,0 +1,112 @@
+"""Telling Step Functions how a task ended: SendTaskSuccess, SendTaskFailure, heartbeats.
+
+The task's outcome is committed to Postgres first; then it is sent, and the send is recorded
+(``outcome_sent_at``). A worker that dies in between leaves the outcome in that outbox, and
+the rescuer sends it. Step Functions accepts a task token's outcome once: a token that was
+already answered (or whose execution has ended) is refused with ``TaskTimedOut``,
+``TaskDoesNotExist`` or ``InvalidToken``, and that counts as delivered, so an outcome reaches
+the workflow exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from autodev.aws import client
+from autodev.orchestrator import queue
+
+log = logging.getLogger(__name__)
+
+# Step Functions' limits on SendTaskFailure (characters) and on a task output (bytes).
+MAX_ERROR_CHARS = 256
+MAX_CAUSE_CHARS = 32_768
+MAX_OUTPUT_BYTES = 256 * 1024
+
+# Answers that mean the token will never take an outcome (again).
+_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class DeliveryFailed(Exception):
+    """The outcome could not be sent now (a transient error); it stays in the outbox."""
+
+
+def _error_code(error: ClientError) -> str:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code.rsplit("#", 1)[-1]
+
+
+def _call(operation: str, **kwargs: Any) -> str:
+    """'sent', or 'gone' when the token no longer takes an outcome."""
+    try:
+        getattr(client("stepfunctions"), operation)(**kwargs)
+    except ClientError as error:
+        code = _error_code(error)
+        if code in _GONE:
+            log.info("%s: the task token no longer waits (%s)", operation, code)
+            return "gone"
+        raise DeliveryFailed(f"{operation} failed: {code or error}") from error
+    except BotoCoreError as error:
+        raise DeliveryFailed(f"{operation} failed: {error}") from error
+    return "sent"
+
+
+def send_success(task_token: str, output: dict[str, Any]) -> str:
+    encoded = json.dumps(output, default=str)
+    if len(encoded.encode()) > MAX_OUTPUT_BYTES:
+        raise ValueError("a task output must stay under 256 KB; store artifacts separately")
+    return _call("send_task_success", taskToken=task_token, output=encoded)
+
+
+def send_failure(task_token: str, error: str, cause: str) -> str:
+    return _call(
+        "send_task_failure",
+        taskToken=task_token,
+        error=error[:MAX_ERROR_CHARS],
+        cause=cause[:MAX_CAUSE_CHARS],
+    )
+
+
+def heartbeat(task_token: str) -> bool:
+    """Tell Step Functions the task is alive; False when the execution no longer waits."""
+    try:
+        return _call("send_task_heartbeat", taskToken=task_token) == "sent"
+    except DeliveryFailed as error:
+        log.warning("heartbeat not sent: %s", error)
+        return True  # a transient failure; the next heartbeat may get through
+
+
+def deliver(pending: queue.PendingOutcome) -> str:
+    """Send one finished task's outcome and record it; returns 'sent' or 'gone'."""
+    if pending.status == "succeeded":
+        answer = send_success(pending.task_token, pending.result or {})
+    else:
+        code = pending.error_code or (
+            queue.ERROR_CANCELLED if pending.status == "cancelled" else queue.ERROR_FAILED
+        )
+        cause = pending.error or f"the task ended {pending.status}"
+        answer = send_failure(pending.task_token, code, cause)
+    queue.mark_outcome_sent(pending.task_id)
+    return answer
+
+
+def deliver_task(task_id: str) -> str | None:
+    """Deliver this task's outcome if it is finished and not yet sent (None: nothing to do)."""
+    for pending in queue.pending_outcomes(older_than_seconds=0, limit=1, task_id=task_id):
+        return deliver(pending)
+    return None
+
+
+def deliver_pending(older_than_seconds: float = 30.0, limit: int = 100) -> dict[str, int]:
+    """Send every outcome left in the outbox (the rescuer's second job)."""
+    counts = {"sent": 0, "gone": 0, "failed": 0}
+    for pending in queue.pending_outcomes(older_than_seconds=older_than_seconds, limit=limit):
+        try:
+            counts[deliver(pending)] += 1
+        except DeliveryFailed as error:
+            log.warning("outcome of task %s not delivered yet: %s", pending.task_id, error)
+            counts["failed"] += 1
+    return counts

@@ -1,0 +1,91 @@
+"""The one place the worker reports progress: ``autodev.progress``, when it is there.
+
+Progress is advisory: a failure to report it is logged and never fails the task. Updates are
+coalesced to one every ``min_interval`` seconds, except stage changes and the final one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STAGES = [
+    {"name": "Workspace", "weight": 1},
+    {"name": "Claude Code", "weight": 8},
+    {"name": "Results", "weight": 1},
+]
+
+
+def _module() -> ModuleType | None:
+    try:
+        return importlib.import_module("autodev.progress")
+    except ImportError:
+        return None
+
+
+class ProgressHook:
+    def __init__(self, task_id: str, *, min_interval: float = 1.0) -> None:
+        self.task_id = task_id
+        self._progress = _module()
+        self._min_interval = min_interval
+        self._last = 0.0
+        self._started = False
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> None:
+        if self._progress is None:
+            return
+        try:
+            getattr(self._progress, name)(*args, **kwargs)
+        except Exception as error:  # advisory: never let progress fail the task
+            log.warning("progress %s for task %s not recorded: %s", name, self.task_id, error)
+
+    def start(self, task_type: str, workflow_id: str | None, step_name: str | None) -> None:
+        self._call(
+            "start_tracking",
+            self.task_id,
+            task_type,
+            STAGES,
+            workflow_id=workflow_id,
+            step_name=step_name,
+            status_message="preparing the workspace",
+        )
+        self._started = True
+
+    def update(
+        self,
+        *,
+        stage: str | None = None,
+        stage_progress: float | None = None,
+        status_message: str | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        if not self._started:
+            return
+        now = time.monotonic()
+        if stage is None and now - self._last < self._min_interval:
+            return
+        self._last = now
+        self._call(
+            "update_progress",
+            self.task_id,
+            stage_progress=None if stage_progress is None else max(0.0, min(100.0, stage_progress)),
+            status_message=status_message,
+            metrics=metrics,
+            stage=stage,
+        )
+
+    def finish(self, ok: bool, message: str, metrics: dict[str, Any] | None = None) -> None:
+        if not self._started:
+            return
+        self._call(
+            "complete",
+            self.task_id,
+            status="completed" if ok else "failed",
+            status_message=message[:500],
+            metrics=metrics,
+        )

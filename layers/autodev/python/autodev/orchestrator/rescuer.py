@@ -1,0 +1,99 @@
+"""The rescuer: return tasks whose worker died, finish off outcomes nobody delivered.
+
+Scheduled every minute in AWS (functions/rescuer); a loop on the local stack. Each pass:
+tasks whose lease expired go back to the queue with backoff (or end dead after their last
+attempt, and their workflow is told with SendTaskFailure); outcomes left in the outbox are
+sent; and the scaler is asked to start workers for what is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from autodev.config import Settings, get_settings
+from autodev.errors import AutodevError
+from autodev.orchestrator import outcomes, queue
+from autodev.orchestrator.launchers import Launcher
+
+log = logging.getLogger(__name__)
+
+# Outcomes younger than this are left to the worker that is sending them.
+OUTBOX_GRACE_SECONDS = 30.0
+
+
+def rescue_once(
+    *,
+    launcher: Launcher | None = None,
+    settings: Settings | None = None,
+    outbox_grace_seconds: float = OUTBOX_GRACE_SECONDS,
+    scale: bool = True,
+) -> dict[str, Any]:
+    settings = settings or get_settings()
+    rescued = queue.rescue_expired()
+    requeued = [o.task_id for o in rescued if o.status == "queued"]
+    dead = [o for o in rescued if o.final]
+    for outcome in dead:
+        log.warning("task %s is dead: %s", outcome.task_id, outcome.error)
+    delivered = {"sent": 0, "gone": 0}
+    for outcome in dead:
+        if outcome.task_token:
+            try:
+                answer = outcomes.deliver_task(outcome.task_id)
+            except outcomes.DeliveryFailed as error:
+                log.warning(
+                    "outcome of dead task %s left in the outbox: %s", outcome.task_id, error
+                )
+                continue
+            if answer in delivered:
+                delivered[answer] += 1
+    later = outcomes.deliver_pending(older_than_seconds=outbox_grace_seconds)
+    report: dict[str, Any] = {
+        "requeued": requeued,
+        "dead": [o.task_id for o in dead],
+        "outcomes_sent": delivered["sent"] + later.get("sent", 0),
+        "outcomes_gone": delivered["gone"] + later.get("gone", 0),
+        "outcomes_failed": later.get("failed", 0),
+    }
+    if scale:
+        from autodev.orchestrator.scaler import scale as run_scaler
+
+        try:
+            report["scale"] = run_scaler(launcher, settings).to_json()
+        except AutodevError as error:
+            log.warning("scaler not run: %s", error)
+            report["scale_error"] = str(error)
+    return report
+
+
+def run_loop(
+    stop: threading.Event,
+    *,
+    interval_seconds: float = 5.0,
+    launcher: Launcher | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Rescue every ``interval_seconds`` until ``stop`` is set (the local stack's schedule)."""
+    while not stop.is_set():
+        try:
+            rescue_once(launcher=launcher, settings=settings)
+        except Exception:  # one bad pass must not end the loop
+            log.exception("rescuer pass failed")
+        stop.wait(interval_seconds)
+
+
+def start_background(
+    *, interval_seconds: float = 5.0, launcher: Launcher | None = None
+) -> tuple[threading.Thread, threading.Event]:
+    """Run the rescuer loop in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_loop,
+        args=(stop,),
+        kwargs={"interval_seconds": interval_seconds, "launcher": launcher},
+        name="autodev-rescuer",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop

@@ -1,0 +1,289 @@
+"""The worker: claim a task, run it, record and deliver its outcome; exit when idle.
+
+One task at a time. While a task runs, a lease keeper renews its lease and sends Step
+Functions heartbeats. The outcome is committed together with the task's usage and artifacts,
+then sent to Step Functions (see ``outcomes``: an outcome the worker could not send stays in
+the outbox for the rescuer). A worker whose lease was lost records nothing: the task belongs
+to someone else. After ``ORCHESTRATOR_IDLE_TIMEOUT`` ms with nothing to claim, it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from autodev.config import Settings
+from autodev.db import DatabaseUnavailable, connection
+from autodev.errors import AutodevError
+from autodev.orchestrator import metrics, outcomes, queue, registry
+from autodev.orchestrator.execution import Execution, TaskRunner, build_result
+from autodev.orchestrator.lease import LeaseKeeper
+from autodev.orchestrator.progress_hook import ProgressHook
+from autodev.orchestrator.queue import ClaimedTask
+
+log = logging.getLogger(__name__)
+
+# How often an idle worker looks for work (with jitter, so idle workers do not march in step).
+POLL_SECONDS = 0.25
+
+
+class _LeaseLost(Exception):
+    """The worker no longer holds the lease; the transaction is rolled back."""
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def make_runner(settings: Settings, worker_id: str) -> TaskRunner:
+    if settings.autodev_worker_runner == "echo":
+        from autodev.orchestrator.echo_task import EchoTaskRunner
+
+        return EchoTaskRunner()
+    from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
+
+    return ClaudeCodeTaskRunner(settings, worker_id)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        runner: TaskRunner | None = None,
+        launcher: str = "local",
+        max_tasks: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self.runner = runner or make_runner(settings, self.worker_id)
+        self.launcher = launcher
+        self.max_tasks = max_tasks
+        self.tasks_run = 0
+        self._stopping = threading.Event()
+
+    def request_stop(self, *_: Any) -> None:
+        """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
+        self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+
+    def run(self) -> str:
+        """Work until idle for ORCHESTRATOR_IDLE_TIMEOUT ms; returns why the worker stopped."""
+        idle_limit = self.settings.orchestrator_idle_timeout / 1000
+        registry.register(self.worker_id, self.launcher)
+        reason = "stopped"
+        try:
+            idle_since = time.monotonic()
+            while not self._stopping.is_set():
+                if self.max_tasks is not None and self.tasks_run >= self.max_tasks:
+                    reason = f"ran {self.tasks_run} task(s)"
+                    break
+                try:
+                    task = queue.claim_next(
+                        self.worker_id, self.settings.orchestrator_lease_seconds
+                    )
+                except DatabaseUnavailable as error:
+                    log.warning("claim failed: %s", error)
+                    task = None
+                if task is None:
+                    if time.monotonic() - idle_since >= idle_limit:
+                        reason = f"idle for {idle_limit:g} s"
+                        break
+                    self._stopping.wait(POLL_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311
+                    continue
+                self.run_task(task)
+                self.tasks_run += 1
+                idle_since = time.monotonic()
+        finally:
+            try:
+                registry.stopped(self.worker_id, reason)
+            except AutodevError as error:
+                log.warning("worker %s not marked stopped: %s", self.worker_id, error)
+        log.info("worker %s exits: %s", self.worker_id, reason)
+        return reason
+
+    # --- one task ---
+    def run_task(self, task: ClaimedTask) -> Execution:
+        registry.seen(self.worker_id, task.id)
+        dims = {"task_id": task.id, "worker": self.worker_id, "attempt": task.attempts}
+        metrics.record("orchestrator.task.started", 1, "Count", dims)
+        progress = ProgressHook(task.id)
+        progress.start(task.task_type, task.workflow_id, task.step_name)
+        started = time.monotonic()
+        keeper = LeaseKeeper(
+            task.id,
+            self.worker_id,
+            self.settings.orchestrator_lease_seconds,
+            task_token=task.task_token,
+            heartbeat_seconds=float(getattr(self.settings, "workflow_heartbeat_seconds", 0) or 0),
+        ).start()
+        try:
+            execution = self._execute(task, keeper.stop_reason, progress)
+        finally:
+            keeper.stop()
+        seconds = time.monotonic() - started
+        if keeper.lease_lost:
+            log.warning(
+                "task %s: %s; its outcome is not recorded here", task.id, keeper.stop_reason()
+            )
+            metrics.record(
+                "orchestrator.task.finished", seconds, "Seconds", {**dims, "outcome": "lease_lost"}
+            )
+            progress.finish(False, keeper.stop_reason() or "the lease was lost")
+            registry.task_done(self.worker_id, False)
+            return execution
+        if execution.ok:
+            self._succeed(task, execution, seconds, dims)
+        else:
+            self._fail(task, execution, seconds, dims)
+        progress.finish(
+            execution.ok,
+            (execution.summary if execution.ok else execution.error or "failed")[:500],
+            {
+                "cost_usd": round(execution.usage.cost_usd, 6),
+                "tokens": execution.usage.total_tokens,
+                "files_modified": len(execution.files_changed),
+            },
+        )
+        registry.task_done(self.worker_id, execution.ok)
+        return execution
+
+    def _execute(
+        self, task: ClaimedTask, should_stop: Callable[[], str | None], progress: ProgressHook
+    ) -> Execution:
+        try:
+            return self.runner.execute(task, should_stop, progress)
+        except Exception as error:  # an unexpected failure of ours: the task is retried
+            log.exception("task %s failed in the worker", task.id)
+            return Execution(
+                ok=False, error=f"the worker failed: {type(error).__name__}: {error}"[:2000]
+            )
+
+    def _usage(self, conn: Any, task: ClaimedTask, execution: Execution) -> None:
+        usage = execution.usage
+        queue.record_usage(
+            conn,
+            task.id,
+            model=execution.model,
+            model_provider=execution.provider,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            cost_usd=usage.cost_usd,
+            turns=execution.turns,
+        )
+
+    def _finished_metrics(
+        self, task: ClaimedTask, execution: Execution, seconds: float, dims: dict[str, Any]
+    ) -> list[metrics.Metric]:
+        outcome_dims = {**dims, "outcome": "succeeded" if execution.ok else "failed"}
+        rows: list[metrics.Metric] = [
+            ("orchestrator.task.finished", seconds, "Seconds", outcome_dims),
+        ]
+        if execution.provider not in ("echo", "none"):
+            model_dims = {**dims, "model": execution.model, "provider": execution.provider}
+            rows += [
+                ("orchestrator.task.cost_usd", execution.usage.cost_usd, "USD", model_dims),
+                (
+                    "orchestrator.task.total_tokens",
+                    execution.usage.total_tokens,
+                    "Count",
+                    model_dims,
+                ),
+                ("orchestrator.task.files_changed", len(execution.files_changed), "Count", dims),
+            ]
+        return rows
+
+    def _artifacts(self, conn: Any, task: ClaimedTask, execution: Execution) -> dict[str, Any]:
+        import json
+
+        from autodev.callbacks.results import save_artifact
+        from autodev.orchestrator.execution import MAX_SUMMARY_CHARS
+
+        stored: dict[str, Any] = {}
+
+        def keep(name: str, body: str, content_type: str) -> None:
+            artifact_id = save_artifact(task.id, name, body, content_type=content_type, conn=conn)
+            stored[name] = {"id": artifact_id, "bytes": len(body.encode())}
+
+        if execution.diff:
+            keep("diff", execution.diff, "text/x-diff")
+        if len(execution.summary) > MAX_SUMMARY_CHARS:
+            keep("report", execution.summary, "text/markdown")
+        if execution.transcript:
+            body = "\n".join(json.dumps(event, default=str) for event in execution.transcript)
+            keep("transcript", body, "application/x-ndjson")
+        return stored
+
+    def _succeed(
+        self, task: ClaimedTask, execution: Execution, seconds: float, dims: dict[str, Any]
+    ) -> None:
+        try:
+            with connection() as conn:
+                artifacts = self._artifacts(conn, task, execution)
+                result = build_result(task, execution, artifacts)
+                self._usage(conn, task, execution)
+                if not queue.complete_task(task.id, self.worker_id, result, conn=conn):
+                    raise _LeaseLost
+                metrics.record_many(
+                    self._finished_metrics(task, execution, seconds, dims), conn=conn
+                )
+        except _LeaseLost:
+            log.warning("task %s finished after its lease was lost; result dropped", task.id)
+            return
+        self._deliver(task)
+
+    def _fail(
+        self, task: ClaimedTask, execution: Execution, seconds: float, dims: dict[str, Any]
+    ) -> None:
+        error = execution.error or "the task failed"
+        try:
+            with connection() as conn:
+                self._usage(conn, task, execution)
+                if execution.diff:
+                    self._artifacts(conn, task, Execution(ok=False, diff=execution.diff))
+                outcome = queue.fail_task(
+                    task.id,
+                    self.worker_id,
+                    error,
+                    retryable=execution.retryable,
+                    error_code=execution.error_code,
+                    conn=conn,
+                )
+                if outcome is None:
+                    raise _LeaseLost
+                metrics.record_many(
+                    self._finished_metrics(task, execution, seconds, dims), conn=conn
+                )
+        except _LeaseLost:
+            log.warning("task %s failed after its lease was lost; nothing recorded", task.id)
+            return
+        log.info(
+            "task %s attempt %s failed (%s): %s", task.id, task.attempts, outcome.status, error
+        )
+        if outcome.final:
+            self._deliver(task)
+
+    def _deliver(self, task: ClaimedTask) -> None:
+        if not task.task_token:
+            return
+        try:
+            outcomes.deliver_task(task.id)
+        except outcomes.DeliveryFailed as error:
+            log.warning("outcome of task %s left for the rescuer: %s", task.id, error)

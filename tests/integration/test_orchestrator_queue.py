@@ -1,0 +1,165 @@
+"""The task queue on a real Postgres: order, leases, retries, dead tasks, cancellation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from autodev.db import connection
+from autodev.errors import InvalidInput
+from autodev.orchestrator import queue
+from autodev.orchestrator.queue import TaskSpec
+
+
+def _submit(prompt: str, priority: str = "normal", **kwargs: Any) -> str:
+    return queue.submit_task(
+        TaskSpec(task_type="analysis", prompt=prompt, priority=priority, **kwargs)
+    )
+
+
+def _make_available_now(task_id: str) -> None:
+    with connection() as conn:
+        conn.execute("UPDATE autonomous_tasks SET available_at = now() WHERE id = %s", (task_id,))
+
+
+def _expire_lease(task_id: str) -> None:
+    with connection() as conn:
+        conn.execute(
+            "UPDATE autonomous_tasks SET lease_expires_at = now() - interval '1 second' "
+            "WHERE id = %s",
+            (task_id,),
+        )
+
+
+def test_claims_follow_priority_then_age(database: str) -> None:
+    low = _submit("low", "low")
+    normal_1 = _submit("normal 1")
+    critical = _submit("critical", "critical")
+    normal_2 = _submit("normal 2")
+    high = _submit("high", "high")
+    order = []
+    while (task := queue.claim_next("w", 60)) is not None:
+        order.append(task.id)
+    assert order == [critical, high, normal_1, normal_2, low]
+
+
+def test_bad_input_is_refused_and_nothing_is_queued(database: str) -> None:
+    with pytest.raises(InvalidInput, match="priority"):
+        _submit("x", "urgent")
+    with pytest.raises(InvalidInput, match="prompt"):
+        _submit("   ")
+    assert queue.queue_depth()["queued"] == dict.fromkeys(queue.PRIORITIES, 0)
+
+
+def test_a_task_is_claimed_by_one_worker_only(database: str) -> None:
+    _submit("only one")
+    first = queue.claim_next("a", 60)
+    assert first is not None
+    assert queue.claim_next("b", 60) is None
+    assert queue.renew_lease(first.id, "a", 60)
+    assert not queue.renew_lease(first.id, "b", 60)
+
+
+def test_retryable_failures_back_off_then_end_dead_with_the_last_error(database: str) -> None:
+    task_id = _submit("flaky", max_attempts=2)
+    task = queue.claim_next("w", 60)
+    assert task is not None
+    first = queue.fail_task(task.id, "w", "boom 1")
+    assert first is not None
+    assert first.status == "queued"
+    assert first.retry_in_seconds is not None
+    assert 0 <= first.retry_in_seconds <= 2.0  # TASK_RETRY_BACKOFF_MS defaults to 2000
+    status = queue.get_task_status(task_id)
+    assert status["available_at"] >= status["created_at"]
+    _make_available_now(task_id)
+    again = queue.claim_next("w", 60)
+    assert again is not None
+    assert again.attempts == 2
+    last = queue.fail_task(again.id, "w", "boom 2")
+    assert last is not None
+    assert last.status == "dead"
+    assert last.final
+    assert last.error_code == queue.ERROR_RETRIES_EXHAUSTED
+    status = queue.get_task_status(task_id)
+    assert status["status"] == "dead"
+    assert status["last_error"] == "boom 2 (gave up after 2 attempts)"
+    assert status["attempts"] == 2
+
+
+def test_a_non_retryable_failure_ends_at_once_with_its_code(database: str) -> None:
+    task_id = _submit("over budget", max_attempts=3)
+    task = queue.claim_next("w", 60)
+    assert task is not None
+    outcome = queue.fail_task(
+        task.id, "w", "the task reached its budget", retryable=False, error_code=queue.ERROR_BUDGET
+    )
+    assert outcome is not None
+    assert outcome.status == "failed"
+    status = queue.get_task_status(task_id)
+    assert (status["status"], status["error_code"]) == ("failed", queue.ERROR_BUDGET)
+
+
+def test_expired_leases_are_rescued_and_the_old_owner_cannot_finish(database: str) -> None:
+    task_id = _submit("rescue me", max_attempts=2)
+    task = queue.claim_next("dead-worker", 60)
+    assert task is not None
+    assert queue.rescue_expired() == []  # the lease still holds
+    _expire_lease(task_id)
+    (outcome,) = queue.rescue_expired()
+    assert (outcome.status, outcome.error_code) == ("queued", queue.ERROR_WORKER_LOST)
+    assert "dead-worker" in outcome.error
+    assert not queue.complete_task(task_id, "dead-worker", {"late": True})
+    _make_available_now(task_id)
+    retry = queue.claim_next("live-worker", 60)
+    assert retry is not None
+    assert retry.id == task_id
+    _expire_lease(task_id)
+    (final,) = queue.rescue_expired()
+    assert final.status == "dead"
+    assert queue.get_task_status(task_id)["status"] == "dead"
+
+
+def test_cancelling_a_workflow_cancels_its_queued_and_running_tasks(database: str) -> None:
+    workflow_id = str(uuid.uuid4())
+    with connection() as conn:
+        conn.execute(
+            "INSERT INTO workflows (id, template, execution_name, requested_by) "
+            "VALUES (%s, 'code-review', %s, 'U1')",
+            (workflow_id, f"code-review-{workflow_id[:8]}"),
+        )
+    running = _submit("running", workflow_id=workflow_id)
+    claimed = queue.claim_next("w", 60)
+    assert claimed is not None
+    assert claimed.id == running
+    queued = _submit("queued", workflow_id=workflow_id)
+    other = _submit("other workflow")
+    assert sorted(queue.cancel_workflow_tasks(workflow_id)) == sorted([running, queued])
+    assert not queue.renew_lease(running, "w", 60)
+    assert queue.get_task_status(queued)["error_code"] == queue.ERROR_CANCELLED
+    assert queue.get_task_status(other)["status"] == "queued"
+
+
+def test_status_never_shows_the_task_token(database: str) -> None:
+    task_id = _submit("secret token", task_token="TOKEN-SECRET-123")
+    assert "TOKEN-SECRET-123" not in repr(queue.get_task_status(task_id))
+
+
+def test_outcome_outbox_lists_finished_tasks_until_marked_sent(database: str) -> None:
+    with_token = _submit("a", task_token="tok-a")
+    _submit("b")  # no token: nothing to send
+    task = queue.claim_next("w", 60)
+    assert task is not None
+    assert task.id == with_token
+    assert queue.pending_outcomes() == []
+    assert queue.complete_task(task.id, "w", {"ok": True})
+    (pending,) = queue.pending_outcomes()
+    assert (pending.task_id, pending.status, pending.result) == (
+        with_token,
+        "succeeded",
+        {"ok": True},
+    )
+    assert queue.mark_outcome_sent(with_token)
+    assert not queue.mark_outcome_sent(with_token)
+    assert queue.pending_outcomes() == []

@@ -1,0 +1,167 @@
+"""Worker processes started by the scaler, on a real Postgres: limits, rescue after SIGKILL.
+
+The workers are real processes (``functions/claude_worker/main.py``) with the echo runner, so
+the queue mechanics are exercised at full speed; Claude Code itself runs in the e2e tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import psutil
+import pytest
+
+from autodev.config import get_settings
+from autodev.db import connection
+from autodev.orchestrator import queue, rescuer
+from autodev.orchestrator.launchers import LocalProcessLauncher
+from autodev.orchestrator.queue import TaskSpec
+from autodev.orchestrator.scaler import scale
+
+MAX_INSTANCES = 3
+
+
+@pytest.fixture
+def launcher(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalProcessLauncher]:
+    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    monkeypatch.setenv("ORCHESTRATOR_MAX_INSTANCES", str(MAX_INSTANCES))
+    monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "1500")
+    monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "1.5")
+    monkeypatch.setenv("TASK_RETRY_BACKOFF_MS", "50")
+    get_settings.cache_clear()
+    started = LocalProcessLauncher(get_settings())
+    yield started
+    for pid in started.pids():  # anything still up after the test: stop it
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+
+
+def _wait_for(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("the condition did not hold in time")
+
+
+def _statuses(task_ids: list[str]) -> dict[str, str]:
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT id::text, status FROM autonomous_tasks WHERE id = ANY(%s::uuid[])", (task_ids,)
+        ).fetchall()
+    return {row["id"]: row["status"] for row in rows}
+
+
+def _runs() -> list[dict[str, Any]]:
+    """Each execution: its task, worker, start, and end with outcome (None: never ended)."""
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT metric_name, dimensions, recorded_at FROM monitoring_metrics "
+            "WHERE metric_name IN ('orchestrator.task.started', 'orchestrator.task.finished') "
+            "ORDER BY id"
+        ).fetchall()
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in rows:
+        dims = row["dimensions"]
+        key = (dims["task_id"], dims["worker"], int(dims["attempt"]))
+        run = runs.setdefault(key, {"task": key[0], "worker": key[1], "end": None, "outcome": None})
+        if row["metric_name"] == "orchestrator.task.started":
+            run["start"] = row["recorded_at"]
+        else:
+            run["end"], run["outcome"] = row["recorded_at"], dims["outcome"]
+    return list(runs.values())
+
+
+def _max_overlap(runs: list[dict[str, Any]]) -> int:
+    edges: list[tuple[datetime, int]] = []
+    for run in runs:
+        edges.append((run["start"], 1))
+        edges.append((run["end"], -1))
+    edges.sort(key=lambda edge: (edge[0], edge[1]))  # an end before a start at the same instant
+    current = peak = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def test_fifty_tasks_run_at_most_max_at_a_time_and_each_finishes_once(
+    launcher: LocalProcessLauncher,
+) -> None:
+    task_ids: list[str] = []
+    workers_seen: list[int] = []
+    for number in range(50):
+        task_ids.append(
+            queue.submit_task(
+                TaskSpec(
+                    task_type="analysis",
+                    prompt=f"task {number}",
+                    context={"echo": {"seconds": 0.05}},
+                )
+            )
+        )
+        scale(launcher)  # as enqueue_task does after every enqueue
+        workers_seen.append(launcher.running())
+
+    def all_done() -> bool:
+        workers_seen.append(launcher.running())
+        return set(_statuses(task_ids).values()) == {"succeeded"}
+
+    _wait_for(all_done)
+    assert max(workers_seen) <= MAX_INSTANCES
+    assert max(workers_seen) >= 2  # the work was really spread over several workers
+    runs = _runs()
+    assert sorted(run["task"] for run in runs) == sorted(task_ids)  # each ran exactly once
+    assert {run["outcome"] for run in runs} == {"succeeded"}
+    assert _max_overlap(runs) <= MAX_INSTANCES
+    with connection() as conn:
+        attempts = conn.execute("SELECT DISTINCT attempts FROM autonomous_tasks").fetchall()
+    assert [row["attempts"] for row in attempts] == [1]
+    # Idle workers exit on their own: the count comes back to zero.
+    _wait_for(lambda: launcher.running() == 0, timeout=30)
+
+
+def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
+    launcher: LocalProcessLauncher,
+) -> None:
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="survive a crash",
+            max_attempts=3,
+            context={"echo": {"seconds": 1.0, "output": {"answer": 42}}},
+        )
+    )
+    scale(launcher)
+    (victim,) = _wait_for(launcher.pids)
+    owner = _wait_for(lambda: queue.get_task_status(task_id)["lease_owner"])
+    assert f"-{victim}-" in owner
+    os.kill(victim, signal.SIGKILL)
+    _wait_for(lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == "zombie")
+
+    # The rescuer (every few seconds on the local stack) returns the task once the lease has
+    # expired and starts a worker for it.
+    def rescued() -> bool:
+        report = rescuer.rescue_once(launcher=launcher)
+        return task_id in report["requeued"]
+
+    _wait_for(rescued, timeout=30)
+    _wait_for(lambda: queue.get_task_status(task_id)["status"] == "succeeded", timeout=60)
+    status = queue.get_task_status(task_id)
+    assert status["attempts"] == 2
+    assert status["result"]["answer"] == 42
+    assert status["result"]["attempt"] == 2
+    runs = [run for run in _runs() if run["task"] == task_id]
+    assert len(runs) == 2
+    killed, finished = sorted(runs, key=lambda run: run["start"])
+    assert (killed["outcome"], finished["outcome"]) == (None, "succeeded")
+    assert killed["worker"] == owner
+    assert finished["worker"] != owner

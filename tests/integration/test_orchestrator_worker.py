@@ -1,0 +1,156 @@
+"""The worker loop on a real Postgres, with the echo runner (no Claude Code here)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from autodev.config import get_settings
+from autodev.db import connection
+from autodev.orchestrator import queue, registry
+from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
+from autodev.orchestrator.progress_hook import ProgressHook
+from autodev.orchestrator.queue import TaskSpec
+from autodev.orchestrator.worker import Worker
+
+
+@pytest.fixture
+def echo_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "300")
+    monkeypatch.setenv("TASK_RETRY_BACKOFF_MS", "20")
+    monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "3")
+    get_settings.cache_clear()
+    return database
+
+
+def _wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("the condition did not hold in time")
+
+
+def _workflow(budget_usd: float | None = None) -> str:
+    workflow_id = str(uuid.uuid4())
+    with connection() as conn:
+        conn.execute(
+            "INSERT INTO workflows (id, template, execution_name, requested_by, budget_usd) "
+            "VALUES (%s, 'bug-fix', %s, 'U1', %s)",
+            (workflow_id, f"bug-fix-{workflow_id[:8]}", budget_usd),
+        )
+    return workflow_id
+
+
+def _metric_rows(name: str, task_id: str) -> list[dict[str, Any]]:
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT metric_value, dimensions FROM monitoring_metrics "
+            "WHERE metric_name = %s AND dimensions ->> 'task_id' = %s ORDER BY id",
+            (name, task_id),
+        ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def test_worker_runs_a_task_records_it_and_exits_when_idle(echo_env: str) -> None:
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="say hello",
+            context={"echo": {"output": {"passed": True}}},
+        )
+    )
+    worker = Worker(get_settings())
+    reason = worker.run()
+    assert reason.startswith("idle")
+    status = queue.get_task_status(task_id)
+    assert status["status"] == "succeeded"
+    assert status["result"]["summary"] == "[echo runner] say hello"
+    assert status["result"]["passed"] is True  # the answer's fields are at the top
+    assert status["result"]["task_id"] == task_id
+    (finished,) = _metric_rows("orchestrator.task.finished", task_id)
+    assert finished["dimensions"]["outcome"] == "succeeded"
+    assert registry.live_workers() == []  # it said it stopped
+
+
+def test_a_task_that_always_fails_ends_dead_after_its_attempts(echo_env: str) -> None:
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="always fails",
+            max_attempts=3,
+            context={"echo": {"fail": "the org refused the deployment"}},
+        )
+    )
+    Worker(get_settings()).run()
+    status = queue.get_task_status(task_id)
+    assert status["status"] == "dead"
+    assert status["attempts"] == 3
+    assert status["error_code"] == queue.ERROR_RETRIES_EXHAUSTED
+    assert status["last_error"] == "the org refused the deployment (gave up after 3 attempts)"
+    outcomes = [
+        row["dimensions"]["outcome"] for row in _metric_rows("orchestrator.task.finished", task_id)
+    ]
+    assert outcomes == ["failed", "failed", "failed"]
+
+
+def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str) -> None:
+    workflow_id = _workflow()
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="long",
+            workflow_id=workflow_id,
+            context={"echo": {"seconds": 60}},
+        )
+    )
+    worker = Worker(get_settings(), max_tasks=1)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    _wait_for(lambda: queue.get_task_status(task_id)["status"] == "running")
+    queue.cancel_workflow_tasks(workflow_id, "stopped by U1")
+    thread.join(timeout=20)  # the lease keeper sees the lease gone within a third of it
+    assert not thread.is_alive()
+    status = queue.get_task_status(task_id)
+    assert (status["status"], status["last_error"], status["result"]) == (
+        "cancelled",
+        "stopped by U1",
+        None,
+    )
+    (finished,) = _metric_rows("orchestrator.task.finished", task_id)
+    assert finished["dimensions"]["outcome"] == "lease_lost"
+
+
+def test_a_step_is_not_started_when_its_workflow_has_spent_its_budget(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    get_settings.cache_clear()
+    workflow_id = _workflow(budget_usd=0.5)
+    spent = queue.submit_task(TaskSpec(task_type="fix", prompt="earlier", workflow_id=workflow_id))
+    with connection() as conn:
+        conn.execute(
+            "UPDATE autonomous_tasks SET status = 'succeeded', cost_usd = 0.5, "
+            "finished_at = now() WHERE id = %s",
+            (spent,),
+        )
+    task_id = queue.submit_task(
+        TaskSpec(task_type="fix", prompt="next step", workflow_id=workflow_id, step_name="fix")
+    )
+    task = queue.claim_next("w", 30)
+    assert task is not None
+    execution = ClaudeCodeTaskRunner(get_settings(), "w").execute(
+        task, lambda: None, ProgressHook(task_id)
+    )
+    assert not execution.ok
+    assert execution.error_code == queue.ERROR_WORKFLOW_BUDGET
+    assert not execution.retryable
+    assert "budget" in (execution.error or "")
