@@ -240,7 +240,8 @@ def _interaction(job: Job) -> None:
         template, workflow_input = platform.template_and_input(value)
         _start(job, template, workflow_input, "retry")
     else:
-        raise InvalidInput(f"unknown button {action!r}")
+        # Link buttons (e.g. "View diff") also send a click; there is nothing to do for them.
+        logger.info("click needs no action", extra={"action_id": action})
 
 
 # --- mentions in a workflow's thread ---

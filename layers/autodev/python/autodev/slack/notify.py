@@ -13,10 +13,15 @@ from autodev.slack import platform, threads, views
 from autodev.slack.client import web_client
 
 
-def _where(workflow_id: str, channel: str | None, thread_ts: str | None) -> tuple[str, str | None]:
+def _where(
+    workflow: views.WorkflowView, channel: str | None, thread_ts: str | None
+) -> tuple[str, str | None]:
+    """Where a workflow's messages go: as given, else its own thread, else ALERT_CHANNEL."""
     if channel:
         return channel, thread_ts
-    found = threads.thread_of(workflow_id)
+    if workflow.slack_channel:
+        return workflow.slack_channel, workflow.slack_thread_ts
+    found = threads.thread_of(workflow.id)
     if found is None:
         from autodev.config import get_settings
 
@@ -35,7 +40,7 @@ def post_approval_request(
 ) -> str:
     """Post the Approve/Reject card in the workflow's thread; returns the message ts."""
     workflow = platform.status(workflow_id)
-    where, thread = _where(workflow_id, channel, thread_ts)
+    where, thread = _where(workflow, channel, thread_ts)
     blocks = views.approval_request(approval_id, workflow, message, approvers)
     answer = web_client().chat_postMessage(
         channel=where,
@@ -47,17 +52,28 @@ def post_approval_request(
 
 
 def approval_requested(detail: dict[str, Any]) -> str:
-    """Post the card for an ``approval:requested`` event (EventBridge → the Slack worker)."""
+    """Post the card for an ``approval:requested`` event (EventBridge → the Slack worker).
+
+    Reads the event schema's snake_case fields (``workflow_id``, ``approval_id``, ``message``,
+    ``approvers``) and tolerates the spec's camelCase ones; the thread is the workflow's own.
+    """
     from autodev.config import get_settings
 
-    approval_id, workflow_id = str(detail["approvalId"]), str(detail["workflowId"])
+    def field(*names: str) -> Any:
+        return next((detail[name] for name in names if detail.get(name)), None)
+
+    approval_id = field("approval_id", "approvalId")
+    workflow_id = field("workflow_id", "workflowId")
+    if not approval_id or not workflow_id:
+        raise ValueError("approval:requested needs approval_id and workflow_id")
+    approvers = field("approvers") or get_settings().approvers
     return post_approval_request(
-        approval_id,
-        workflow_id,
-        str(detail.get("message") or "Approve this step?"),
-        approvers=get_settings().approvers,
-        channel=detail.get("slackChannel") or None,
-        thread_ts=detail.get("slackThreadTs") or None,
+        str(approval_id),
+        str(workflow_id),
+        str(field("message") or "Approve this step?"),
+        approvers=tuple(approvers),
+        channel=field("slack_channel", "slackChannel"),
+        thread_ts=field("slack_thread_ts", "slackThreadTs"),
     )
 
 
@@ -66,7 +82,7 @@ def post_workflow_result(
 ) -> str:
     """Post a workflow's result card in its thread; returns the message ts."""
     workflow = platform.status(workflow_id)
-    where, thread = _where(workflow_id, channel, thread_ts)
+    where, thread = _where(workflow, channel, thread_ts)
     answer = web_client().chat_postMessage(
         channel=where,
         thread_ts=thread,

@@ -92,6 +92,8 @@ def workflow_view(source: Any) -> WorkflowView:
         error=_text(_get(source, "error")),
         cost_usd=float(cost) if cost is not None else None,
         requested_by=_text(_get(source, "requested_by")),
+        slack_channel=_text(_get(source, "slack_channel")),
+        slack_thread_ts=_text(_get(source, "slack_thread_ts")),
     )
 
 

@@ -76,6 +76,8 @@ class WorkflowView:
     error: str | None = None
     cost_usd: float | None = None
     requested_by: str | None = None
+    slack_channel: str | None = None  # the thread the workflow's messages go to
+    slack_thread_ts: str | None = None
 
 
 def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:

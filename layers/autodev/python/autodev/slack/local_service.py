@@ -1,0 +1,144 @@
+"""The Slack pieces of the local stack (found by ``autodev.local.services.discover``).
+
+- ``slack-sink``: the local Slack sink; its URL is exported as ``AUTODEV_SLACK_SINK_URL``
+  (unless ``SLACK_BOT_TOKEN`` is set, when calls go to the real workspace anyway).
+- ``slack-gateway``: the three Slack handlers behind a loopback HTTP endpoint, exported as
+  ``AUTODEV_SLACK_GATEWAY_URL``; the signing secret is generated once in AUTODEV_STATE_DIR
+  when ``SLACK_SIGNING_SECRET`` is unset (``autodev slack`` signs with the same one).
+- ``slack-approvals``: in AWS an EventBridge rule sends ``approval:requested`` straight to the
+  Slack worker Lambda. moto's EventBridge cannot target Lambda, so locally the same rule
+  targets an SQS queue and this service hands each event to the worker through
+  ``lambda.invoke`` (InvocationType="Event"), which the local stack dispatches in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autodev.local.services import LocalService
+from autodev.slack import local_gateway, sink
+
+if TYPE_CHECKING:
+    from autodev.local.stack import LocalStack
+
+SINK_URL_ENV = sink.SINK_URL_ENV
+GATEWAY_URL_ENV = "AUTODEV_SLACK_GATEWAY_URL"
+APPROVAL_QUEUE = "autodev-slack-approval-requests"
+APPROVAL_RULE = "autodev-slack-approval-requested"
+WORKER_FOLDER = "slack_worker"
+
+
+def _state_dir() -> Path:
+    from autodev.config import get_settings
+
+    return Path(get_settings().autodev_state_dir)
+
+
+class _RunningSink:
+    def __init__(self, stack: LocalStack) -> None:
+        self.sink = sink.SlackSink().start()
+        self.state_dir = _state_dir()
+        sink.announce(self.sink, self.state_dir)
+        stack.export(SINK_URL_ENV, self.sink.url)
+
+    def stop(self) -> None:
+        sink.withdraw(self.state_dir)
+        self.sink.stop()
+
+
+class _RunningGateway:
+    def __init__(self, stack: LocalStack) -> None:
+        from autodev.slack.signing import ensure_local_signing_secret
+
+        self.state_dir = _state_dir()
+        ensure_local_signing_secret(self.state_dir)
+        self.gateway = local_gateway.LocalGateway().start()
+        self.gateway.announce(self.state_dir)
+        stack.export(GATEWAY_URL_ENV, self.gateway.url)
+
+    def stop(self) -> None:
+        self.gateway.withdraw(self.state_dir)
+        self.gateway.stop()
+
+
+class _ApprovalForwarder:
+    """approval:requested → (moto EventBridge rule) → SQS → this loop → the Slack worker."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        import boto3
+
+        from autodev.events import bus_name
+        from autodev.local.stack import function_name
+
+        session = boto3.session.Session()
+        common: dict[str, Any] = {"endpoint_url": stack.endpoint_url, "region_name": stack.region}
+        self._sqs = session.client("sqs", **common)
+        self._lambda = session.client("lambda", **common)
+        events = session.client("events", **common)
+        self._worker = function_name(WORKER_FOLDER)
+        self._queue_url = str(self._sqs.create_queue(QueueName=APPROVAL_QUEUE)["QueueUrl"])
+        queue_arn = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name=APPROVAL_RULE,
+            EventBusName=bus_name(),
+            EventPattern=json.dumps({"source": ["autodev"], "detail-type": ["approval:requested"]}),
+        )
+        events.put_targets(
+            Rule=APPROVAL_RULE,
+            EventBusName=bus_name(),
+            Targets=[{"Id": "slack-worker", "Arn": queue_arn}],
+        )
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="slack-approvals", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                answer = self._sqs.receive_message(
+                    QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                )
+            except Exception:  # the stack is stopping under us
+                if self._stopping.is_set():
+                    return
+                raise
+            for message in answer.get("Messages", []):
+                self._lambda.invoke(
+                    FunctionName=self._worker,
+                    InvocationType="Event",
+                    Payload=message["Body"].encode(),
+                )
+                self._sqs.delete_message(
+                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+
+SERVICES = [
+    LocalService(
+        name="slack-sink",
+        start=_RunningSink,
+        order=10,
+        description="records Slack Web API calls and response_url posts (no real Slack)",
+    ),
+    LocalService(
+        name="slack-gateway",
+        start=_RunningGateway,
+        order=50,
+        description="the Slack handlers behind a loopback HTTP endpoint (/slack/...)",
+    ),
+    LocalService(
+        name="slack-approvals",
+        start=_ApprovalForwarder,
+        order=60,
+        description="approval:requested events to the Slack worker (posts approval cards)",
+    ),
+]
