@@ -1,0 +1,192 @@
+"""A whole `deployment` run driven only through signed Slack requests on the local stack.
+
+Slack → loopback gateway → the real handlers → async self-invoke through moto → the Slack
+worker → workflows on moto's Step Functions interpreter; agent steps are answered by the
+worker double; every message autodev sends lands in the local Slack sink over real HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from autodev.config import get_settings
+from autodev.local.stack import LocalStack
+from autodev.local.testing import WorkerDouble, wait_for
+from autodev.slack import sink as slack_sink
+from autodev.slack import views
+from autodev.slack.local_service import GATEWAY_URL_ENV, SERVICES
+from autodev.slack.sender import SlackSender
+from autodev.slack.sink import RecordedCall, RemoteSink
+
+SECRET = "deployment-flow-signing-secret-0123"
+CHANNEL = "CDEPLOYS"
+
+
+@pytest.fixture
+def slack_stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    monkeypatch.setenv("APPROVERS", "UAPPROVER,UOTHERAPPROVER")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    get_settings.cache_clear()
+    with LocalStack(services=SERVICES) as stack:
+        yield stack
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def worker(slack_stack: LocalStack) -> Iterator[WorkerDouble]:
+    double = WorkerDouble().start()
+    try:
+        yield double
+    finally:
+        double.stop()
+
+
+def _answer_to(sink: RemoteSink, key: str) -> RecordedCall:
+    def found() -> RecordedCall | None:
+        return next((c for c in sink.calls("response_url") if c.key == key), None)
+
+    call: RecordedCall = wait_for(found, what=f"the answer through response_url {key}")
+    return call
+
+
+def _action_values(call: RecordedCall, action_id: str) -> list[str]:
+    values = []
+    for block in call.args.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                values.append(str(element["value"]))
+    return values
+
+
+def _workflow_status(workflow_id: str) -> str:
+    from autodev.workflows import get_workflow_status
+
+    return get_workflow_status(workflow_id).status
+
+
+def _deliver_results() -> None:
+    # What the scheduled deliver_results function does in AWS: send due callback deliveries.
+    from autodev.callbacks import deliver_due
+
+    deliver_due()
+
+
+def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDouble) -> None:
+    sink = RemoteSink(os.environ[slack_sink.SINK_URL_ENV])
+    requester = SlackSender(
+        SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
+    )
+
+    # 1. /workflow start: answered at once, the work continues in the Slack worker.
+    answer, key = requester.command("/workflow start deployment staging test_level=NoTestRun")
+    assert answer.status == 200
+    assert "Starting *deployment*" in answer.text
+    started = _answer_to(sink, key)
+    match = re.search(r"id `([0-9a-f-]{36})`", started.text)
+    assert match, started.text
+    workflow_id = match.group(1)
+    [root] = [c for c in sink.calls("chat.update") if c.channel == CHANNEL]
+    thread = root.ts
+    assert thread is not None
+    assert "deployment" in root.block_text()
+    assert any(
+        "console.aws.amazon.com" in c.block_text() or "states" in c.block_text() for c in [root]
+    )
+
+    # 2. The approval card is posted in the thread, its buttons carry the approval id.
+    def approval_card() -> RecordedCall | None:
+        for call in sink.calls("chat.postMessage"):
+            if call.thread_ts == thread and _action_values(call, views.APPROVE):
+                return call
+        return None
+
+    card: RecordedCall = wait_for(approval_card, timeout=60, what="the approval card")
+    [approval_id] = _action_values(card, views.APPROVE)
+    assert _action_values(card, views.REJECT) == [approval_id]
+    assert "token" not in approval_id.lower()
+    assert len(approval_id) < 64  # an opaque id, not a Step Functions task token
+    assert _workflow_status(workflow_id) == "waiting_approval"
+
+    # 3. Someone who is not an approver is refused, and the workflow keeps waiting.
+    _, intruder_key = requester.click(
+        views.APPROVE, approval_id, message_ts=card.ts, thread_ts=thread, user_id="UINTRUDER"
+    )
+    refused = _answer_to(sink, intruder_key)
+    assert refused.args.get("replace_original") is False
+    assert refused.args.get("response_type") == "ephemeral"
+    assert "approver" in refused.text.lower()
+    assert _workflow_status(workflow_id) == "waiting_approval"
+
+    # 4. An approver approves: the card is replaced by the decision.
+    _, approve_key = requester.click(
+        views.APPROVE, approval_id, message_ts=card.ts, thread_ts=thread, user_id="UAPPROVER"
+    )
+    approved = _answer_to(sink, approve_key)
+    assert approved.args.get("replace_original") is True
+    assert "Approved" in approved.block_text()
+    assert "<@UAPPROVER>" in approved.block_text()
+
+    # 5. A second click is told it is already decided.
+    _, late_key = requester.click(
+        views.REJECT, approval_id, message_ts=card.ts, thread_ts=thread, user_id="UOTHERAPPROVER"
+    )
+    late = _answer_to(sink, late_key)
+    assert "already approved" in late.text
+
+    # 6. The run finishes and its result is posted in the thread.
+    wait_for(
+        lambda: _workflow_status(workflow_id) == "succeeded", timeout=60, what="the deployment"
+    )
+
+    def result_in_thread() -> RecordedCall | None:
+        _deliver_results()
+        for call in sink.calls("chat.postMessage"):
+            later_in_thread = call.thread_ts == thread and call.seq > card.seq
+            if later_in_thread and "succeeded" in (call.text + call.block_text()).lower():
+                return call
+        return None
+
+    wait_for(result_in_thread, timeout=30, what="the result in the thread")
+    assert worker.steps_answered() == ["Validate deployment", "Deploy to org", "Run smoke tests"]
+
+    # 7. A mention in the thread is answered with the workflow's status.
+    mention = requester.mention("status", thread_ts=thread)
+    assert mention.status == 200
+
+    def status_reply() -> RecordedCall | None:
+        for call in sink.calls("chat.postMessage"):
+            if call.thread_ts == thread and "Here is where it stands" in call.text:
+                return call
+        return None
+
+    reply: RecordedCall = wait_for(status_reply, what="the answer to the mention")
+    assert workflow_id in reply.block_text()
+
+
+def test_a_redelivered_start_starts_one_workflow(slack_stack: LocalStack) -> None:
+    from autodev.db import connection
+
+    sink = RemoteSink(os.environ[slack_sink.SINK_URL_ENV])
+    requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
+    body, key = requester.command_body("/workflow start bug-fix AccountTrigger NPE")
+    first = requester.send("/slack/commands", body)
+    retried = requester.send("/slack/commands", body, extra_headers={"X-Slack-Retry-Num": "1"})
+    again = requester.send("/slack/commands", body)  # same trigger id, no retry header
+    assert (first.status, retried.status, again.status) == (200, 200, 200)
+
+    def answers() -> list[RecordedCall] | None:
+        found = [c for c in sink.calls("response_url") if c.key == key]
+        return found if len(found) >= 2 else None
+
+    both: list[Any] = wait_for(answers, what="both deliveries to be answered")
+    assert any("Already started" in call.text for call in both)
+    with connection() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM workflows").fetchone()
+    assert row is not None
+    assert row["n"] == 1
