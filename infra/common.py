@@ -1,0 +1,39 @@
+"""Small helpers shared by the constructs."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+from infra.settings import EnvSettings
+
+_RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch retention that keeps logs at least ``days`` days."""
+    for allowed in sorted(_RETENTION_BY_DAYS):
+        if allowed >= days:
+            return _RETENTION_BY_DAYS[allowed]
+    return logs.RetentionDays.TWO_YEARS
+
+
+def data_removal(settings: EnvSettings) -> RemovalPolicy:
+    """Keep logs, secrets and layers in prod; clean them up with a dev stack."""
+    return RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY

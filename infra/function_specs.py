@@ -1,0 +1,162 @@
+"""One entry per Lambda: its size, its concurrency cap and exactly the grants it uses.
+
+Adding a function is one entry here plus its ``functions/<name>/handler.py``; a test fails when
+a handler folder has no entry (the app still builds it with ``DEFAULT_SPEC`` and a warning, so
+one engineer's new folder never breaks another's synth). Grants are named capabilities; the
+``functions`` construct turns each into the narrowest IAM statement and the environment
+variables the code reads (documented in infra/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Grant(StrEnum):
+    # Postgres through RDS Proxy: the function runs in the VPC, reads the database secret.
+    DATABASE = "database"
+    # Secrets Manager values, read at run time with Powertools Parameters.
+    SLACK_SIGNING_SECRET = "slack-signing-secret"  # noqa: S105 - a capability name
+    SLACK_BOT_TOKEN = "slack-bot-token"  # noqa: S105 - a capability name
+    ANTHROPIC_API_KEY = "anthropic-api-key"
+    # Step Functions.
+    START_WORKFLOWS = "start-workflows"  # states:StartExecution on autodev's state machines
+    READ_WORKFLOWS = "read-workflows"  # Describe/GetExecutionHistory/ListExecutions
+    STOP_WORKFLOWS = "stop-workflows"  # states:StopExecution on their executions
+    TASK_CALLBACKS = "task-callbacks"  # SendTaskSuccess/Failure/Heartbeat
+    # EventBridge bus of the spec's events.
+    PUBLISH_EVENTS = "publish-events"
+    # ecs:RunTask of the worker task definition (and PassRole of its two roles).
+    RUN_WORKERS = "run-workers"
+    # Asynchronous invocations of Lambdas.
+    INVOKE_SELF = "invoke-self"  # Slack handlers answer in 3 s, then continue in an async call
+    INVOKE_SCALER = "invoke-scaler"
+    INVOKE_DELIVERY = "invoke-delivery"
+    INVOKE_SLACK_WORKER = "invoke-slack-worker"  # the slow half of Slack requests
+    # EventBridge Scheduler schedules for `/workflow schedule` (group autodev-<env>).
+    MANAGE_SCHEDULES = "manage-schedules"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    description: str
+    memory_mb: int = 256
+    timeout_seconds: int = 30
+    # Caps the connections a burst can open through RDS Proxy; None leaves it uncapped.
+    reserved_concurrency: int | None = None
+    grants: frozenset[Grant] = frozenset()
+    environment: dict[str, str] = field(default_factory=dict)
+    # EventBridge Scheduler expression for maintenance runs (rescuer, delivery retries).
+    schedule: str | None = None
+    # Detail types on the autodev bus (source "autodev") routed to the function by a rule.
+    events: frozenset[str] = frozenset()
+
+
+G = Grant
+
+SPECS: dict[str, FunctionSpec] = {
+    # --- called by the state machines ---
+    "enqueue_task": FunctionSpec(
+        "Writes an agent step's task (with its task token) to the queue and pokes the scaler.",
+        reserved_concurrency=10,
+        grants=frozenset({G.DATABASE, G.INVOKE_SCALER}),
+    ),
+    "request_approval": FunctionSpec(
+        "Stores an approval's task token and posts the Approve/Reject card.",
+        reserved_concurrency=5,
+        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS}),
+    ),
+    "workflow_finished": FunctionSpec(
+        "Records a workflow's outcome and hands its result to the delivery function.",
+        timeout_seconds=60,
+        reserved_concurrency=5,
+        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS, G.INVOKE_DELIVERY}),
+    ),
+    # --- orchestrator ---
+    "scaler": FunctionSpec(
+        "Keeps running Fargate workers at min(queued + running, ORCHESTRATOR_MAX_INSTANCES).",
+        timeout_seconds=60,
+        # One at a time, so two pokes cannot both start the last allowed worker.
+        reserved_concurrency=1,
+        grants=frozenset({G.DATABASE, G.RUN_WORKERS}),
+    ),
+    "rescuer": FunctionSpec(
+        "Requeues tasks whose lease expired; fails them in Step Functions past their retries.",
+        timeout_seconds=120,
+        reserved_concurrency=1,
+        grants=frozenset({G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.INVOKE_SCALER}),
+        schedule="rate(1 minute)",
+    ),
+    # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---
+    # The front doors verify the signature and hand the job on: no database, no VPC, so their
+    # cold start stays short.
+    "slack_commands": FunctionSpec(
+        "Serves /workflow, /monitor and /orchestrator slash commands (verify, answer, hand on).",
+        memory_mb=512,
+        timeout_seconds=10,
+        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    ),
+    "slack_interactions": FunctionSpec(
+        "Serves Block Kit button clicks (verify, answer, hand on to the Slack worker).",
+        memory_mb=512,
+        timeout_seconds=10,
+        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    ),
+    "slack_events": FunctionSpec(
+        "Serves the Slack Events API: url_verification and app_mention (hand on).",
+        memory_mb=512,
+        timeout_seconds=10,
+        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    ),
+    "slack_worker": FunctionSpec(
+        "The slow half of Slack requests (async); posts approval cards on approval:requested.",
+        memory_mb=512,
+        timeout_seconds=120,
+        reserved_concurrency=10,
+        grants=frozenset(
+            {
+                G.DATABASE,
+                G.SLACK_BOT_TOKEN,
+                G.START_WORKFLOWS,
+                G.READ_WORKFLOWS,
+                G.STOP_WORKFLOWS,
+                G.TASK_CALLBACKS,
+                G.PUBLISH_EVENTS,
+                G.MANAGE_SCHEDULES,
+            }
+        ),
+        events=frozenset({"approval:requested"}),
+    ),
+    # --- results (issue 8) ---
+    "deliver_results": FunctionSpec(
+        "Sends outbox deliveries (Slack, signed webhooks, events) with retries.",
+        timeout_seconds=120,
+        reserved_concurrency=2,
+        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS}),
+        schedule="rate(1 minute)",
+    ),
+    "results_api": FunctionSpec(
+        "GET /results/{id}: the cached result of a task or workflow and its status.",
+        timeout_seconds=10,
+        reserved_concurrency=5,
+        grants=frozenset({G.DATABASE}),
+    ),
+    # --- monitoring ---
+    "alerts": FunctionSpec(
+        "Posts CloudWatch alarm notifications to the alert channel, with a cooldown.",
+        reserved_concurrency=1,
+        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN}),
+    ),
+}
+
+# Used, with a synth warning, for a handler folder that has no entry yet.
+DEFAULT_SPEC = FunctionSpec(
+    "No spec entry yet: database access only.", grants=frozenset({Grant.DATABASE})
+)
+
+
+def spec_for(name: str) -> tuple[FunctionSpec, bool]:
+    """The spec for a handler folder, and whether it is an explicit entry."""
+    spec = SPECS.get(name)
+    return (spec, True) if spec is not None else (DEFAULT_SPEC, False)

@@ -1,0 +1,154 @@
+"""The three layers every function gets: Powertools (AWS-published), autodev, dependencies.
+
+The dependency layer is built by local bundling, no Docker: ``uv export`` writes the locked
+runtime requirements (no dev or optional groups, without autodev itself, which is its own layer,
+and without Powertools, which AWS publishes), then ``uv pip install`` fetches aarch64 wheels
+for the Lambda Python into the layer: manylinux_2_28 and older, which the Python 3.13 runtime
+(Amazon Linux 2023, glibc 2.34) runs; psycopg-binary publishes aarch64 wheels only for 2_28.
+(``uv pip`` rather than ``pip``: uv-made virtual environments have no pip.) Its asset hash is
+the hash of uv.lock and pyproject.toml, so the asset only changes when the lock does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.discovery import REPO_ROOT
+from infra.settings import EnvSettings
+
+PYTHON_VERSION = "3.13"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_PY_TAG = PYTHON_VERSION.replace(".", "")
+POWERTOOLS_ACCOUNT = "017000801446"
+# Provided by other layers, so left out of the dependency layer.
+_NOT_IN_DEPS_LAYER = ("aws-lambda-powertools",)
+
+
+class BundlingError(RuntimeError):
+    """The dependency layer could not be built locally."""
+
+
+def _uv() -> list[str]:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    python = shutil.which("python3") or sys.executable
+    return [python, "-m", "uv"]
+
+
+def lock_digest(root: Path = REPO_ROOT) -> str:
+    digest = hashlib.sha256()
+    for name in ("uv.lock", "pyproject.toml"):
+        digest.update((root / name).read_bytes())
+    digest.update(f"{PYTHON_VERSION}-aarch64".encode())
+    return digest.hexdigest()
+
+
+@jsii.implements(ILocalBundling)
+class LockedDependencies:
+    """Installs the locked runtime dependencies as a layer (``python/`` inside the zip)."""
+
+    def __init__(self, root: Path = REPO_ROOT) -> None:
+        self._root = root
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        uv = _uv()
+        target = Path(output_dir) / "python"
+        with tempfile.TemporaryDirectory() as scratch:
+            requirements = Path(scratch) / "requirements.txt"
+            export = [
+                *uv, "export", "--frozen", "--no-dev", "--no-default-groups",
+                "--no-emit-project", "--format", "requirements-txt",
+                "--output-file", str(requirements),
+            ]  # fmt: skip
+            for package in _NOT_IN_DEPS_LAYER:
+                export += ["--no-emit-package", package]
+            install = [
+                *uv, "pip", "install", "--quiet", "--no-deps",
+                "--requirement", str(requirements), "--target", str(target),
+                "--python-platform", "aarch64-manylinux_2_28",
+                "--python-version", PYTHON_VERSION, "--only-binary", ":all:",
+            ]  # fmt: skip
+            for command in (export, install):
+                result = subprocess.run(
+                    command, cwd=self._root, capture_output=True, text=True, check=False
+                )
+                if result.returncode != 0:
+                    # Fail loudly rather than return False: False would fall back to Docker,
+                    # which this project does not use, and hide the real message.
+                    raise BundlingError(
+                        f"dependency layer: {' '.join(command[len(uv) :][:2])} failed: "
+                        f"{result.stderr.strip()[-2000:]}"
+                    )
+        return True
+
+
+class Layers(Construct):
+    """Powertools by ARN, the autodev package, and the locked third-party dependencies."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: EnvSettings) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python{_PY_TAG}-arm64:{settings.powertools_layer_version}",
+        )
+        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+        self.autodev = lambda_.LayerVersion(
+            self,
+            "Autodev",
+            description="autodev core package (layers/autodev)",
+            code=lambda_.Code.from_asset(
+                str(REPO_ROOT / "layers" / "autodev"),
+                exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/*.egg-info"],
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            removal_policy=removal,
+        )
+        self.dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            description="Locked third-party dependencies (uv.lock), aarch64",
+            code=lambda_.Code.from_asset(
+                str(REPO_ROOT / "infra" / "runtime"),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=lock_digest(),
+                bundling=BundlingOptions(
+                    # Required by the API, never pulled: local bundling always succeeds or
+                    # raises.
+                    image=DockerImage.from_registry("local-bundling-only"),
+                    local=LockedDependencies(),
+                ),
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            removal_policy=removal,
+        )
+
+    @property
+    def all(self) -> list[lambda_.ILayerVersion]:
+        # Order matters: later layers win where files overlap, so the locked dependencies
+        # (e.g. pydantic) come after the Powertools layer's copies.
+        return [self.powertools, self.dependencies, self.autodev]

@@ -1,0 +1,40 @@
+"""Deploy-time trigger: apply autodev's pending database migrations through RDS Proxy.
+
+The database URL is built in memory from the secret (read with Powertools Parameters) and
+handed to the Migrator as a setting; it is never written to the environment or a log.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+from psycopg.conninfo import make_conninfo
+
+from autodev.config import load_settings
+from autodev.db.migrate import Migrator
+
+logger = Logger(service="autodev-migrate")
+
+
+def database_url() -> str:
+    secret: Any = parameters.get_secret(os.environ["DATABASE_SECRET_ARN"], transform="json")
+    return make_conninfo(
+        host=os.environ["DATABASE_HOST"],
+        port=os.environ.get("DATABASE_PORT", "5432"),
+        dbname=os.environ.get("DATABASE_NAME", "autodev"),
+        user=str(secret["username"]),
+        password=str(secret["password"]),
+        sslmode="require",
+        connect_timeout="10",
+    )
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    applied = Migrator(load_settings(database_url=database_url())).up()
+    labels = [migration.label for migration in applied]
+    logger.info("migrations applied", extra={"applied": labels})
+    return {"applied": labels}

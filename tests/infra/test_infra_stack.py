@@ -1,0 +1,372 @@
+"""The synthesised autodev stack: functions, state machines, IAM, network, database, linters."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autodev.workflows import asl
+from infra.discovery import REPO_ROOT, arn_substitution, handler_folders, workflow_files
+from infra.function_specs import SPECS
+from infra.naming import function_name
+from infra.settings import load_env_settings
+from infra.workflows import numeric_substitutions
+from tests.infra.conftest import Synth
+from tests.infra.iam_policy_check import wildcard_findings
+
+ENV = "dev"
+
+
+class _Context:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def try_get_context(self, key: str) -> Any:
+        return self._values.get(key)
+
+
+def _functions_by_name(synth: Synth) -> dict[str, str]:
+    return {
+        props["FunctionName"]: logical_id
+        for logical_id, resource in synth.resources("AWS::Lambda::Function").items()
+        if isinstance(props := resource.get("Properties", {}), dict) and "FunctionName" in props
+    }
+
+
+def _staged_asset(synth: Synth, logical_id: str) -> Path:
+    metadata = synth.template["Resources"][logical_id]["Metadata"]
+    return synth.outdir / str(metadata["aws:asset:path"])
+
+
+# --- functions ---
+
+
+def test_every_handler_folder_has_its_function(synth: Synth) -> None:
+    folders = handler_folders()
+    assert folders, "no functions/*/handler.py found"
+    by_name = _functions_by_name(synth)
+    for folder in folders:
+        name = function_name(ENV, folder)
+        assert name in by_name, f"functions/{folder} has no Lambda function in the template"
+        props = synth.props(by_name[name])
+        assert props["Handler"] == "handler.handler"
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert len(props["Layers"]) == 3  # Powertools, dependencies, autodev
+        staged = _staged_asset(synth, by_name[name]) / "handler.py"
+        source = REPO_ROOT / "functions" / folder / "handler.py"
+        assert staged.read_bytes() == source.read_bytes(), f"{folder}: wrong code asset"
+
+
+def test_every_handler_folder_has_a_spec_entry() -> None:
+    missing = sorted(set(handler_folders()) - set(SPECS))
+    assert not missing, f"add an entry to infra/function_specs.py SPECS for: {missing}"
+
+
+def test_the_worker_container_is_not_a_lambda(synth: Synth) -> None:
+    assert function_name(ENV, "claude_worker") not in _functions_by_name(synth)
+
+
+def test_reserved_concurrency_follows_the_specs(synth: Synth) -> None:
+    by_name = _functions_by_name(synth)
+    for folder in handler_folders():
+        expected = SPECS[folder].reserved_concurrency if folder in SPECS else None
+        props = synth.props(by_name[function_name(ENV, folder)])
+        assert props.get("ReservedConcurrentExecutions") == expected, folder
+
+
+def test_no_secret_value_in_any_environment(synth: Synth) -> None:
+    secretish = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|DATABASE_URL)$")
+    environments: list[tuple[str, dict[str, Any]]] = []
+    for logical_id, resource in synth.resources("AWS::Lambda::Function").items():
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        environments.append((logical_id, variables))
+    for logical_id, resource in synth.resources("AWS::ECS::TaskDefinition").items():
+        for container in resource["Properties"]["ContainerDefinitions"]:
+            variables = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+            environments.append((logical_id, variables))
+            assert "Secrets" not in container  # not even injected: read at run time by ARN
+    assert environments
+    for where, variables in environments:
+        for key in variables:
+            assert not secretish.search(key), f"{where}: {key} looks like a secret value"
+
+
+def test_secret_arns_reach_the_functions_that_use_them(synth: Synth) -> None:
+    by_name = _functions_by_name(synth)
+    for folder in handler_folders():
+        spec = SPECS.get(folder)
+        if spec is None:
+            continue
+        variables = synth.props(by_name[function_name(ENV, folder)])["Environment"]["Variables"]
+        for grant, variable in (
+            ("slack-signing-secret", "SLACK_SIGNING_SECRET_ARN"),
+            ("slack-bot-token", "SLACK_BOT_TOKEN_ARN"),
+            ("database", "DATABASE_SECRET_ARN"),
+        ):
+            assert (variable in variables) == (grant in spec.grants), f"{folder}: {variable}"
+
+
+# --- state machines ---
+
+
+def _expected_definition(text: str, substitutions: dict[str, Any]) -> Any:
+    settings = load_env_settings(_Context({"env": ENV}))
+    values: dict[str, str | int] = {**numeric_substitutions(settings)}
+    values.update(substitutions)
+    return json.loads(asl.render_definition(text, values))
+
+
+def test_each_state_machine_is_standard_and_matches_its_file(synth: Synth) -> None:
+    workflows = workflow_files()
+    assert workflows, "no statemachines/*.asl.json found"
+    machines = {
+        props["StateMachineName"]: props
+        for props in (
+            r["Properties"] for r in synth.resources("AWS::StepFunctions::StateMachine").values()
+        )
+    }
+    by_name = _functions_by_name(synth)
+    by_substitution = {arn_substitution(folder): folder for folder in handler_folders()}
+    for workflow in workflows:
+        props = machines[f"autodev-{ENV}-{workflow.template}"]
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        # Each ARN substitution points at the function its name says.
+        deployed_values: dict[str, Any] = {}
+        for placeholder, value in props.get("DefinitionSubstitutions", {}).items():
+            folder = by_substitution[placeholder]
+            assert value == {"Fn::GetAtt": [by_name[function_name(ENV, folder)], "Arn"]}
+            deployed_values[placeholder] = f"arn:test:{folder}"
+        # What CloudFormation will deploy, after its substitution, equals the file rendered
+        # with the same values.
+        deployed = props["DefinitionString"]
+        assert isinstance(deployed, str)
+        for placeholder, value in deployed_values.items():
+            deployed = deployed.replace(f"${{{placeholder}}}", value)
+        assert "${" not in deployed
+        assert json.loads(deployed) == _expected_definition(workflow.text, deployed_values)
+
+
+def test_each_state_machine_may_invoke_exactly_its_functions(synth: Synth) -> None:
+    machines = synth.resources("AWS::StepFunctions::StateMachine")
+    policies = synth.resources("AWS::IAM::Policy")
+    by_name = _functions_by_name(synth)
+    for workflow in workflow_files():
+        logical_id = next(
+            lid
+            for lid, r in machines.items()
+            if r["Properties"]["StateMachineName"] == f"autodev-{ENV}-{workflow.template}"
+        )
+        role = machines[logical_id]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        invokable: set[str] = set()
+        for policy in policies.values():
+            if {"Ref": role} not in policy["Properties"]["Roles"]:
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = (
+                    statement["Action"]
+                    if isinstance(statement["Action"], list)
+                    else [statement["Action"]]
+                )
+                if "lambda:InvokeFunction" in actions:
+                    resources = statement["Resource"]
+                    for resource in resources if isinstance(resources, list) else [resources]:
+                        invokable.add(resource["Fn::GetAtt"][0])
+        named = {
+            by_name[function_name(ENV, folder)]
+            for folder in handler_folders()
+            if f"${{{arn_substitution(folder)}}}" in workflow.text
+        }
+        assert invokable == named, workflow.template
+
+
+# --- IAM ---
+
+
+def test_no_iam_wildcard_where_a_narrower_form_exists(synth: Synth) -> None:
+    findings = wildcard_findings(synth.template)
+    assert not findings, "\n".join(f"{f.where}: {f.detail}" for f in findings)
+
+
+def test_the_wildcard_check_catches_a_broad_statement() -> None:
+    template = {
+        "Resources": {
+            "Policy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b"},
+                            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},
+                            {"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"},
+                        ]
+                    }
+                },
+            }
+        }
+    }
+    details = [f.detail for f in wildcard_findings(template)]
+    assert details == ["action s3:*", "resource '*' for sqs:SendMessage"]
+
+
+def test_worker_task_role_can_only_answer_tasks_read_its_secrets_and_publish(synth: Synth) -> None:
+    task_definition = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))
+    role = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                action = statement["Action"]
+                actions.update(action if isinstance(action, list) else [action])
+    assert actions <= {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "events:PutEvents",
+    }
+    assert "states:SendTaskSuccess" in actions
+
+
+# --- network and database ---
+
+
+def _security_group(synth: Synth, description_start: str) -> str:
+    matches = [
+        logical_id
+        for logical_id, resource in synth.resources("AWS::EC2::SecurityGroup").items()
+        if resource["Properties"]["GroupDescription"].startswith(description_start)
+    ]
+    assert len(matches) == 1, description_start
+    return matches[0]
+
+
+def test_worker_security_group_allows_no_inbound(synth: Synth) -> None:
+    group = _security_group(synth, "autodev Claude Code workers")
+    props = synth.props(group)
+    assert not props.get("SecurityGroupIngress")
+    for resource in synth.resources("AWS::EC2::SecurityGroupIngress").values():
+        assert resource["Properties"]["GroupId"] != {"Fn::GetAtt": [group, "GroupId"]}
+    # Outbound: HTTPS anywhere, Postgres to the proxy only.
+    egress = list(props.get("SecurityGroupEgress", []))
+    for resource in synth.resources("AWS::EC2::SecurityGroupEgress").values():
+        if resource["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}:
+            egress.append(resource["Properties"])
+    ports = sorted((rule["FromPort"], rule["ToPort"]) for rule in egress)
+    assert ports == [(443, 443), (5432, 5432)]
+    postgres = next(rule for rule in egress if rule["FromPort"] == 5432)
+    proxy = _security_group(synth, "autodev RDS Proxy")
+    assert postgres["DestinationSecurityGroupId"] == {"Fn::GetAtt": [proxy, "GroupId"]}
+
+
+def test_database_is_private_encrypted_backed_up_and_tls_only(synth: Synth) -> None:
+    instances = synth.resources("AWS::RDS::DBInstance")
+    assert len(instances) == 1
+    props = next(iter(instances.values()))["Properties"]
+    assert props["PubliclyAccessible"] is False
+    assert props["StorageEncrypted"] is True
+    assert props["BackupRetentionPeriod"] >= 1
+    parameter_group = synth.props(props["DBParameterGroupName"]["Ref"])
+    assert parameter_group["Parameters"]["rds.force_ssl"] == "1"
+    proxy = next(iter(synth.resources("AWS::RDS::DBProxy").values()))["Properties"]
+    assert proxy["RequireTLS"] is True
+    rotation = synth.resources("AWS::SecretsManager::RotationSchedule")
+    assert rotation, "the database secret is not rotated"
+
+
+def test_prod_protects_the_database() -> None:
+    prod = load_env_settings(_Context({"env": "prod"}))
+    assert prod.db_deletion_protection
+    assert prod.db_multi_az
+    assert prod.retain_data
+
+
+def test_settings_refuse_bad_context() -> None:
+    from infra.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="env must be one of dev, prod"):
+        load_env_settings(_Context({"env": "staging"}))
+    with pytest.raises(SettingsError, match="natGateways must be a whole number"):
+        load_env_settings(_Context({"natGateways": "two"}))
+    assert load_env_settings(_Context({"natGateways": "2"})).nat_gateways == 2
+
+
+# --- API ---
+
+
+def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
+    methods = synth.resources("AWS::ApiGateway::Method")
+    resources = synth.resources("AWS::ApiGateway::Resource")
+
+    def path_of(resource_id: dict[str, Any]) -> str:
+        if "Fn::GetAtt" in resource_id:
+            return ""
+        props = resources[resource_id["Ref"]]["Properties"]
+        return f"{path_of(props['ParentId'])}/{props['PathPart']}"
+
+    by_route = {
+        f"{m['Properties']['HttpMethod']} {path_of(m['Properties']['ResourceId'])}": m["Properties"]
+        for m in methods.values()
+    }
+    folders = set(handler_folders())
+    for route, folder in (
+        ("POST /slack/commands", "slack_commands"),
+        ("POST /slack/interactions", "slack_interactions"),
+        ("POST /slack/events", "slack_events"),
+    ):
+        if folder in folders:
+            method = by_route[route]
+            assert method["AuthorizationType"] == "NONE"
+            assert method["RequestParameters"] == {
+                "method.request.header.X-Slack-Signature": True,
+                "method.request.header.X-Slack-Request-Timestamp": True,
+            }
+    if "results_api" in folders:
+        assert by_route["GET /results/{id}"]["AuthorizationType"] == "AWS_IAM"
+    stage = next(iter(synth.resources("AWS::ApiGateway::Stage").values()))["Properties"]
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    assert stage["MethodSettings"][0]["ThrottlingRateLimit"] > 0
+    acl = next(iter(synth.resources("AWS::WAFv2::WebACL").values()))["Properties"]
+    size_rule = next(rule for rule in acl["Rules"] if rule["Name"] == "body-size-limit")
+    constraint = size_rule["Statement"]["SizeConstraintStatement"]
+    assert constraint["ComparisonOperator"] == "GT"
+    assert constraint["Size"] == load_env_settings(_Context({"env": ENV})).max_request_body_bytes
+    assert constraint["FieldToMatch"]["Body"]["OversizeHandling"] == "MATCH"
+    assert synth.resources("AWS::WAFv2::WebACLAssociation")
+
+
+# --- linters ---
+
+
+def test_cdk_nag_reports_nothing_unacknowledged(synth: Synth) -> None:
+    violations = [
+        f"{violation['ruleName']} at {construct['constructPath']}"
+        for plugin in synth.report.get("pluginReports", [])
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    ]
+    assert not violations, "\n".join(violations)
+    assert synth.error is None, synth.error
+
+
+def test_cfn_lint_passes(synth: Synth) -> None:
+    from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
+
+    text = (synth.outdir / f"{synth.stack_name}.template.json").read_text()
+    matches = lint(
+        text,
+        config=ManualArgs(
+            regions=["us-east-1"],
+            # W3005: CDK adds DependsOn on a role that a GetAtt already orders; harmless.
+            ignore_checks=["W3005"],
+        ),
+    )
+    assert not matches, "\n".join(str(match) for match in matches)
