@@ -167,3 +167,18 @@ def test_a_retried_delivery_is_acknowledged_without_work(slack_env: slack_sink.S
     assert answer.status == 200
     assert _counts()["audit_log"] == 0
     assert slack_env.calls() == []
+
+
+def test_genuine_list_and_orchestrator_commands_act(slack_env: slack_sink.SlackSink) -> None:
+    sender = SlackSender(SECRET, response_url_base=slack_env.url)
+    listed, list_key = sender.command("/workflow list")
+    shown, orchestrator_key = sender.command("/orchestrator")
+    assert (listed.status, shown.status) == (200, 200)
+    [templates] = [c for c in slack_env.calls("response_url") if c.key == list_key]
+    for name in ("bug-fix", "deployment", "code-review", "full-analysis-improvement"):
+        assert f"*{name}*" in templates.block_text()
+    [summary] = [c for c in slack_env.calls("response_url") if c.key == orchestrator_key]
+    assert "Orchestrator" in summary.block_text()
+    assert "queued" in summary.block_text()
+    assert _counts()["audit_log"] == 2  # each genuine request is on the audit trail
+    assert _counts()["workflows"] == 0

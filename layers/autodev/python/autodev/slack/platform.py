@@ -241,9 +241,21 @@ def orchestrator_summary() -> str:
     )
     if summary_fn is not None:
         return _render(summary_fn())
+    from autodev.config import get_settings
     from autodev.orchestrator import queue
 
-    return _render(queue.queue_depth())
+    depth = queue.queue_depth()
+    lines = ["*Orchestrator*", _render(depth)]
+    try:
+        from autodev.orchestrator import registry
+
+        workers = registry.live_workers()
+        lines.append(
+            f"• workers: {len(workers)} live of at most {get_settings().orchestrator_max_instances}"
+        )
+    except ImportError:
+        pass
+    return "\n".join(lines)
 
 
 def monitor_summary() -> str:
