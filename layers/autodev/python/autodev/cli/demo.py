@@ -1,7 +1,187 @@
-"""`autodev demo`: placeholder until its issue lands; registers nothing yet."""
+"""`autodev demo`: the code-review and bug-fix workflows, end to end, on the local stack.
+
+Everything is real except the model when no key is set: the embedded Postgres, moto's Step
+Functions interpreter running the state machines, the Lambda handlers, worker processes
+started by the scaler, and the Claude Code CLI editing a copy of ``examples/``. Without
+``ANTHROPIC_API_KEY`` the CLI talks to autodev's scripted model server, and the demo says so
+at the start, in every step's answer and at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import typer
+from rich.syntax import Syntax
+
+from autodev.cli.output import console
+from autodev.errors import AutodevError
+
+DEMO_RUNS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("code-review", {"target": "force-app", "focus": "security, performance and quality"}),
+    (
+        "bug-fix",
+        {
+            "description": "AccountTrigger throws a NullPointerException on bulk insert",
+            "component": "AccountTrigger",
+        },
+    ),
+)
+
+
+class DemoFailed(AutodevError):
+    """A demo workflow did not succeed."""
+
+
+@dataclass
+class _Run:
+    template: str
+    workflow_id: str
+    execution_name: str
+    seen: dict[str, str] = field(default_factory=dict)
+    status: Any = None
+
+
+def _tasks(workflow_id: str) -> list[dict[str, Any]]:
+    from autodev.db import connection
+
+    with connection() as conn:
+        rows = conn.execute(
+            """SELECT id::text, step_name, status, turns, cost_usd, attempts, last_error, result,
+                      lease_owner
+               FROM autonomous_tasks WHERE workflow_id = %s ORDER BY created_at""",
+            (workflow_id,),
+        ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def _first_line(text: str, limit: int = 110) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _show_progress(run: _Run) -> None:
+    """Print each step of the run once when it starts and once when it ends."""
+    for task in _tasks(run.workflow_id):
+        key, state = task["id"], task["status"]
+        if run.seen.get(key) == state:
+            continue
+        run.seen[key] = state
+        label = f"[bold]{run.template}[/] · {task['step_name']}"
+        if state == "running":
+            worker = (task["lease_owner"] or "").split("-")
+            pid = f" (worker pid {worker[-2]})" if len(worker) >= 2 else ""
+            console.print(f"  [yellow]▸[/] {label}: Claude Code running{pid}")
+        elif state == "succeeded":
+            result = task["result"] or {}
+            console.print(
+                f"  [green]✓[/] {label}: {task['turns']} turns, ${float(task['cost_usd']):.4f}, "
+                f"{len(result.get('files_changed') or [])} file(s) changed"
+            )
+            console.print(f"      {_first_line(str(result.get('summary') or ''))}", markup=False)
+        elif state == "queued" and task["attempts"]:
+            console.print(f"  [red]↻[/] {label}: retrying after: {task['last_error']}")
+        elif state in ("failed", "dead", "cancelled"):
+            console.print(f"  [red]✗[/] {label}: {state}: {task['last_error']}")
+
+
+def _show_result(run: _Run) -> None:
+    from autodev.callbacks.results import get_result
+
+    status = run.status
+    colour = "green" if status.status == "succeeded" else "red"
+    console.rule(f"[bold]{run.template}[/] · {run.execution_name} · [{colour}]{status.status}[/]")
+    if status.status != "succeeded":
+        console.print(f"error: {status.error}\ncause: {status.cause}", markup=False)
+        return
+    tasks = _tasks(run.workflow_id)
+    final = next((t for t in reversed(tasks) if t["status"] == "succeeded"), None)
+    if final is not None:
+        summary = str((final["result"] or {}).get("summary", ""))
+        # The answer's JSON block is for the workflow; a person reads the text.
+        console.print(re.sub(r"\s*```json.*?```", "", summary, flags=re.DOTALL), markup=False)
+    cost = sum(float(t["cost_usd"]) for t in tasks)
+    console.print(
+        f"\n{len(tasks)} agent steps, total cost ${cost:.4f} (as Claude Code reported it)"
+    )
+    for task in tasks:
+        diff = ((task["result"] or {}).get("artifacts") or {}).get("diff")
+        if task["status"] != "succeeded" or not diff:
+            continue
+        body = get_result(diff["id"]).get("body") or ""
+        console.print(
+            f"\nThe edit made by step '{task['step_name']}' "
+            f"(workspace: {(task['result'] or {}).get('workspace')}):"
+        )
+        console.print(
+            Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
+
+
+def run_demo(
+    runs: Sequence[tuple[str, dict[str, Any]]] = DEMO_RUNS, timeout_seconds: float = 600
+) -> list[Any]:
+    """Run the workflows on an in-process local stack; returns their final statuses."""
+    from autodev.config import get_settings
+    from autodev.db.migrate import Migrator
+    from autodev.local import LocalStack, discover
+    from autodev.models.providers import describe
+    from autodev.workflows import get_workflow_status, start_workflow
+
+    # The handlers' and moto's own logs would drown the demo's output; warnings still show.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    settings = get_settings()
+    console.rule("[bold]autodev demo")
+    console.print(describe(settings), markup=False)
+    console.print(
+        "local stack: embedded Postgres, moto's Step Functions interpreter, Lambda handlers "
+        "in-process, workers as local processes, the real Claude Code CLI"
+    )
+    Migrator(settings).up()
+    finished: list[_Run] = []
+    with LocalStack(services=discover()):
+        active = [
+            _Run(template, started.id, started.execution_name)
+            for template, payload in runs
+            for started in [start_workflow(template, payload, "autodev-demo")]
+        ]
+        for run in active:
+            console.print(f"started [bold]{run.template}[/] as {run.execution_name}")
+        deadline = time.monotonic() + timeout_seconds
+        while active:
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"the demo workflows did not finish in {timeout_seconds:g} s")
+            for run in list(active):
+                _show_progress(run)
+                status = get_workflow_status(run.workflow_id)
+                if status.finished:
+                    _show_progress(run)
+                    run.status = status
+                    active.remove(run)
+                    finished.append(run)
+            time.sleep(0.3)
+    for run in sorted(finished, key=lambda r: [t for t, _ in runs].index(r.template)):
+        _show_result(run)
+    console.rule()
+    console.print(describe(settings), markup=False)
+    return [run.status for run in finished]
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    @app.command()
+    def demo() -> None:
+        """Run the code-review and bug-fix workflows end to end on the local stack."""
+        os.environ.setdefault("AUTODEV_DEMO", "1")
+        statuses = run_demo()
+        failed = [s for s in statuses if s.status != "succeeded"]
+        if failed:
+            raise DemoFailed(
+                ", ".join(f"{s.template} {s.status}: {s.cause or s.error}" for s in failed)
+            )

@@ -91,14 +91,19 @@ def _json_block(payload: object) -> str:
     return "```json\n" + json.dumps(payload, indent=1) + "\n```"
 
 
-def _target_files(prompt: str, workspace: Path, findings: Sequence[Finding]) -> list[str]:
-    """Files the prompt names (by file stem, e.g. ``AccountTrigger``), else the defective ones."""
+def _named_files(prompt: str, workspace: Path) -> list[str]:
+    """Apex files the prompt names by file stem (``AccountTrigger``), tests excluded."""
     words = {word.lower() for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]+", prompt)}
-    named = [
+    return [
         path.relative_to(workspace).as_posix()
         for path in apex_files(workspace)
         if path.stem.lower() in words and not path.stem.lower().endswith("test")
     ]
+
+
+def _target_files(prompt: str, workspace: Path, findings: Sequence[Finding]) -> list[str]:
+    """Files the prompt names (by file stem, e.g. ``AccountTrigger``), else the defective ones."""
+    named = _named_files(prompt, workspace)
     if named:
         return named
     ordered: list[str] = []
@@ -118,9 +123,15 @@ def _two_turns(opening: str, calls: tuple[ToolCall, ...], closing: str) -> Scrip
 
 
 def _review(step: str, prompt: str, workspace: Path, tools: set[str]) -> Script:
-    focus = [word for word in _FOCUS if word in step.lower() or word in prompt.lower()[:200]]
-    findings = [f for f in check_tree(workspace) if not focus or f.category in focus]
-    files = [path.relative_to(workspace).as_posix() for path in apex_files(workspace)]
+    # The step's name says what to look for (``security``); else the start of the prompt.
+    focus = [word for word in _FOCUS if word in step.lower()] or [
+        word for word in _FOCUS if word in prompt.lower()[:80]
+    ]
+    named = _named_files(prompt, workspace)
+    files = named or [path.relative_to(workspace).as_posix() for path in apex_files(workspace)]
+    findings = [
+        f for f in check_tree(workspace) if (not focus or f.category in focus) and f.file in files
+    ]
     label = " and ".join(focus) if focus else "code"
     opening = f"{SCRIPTED_NOTICE} Reviewing {len(files)} Apex files for {label} issues."
     closing = (
@@ -266,7 +277,8 @@ def _verify(step: str, prompt: str, workspace: Path, tools: set[str]) -> Script:
 
 
 def _report(step: str, prompt: str, workspace: Path, tools: set[str]) -> Script:
-    findings = check_tree(workspace)
+    named = _named_files(prompt, workspace)
+    findings = [f for f in check_tree(workspace) if not named or f.file in named]
     by_category: dict[str, list[Finding]] = {}
     for finding in findings:
         by_category.setdefault(finding.category, []).append(finding)

@@ -60,7 +60,7 @@ def _script_for(task: ClaimedTask, repo: Path, tools: tuple[str, ...]) -> Script
     if custom is not None:
         return script_from_json(custom, name="task-supplied").substitute({"workspace": str(repo)})
     return sessions.session_for(
-        step=task.step_name or "",
+        step=str(task.context.get("step") or task.step_name or ""),
         task_type=task.task_type,
         prompt=task.prompt,
         workspace=repo,

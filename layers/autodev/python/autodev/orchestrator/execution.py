@@ -82,6 +82,7 @@ def build_result(
         "usage": execution.usage.to_json(),
         "cost_usd": round(execution.usage.cost_usd, 6),
         "attempt": task.attempts,
+        "workspace": execution.workspace,
     }
     if execution.warnings:
         ours["warnings"] = execution.warnings[:20]

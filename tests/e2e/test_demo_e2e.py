@@ -1,0 +1,70 @@
+"""`autodev demo` end to end: both workflows on the local stack, worker processes started by
+the scaler, the real Claude Code CLI on the scripted model server, a copy of examples/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autodev.config import get_settings
+from autodev.db import connection
+from autodev.orchestrator.launchers import LocalProcessLauncher
+from autodev.orchestrator.workspace import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+TRIGGER = "force-app/main/default/triggers/AccountTrigger.trigger"
+
+
+def test_demo_runs_code_review_and_bug_fix_with_real_claude_code(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autodev.cli.demo import run_demo
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "5000")
+    get_settings.cache_clear()
+    original = (REPO_ROOT / "examples" / TRIGGER).read_text()
+
+    statuses = run_demo(timeout_seconds=150)
+
+    assert sorted((s.template, s.status) for s in statuses) == [
+        ("bug-fix", "succeeded"),
+        ("code-review", "succeeded"),
+    ], [(s.template, s.status, s.cause) for s in statuses]
+    printed = capsys.readouterr().out
+    assert printed.count("model: SCRIPTED") == 2  # said at the start and at the end
+    assert "+    insert primaries;" in printed  # the bug-fix edit is shown as a diff
+
+    with connection() as conn:
+        tasks = conn.execute(
+            "SELECT t.step_name, t.status, t.result, t.model, t.model_provider, t.cost_usd, "
+            "t.input_tokens, t.output_tokens, t.cache_read_tokens, w.template "
+            "FROM autonomous_tasks t JOIN workflows w ON w.id = t.workflow_id"
+        ).fetchall()
+    assert len(tasks) == 9  # 5 code-review steps, 4 bug-fix steps
+    for task in tasks:
+        assert task["status"] == "succeeded"
+        assert task["model_provider"] == "scripted"
+        assert task["model"] == get_settings().autodev_model
+        assert task["result"]["summary"].startswith("[scripted model]")
+        assert task["cost_usd"] > 0
+        assert task["input_tokens"] > 0
+        assert task["output_tokens"] > 0
+    # Sessions of more than one turn read their prompt prefix from the cache.
+    assert all(t["cache_read_tokens"] > 0 for t in tasks if t["result"]["turns"] > 1)
+
+    fix = next(t for t in tasks if t["step_name"] == "Implement the fix")
+    assert fix["result"]["files_changed"] == [TRIGGER]
+    edited = (Path(fix["result"]["workspace"]) / TRIGGER).read_text()
+    assert "'Technology'.equals(acc.Industry)" in edited  # a real edit, on disk
+    assert "acc.Industry.equals(" not in edited
+    assert (REPO_ROOT / "examples" / TRIGGER).read_text() == original  # only the copy changed
+    verify = next(t for t in tasks if t["step_name"] == "Verify the fix")
+    assert verify["result"]["passed"] is True
+    security = next(t for t in tasks if t["step_name"] == "Security review")
+    assert [f["rule"] for f in security["result"]["findings"]] == ["missing-sharing"]
+
+    # The stack stopped its workers when it stopped.
+    assert LocalProcessLauncher(get_settings()).running() == 0
