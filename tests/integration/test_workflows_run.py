@@ -1,26 +1,219 @@
-"""The four templates run to completion on moto's interpreter, with a worker double."""
+"""The four templates run to completion on moto's interpreter, with a worker double standing in
+for the Claude worker (it claims queued tasks and answers with their task tokens)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from autodev.db import connection
 from autodev.local.stack import LocalStack
-from autodev.local.testing import WorkerDouble, local_stack, wait_for, worker_double  # noqa: F401
-from autodev.workflows import get_workflow_status, start_workflow
+from autodev.local.testing import (  # noqa: F401 - fixtures
+    StepFailed,
+    WorkerDouble,
+    default_answer,
+    local_stack,
+    wait_for,
+    worker_double,
+)
+from autodev.orchestrator.queue import ClaimedTask
+from autodev.workflows import WorkflowStatus, get_workflow_status, start_workflow
 
 
-def _finished(workflow_id: str) -> object:
-    status = get_workflow_status(workflow_id)
-    return status if status.finished else None
+def finished(workflow_id: str) -> WorkflowStatus:
+    status: WorkflowStatus = wait_for(
+        lambda: (s := get_workflow_status(workflow_id)).finished and s,
+        what=f"workflow {workflow_id} to finish",
+    )
+    return status
 
 
-def test_bug_fix_runs_to_completion(local_stack: LocalStack, worker_double: WorkerDouble) -> None:  # noqa: F811
+def _tasks(workflow_id: str) -> list[dict[str, Any]]:
+    with connection() as conn:
+        return conn.execute(
+            "SELECT step_name, status, priority, allowed_tools, prompt, task_token IS NOT NULL "
+            "AS has_token FROM autonomous_tasks WHERE workflow_id = %s ORDER BY created_at",
+            (workflow_id,),
+        ).fetchall()
+
+
+def test_bug_fix_runs_to_completion(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
     worker_double.start()
-    started = start_workflow("bug-fix", {"description": "NPE on bulk insert"}, "U1")
-    status = wait_for(lambda: _finished(started.id), what="bug-fix to finish")
-    assert status.status == "succeeded", status
+    started = start_workflow(
+        "bug-fix", {"description": "NPE on bulk insert", "component": "AccountTrigger"}, "U1"
+    )
+    assert started.created
+    assert started.execution_name == f"bug-fix-{started.id.replace('-', '')[:8]}"
+    assert started.execution_arn.endswith(":execution:autodev-bug-fix:" + started.execution_name)
+    assert "console.aws.amazon.com/states" in started.console_url
+
+    status = finished(started.id)
+    assert status.status == "succeeded", (status.error, status.cause)
     assert worker_double.steps_answered() == [
         "Reproduce the bug",
         "Find the root cause",
         "Implement the fix",
         "Verify the fix",
     ]
-    print([(s.name, s.status) for s in status.steps])
+    tasks = _tasks(started.id)
+    assert all(t["has_token"] and t["priority"] == "high" for t in tasks)
+    assert "NPE on bulk insert" in tasks[0]["prompt"]
+    assert "AccountTrigger" in tasks[0]["prompt"]
+    assert "Edit" in tasks[2]["allowed_tools"]
+    assert "Edit" not in tasks[1]["allowed_tools"]
+    assert status.output["result"] == {"summary": "Verify the fix: done", "passed": True}
+    assert status.finished_at is not None
+    names = [(s.name, s.status) for s in status.steps]
+    assert ("Verify the fix", "succeeded") in names
+    assert names[-1] == ("Workflow succeeded", "succeeded")
+    assert all(s.started_at and s.ended_at for s in status.steps)
+
+
+def test_full_analysis_implements_each_prioritised_item(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    worker_double.start()
+    started = start_workflow("full-analysis-improvement", {"target": "AccountService"}, "U1")
+    status = finished(started.id)
+    assert status.status == "succeeded", (status.error, status.cause)
+    answered = worker_double.steps_answered()
+    assert answered[:2] == ["Analyse code", "Prioritise improvements"]
+    assert sorted(answered[2:4]) == ["Implement fix #1", "Implement fix #2"]
+    assert answered[4:] == ["Run tests", "Generate report"]
+    fixes = {c.task.context["item"]["title"] for c in worker_double.completions[2:4]}
+    assert fixes == {"Bulkify AccountTrigger", "Add FLS checks"}
+    assert len(status.output["steps"]["implement"]) == 2
+    assert status.output["result"]["summary"] == "Generate report: done"
+
+
+def test_full_analysis_skips_the_fixes_when_none_is_high_priority(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    def no_items(task: ClaimedTask) -> dict[str, Any]:
+        answer = default_answer(task)
+        if task.context["step"] == "prioritise":
+            answer["items"] = []
+        return answer
+
+    worker_double.respond = no_items
+    worker_double.start()
+    status = finished(start_workflow("full-analysis-improvement", {"target": "X"}, "U1").id)
+    assert status.status == "succeeded"
+    assert "Implement fix #1" not in worker_double.steps_answered()
+
+
+def test_code_review_runs_its_three_reviews_at_the_same_time(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
+    # No worker runs yet: all three reviews are queued together, none waiting for another.
+    queued = wait_for(
+        lambda: len(q := [t for t in _tasks(started.id) if t["status"] == "queued"]) == 3 and q,
+        what="three reviews queued at once",
+    )
+    assert {t["step_name"] for t in queued} == {
+        "Security review",
+        "Performance review",
+        "Quality review",
+    }
+    worker_double.start()
+    status = finished(started.id)
+    assert status.status == "succeeded", (status.error, status.cause)
+    assert worker_double.steps_answered()[3:] == ["Combine review findings", "Write review report"]
+    reviews = status.output["steps"]["reviews"]
+    assert reviews["security"]["summary"] == "Security review: done"
+    assert reviews["quality"]["summary"] == "Quality review: done"
+
+
+def _verifications(outcomes: list[bool]) -> Any:
+    remaining = list(outcomes)
+
+    def respond(task: ClaimedTask) -> dict[str, Any]:
+        answer = default_answer(task)
+        if task.context["step"] == "verify":
+            answer["passed"] = remaining.pop(0)
+            answer["details"] = "the reproducing test passes" if answer["passed"] else "still NPE"
+        return answer
+
+    return respond
+
+
+def test_bug_fix_goes_back_to_the_fix_after_a_failed_verification(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    worker_double.respond = _verifications([False, True])
+    worker_double.start()
+    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    assert status.status == "succeeded"
+    assert worker_double.steps_answered()[2:] == [
+        "Implement the fix",
+        "Verify the fix",
+        "Implement the fix",
+        "Verify the fix",
+    ]
+    # The second fix attempt was told what the failed verification said.
+    second_fix = worker_double.completions[4].task
+    assert "still NPE" in second_fix.prompt
+
+
+def test_bug_fix_fails_with_a_clear_cause_after_max_fix_attempts(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    local_stack.redefine("bug-fix", MaxFixAttempts=2)
+    worker_double.respond = _verifications([False, False, True])
+    worker_double.start()
+    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    assert status.status == "failed"
+    assert status.error == "VerificationFailed"
+    assert status.cause is not None
+    assert status.cause.startswith("The fix failed verification 2 times in a row")
+    assert "still NPE" in status.cause
+    assert worker_double.steps_answered().count("Implement the fix") == 2
+    assert status.steps[-1].name == "Workflow failed"
+    assert status.steps[-1].error == "VerificationFailed"
+
+
+def test_a_failed_step_fails_the_workflow_with_its_error(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    def broken(task: ClaimedTask) -> dict[str, Any]:
+        if task.context["step"] == "root_cause":
+            raise StepFailed("Agent.BudgetExceeded", "the task spent its 5.00 USD budget")
+        return default_answer(task)
+
+    worker_double.respond = broken
+    worker_double.start()
+    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    assert status.status == "failed"
+    assert status.error == "Agent.BudgetExceeded"
+    assert status.cause == "the task spent its 5.00 USD budget"
+    caught = [s for s in status.steps if s.name == "Find the root cause"]
+    assert caught[0].status == "caught"
+    assert caught[0].error == "Agent.BudgetExceeded"
+    assert "Implement the fix" not in worker_double.steps_answered()
+
+
+def test_the_outcome_is_delivered_to_the_callbacks(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    callbacks = pytest.importorskip("autodev.callbacks")
+    worker_double.start()
+    started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
+    finished(started.id)
+    delivered = callbacks.get_result(started.id)
+    assert delivered["target_id"] == started.id
+    assert delivered["target_kind"] == "workflow"
+    assert delivered["status"] == "succeeded"
+    assert delivered["result"]["summary"] == "Write review report: done"
+    assert delivered["result"]["console_url"] == started.console_url

@@ -20,7 +20,7 @@ from typing import Any
 
 from autodev.aws import reset_clients
 from autodev.config import get_settings
-from autodev.local import lambdas
+from autodev.local import lambdas, moto_fixes
 from autodev.local.services import LocalService, RunningService
 from autodev.workflows import asl, sfn
 
@@ -70,6 +70,8 @@ class LocalStack:
 
     ``overrides`` replace numeric substitutions (e.g. ``ApprovalTimeoutSeconds=2``) for every
     state machine; :meth:`redefine` changes them for one template while running.
+    ``poke_scaler=False`` leaves AUTODEV_SCALER_FUNCTION unset, so queued tasks wait for
+    whoever claims them (a test's worker double) instead of started workers.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         overrides: Mapping[str, int] | None = None,
         services: Iterable[LocalService] = (),
+        poke_scaler: bool = True,
         functions_dir: Path = FUNCTIONS_DIR,
         statemachines_dir: Path = asl.STATEMACHINES_DIR,
     ) -> None:
@@ -86,6 +89,7 @@ class LocalStack:
         self.host = host
         self.overrides = dict(overrides or {})
         self.services = list(services)
+        self.poke_scaler = poke_scaler
         self.functions_dir = functions_dir
         self.statemachines_dir = statemachines_dir
         self.region = REGION
@@ -117,6 +121,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        moto_fixes.apply()
         self._server = ThreadedMotoServer(
             ip_address=self.host, port=self._requested_port, verbose=False
         )
@@ -179,7 +184,7 @@ class LocalStack:
         folders = function_folders(self.functions_dir)
         for folder in folders:
             self.export(function_env_name(folder), function_name(folder))
-        if "scaler" in folders and "AUTODEV_SCALER_FUNCTION" not in os.environ:
+        if self.poke_scaler and "scaler" in folders and "AUTODEV_SCALER_FUNCTION" not in os.environ:
             self.export("AUTODEV_SCALER_FUNCTION", function_name("scaler"))
         if "DB_POOL_MAX_SIZE" not in os.environ:
             # Handlers, workers and the caller share this process's pool here.

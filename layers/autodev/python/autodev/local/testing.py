@@ -138,7 +138,8 @@ def wait_for(
 
 @pytest.fixture
 def local_stack(database: str) -> Iterator[LocalStack]:
-    with LocalStack() as stack:
+    # No scaler poke: the test decides who works on queued tasks (usually worker_double).
+    with LocalStack(poke_scaler=False) as stack:
         yield stack
 
 

@@ -99,6 +99,9 @@ def _finish(record: _Open, execution_status: str) -> StepRecord:
         status = "caught"  # it failed and a Catch took the workflow to its failure path
     else:
         status = _STOPPED.get(execution_status, "running")
+    if status == "stopped":
+        # Whatever the step reported while being stopped is not its outcome.
+        record.error = record.cause = None
     return StepRecord(
         name=record.name,
         state_type=record.state_type,

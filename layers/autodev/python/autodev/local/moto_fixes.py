@@ -1,0 +1,90 @@
+"""Small corrections to moto that the local engine needs to behave like AWS.
+
+Each one patches moto (never our code), is applied once, and says what AWS does.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_applied = False
+_lock = threading.Lock()
+
+
+def apply() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _keep_task_failure_cause()
+        _stop_waiting_tasks_on_stop_execution()
+        _applied = True
+
+
+def _keep_task_failure_cause() -> None:
+    """SendTaskFailure: AWS passes ``cause`` on to the failed state (a Catch's ``Cause``);
+    moto's response handler reads only ``error`` and drops it."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        token = self._get_param("taskToken")
+        error = self._get_param("error")
+        cause = self._get_param("cause")
+        backend = self.stepfunction_backend
+        try:
+            backend.send_task_failure(token, error=error, cause=cause)
+        except TypeError:  # the backend without the interpreter takes no cause
+            backend.send_task_failure(token, error=error)
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+def _stop_waiting_tasks_on_stop_execution() -> None:
+    """StopExecution: AWS aborts the execution at once, even while a Task waits for its task
+    token. moto marks it stopped but the waiting thread sleeps until its heartbeat or timeout
+    (minutes), so the execution shows RUNNING meanwhile; wake every waiting task so it sees the
+    stop and the execution ends ABORTED, as on AWS. The error and cause given are kept, too."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        worker = self.exec_worker
+        if worker is None:
+            return
+        wanted = getattr(_stop_reason, "value", None) or (error, cause)
+        worker.stop(stop_date=stop_date, error=wanted[0] or None, cause=wanted[1] or None)
+        # DescribeExecution of an aborted execution shows the error and cause it was given.
+        self.error, self.cause = wanted[0] or None, wanted[1] or None
+        for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    def stop_execution(self: Any) -> Any:
+        _stop_reason.value = (self._get_param("error"), self._get_param("cause"))
+        try:
+            return original_stop_execution(self)
+        finally:
+            _stop_reason.value = None
+
+    def keep_stopped(original: Any) -> Any:
+        # A woken task fails (it saw no answer); an aborted execution stays aborted.
+        def setter(self: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            original(self, *args, **kwargs)
+
+        return setter
+
+    Environment.set_error = keep_stopped(Environment.set_error)  # type: ignore[method-assign]
+    Environment.set_timed_out = keep_stopped(Environment.set_timed_out)  # type: ignore[method-assign]
+    original_stop_execution = StepFunctionResponse.stop_execution
+    Execution.stop = stop  # type: ignore[method-assign]
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+# The error and cause of the StopExecution request being handled on this thread.
+_stop_reason = threading.local()

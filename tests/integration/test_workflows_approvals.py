@@ -1,0 +1,186 @@
+"""The deployment template's approval: approve, reject, time out; who may answer; first wins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from autodev import audit
+from autodev.config import get_settings
+from autodev.db import connection
+from autodev.errors import NotFound
+from autodev.local.stack import LocalStack
+from autodev.local.testing import WorkerDouble, local_stack, wait_for, worker_double  # noqa: F401
+from autodev.workflows import (
+    AlreadyDecided,
+    Approval,
+    NotAllowed,
+    WorkflowStatus,
+    get_approval,
+    get_workflow_status,
+    pending_approvals,
+    register_group_resolver,
+    respond_to_approval,
+    start_workflow,
+)
+
+APPROVER = "UAPPROVER1"
+OTHER_APPROVER = "UAPPROVER2"
+
+
+@pytest.fixture(autouse=True)
+def _approvers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("APPROVERS", f"{APPROVER}, {OTHER_APPROVER}")
+    monkeypatch.delenv("APPROVER_GROUP", raising=False)
+    get_settings.cache_clear()
+    yield
+    register_group_resolver(None)
+    get_settings.cache_clear()
+
+
+def finished(workflow_id: str) -> WorkflowStatus:
+    status: WorkflowStatus = wait_for(
+        lambda: (s := get_workflow_status(workflow_id)).finished and s,
+        what=f"workflow {workflow_id} to finish",
+    )
+    return status
+
+
+def waiting_deployment(worker_double: WorkerDouble) -> tuple[str, Approval]:  # noqa: F811
+    worker_double.start()
+    started = start_workflow("deployment", {"target_org": "staging"}, "UREQUESTER")
+    approvals = wait_for(lambda: pending_approvals(started.id), what="an approval request")
+    assert len(approvals) == 1
+    return started.id, approvals[0]
+
+
+def _audit(workflow_id: str, action: str) -> list[dict[str, Any]]:
+    return [e for e in audit.recent(100, target=workflow_id) if e["action"] == action]
+
+
+def _token_of(approval_id: str) -> str:
+    with connection() as conn:
+        row = conn.execute("SELECT task_token FROM approvals WHERE id = %s", (approval_id,))
+        found = row.fetchone()
+    assert found is not None
+    return str(found["task_token"])
+
+
+def test_approved_deployment_deploys_and_smoke_tests(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    workflow_id, approval = waiting_deployment(worker_double)
+    assert get_workflow_status(workflow_id).status == "waiting_approval"
+    assert get_workflow_status(workflow_id).current_step == "Request approval"
+    assert "Deploy force-app to staging" in approval.message
+    assert "Validate deployment: done" in approval.message  # what validation said
+    # The id people see is opaque; the token stays in the database.
+    assert approval.id not in _token_of(approval.id)
+    assert "task_token" not in vars(approval)
+
+    decided = respond_to_approval(approval.id, APPROVER, True, "ship it")
+    assert decided.status == "approved"
+    assert decided.decided_by == APPROVER
+    status = finished(workflow_id)
+    assert status.status == "succeeded", (status.error, status.cause)
+    assert worker_double.steps_answered() == [
+        "Validate deployment",
+        "Deploy to org",
+        "Run smoke tests",
+    ]
+    assert status.output["steps"]["approve"]["approver"] == APPROVER
+    assert status.output["steps"]["approve"]["comment"] == "ship it"
+    [event] = _audit(workflow_id, "approval.approved")
+    assert event["actor"] == APPROVER
+    assert event["detail"]["comment"] == "ship it"
+
+
+def test_rejected_deployment_reports_who_rejected_and_why(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    workflow_id, approval = waiting_deployment(worker_double)
+    respond_to_approval(approval.id, APPROVER, False, "not during the release freeze")
+    status = finished(workflow_id)
+    assert status.status == "failed"
+    assert status.error == "ApprovalRejected"
+    assert status.cause == f"Rejected by {APPROVER}: not during the release freeze"
+    assert worker_double.steps_answered() == ["Validate deployment"]
+    assert [s.name for s in status.steps][-2:] == ["Record rejection", "Deployment rejected"]
+    assert _audit(workflow_id, "approval.rejected")
+
+
+def test_unanswered_approval_times_out(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    local_stack.redefine("deployment", ApprovalTimeoutSeconds=1)
+    workflow_id, approval = waiting_deployment(worker_double)
+    status = finished(workflow_id)
+    assert status.status == "timed_out"
+    assert status.error == "ApprovalTimedOut"
+    assert status.steps[-1].name == "Approval timed out"
+    assert get_approval(approval.id).status == "expired"
+    with pytest.raises(AlreadyDecided, match="is expired: the workflow no longer waits"):
+        respond_to_approval(approval.id, APPROVER, True)
+    assert worker_double.steps_answered() == ["Validate deployment"]
+
+
+def test_a_second_answer_is_told_who_decided_and_changes_nothing(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    workflow_id, approval = waiting_deployment(worker_double)
+    first = respond_to_approval(approval.id, APPROVER, True)
+    assert isinstance(first.decided_at, datetime)
+    when = first.decided_at.strftime("%Y-%m-%d %H:%M:%S")
+    with pytest.raises(AlreadyDecided, match=f"already approved by {APPROVER} at {when} UTC"):
+        respond_to_approval(approval.id, OTHER_APPROVER, False, "no!")
+    assert finished(workflow_id).status == "succeeded"
+    assert get_approval(approval.id).decided_by == APPROVER
+    assert len(_audit(workflow_id, "approval.approved")) == 1
+    assert not _audit(workflow_id, "approval.rejected")
+
+
+def test_someone_not_allowed_cannot_answer_and_changes_nothing(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    workflow_id, approval = waiting_deployment(worker_double)
+    before = audit.recent(100, target=workflow_id)
+    with pytest.raises(NotAllowed, match="UINTRUDER may not answer approvals"):
+        respond_to_approval(approval.id, "UINTRUDER", True)
+    assert get_approval(approval.id).status == "pending"
+    assert get_workflow_status(workflow_id).status == "waiting_approval"
+    assert audit.recent(100, target=workflow_id) == before
+    # The request still stands for a real approver.
+    respond_to_approval(approval.id, APPROVER, True)
+    assert finished(workflow_id).status == "succeeded"
+
+
+def test_members_of_the_approver_group_may_answer(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APPROVERS", "")
+    monkeypatch.setenv("APPROVER_GROUP", "S0RELEASE")
+    get_settings.cache_clear()
+    members = {("UMEMBER", "S0RELEASE")}
+    register_group_resolver(lambda user, group: (user, group) in members)
+    workflow_id, approval = waiting_deployment(worker_double)
+    with pytest.raises(NotAllowed):
+        respond_to_approval(approval.id, APPROVER, True)
+    respond_to_approval(approval.id, "UMEMBER", True)
+    assert finished(workflow_id).status == "succeeded"
+
+
+def test_unknown_approval_is_not_found(local_stack: LocalStack) -> None:  # noqa: F811
+    with pytest.raises(NotFound, match="no approval 'apr-does-not-exist'"):
+        respond_to_approval("apr-does-not-exist", APPROVER, True)
+    with pytest.raises(NotFound):
+        respond_to_approval("", APPROVER, True)
