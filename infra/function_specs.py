@@ -82,10 +82,11 @@ SPECS: dict[str, FunctionSpec] = {
         grants=frozenset({G.DATABASE, G.RUN_WORKERS}),
     ),
     "rescuer": FunctionSpec(
-        "Requeues tasks whose lease expired; fails them in Step Functions past their retries.",
+        "Requeues tasks whose lease expired; fails them in Step Functions past their retries;"
+        " sends outcomes left in the outbox; then runs the scaler in-process.",
         timeout_seconds=120,
         reserved_concurrency=1,
-        grants=frozenset({G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.INVOKE_SCALER}),
+        grants=frozenset({G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS}),
         schedule="rate(1 minute)",
     ),
     # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---

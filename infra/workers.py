@@ -229,6 +229,12 @@ class Workers(Construct):
                 resources=[tasks],
                 conditions=cluster_condition,
             ),
+            # RunTask with propagateTags tags the new task, which ECS authorises separately.
+            iam.PolicyStatement(
+                actions=["ecs:TagResource"],
+                resources=[tasks],
+                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            ),
             iam.PolicyStatement(
                 actions=["ecs:ListTasks"],
                 resources=[container_instances],

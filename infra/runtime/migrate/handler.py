@@ -27,7 +27,8 @@ def database_url() -> str:
         dbname=os.environ.get("DATABASE_NAME", "autodev"),
         user=str(secret["username"]),
         password=str(secret["password"]),
-        sslmode="require",
+        # RDS enforces TLS (rds.force_ssl); the variable exists for tests on a local server.
+        sslmode=os.environ.get("DATABASE_SSLMODE", "require"),
         connect_timeout="10",
     )
 
