@@ -1,12 +1,14 @@
 """A task runner without Claude Code, for queue tests and benchmarks (AUTODEV_WORKER_RUNNER=echo).
 
-It answers with the prompt. ``context["echo"]`` can ask it to take ``seconds`` (honouring a
-stop request), to fail with ``fail`` (``retryable`` or not), or to return ``output`` fields.
-Its results say ``[echo runner]``; nothing that runs it pretends a model answered.
+It answers with the prompt. ``context["echo"]`` can ask it to take ``seconds`` (default
+``AUTODEV_ECHO_SECONDS``, 0; a stop request ends the wait), to fail with ``fail``
+(``retryable`` or not), or to return ``output`` fields. Its results say ``[echo runner]``;
+nothing that runs it pretends a model answered.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -20,7 +22,8 @@ class EchoTaskRunner:
 
     def execute(self, task: ClaimedTask, should_stop: StopCheck, progress: Any) -> Execution:
         spec = task.context.get("echo") or {}
-        seconds = float(spec.get("seconds", 0) or 0)
+        # AUTODEV_ECHO_SECONDS: how long a task takes when its context does not say.
+        seconds = float(spec.get("seconds", os.environ.get("AUTODEV_ECHO_SECONDS", 0)) or 0)
         waiter = threading.Event()
         waited = 0.0
         while waited < seconds:

@@ -1,0 +1,141 @@
+"""The real Claude Code CLI under the worker: a scrubbed environment, and a timeout that kills it.
+
+Each test runs the bundled CLI once against the scripted model server, with a session the
+task itself supplies (``context["scripted_session"]``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import claude_agent_sdk
+import psutil
+import pytest
+
+from autodev.config import get_settings
+from autodev.orchestrator import queue
+from autodev.orchestrator.queue import TaskSpec
+from autodev.orchestrator.worker import Worker
+
+CLAUDE_CLI = str(Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude")
+SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAWORKERSECRET0001",
+    "AWS_SECRET_ACCESS_KEY": "worker-aws-secret-value-0001",
+    "AWS_SESSION_TOKEN": "worker-aws-session-token-0001",
+    "SLACK_BOT_TOKEN": "xoxb-worker-slack-secret-0001",
+    "SLACK_SIGNING_SECRET": "worker-signing-secret-0001",
+    "ANTHROPIC_API_KEY_BACKUP": "sk-ant-should-not-leak-0001",
+}
+
+
+@pytest.fixture
+def scripted(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "100")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return database
+
+
+def _run_worker(task_id: str) -> dict[str, Any]:
+    Worker(get_settings(), max_tasks=1).run()
+    return queue.get_task_status(task_id)
+
+
+def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
+    session = [
+        {
+            "text": "Recording the environment.",
+            "tool_calls": [
+                {
+                    "name": "Bash",
+                    "input": {"command": "env > agent-env.txt", "description": "Save env"},
+                }
+            ],
+        },
+        {"text": "[scripted model] Saved."},
+    ]
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="Save the environment",
+            allowed_tools=("Bash",),
+            context={"files": {"README.md": "hello\n"}, "scripted_session": session},
+        )
+    )
+    status = _run_worker(task_id)
+    assert status["status"] == "succeeded", status["last_error"]
+    workspace = Path(status["result"]["workspace"])
+    recorded = (workspace / "agent-env.txt").read_text()
+    names = {line.split("=", 1)[0] for line in recorded.splitlines() if "=" in line}
+    assert "HOME" in names
+    assert "PATH" in names
+    assert not [n for n in names if n.startswith(("AWS_", "SLACK_", "DATABASE"))]
+    for value in [*SECRETS.values(), scripted]:
+        assert value not in recorded
+    assert "ANTHROPIC_API_KEY=scripted-model-no-key" in recorded
+    # HOME is the task's own, not the worker's.
+    assert f"HOME={workspace.parent / 'home'}" in recorded
+    # The agent-env.txt it wrote is the task's change, and the diff says so.
+    assert status["result"]["files_changed"] == ["agent-env.txt"]
+
+
+def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) -> None:
+    marker = f"autodev-timeout-{uuid.uuid4().hex[:8]}"
+    session = [
+        {
+            "text": "Running a long command.",
+            "tool_calls": [
+                {
+                    "name": "Bash",
+                    "input": {
+                        "command": f'python3 -c "import time; time.sleep(300)" {marker}',
+                        "description": "Run a long command",
+                    },
+                }
+            ],
+        },
+        {"text": "[scripted model] Never reached."},
+    ]
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="Take too long",
+            allowed_tools=("Bash",),
+            timeout_ms=6000,
+            max_attempts=3,
+            context={"files": {"README.md": "hello\n"}, "scripted_session": session},
+        )
+    )
+    seen: dict[str, list[psutil.Process]] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        # While the task runs: find the long command and the CLI that started it.
+        while not done.is_set() and "command" not in seen:
+            for process in psutil.process_iter(["cmdline"]):
+                cmdline = " ".join(process.info["cmdline"] or [])
+                if marker in cmdline and "python3" in cmdline:
+                    seen["command"] = [process]
+                    seen["cli"] = [p for p in process.parents() if p.cmdline()[:1] == [CLAUDE_CLI]]
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        status = _run_worker(task_id)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen.get("command"), "the long command never started"
+    assert seen.get("cli"), "the Claude Code CLI was not found above the command"
+    assert status["status"] == "failed"  # a timeout is final: retrying would burn budget again
+    assert status["error_code"] == queue.ERROR_TIMEOUT
+    assert "timed out after 6 s" in status["last_error"]
+    for process in [*seen["command"], *seen["cli"]]:
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
