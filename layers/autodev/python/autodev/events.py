@@ -90,6 +90,11 @@ class ApprovalRequested(EventDetail):
     step_name: str | None = None
     message: str
     approvers: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = Field(default=None, description="when the approval times out")
+    template: str | None = None
+    requested_by: str | None = None
+    slack_channel: str | None = Field(default=None, description="the workflow's Slack channel")
+    slack_thread_ts: str | None = Field(default=None, description="the workflow's Slack thread")
 
 
 class ProgressUpdated(EventDetail):
