@@ -101,6 +101,15 @@ def suppress(stack: AutodevStack) -> None:
         "and read at run time, so no value shows in the task definition or its env.",
     )
 
+    execution_role = stack.workers.task_definition.execution_role
+    if execution_role is not None and stack.workers.image_is_asset:
+        _ack(
+            execution_role,
+            "IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken (pulling the worker image) accepts no resource but '*'; "
+            "the pull itself is scoped to the image's repository.",
+        )
+
     # --- Lambda runtime ---
     for function in stack.functions.functions.values():
         _ack(function, "L1", RUNTIME_REASON)

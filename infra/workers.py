@@ -61,7 +61,12 @@ DOCKER_EXCLUDES = [
     "tests",
     "infra",
     "statemachines",
-    "*.md.bak",
+    ".ci",
+    "docs",
+    "slack",
+    "cdk.json",
+    "package.json",
+    "package-lock.json",
 ]
 
 
@@ -122,6 +127,8 @@ class Workers(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
+        image = _image(self, root)
+        self.image_is_asset = worker_dockerfile(root).exists()
         environment = {
             "AUTODEV_ENV": env,
             "AUTODEV_EVENT_BUS": bus.event_bus_name,
@@ -138,7 +145,7 @@ class Workers(Construct):
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
             container_name=CONTAINER_NAME,
-            image=_image(self, root),
+            image=image,
             environment=environment,
             logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.log_group),
             stop_timeout=Duration.seconds(120),  # finish the heartbeat / fail the task cleanly

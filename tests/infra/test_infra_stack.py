@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from autodev.workflows import asl
-from infra.discovery import REPO_ROOT, arn_substitution, handler_folders, workflow_files
+from infra.discovery import (
+    REPO_ROOT,
+    arn_substitution,
+    handler_folders,
+    worker_dockerfile,
+    workflow_files,
+)
 from infra.function_specs import SPECS
 from infra.naming import function_name
 from infra.settings import load_env_settings
@@ -370,3 +376,21 @@ def test_cfn_lint_passes(synth: Synth) -> None:
         ),
     )
     assert not matches, "\n".join(str(match) for match in matches)
+
+
+def test_worker_image_is_built_from_its_dockerfile(synth: Synth) -> None:
+    assets = json.loads((synth.outdir / f"{synth.stack_name}.assets.json").read_text())
+    images = [image["source"] for image in assets.get("dockerImages", {}).values()]
+    task_definition = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))
+    platform = task_definition["Properties"]["RuntimePlatform"]
+    assert platform == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
+    if not worker_dockerfile().exists():
+        assert images == []  # placeholder image until the Dockerfile lands (synth warns)
+        return
+    assert len(images) == 1
+    assert images[0]["dockerFile"] == "functions/claude_worker/Dockerfile"
+    assert images[0]["platform"] == "linux/arm64"
+    context = synth.outdir / images[0]["directory"]
+    assert (context / "uv.lock").exists()
+    for excluded in (".git", ".venv", "node_modules", "cdk.out", "tests", ".autodev"):
+        assert not (context / excluded).exists(), f"{excluded} is in the image build context"
