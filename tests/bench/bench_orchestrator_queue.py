@@ -32,7 +32,12 @@ ROUNDS = 5
 def _rate(count: int, work: Callable[[int], None], threads: int) -> float:
     """Units per second doing ``work(thread_index)`` in ``threads`` threads at once."""
     start = threading.Barrier(threads + 1)
-    runners = [threading.Thread(target=lambda i=i: (start.wait(), work(i))) for i in range(threads)]
+
+    def run(index: int) -> None:
+        start.wait()
+        work(index)
+
+    runners = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
     for runner in runners:
         runner.start()
     start.wait()
