@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -189,10 +189,6 @@ class Data(Construct):
             "DATABASE_PORT": str(DATABASE_PORT),
             "DATABASE_NAME": DATABASE_NAME,
         }
-
-    @property
-    def region(self) -> str:
-        return Stack.of(self).region
 
 
 _ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9)

@@ -125,6 +125,7 @@ SPECS: dict[str, FunctionSpec] = {
                 G.TASK_CALLBACKS,
                 G.PUBLISH_EVENTS,
                 G.MANAGE_SCHEDULES,
+                G.INVOKE_DELIVERY,
             }
         ),
         events=frozenset({"approval:requested"}),
