@@ -110,6 +110,25 @@ def suppress(stack: AutodevStack) -> None:
             "the pull itself is scoped to the image's repository.",
         )
 
+    bedrock_role = stack.workers.bedrock_role
+    if bedrock_role is not None:
+        reason = (
+            "Bedrock mode only: Anthropic models in any region (cross-region inference "
+            "routes there) and inference profiles of Anthropic models; the role can do "
+            "nothing else and is assumed per agent session."
+        )
+        _ack(
+            bedrock_role,
+            "IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.*]",
+            reason,
+        )
+        _ack(
+            bedrock_role,
+            "IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:"
+            "inference-profile/*anthropic.*]",
+            reason,
+        )
+
     # --- Lambda runtime ---
     for function in stack.functions.functions.values():
         _ack(function, "L1", RUNTIME_REASON)
