@@ -139,3 +139,38 @@ def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) ->
     assert "timed out after 6 s" in status["last_error"]
     for process in [*seen["command"], *seen["cli"]]:
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+_THREE_READS = [
+    {
+        "text": f"Reading, turn {n}.",
+        "tool_calls": [{"name": "Read", "input": {"file_path": "{workspace}/README.md"}}],
+    }
+    for n in range(1, 4)
+] + [{"text": "[scripted model] Done."}]
+
+
+@pytest.mark.parametrize(
+    ("limits", "code", "cause"),
+    [
+        ({"max_turns": 2}, queue.ERROR_TURN_LIMIT, "the task reached its turn limit of 2 turns"),
+        ({"budget_usd": 0.01}, queue.ERROR_BUDGET, "the task reached its budget of $0.01"),
+    ],
+)
+def test_a_task_stops_with_a_clear_cause_at_its_turn_limit_or_budget(
+    scripted: str, limits: dict[str, Any], code: str, cause: str
+) -> None:
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="Read three times",
+            allowed_tools=("Read",),
+            context={"files": {"README.md": "hello\n"}, "scripted_session": _THREE_READS},
+            **limits,
+        )
+    )
+    status = _run_worker(task_id)
+    assert (status["status"], status["error_code"]) == ("failed", code)
+    assert status["last_error"].startswith(cause)
+    assert status["cost_usd"] > 0  # what was spent is recorded, even on failure
+    assert status["input_tokens"] > 0

@@ -138,9 +138,10 @@ class SessionMonitor:
         cost = event.get("total_cost_usd")
         if isinstance(cost, int | float):
             self.usage.cost_usd = float(cost)
-        # The CLI's own totals are authoritative when it reports them.
+        # The CLI's own totals are authoritative when it reports them (an early stop, such as
+        # a budget reached, can report zeros; the per-message counts stand then).
         totals = event.get("usage") or {}
-        if totals:
+        if any(int(totals.get(key) or 0) for key in ("input_tokens", "output_tokens")):
             self.usage.input_tokens = int(totals.get("input_tokens") or 0)
             self.usage.output_tokens = int(totals.get("output_tokens") or 0)
             self.usage.cache_read_tokens = int(totals.get("cache_read_input_tokens") or 0)
