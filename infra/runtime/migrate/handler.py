@@ -7,6 +7,7 @@ handed to the Migrator as a setting; it is never written to the environment or a
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities import parameters
 from psycopg.conninfo import make_conninfo
 
 from autodev.config import load_settings
+from autodev.db import DatabaseUnavailable
 from autodev.db.migrate import Migrator
 
 logger = Logger(service="autodev-migrate")
@@ -33,9 +35,23 @@ def database_url() -> str:
     )
 
 
+def _migrate_when_reachable(deadline_seconds: float = 240.0) -> list[Any]:
+    """RDS Proxy can take a few minutes after CloudFormation creates it before it accepts
+    connections; keep trying until the deadline (the function's timeout is five minutes)."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            return Migrator(load_settings(database_url=database_url())).up()
+        except DatabaseUnavailable as error:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("database not reachable yet; retrying", extra={"error": str(error)})
+            time.sleep(10)
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    applied = Migrator(load_settings(database_url=database_url())).up()
+    applied = _migrate_when_reachable()
     labels = [migration.label for migration in applied]
     logger.info("migrations applied", extra={"applied": labels})
     return {"applied": labels}
