@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from autodev import audit
+from autodev.aws import client
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import NotFound
@@ -18,6 +20,7 @@ from autodev.workflows import (
     AlreadyDecided,
     Approval,
     NotAllowed,
+    StepFunctionsError,
     WorkflowStatus,
     get_approval,
     get_workflow_status,
@@ -184,3 +187,52 @@ def test_unknown_approval_is_not_found(local_stack: LocalStack) -> None:  # noqa
         respond_to_approval("apr-does-not-exist", APPROVER, True)
     with pytest.raises(NotFound):
         respond_to_approval("", APPROVER, True)
+
+
+def test_an_answer_the_workflow_no_longer_waits_for_is_a_clear_message(
+    local_stack: LocalStack,  # noqa: F811
+) -> None:
+    from autodev.workflows.approvals import request_approval
+
+    started = start_workflow("deployment", {"target_org": "staging"}, "UREQUESTER")
+    # A request whose task token Step Functions no longer knows (its execution moved on).
+    stale = request_approval(started.id, "token-of-a-finished-step", "Request approval", "Go?", 60)
+    with pytest.raises(
+        StepFunctionsError,
+        match="could not record the approval: the step is no longer waiting",
+    ):
+        respond_to_approval(stale.id, APPROVER, True)
+    assert get_approval(stale.id).status == "expired"
+    assert not _audit(started.id, "approval.approved")
+
+
+def test_approval_requested_is_published_without_the_token(
+    local_stack: LocalStack,  # noqa: F811
+    worker_double: WorkerDouble,  # noqa: F811
+) -> None:
+    sqs = client("sqs")
+    queue_url = sqs.create_queue(QueueName="approvals-seen")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    bus = client("events")
+    bus.put_rule(
+        Name="approvals-seen",
+        EventBusName="autodev",
+        EventPattern=json.dumps({"source": ["autodev"], "detail-type": ["approval:requested"]}),
+    )
+    bus.put_targets(
+        Rule="approvals-seen",
+        EventBusName="autodev",
+        Targets=[{"Id": "queue", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+    )
+    workflow_id, approval = waiting_deployment(worker_double)
+    received = wait_for(
+        lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages"),
+        what="the approval:requested event",
+    )
+    event = json.loads(received[0]["Body"])
+    detail = event["detail"]
+    assert detail["approval_id"] == approval.id
+    assert detail["workflow_id"] == workflow_id
+    assert detail["requested_by"] == "UREQUESTER"
+    assert detail["approvers"] == [APPROVER, OTHER_APPROVER]
+    assert _token_of(approval.id) not in received[0]["Body"]

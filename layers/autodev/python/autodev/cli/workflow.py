@@ -1,7 +1,246 @@
-"""`autodev workflow`: placeholder until its issue lands; registers nothing yet."""
+"""`autodev workflow list|start|status|result|approve|reject|cancel`.
+
+Every command first points itself at the background local stack (``autodev local up``) when
+one runs and no AWS endpoint is set; otherwise it talks to AWS as configured.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 
+from autodev.cli.output import console, print_table
+from autodev.config import settings_or_exit
+from autodev.errors import InvalidInput, NotFound
+
+workflow_app = typer.Typer(
+    help="Start, follow, approve and cancel workflows.", no_args_is_help=True
+)
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Who you are (a Slack user id); default AUTODEV_USER or cli:<login>."
+    ),
+]
+
+
+def _ready() -> None:
+    settings_or_exit()
+    from autodev.local import activate
+
+    activate()
+
+
+def _me(given: str | None) -> str:
+    return given or os.environ.get("AUTODEV_USER") or f"cli:{getpass.getuser()}"
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise InvalidInput(f"{option} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f'{option} must be a JSON object, like \'{{"target": "X"}}\'')
+    return value
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%H:%M:%S") if moment else ""
+
+
+def _took(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = (end - start).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+@workflow_app.command("list")
+def list_command() -> None:
+    """List the workflow templates."""
+    settings_or_exit()
+    from autodev.workflows import list_templates
+
+    templates = list_templates()
+    print_table(
+        "workflow templates",
+        ("template", "title", "input (* required)", "priority", "budget"),
+        (
+            (
+                t.name,
+                t.title,
+                ", ".join(
+                    name + ("*" if name in t.input_schema.get("required", ()) else "")
+                    for name in t.input_schema.get("properties", {})
+                ),
+                t.default_priority,
+                f"${t.default_budget_usd:.2f}",
+            )
+            for t in templates
+        ),
+    )
+    for t in templates:
+        console.print(f"[bold]{t.name}[/bold]: {t.description}")
+
+
+@workflow_app.command("start")
+def start_command(
+    template: Annotated[str, typer.Argument(help="The template, e.g. bug-fix.")],
+    input_json: Annotated[
+        str | None,
+        typer.Option("--input", help='The input as a JSON object, e.g. \'{"target": "X"}\'.'),
+    ] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="critical, high, normal or low (default: the template's).")
+    ] = None,
+    budget: Annotated[float | None, typer.Option(help="Budget in US dollars.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="A client key: starting twice with it starts once.")
+    ] = None,
+    as_user: AsOption = None,
+) -> None:
+    """Start a workflow and print its id and where to follow it."""
+    given = _json_object(input_json, "--input") if input_json is not None else {}
+    _ready()
+    from autodev.workflows import start_workflow
+
+    started = start_workflow(
+        template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+    )
+    verb = "started" if started.created else "already started with this key:"
+    console.print(f"{verb} {started.template} workflow {started.id}")
+    console.print(f"execution: {started.execution_name}")
+    console.print(f"console:   {started.console_url}", soft_wrap=True)
+    console.print(f"follow:    autodev workflow status {started.id}")
+
+
+@workflow_app.command("status")
+def status_command(
+    workflow_id: Annotated[str, typer.Argument(help="The workflow id.")],
+) -> None:
+    """Show a workflow's state and its steps."""
+    _ready()
+    from autodev.workflows import get_workflow_status
+
+    status = get_workflow_status(workflow_id)
+    console.print(f"workflow {status.id} ({status.template}): [bold]{status.status}[/bold]")
+    if status.current_step:
+        console.print(f"current step: {status.current_step}")
+    if status.error or status.cause:
+        console.print(f"error: {status.error or ''} {status.cause or ''}".rstrip())
+    console.print(
+        f"requested by {status.requested_by}; cost ${status.cost_usd:.4f}"
+        + (f" of ${status.budget_usd:.2f}" if status.budget_usd is not None else "")
+    )
+    for approval in status.approvals:
+        if approval.status == "pending":
+            console.print(
+                f"waiting for approval {approval.id}: autodev workflow approve {approval.id}",
+                soft_wrap=True,
+            )
+    print_table(
+        f"steps of {status.execution_name}",
+        ("step", "type", "status", "started", "took", "error"),
+        (
+            (
+                s.name,
+                s.state_type,
+                s.status,
+                _when(s.started_at),
+                _took(s.started_at, s.ended_at),
+                ": ".join(filter(None, (s.error, (s.cause or "")[:80]))),
+            )
+            for s in status.steps
+        ),
+    )
+    if status.console_url:
+        console.print(f"console: {status.console_url}", soft_wrap=True)
+
+
+@workflow_app.command("result")
+def result_command(
+    workflow_id: Annotated[str, typer.Argument(help="The workflow (or task, or result) id.")],
+) -> None:
+    """Print the cached result of a finished workflow as JSON."""
+    _ready()
+    from autodev.callbacks import get_result
+
+    console.print_json(json.dumps(get_result(workflow_id), default=str))
+
+
+def _pending_approval_id(approval_or_workflow_id: str) -> str:
+    """An approval id as given, or the one pending approval of a workflow id."""
+    import uuid
+
+    from autodev.workflows import get_workflow_status, pending_approvals
+
+    try:
+        uuid.UUID(approval_or_workflow_id)
+    except ValueError:
+        return approval_or_workflow_id
+    pending = pending_approvals(approval_or_workflow_id)
+    if pending:
+        return pending[0].id
+    asked = get_workflow_status(approval_or_workflow_id).approvals
+    if asked:
+        # Answering the last one explains who decided it (or that it expired).
+        return asked[-1].id
+    raise NotFound(f"workflow {approval_or_workflow_id} has no approval to answer")
+
+
+def _answer(approval_id: str, approved: bool, comment: str | None, as_user: str | None) -> None:
+    _ready()
+    from autodev.workflows import respond_to_approval
+
+    decided = respond_to_approval(
+        _pending_approval_id(approval_id), _me(as_user), approved, comment
+    )
+    console.print(f"{decided.status} (approval {decided.id}, workflow {decided.workflow_id})")
+
+
+@workflow_app.command("approve")
+def approve_command(
+    approval_id: Annotated[
+        str, typer.Argument(help="The approval id (or the workflow id of its one approval).")
+    ],
+    comment: Annotated[str | None, typer.Option(help="Why.")] = None,
+    as_user: AsOption = None,
+) -> None:
+    """Approve a waiting step (you must be in APPROVERS or APPROVER_GROUP)."""
+    _answer(approval_id, True, comment, as_user)
+
+
+@workflow_app.command("reject")
+def reject_command(
+    approval_id: Annotated[
+        str, typer.Argument(help="The approval id (or the workflow id of its one approval).")
+    ],
+    comment: Annotated[str, typer.Option(help="Why (shown to the requester).")],
+    as_user: AsOption = None,
+) -> None:
+    """Reject a waiting step; the workflow reports the rejection."""
+    _answer(approval_id, False, comment, as_user)
+
+
+@workflow_app.command("cancel")
+def cancel_command(
+    workflow_id: Annotated[str, typer.Argument(help="The workflow id.")],
+    as_user: AsOption = None,
+) -> None:
+    """Stop a running workflow and cancel its queued tasks and approvals."""
+    _ready()
+    from autodev.workflows import cancel_workflow
+
+    cancelled = cancel_workflow(workflow_id, _me(as_user))
+    console.print(f"workflow {cancelled.id} {cancelled.status}")
+
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(workflow_app, name="workflow")

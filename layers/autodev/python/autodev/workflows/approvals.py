@@ -121,19 +121,21 @@ def request_approval(
             conn=conn,
         )
     approval = _approval(row)
-    detail = {
-        "workflowId": workflow_id,
-        "approvalId": approval.id,
+    # The schema is autodev.events.ApprovalRequested; the task token is never in it.
+    detail: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "approval_id": approval.id,
+        "step_name": step_name,
         "message": message,
-        "step": step_name,
-        "expiresAt": approval.expires_at.isoformat() if approval.expires_at else None,
+        "approvers": list(get_settings().approvers),
+        "expires_at": approval.expires_at,
     }
     if workflow is not None:
         detail.update(
             template=workflow["template"],
-            requestedBy=workflow["requested_by"],
-            slackChannel=workflow["slack_channel"],
-            slackThreadTs=workflow["slack_thread_ts"],
+            requested_by=workflow["requested_by"],
+            slack_channel=workflow["slack_channel"],
+            slack_thread_ts=workflow["slack_thread_ts"],
         )
     try:
         events.publish("approval:requested", detail)
@@ -217,7 +219,7 @@ def respond_to_approval(
     """
     current = get_approval(approval_id)
     if not is_allowed_approver(approver, group_resolver=group_resolver):
-        log.warning("%s tried to answer approval %s and is not an approver", approver, approval_id)
+        log.info("%s tried to answer approval %s and is not an approver", approver, approval_id)
         raise NotAllowed(
             f"{approver} may not answer approvals: approvers are the users in APPROVERS"
             " or members of APPROVER_GROUP"
@@ -242,7 +244,9 @@ def respond_to_approval(
                 _tell_step_functions(str(row["task_token"]), approver, approved, comment, row)
             except (ClientError, BotoCoreError) as error:
                 conn.rollback()
-                failure = sfn.explain(error, f"record the {decision[:-1]}al")
+                failure = sfn.explain(
+                    error, f"record the {'approval' if approved else 'rejection'}"
+                )
                 if sfn.error_code(error) in _GONE:
                     conn.execute(
                         "UPDATE approvals SET status = 'expired' "

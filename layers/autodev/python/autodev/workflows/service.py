@@ -504,8 +504,15 @@ def _deliver(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> bool:
 
 def _publish_completed(row: Mapping[str, Any]) -> None:
     result = _result(row)
+    detail = {
+        "workflow_id": result["workflow_id"],
+        "template": result["template"],
+        "status": result["status"],
+        "result": result,
+        "error": result["error"],
+    }
     try:
-        events.publish("workflow:completed", result)
+        events.publish("workflow:completed", detail)
     except Exception:
         log.exception("publishing workflow:completed for %s failed", result["workflow_id"])
 
