@@ -22,8 +22,10 @@ from pathlib import Path
 from autodev.config import Settings
 from autodev.errors import AutodevError
 
-# layers/autodev/python/autodev/workflows/asl.py -> the repository root is five levels up.
-REPO_ROOT = Path(__file__).resolve().parents[5]
+# layers/autodev/python/autodev/workflows/asl.py -> the repository root is five levels up
+# (in a Lambda layer, /opt/python/autodev/..., there is no repository: nothing reads it there).
+_HERE = Path(__file__).resolve()
+REPO_ROOT = _HERE.parents[5] if len(_HERE.parents) > 5 else _HERE.parent
 STATEMACHINES_DIR = REPO_ROOT / "statemachines"
 
 # The Lambda functions the definitions call, by folder under functions/.
