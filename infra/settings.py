@@ -52,6 +52,9 @@ class EnvSettings:
     # --- workers ---
     worker_cpu: int
     worker_memory_mib: int
+    # arm64 (Graviton, cheaper) or x86_64; building an arm64 image on an x86 machine needs
+    # Docker's QEMU emulation (docker buildx), so x86_64 is offered for such deploy hosts.
+    worker_architecture: str
     orchestrator_max_instances: int
     # --- timeouts handed to the state machines (numeric ASL substitutions) ---
     task_timeout_seconds: int
@@ -90,6 +93,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "reserved_concurrency": True,
         "worker_cpu": 1024,
         "worker_memory_mib": 4096,
+        "worker_architecture": "arm64",
         "orchestrator_max_instances": 2,
         "task_timeout_seconds": 1800,
         "heartbeat_seconds": 600,
@@ -122,6 +126,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "reserved_concurrency": True,
         "worker_cpu": 2048,
         "worker_memory_mib": 8192,
+        "worker_architecture": "arm64",
         "orchestrator_max_instances": 5,
         "task_timeout_seconds": 1800,
         "heartbeat_seconds": 600,
@@ -185,6 +190,8 @@ def load_env_settings(context: ContextReader) -> EnvSettings:
 
 
 def _validate(settings: EnvSettings) -> None:
+    if settings.worker_architecture not in {"arm64", "x86_64"}:
+        raise SettingsError("context workerArchitecture must be arm64 or x86_64")
     if settings.model_provider not in {"anthropic", "bedrock"}:
         raise SettingsError("context modelProvider must be anthropic or bedrock")
     if settings.alarm_email is not None and not _EMAIL.match(settings.alarm_email):

@@ -60,7 +60,6 @@ DOCKER_EXCLUDES = [
     "bench-results.json",
     "tests",
     "infra",
-    "statemachines",
     ".ci",
     "docs",
     "slack",
@@ -123,11 +122,15 @@ class Workers(Construct):
             memory_limit_mib=settings.worker_memory_mib,
             ephemeral_storage_gib=50,  # workspaces: a checkout plus build output
             runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64,
+                cpu_architecture=(
+                    ecs.CpuArchitecture.ARM64
+                    if settings.worker_architecture == "arm64"
+                    else ecs.CpuArchitecture.X86_64
+                ),
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        image = _image(self, root)
+        image = _image(self, root, settings.worker_architecture)
         self.image_is_asset = worker_dockerfile(root).exists()
         environment = {
             "AUTODEV_ENV": env,
@@ -266,7 +269,7 @@ class Workers(Construct):
         }
 
 
-def _image(scope: Construct, root: Path) -> ecs.ContainerImage:
+def _image(scope: Construct, root: Path, architecture: str) -> ecs.ContainerImage:
     dockerfile = worker_dockerfile(root)
     if not dockerfile.exists():
         # Until the orchestrator's Dockerfile lands, synth still works; deploy would run a
@@ -282,6 +285,10 @@ def _image(scope: Construct, root: Path) -> ecs.ContainerImage:
         directory=str(root),
         file=str(dockerfile.relative_to(root)),
         exclude=DOCKER_EXCLUDES,
-        platform=ecr_assets.Platform.LINUX_ARM64,
+        platform=(
+            ecr_assets.Platform.LINUX_ARM64
+            if architecture == "arm64"
+            else ecr_assets.Platform.LINUX_AMD64
+        ),
     )
     return ecs.ContainerImage.from_docker_image_asset(asset)

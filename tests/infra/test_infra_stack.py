@@ -394,3 +394,9 @@ def test_worker_image_is_built_from_its_dockerfile(synth: Synth) -> None:
     assert (context / "uv.lock").exists()
     for excluded in (".git", ".venv", "node_modules", "cdk.out", "tests", ".autodev"):
         assert not (context / excluded).exists(), f"{excluded} is in the image build context"
+    # Everything the Dockerfile copies from the context is in it (the excludes cut no deeper).
+    for line in worker_dockerfile().read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            for source in (w for w in words[1:-1] if not w.startswith("--")):
+                assert (context / source).exists(), f"Dockerfile copies {source}: not in context"
