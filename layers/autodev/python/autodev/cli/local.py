@@ -142,22 +142,10 @@ def down(
 
 
 def _stop_embedded(state_dir: Path) -> bool:
-    """Stop the embedded Postgres under ``state_dir`` with ``pg_ctl stop``; False if not up."""
-    import warnings
-
+    """Stop the embedded Postgres under ``state_dir``; False if it was not up."""
     from autodev.db import embedded
 
-    if not embedded.is_running(state_dir):
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
-
-        # A handle that leaves the server alone when it goes away; pg_ctl stops it.
-        server = pgserver.get_server(embedded.pgdata_dir(state_dir), cleanup_mode=None)  # type: ignore[attr-defined]
-    pg_ctl(["-w", "stop"], pgdata=embedded.pgdata_dir(state_dir), user=server.system_user)
-    return True
+    return embedded.stop(state_dir)
 
 
 @local_app.command("status")

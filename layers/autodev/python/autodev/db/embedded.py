@@ -45,8 +45,13 @@ def is_running(state_dir: Path) -> bool:
 
 
 def stop(state_dir: Path) -> bool:
-    """Stop the embedded server if it runs; return whether it was running."""
+    """Stop the embedded server if it runs (``pg_ctl stop``); return whether it was running."""
     if not is_running(state_dir):
         return False
-    _server(state_dir)._cleanup(mode="stop")
+    server = _server(state_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+    pg_ctl(["-w", "stop"], pgdata=pgdata_dir(state_dir), user=server.system_user)
     return True
