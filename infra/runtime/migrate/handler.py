@@ -6,33 +6,17 @@ handed to the Migrator as a setting; it is never written to the environment or a
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
-from psycopg.conninfo import make_conninfo
 
 from autodev.config import load_settings
 from autodev.db import DatabaseUnavailable
 from autodev.db.migrate import Migrator
+from autodev.db.pool import database_url
 
 logger = Logger(service="autodev-migrate")
-
-
-def database_url() -> str:
-    secret: Any = parameters.get_secret(os.environ["DATABASE_SECRET_ARN"], transform="json")
-    return make_conninfo(
-        host=os.environ["DATABASE_HOST"],
-        port=os.environ.get("DATABASE_PORT", "5432"),
-        dbname=os.environ.get("DATABASE_NAME", "autodev"),
-        user=str(secret["username"]),
-        password=str(secret["password"]),
-        # RDS enforces TLS (rds.force_ssl); the variable exists for tests on a local server.
-        sslmode=os.environ.get("DATABASE_SSLMODE", "require"),
-        connect_timeout="10",
-    )
 
 
 def _migrate_when_reachable(deadline_seconds: float = 240.0) -> list[Any]:
@@ -41,6 +25,7 @@ def _migrate_when_reachable(deadline_seconds: float = 240.0) -> list[Any]:
     deadline = time.monotonic() + deadline_seconds
     while True:
         try:
+            # database_url() builds the URL in memory from DATABASE_SECRET_ARN and the proxy.
             return Migrator(load_settings(database_url=database_url())).up()
         except DatabaseUnavailable as error:
             if time.monotonic() >= deadline:

@@ -7,6 +7,7 @@ Prepared statements are off because RDS Proxy pins a client session that uses th
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,11 +35,43 @@ _lock = threading.Lock()
 
 
 def database_url(settings: Settings | None = None) -> str:
-    """DATABASE_URL, or the embedded server's URL (starting it) when unset."""
+    """Where the database is, in order of precedence.
+
+    1. ``DATABASE_URL``.
+    2. In AWS: ``DATABASE_SECRET_ARN`` (the RDS-managed JSON secret, read with Powertools
+       Parameters and cached briefly because the password rotates) with ``DATABASE_HOST`` (the
+       RDS Proxy endpoint, not the instance in the secret), ``DATABASE_PORT``, ``DATABASE_NAME``.
+    3. Otherwise the embedded server under ``AUTODEV_STATE_DIR``, started on demand.
+    """
     settings = settings or get_settings()
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    if os.environ.get("DATABASE_SECRET_ARN"):
+        return _url_from_secret(os.environ["DATABASE_SECRET_ARN"])
     return embedded.embedded_url(settings.autodev_state_dir)
+
+
+# Short, so that a rotated password is picked up within a minute of rotation.
+_SECRET_MAX_AGE_SECONDS = 60
+
+
+def _url_from_secret(secret_arn: str) -> str:
+    from aws_lambda_powertools.utilities import parameters
+    from psycopg.conninfo import make_conninfo
+
+    secret: Any = parameters.get_secret(
+        secret_arn, transform="json", max_age=_SECRET_MAX_AGE_SECONDS
+    )
+    return make_conninfo(
+        host=os.environ["DATABASE_HOST"],
+        port=os.environ.get("DATABASE_PORT", "5432"),
+        dbname=os.environ.get("DATABASE_NAME", "autodev"),
+        user=str(secret["username"]),
+        password=str(secret["password"]),
+        # RDS enforces TLS (rds.force_ssl); the variable exists for tests on a local server.
+        sslmode=os.environ.get("DATABASE_SSLMODE", "require"),
+        connect_timeout="10",
+    )
 
 
 def _configure(conn: Conn) -> None:
