@@ -20,10 +20,11 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from autodev.config import settings_or_exit
+    from autodev.config import settings_or_exit, with_secrets_from_arns
     from autodev.orchestrator.worker import Worker
 
-    settings = settings_or_exit()
+    # In AWS the Anthropic key arrives as ANTHROPIC_API_KEY_ARN; read it into settings only.
+    settings = with_secrets_from_arns(settings_or_exit())
     launcher = os.environ.get("AUTODEV_WORKER_LAUNCHER_NAME") or (
         "ecs" if os.environ.get("ECS_CONTAINER_METADATA_URI_V4") else "local"
     )

@@ -146,3 +146,30 @@ def test_a_bad_value_stops_the_cli_with_one_line_and_no_secret(tmp_path: Path) -
         "expected a whole number from 1 to 1000"
     ]
     assert "topsecret" not in done.stdout + done.stderr
+
+
+def test_secrets_named_by_arn_are_read_into_settings_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    from autodev.config import with_secrets_from_arns
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="autodev/test/anthropic", SecretString="sk-ant-from-secrets-manager"
+        )["ARN"]
+        settings = with_secrets_from_arns(load_settings(), {"ANTHROPIC_API_KEY_ARN": arn})
+    assert settings.anthropic_api_key is not None
+    assert settings.anthropic_api_key.get_secret_value() == "sk-ant-from-secrets-manager"
+    assert settings.model_provider is ModelProvider.ANTHROPIC
+    assert "sk-ant-from-secrets-manager" not in os.environ.values()
+    # Without an ARN nothing is looked up and the settings are returned as they are.
+    plain = load_settings()
+    assert with_secrets_from_arns(plain, {}) is plain

@@ -7,7 +7,9 @@ message nor a ``repr`` can leak them.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -168,6 +170,24 @@ class Settings(BaseSettings):
     @property
     def alert_cooldown_seconds(self) -> float:
         return self.alert_cooldown / 1000
+
+
+def with_secrets_from_arns(settings: Settings, env: Mapping[str, str] | None = None) -> Settings:
+    """Fill unset secrets from Secrets Manager where ``<NAME>_ARN`` names one (in AWS).
+
+    infra/ passes secrets by ARN, never by value; a process that needs a secret's value (the
+    worker needs the Anthropic key to hand to Claude Code) reads it here, with Powertools
+    Parameters, into its settings only — never into the process environment.
+    """
+    env = os.environ if env is None else env
+    found: dict[str, SecretStr] = {}
+    for name in sorted(SECRET_FIELDS - {"database_url"}):
+        arn = env.get(f"{name.upper()}_ARN")
+        if arn and getattr(settings, name) is None:
+            from aws_lambda_powertools.utilities import parameters
+
+            found[name] = SecretStr(str(parameters.get_secret(arn)))
+    return settings.model_copy(update=found) if found else settings
 
 
 def _describe(error: ValidationError) -> str:
