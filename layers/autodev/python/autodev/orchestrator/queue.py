@@ -503,3 +503,37 @@ def mark_outcome_sent(task_id: str) -> bool:
 
 def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def queued_needing_heartbeat(older_than_seconds: float, limit: int = 200) -> list[tuple[str, str]]:
+    """Queued tasks with a task token that have not been heartbeated for a while.
+
+    Returns (task id, task token) pairs, and stamps them, so that two rescuers running at
+    once do not both send heartbeats for the same task.
+    """
+    with connection() as conn:
+        rows = conn.execute(
+            """UPDATE autonomous_tasks SET queued_heartbeat_at = now()
+               WHERE id IN (
+                   SELECT id FROM autonomous_tasks
+                   WHERE status = 'queued' AND task_token IS NOT NULL
+                     AND coalesce(queued_heartbeat_at, created_at)
+                         <= now() - make_interval(secs => %s)
+                   ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)
+               RETURNING id::text, task_token""",
+            (older_than_seconds, limit),
+        ).fetchall()
+    return [(str(row["id"]), str(row["task_token"])) for row in rows]
+
+
+def cancel_task(task_id: str, reason: str) -> bool:
+    """Cancel one queued task (its workflow no longer waits for it); True when it was queued."""
+    with connection() as conn:
+        cursor = conn.execute(
+            """UPDATE autonomous_tasks
+               SET status = 'cancelled', finished_at = now(), last_error = %s,
+                   error_code = %s, outcome_sent_at = now(), updated_at = now()
+               WHERE id = %s AND status = 'queued'""",
+            (reason, ERROR_CANCELLED, task_id),
+        )
+        return cursor.rowcount == 1

@@ -49,12 +49,15 @@ def rescue_once(
             if answer in delivered:
                 delivered[answer] += 1
     later = outcomes.deliver_pending(older_than_seconds=outbox_grace_seconds)
+    alive, abandoned = heartbeat_queued(settings)
     report: dict[str, Any] = {
         "requeued": requeued,
         "dead": [o.task_id for o in dead],
         "outcomes_sent": delivered["sent"] + later.get("sent", 0),
         "outcomes_gone": delivered["gone"] + later.get("gone", 0),
         "outcomes_failed": later.get("failed", 0),
+        "queued_heartbeats": alive,
+        "abandoned": abandoned,
     }
     if scale:
         from autodev.orchestrator.scaler import scale as run_scaler
@@ -65,6 +68,30 @@ def rescue_once(
             log.warning("scaler not run: %s", error)
             report["scale_error"] = str(error)
     return report
+
+
+def heartbeat_queued(
+    settings: Settings | None = None, *, older_than_seconds: float | None = None
+) -> tuple[int, list[str]]:
+    """Heartbeat the steps still waiting in the queue, and drop those nobody waits for.
+
+    An agent step's HeartbeatSeconds runs from the moment it is enqueued; when more steps are
+    queued than ORCHESTRATOR_MAX_INSTANCES can run, a step can wait longer than that, and Step
+    Functions would time it out although nothing is wrong. A third of the limit between
+    heartbeats leaves room for a missed rescuer pass. A token that is gone (the execution was
+    stopped or timed out) means nobody waits for the task: it is cancelled rather than run.
+    """
+    settings = settings or get_settings()
+    if older_than_seconds is None:
+        older_than_seconds = settings.workflow_heartbeat_seconds / 3
+    alive = 0
+    abandoned: list[str] = []
+    for task_id, token in queue.queued_needing_heartbeat(older_than_seconds):
+        if outcomes.heartbeat(token):
+            alive += 1
+        elif queue.cancel_task(task_id, "the workflow no longer waits for this step"):
+            abandoned.append(task_id)
+    return alive, abandoned
 
 
 def run_loop(

@@ -1,0 +1,1 @@
+ALTER TABLE autonomous_tasks DROP COLUMN IF EXISTS queued_heartbeat_at;
