@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.common import log_retention
+from infra import common
 from infra.settings import EnvSettings
 
 SLACK_SIGNATURE_HEADERS = ("X-Slack-Signature", "X-Slack-Request-Timestamp")
@@ -60,13 +59,7 @@ class Api(Construct):
         super().__init__(scope, id)
         env = settings.env_name
         self._stage_name = env
-        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=log_retention(settings.log_retention_days),
-            removal_policy=removal,
-        )
+        access_logs = common.log_group(self, "AccessLogs", settings)
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",

@@ -9,10 +9,10 @@ function's or a task's environment configuration.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.common import data_removal
 from infra.settings import EnvSettings
 
 
@@ -20,7 +20,7 @@ class AppSecrets(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: EnvSettings) -> None:
         super().__init__(scope, id)
         env = settings.env_name
-        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+        removal = data_removal(settings)
 
         def secret(construct_id: str, name: str, what: str) -> secretsmanager.Secret:
             return secretsmanager.Secret(

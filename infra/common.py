@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 from infra.settings import EnvSettings
 
@@ -37,3 +38,16 @@ def log_retention(days: int) -> logs.RetentionDays:
 def data_removal(settings: EnvSettings) -> RemovalPolicy:
     """Keep logs, secrets and layers in prod; clean them up with a dev stack."""
     return RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+
+
+def log_group(
+    scope: Construct, id: str, settings: EnvSettings, name: str | None = None
+) -> logs.LogGroup:
+    """A log group with the environment's retention, kept like the other data in prod."""
+    return logs.LogGroup(
+        scope,
+        id,
+        log_group_name=name,
+        retention=log_retention(settings.log_retention_days),
+        removal_policy=data_removal(settings),
+    )

@@ -4,7 +4,8 @@
   takes automated backups and, in prod, has deletion protection and Multi-AZ. Its parameter
   group sets ``rds.force_ssl=1`` so no client can connect without TLS.
 - Functions and workers reach it only through RDS Proxy (TLS required), whose security group
-  admits port 5432 from the security groups this construct hands out (``allow_from``).
+  admits port 5432 from the security groups this construct hands out
+  (``client_security_group``).
 - The master credentials are generated into Secrets Manager and rotated (single user) on a
   schedule; clients read the secret at run time (``DATABASE_SECRET_ARN``), never from env.
 """
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from infra.common import data_removal, log_retention
+from infra import common
 from infra.settings import EnvSettings
 
 DATABASE_NAME = "autodev"
@@ -29,14 +29,7 @@ class Data(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: EnvSettings) -> None:
         super().__init__(scope, id)
         env = settings.env_name
-        retention = log_retention(settings.log_retention_days)
-
-        flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=retention,
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
-        )
+        flow_log_group = common.log_group(self, "FlowLogs", settings)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -139,13 +132,8 @@ class Data(Construct):
         # The exported logs' groups, made here with their retention (cloudwatch_logs_retention
         # would add a custom-resource Lambda to set it afterwards).
         for export in _LOG_EXPORTS:
-            group = logs.LogGroup(
-                self,
-                f"{export.capitalize()}Logs",
-                log_group_name=f"/aws/rds/instance/autodev-{env}/{export}",
-                retention=retention,
-                removal_policy=data_removal(settings),
-            )
+            name = f"/aws/rds/instance/autodev-{env}/{export}"
+            group = common.log_group(self, f"{export.capitalize()}Logs", settings, name)
             self.instance.node.add_dependency(group)
         secret = self.instance.secret
         assert secret is not None  # from_generated_secret always makes one
@@ -170,12 +158,18 @@ class Data(Construct):
             idle_client_timeout=Duration.minutes(10),
         )
 
-    def allow_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
-        """Let ``peer`` reach the proxy on 5432, and only that (egress rule on the peer)."""
-        self.proxy_security_group.add_ingress_rule(
-            peer, ec2.Port.tcp(DATABASE_PORT), f"from {description}"
+    def client_security_group(
+        self, scope: Construct, id: str, *, description: str, https_for: str, client: str
+    ) -> ec2.SecurityGroup:
+        """A client's group: nothing inbound; out, HTTPS anywhere and Postgres to the proxy only."""
+        group = ec2.SecurityGroup(
+            scope, id, vpc=self.vpc, description=description, allow_all_outbound=False
         )
-        peer.add_egress_rule(self.proxy_security_group, ec2.Port.tcp(DATABASE_PORT), "to RDS Proxy")
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), https_for)
+        postgres = ec2.Port.tcp(DATABASE_PORT)
+        self.proxy_security_group.add_ingress_rule(group, postgres, f"from {client}")
+        group.add_egress_rule(self.proxy_security_group, postgres, "to RDS Proxy")
+        return group
 
     @property
     def proxy_endpoint(self) -> str:

@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from infra.common import data_removal
 from infra.settings import EnvSettings
 
 
@@ -36,9 +37,7 @@ class Eventing(Construct):
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"autodev-{env}")
         self.schedule_group_name = f"autodev-{env}"
         group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=self.schedule_group_name)
-        group.apply_removal_policy(
-            RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
-        )
+        group.apply_removal_policy(data_removal(settings))
         self.schedule_group = group
         self.workflow_scheduler_role = iam.Role(
             self,

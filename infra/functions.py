@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import naming
+from infra import common, naming
 from infra.app_secrets import AppSecrets
-from infra.common import log_retention
 from infra.data import Data
 from infra.discovery import REPO_ROOT, camel_name, handler_folders
 from infra.eventing import Eventing
@@ -68,17 +65,13 @@ class Functions(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         self.specs: dict[str, FunctionSpec] = {}
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = data.client_security_group(
             self,
             "FunctionsSg",
-            vpc=data.vpc,
             description="autodev functions: no inbound; HTTPS out; Postgres to RDS Proxy",
-            allow_all_outbound=False,
+            https_for="HTTPS: Slack, webhooks, AWS APIs",
+            client="autodev functions",
         )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: Slack, webhooks, AWS APIs"
-        )
-        data.allow_from(self.security_group, "autodev functions")
 
         for folder in self.folders:
             spec, explicit = spec_for(folder)
@@ -100,13 +93,7 @@ class Functions(Construct):
         env = settings.env_name
         camel = camel_name(folder)
         name = naming.function_name(env, folder)
-        log_group = logs.LogGroup(
-            self,
-            f"{camel}Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=log_retention(settings.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
-        )
+        log_group = common.log_group(self, f"{camel}Logs", settings, f"/aws/lambda/{name}")
         role = iam.Role(
             self,
             f"{camel}Role",

@@ -25,12 +25,12 @@ from aws_cdk import (
     BundlingOptions,
     DockerImage,
     ILocalBundling,
-    RemovalPolicy,
     Stack,
 )
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.common import data_removal
 from infra.discovery import REPO_ROOT
 from infra.settings import EnvSettings
 
@@ -114,7 +114,7 @@ class Layers(Construct):
             f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
             f"AWSLambdaPowertoolsPythonV3-python{_PY_TAG}-arm64:{settings.powertools_layer_version}",
         )
-        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+        removal = data_removal(settings)
         self.autodev = lambda_.LayerVersion(
             self,
             "Autodev",

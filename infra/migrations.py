@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import Duration, RemovalPolicy, triggers
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Duration, triggers
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.common import log_retention
+from infra import common
 from infra.data import Data
 from infra.discovery import REPO_ROOT, migrations_dir
 from infra.functions import _ENI_ACTIONS
@@ -38,22 +36,14 @@ class Migrations(Construct):
     ) -> None:
         super().__init__(scope, id)
         name = f"autodev-{settings.env_name}-migrate"
-        security_group = ec2.SecurityGroup(
+        security_group = data.client_security_group(
             self,
             "Sg",
-            vpc=data.vpc,
             description="autodev migrations: HTTPS out (Secrets Manager), Postgres to proxy",
-            allow_all_outbound=False,
+            https_for="AWS APIs",
+            client="the migration trigger",
         )
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs")
-        data.allow_from(security_group, "the migration trigger")
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=log_retention(settings.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
-        )
+        log_group = common.log_group(self, "Logs", settings, f"/aws/lambda/{name}")
         role = iam.Role(
             self,
             "Role",

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import common
 from infra.app_secrets import AppSecrets
-from infra.common import log_retention
 from infra.data import Data
 from infra.discovery import REPO_ROOT, worker_dockerfile
 from infra.settings import EnvSettings
@@ -93,26 +92,16 @@ class Workers(Construct):
             cluster_name=self.cluster_name,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = data.client_security_group(
             self,
             "WorkerSg",
-            vpc=data.vpc,
             description="autodev Claude Code workers: no inbound; HTTPS out; Postgres to proxy",
-            allow_all_outbound=False,
+            https_for="HTTPS: Anthropic, Slack, AWS APIs, git",
+            client="Claude Code workers",
         )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: Anthropic, Slack, AWS APIs, git"
-        )
-        data.allow_from(self.security_group, "Claude Code workers")
         self.subnets = data.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/autodev/{env}/workers",
-            retention=log_retention(settings.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
-        )
+        self.log_group = common.log_group(self, "Logs", settings, f"/autodev/{env}/workers")
         self.family = f"autodev-{env}-worker"
         self.task_definition = ecs.FargateTaskDefinition(
             self,

@@ -25,17 +25,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from autodev.workflows import asl
-from infra import naming
-from infra.common import log_retention
+from infra import common, naming
 from infra.discovery import REPO_ROOT, WorkflowFile, arn_substitution, workflow_files
 from infra.settings import EnvSettings
 
@@ -154,13 +151,9 @@ class Workflows(Construct):
         self._check_integrations(where, rendered, uses_bus)
 
         name = naming.state_machine_name(settings.env_name, workflow.template)
-        log_group = logs.LogGroup(
-            self,
-            f"{_camel(workflow.template)}Logs",
-            # The /aws/vendedlogs/ prefix keeps the logs resource policy small.
-            log_group_name=f"/aws/vendedlogs/states/{name}",
-            retention=log_retention(settings.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
+        # The /aws/vendedlogs/ prefix keeps the logs resource policy small.
+        log_group = common.log_group(
+            self, f"{_camel(workflow.template)}Logs", settings, f"/aws/vendedlogs/states/{name}"
         )
         machine = sfn.StateMachine(
             self,
@@ -175,7 +168,7 @@ class Workflows(Construct):
                 include_execution_data=settings.sfn_log_execution_data,
             ),
             tracing_enabled=True,
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
+            removal_policy=common.data_removal(settings),
         )
         if invoked:
             # The unqualified ARNs only: the definitions call functions, never versions.
