@@ -38,6 +38,13 @@ _ENI_ACTIONS = [
     "ec2:UnassignPrivateIpAddresses",
 ]
 
+# Grants to invoke another function: its folder, and the variable that names it for the code.
+_INVOKE_TARGETS: dict[Grant, tuple[str, str]] = {
+    Grant.INVOKE_SCALER: ("scaler", "AUTODEV_SCALER_FUNCTION"),
+    Grant.INVOKE_DELIVERY: ("deliver_results", "AUTODEV_DELIVERY_FUNCTION"),
+    Grant.INVOKE_SLACK_WORKER: ("slack_worker", "SLACK_WORKER_FUNCTION"),
+}
+
 
 class Functions(Construct):
     def __init__(
@@ -242,18 +249,11 @@ class Functions(Construct):
         elif grant is Grant.INVOKE_SELF:
             self._allow_invoke(role, folder)
             add_env("AUTODEV_SELF_FUNCTION", naming.function_name(env, folder))
-        elif grant is Grant.INVOKE_SCALER:
-            if "scaler" in self.folders:
-                self._allow_invoke(role, "scaler")
-                add_env("AUTODEV_SCALER_FUNCTION", naming.function_name(env, "scaler"))
-        elif grant is Grant.INVOKE_DELIVERY:
-            if "deliver_results" in self.folders:
-                self._allow_invoke(role, "deliver_results")
-                add_env("AUTODEV_DELIVERY_FUNCTION", naming.function_name(env, "deliver_results"))
-        elif grant is Grant.INVOKE_SLACK_WORKER:
-            if "slack_worker" in self.folders:
-                self._allow_invoke(role, "slack_worker")
-                add_env("SLACK_WORKER_FUNCTION", naming.function_name(env, "slack_worker"))
+        elif grant in _INVOKE_TARGETS:
+            target, variable = _INVOKE_TARGETS[grant]
+            if target in self.folders:
+                self._allow_invoke(role, target)
+                add_env(variable, naming.function_name(env, target))
         elif grant is Grant.MANAGE_SCHEDULES:
             group = self._eventing.schedule_group_name
             role.add_to_policy(
