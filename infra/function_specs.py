@@ -55,6 +55,18 @@ class FunctionSpec:
 
 G = Grant
 
+
+def _slack_front_door(description: str) -> FunctionSpec:
+    """The front doors verify the signature and hand the job on: no database, no VPC, so their
+    cold start stays short."""
+    return FunctionSpec(
+        description,
+        memory_mb=512,
+        timeout_seconds=10,
+        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    )
+
+
 SPECS: dict[str, FunctionSpec] = {
     # --- called by the state machines ---
     "enqueue_task": FunctionSpec(
@@ -90,25 +102,14 @@ SPECS: dict[str, FunctionSpec] = {
         schedule="rate(1 minute)",
     ),
     # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---
-    # The front doors verify the signature and hand the job on: no database, no VPC, so their
-    # cold start stays short.
-    "slack_commands": FunctionSpec(
-        "Serves /workflow, /monitor and /orchestrator slash commands (verify, answer, hand on).",
-        memory_mb=512,
-        timeout_seconds=10,
-        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    "slack_commands": _slack_front_door(
+        "Serves /workflow, /monitor and /orchestrator slash commands (verify, answer, hand on)."
     ),
-    "slack_interactions": FunctionSpec(
-        "Serves Block Kit button clicks (verify, answer, hand on to the Slack worker).",
-        memory_mb=512,
-        timeout_seconds=10,
-        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    "slack_interactions": _slack_front_door(
+        "Serves Block Kit button clicks (verify, answer, hand on to the Slack worker)."
     ),
-    "slack_events": FunctionSpec(
-        "Serves the Slack Events API: url_verification and app_mention (hand on).",
-        memory_mb=512,
-        timeout_seconds=10,
-        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+    "slack_events": _slack_front_door(
+        "Serves the Slack Events API: url_verification and app_mention (hand on)."
     ),
     "slack_worker": FunctionSpec(
         "The slow half of Slack requests (async); posts approval cards on approval:requested.",
