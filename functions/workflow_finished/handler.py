@@ -1,7 +1,10 @@
 """The last Task of every state machine: record the outcome and deliver it.
 
 Sets the ``workflows`` row's status, output, cost and finish time, writes the audit trail and
-hands the result to ``autodev.callbacks.deliver_result``. Safe to run twice.
+hands the result to ``autodev.callbacks.deliver_result`` (its outbox, in the same
+transaction); once that has committed, ``kick_delivery`` has the deliveries sent now (the
+deliver_results function, asynchronously, in AWS; inline elsewhere) rather than at the next
+scheduled sweep. Safe to run twice.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from autodev.callbacks import kick_delivery
 from autodev.workflows.steps import FinishRequest, finish, parse
 
 logger = Logger(service="autodev-workflow-finished")
@@ -19,6 +23,7 @@ logger = Logger(service="autodev-workflow-finished")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: FinishRequest = parse(FinishRequest, event)
     result = finish(request)
+    kick_delivery()
     logger.info(
         "workflow finished", extra={"workflow_id": request.workflow_id, "status": result["status"]}
     )

@@ -171,3 +171,56 @@ def test_completion_delivers_the_final_state(sink: SlackSink) -> None:
     message = sink.messages("C3")[0]
     assert "all done" in str(message["blocks"])
     assert "Completed" in message["text"]
+
+
+def test_map_iterations_count_toward_their_planned_step(database: str) -> None:
+    # enqueue_task names Map iterations "<state> #<n>"; they fill the planned stage.
+    clock = ManualClock()
+    steps = [{"name": "Analyse code", "weight": 1}, {"name": "Implement fix", "weight": 1}]
+    progress.start_tracking("wf-map", "full-analysis-improvement", steps, kind="workflow")
+    task = [{"name": "Workspace", "weight": 1}, {"name": "Working", "weight": 1}]
+    for n in (1, 2):
+        progress.start_tracking(
+            f"i{n}", "fix", task, workflow_id="wf-map", step_name=f"Implement fix #{n}"
+        )
+    progress.complete("i1", clock=clock)
+    progress.update_progress("i2", 50, stage=1, clock=clock)  # Workspace done, Working half
+    workflow = progress.get_progress("wf-map")
+    assert workflow is not None
+    assert [s.name for s in workflow.stages] == ["Analyse code", "Implement fix"]
+    implement = workflow.stages[1]
+    assert implement.status == "running"
+    assert implement.progress == pytest.approx((100.0 + 75.0) / 2)
+    progress.complete("i2", clock=clock)
+    workflow = progress.get_progress("wf-map")
+    assert workflow is not None
+    assert workflow.stages[1].status == "done"
+    assert workflow.percent == pytest.approx(50.0)
+
+
+def test_a_workflow_adopts_its_status_card_as_the_status_message(sink: SlackSink) -> None:
+    from autodev.slack.client import web_client
+
+    clock = ManualClock()
+    card = web_client().chat_postMessage(channel="C4", text="Starting bug-fix…")
+    progress.start_tracking(
+        "0b7e8a44-0000-4000-8000-00000000000a",
+        "bug-fix",
+        STAGES,
+        kind="workflow",
+        slack_channel="C4",
+        slack_thread_ts=card["ts"],
+        slack_message_ts=card["ts"],
+        clock=clock,
+    )
+    # Edited in place: no second message, and the card carries the workflow's buttons.
+    assert len(sink.calls("chat.postMessage")) == 1
+    [edit] = sink.calls("chat.update")
+    assert edit.ts == card["ts"]
+    assert "workflow_cancel" in str(edit.args["blocks"])
+    clock.advance(2.0)
+    progress.complete("0b7e8a44-0000-4000-8000-00000000000a", status="failed", clock=clock)
+    [message] = sink.messages("C4")
+    assert "Failed" in message["text"]
+    assert "workflow_retry" in str(message["blocks"])
+    assert "workflow_cancel" not in str(message["blocks"])

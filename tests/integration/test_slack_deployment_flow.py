@@ -3,6 +3,8 @@
 Slack → loopback gateway → the real handlers → async self-invoke through moto → the Slack
 worker → workflows on moto's Step Functions interpreter; agent steps are answered by the
 worker double; every message autodev sends lands in the local Slack sink over real HTTP.
+The thread's root is the workflow's one live status message (edited, never reposted), and
+the result is posted once in the thread by the Slack result callback.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from autodev.callbacks import local_service as delivery_service
 from autodev.config import get_settings
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
@@ -33,7 +36,7 @@ def slack_stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loca
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     get_settings.cache_clear()
-    with LocalStack(services=SERVICES) as stack:
+    with LocalStack(services=[*SERVICES, *delivery_service.SERVICES]) as stack:
         yield stack
     get_settings.cache_clear()
 
@@ -70,11 +73,8 @@ def _workflow_status(workflow_id: str) -> str:
     return get_workflow_status(workflow_id).status
 
 
-def _deliver_results() -> None:
-    # What the scheduled deliver_results function does in AWS: send due callback deliveries.
-    from autodev.callbacks import deliver_due
-
-    deliver_due()
+def _root_edits(sink: RemoteSink, thread: str) -> list[RecordedCall]:
+    return [c for c in sink.calls("chat.update") if c.channel == CHANNEL and c.ts == thread]
 
 
 def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDouble) -> None:
@@ -91,13 +91,15 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     match = re.search(r"id `([0-9a-f-]{36})`", started.text)
     assert match, started.text
     workflow_id = match.group(1)
-    [root] = [c for c in sink.calls("chat.update") if c.channel == CHANNEL]
-    thread = root.ts
+    assert "console.aws.amazon.com" in started.text  # the link to the execution
+    [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
+    thread = opened.ts
     assert thread is not None
+    # The thread's root became the live status message: edited in place, not a second post.
+    [root, *_] = _root_edits(sink, thread)
     assert "deployment" in root.block_text()
-    assert any(
-        "console.aws.amazon.com" in c.block_text() or "states" in c.block_text() for c in [root]
-    )
+    assert workflow_id in root.block_text()
+    assert _action_values(root, views.CANCEL) == [workflow_id]
 
     # 2. The approval card is posted in the thread, its buttons carry the approval id.
     def approval_card() -> RecordedCall | None:
@@ -139,21 +141,31 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     late = _answer_to(sink, late_key)
     assert "already approved" in late.text
 
-    # 6. The run finishes and its result is posted in the thread.
+    # 6. The run finishes; its result is posted in the thread (promptly: the finishing step
+    # kicks the delivery), and the status message shows the end.
     wait_for(
         lambda: _workflow_status(workflow_id) == "succeeded", timeout=60, what="the deployment"
     )
 
-    def result_in_thread() -> RecordedCall | None:
-        _deliver_results()
-        for call in sink.calls("chat.postMessage"):
-            later_in_thread = call.thread_ts == thread and call.seq > card.seq
-            if later_in_thread and "succeeded" in (call.text + call.block_text()).lower():
-                return call
-        return None
+    def results_in_thread() -> list[RecordedCall]:
+        return [
+            call
+            for call in sink.calls("chat.postMessage")
+            if call.thread_ts == thread
+            and (call.args.get("metadata") or {}).get("event_type") == "autodev_result"
+        ]
 
-    wait_for(result_in_thread, timeout=30, what="the result in the thread")
+    [result] = wait_for(results_in_thread, timeout=30, what="the result in the thread")
+    assert "deployment succeeded" in result.text
+    assert result.seq > card.seq
     assert worker.steps_answered() == ["Validate deployment", "Deploy to org", "Run smoke tests"]
+    wait_for(
+        lambda: "Completed" in _root_edits(sink, thread)[-1].block_text(),
+        what="the status message's final state",
+    )
+    final = _root_edits(sink, thread)[-1]
+    assert "100%" in final.block_text()
+    assert not _action_values(final, views.CANCEL)
 
     # 7. A mention in the thread is answered with the workflow's status.
     mention = requester.mention("status", thread_ts=thread)
@@ -167,6 +179,19 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
 
     reply: RecordedCall = wait_for(status_reply, what="the answer to the mention")
     assert workflow_id in reply.block_text()
+
+    # 8. /workflow status shows where the result went.
+    status_answer, status_key = requester.command(f"/workflow status {workflow_id}")
+    assert status_answer.status == 200
+    shown = _answer_to(sink, status_key).block_text()
+    assert "Result deliveries" in shown
+    assert f"slack → {CHANNEL}: delivered (1/10 attempts)" in shown
+
+    # One status message and one result message in all: nothing was posted twice.
+    assert len(results_in_thread()) == 1
+    posted = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
+    assert [c.ts for c in posted].count(thread) == 1
+    assert all(c.thread_ts == thread for c in posted if c.ts != thread)
 
 
 def test_a_redelivered_start_starts_one_workflow(slack_stack: LocalStack) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autodev import audit
+from autodev import audit, progress
 from autodev.aws import client
 from autodev.config import get_settings
 from autodev.db import connection
@@ -100,6 +100,16 @@ def test_approved_deployment_deploys_and_smoke_tests(
     [event] = _audit(workflow_id, "approval.approved")
     assert event["actor"] == APPROVER
     assert event["detail"]["comment"] == "ship it"
+    # Its progress was tracked from the start, the agent steps as stages, and is finished.
+    tracked = progress.get_progress(workflow_id)
+    assert tracked is not None
+    assert tracked.kind == "workflow"
+    assert [s.name for s in tracked.stages] == [
+        "Validate deployment",
+        "Deploy to org",
+        "Run smoke tests",
+    ]
+    assert (tracked.status, tracked.percent) == ("completed", 100.0)
 
 
 def test_rejected_deployment_reports_who_rejected_and_why(

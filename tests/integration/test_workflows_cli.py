@@ -125,3 +125,20 @@ def test_local_stack_drives_a_deployment_from_other_processes(
         assert step in done.stdout
     again = run(env, "workflow", "approve", workflow_id, "--as", "UAPPROVER", ok=False)
     assert "was already approved by UAPPROVER at" in again.stderr
+
+    # The cached result, its status and where it went (the spec's workflow:completed event,
+    # sent by the stack's delivery service or the finishing step's kick).
+    wait_for(
+        lambda: "delivered" in run(env, "workflow", "status", workflow_id).stdout,
+        what="the result's delivery",
+    )
+    result = run(env, "workflow", "result", workflow_id)
+    assert f"of workflow {workflow_id}: succeeded" in result.stdout
+    assert '"template": "deployment"' in result.stdout
+    assert "EventBridge bus autodev" in result.stdout
+    done = run(env, "workflow", "status", workflow_id)
+    assert "result deliveries" in done.stdout
+    assert "EventBridge bus autodev" in done.stdout
+    unknown = run(env, "workflow", "result", "no-such-workflow", ok=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "autodev: no result for no-such-workflow (yet)"

@@ -96,3 +96,20 @@ def test_workflow_view_adapts_a_mapping() -> None:
     assert view.steps == (views.StepView("Reproduce the bug", "succeeded"),)
     assert view.cost_usd == 0.42
     assert view.started_at == STARTED
+
+
+def test_status_card_lists_result_deliveries_with_a_dead_ones_reason() -> None:
+    deliveries = (
+        views.DeliveryView("slack", "CDEPLOYS", "delivered", 1, 10),
+        views.DeliveryView(
+            "webhook", "https://ci.example.com/hook", "pending", 2, 10, "answered 503"
+        ),
+        views.DeliveryView("webhook", "https://10.0.0.5/hook", "dead", 1, 10, "private address"),
+    )
+    text = _text(views.status_card(_workflow("succeeded", deliveries=deliveries)))  # type: ignore[arg-type]
+    assert "*Result deliveries*" in text
+    assert ":white_check_mark: slack \\u2192 CDEPLOYS: delivered (1/10 attempts)" in text
+    assert "pending (2/10 attempts) \\u2014 last error: answered 503" in text
+    assert ":x: webhook \\u2192 https://10.0.0.5/hook: dead (1/10 attempts)" in text
+    assert "gave up: private address" in text
+    assert "Result deliveries" not in _text(views.status_card(_workflow()))  # type: ignore[arg-type]

@@ -162,17 +162,55 @@ def status_command(
     )
     if status.console_url:
         console.print(f"console: {status.console_url}", soft_wrap=True)
+    from autodev.callbacks import delivery_status
+
+    _print_deliveries(delivery_status(status.id))
+
+
+def _print_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    """Where the result went; a dead delivery shows why it gave up."""
+    if not deliveries:
+        return
+    print_table(
+        "result deliveries",
+        ("channel", "destination", "status", "attempts", "last error"),
+        (
+            (
+                d["channel"],
+                d["destination"],
+                d["status"],
+                f"{d['attempts']}/{d['max_attempts']}",
+                "" if d["status"] == "delivered" else d["last_error"] or "",
+            )
+            for d in deliveries
+        ),
+    )
 
 
 @workflow_app.command("result")
 def result_command(
-    workflow_id: Annotated[str, typer.Argument(help="The workflow (or task, or result) id.")],
+    result_id: Annotated[str, typer.Argument(help="The workflow (or task, or result) id.")],
 ) -> None:
-    """Print the cached result of a finished workflow as JSON."""
+    """Print the cached result of a workflow (or task), its status and its deliveries."""
     _ready()
     from autodev.callbacks import get_result
 
-    console.print_json(json.dumps(get_result(workflow_id), default=str))
+    found = get_result(result_id)
+    if found["type"] == "artifact":
+        console.print(
+            f"artifact {found['id']} ({found['name']}, {found['content_type']},"
+            f" {found['size_bytes']} bytes) of {found['target_kind']} {found['target_id']}",
+            soft_wrap=True,
+        )
+        console.print(found["body"] or "", markup=False, soft_wrap=True)
+        return
+    console.print(
+        f"result {found['id']} of {found['target_kind']} {found['target_id']}:"
+        f" [bold]{found['status']}[/bold] (at {found['created_at']})",
+        soft_wrap=True,
+    )
+    console.print_json(json.dumps(found["result"], default=str))
+    _print_deliveries(found["deliveries"])
 
 
 def _pending_approval_id(approval_or_workflow_id: str) -> str:

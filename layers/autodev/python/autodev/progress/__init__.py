@@ -4,19 +4,22 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
 
     start_tracking(task_id, task_type, stages=[{name, weight}], *, kind="task",
                    workflow_id=None, step_name=None, slack_channel=None,
-                   slack_thread_ts=None, status_message="", clock=SYSTEM_CLOCK) -> Progress
+                   slack_thread_ts=None, slack_message_ts=None, status_message="",
+                   clock=SYSTEM_CLOCK) -> Progress
     update_progress(task_id, stage_progress=None, status_message=None, metrics=None, *,
                     stage=None, clock=SYSTEM_CLOCK) -> Progress
     complete(task_id, *, status="completed", status_message=None, metrics=None,
              clock=SYSTEM_CLOCK, wait_for_slack=True) -> Progress
     get_progress(id) -> Progress | None
     workflow_steps(workflow_id) -> list[Progress]
+    forget(id) -> None
 """
 
 from autodev.progress.clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
 from autodev.progress.tracking import (
     Progress,
     complete,
+    forget,
     get_progress,
     start_tracking,
     update_progress,
@@ -30,6 +33,7 @@ __all__ = [
     "Progress",
     "SystemClock",
     "complete",
+    "forget",
     "get_progress",
     "start_tracking",
     "update_progress",

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from autodev.progress.estimate import Stage, format_duration
+from autodev.slack import views
 
 BAR_CELLS = 20
 _STATUS_WORDS = {
@@ -54,5 +62,19 @@ def status_message(state: dict[str, Any]) -> dict[str, Any]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"_{state['status_message']}_")))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=stage_line[:3000])]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=metric_line)]))
+    if state.get("kind") == "workflow":
+        # A workflow's status message is its status card too: the same buttons.
+        blocks.append(ActionsBlock(elements=_workflow_buttons(str(state["id"]), state["status"])))
     text = f"{state['task_type']} {state['id']}: {status} {percent:.0f}% ({step}), ETA {eta}"
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
+
+
+def _workflow_buttons(workflow_id: str, status: str) -> list[ButtonElement]:
+    buttons = [ButtonElement(text="View details", action_id=views.VIEW_DETAILS, value=workflow_id)]
+    if status == "running":
+        buttons.append(
+            ButtonElement(text="Cancel", action_id=views.CANCEL, value=workflow_id, style="danger")
+        )
+    elif status != "completed":
+        buttons.append(ButtonElement(text="Retry", action_id=views.RETRY, value=workflow_id))
+    return buttons

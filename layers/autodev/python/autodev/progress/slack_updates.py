@@ -67,15 +67,26 @@ def default_client() -> WebClient:
 
 
 def put_state(
-    conn: Conn, key: str, channel: str, thread_ts: str | None, message: dict[str, Any]
+    conn: Conn,
+    key: str,
+    channel: str,
+    thread_ts: str | None,
+    message: dict[str, Any],
+    *,
+    ts: str | None = None,
 ) -> None:
-    """Make ``message`` ({text, blocks}) the state to show next; inside the caller's transaction."""
+    """Make ``message`` ({text, blocks}) the state to show next; inside the caller's transaction.
+
+    ``ts`` adopts a message that is already in Slack (a workflow's thread root, say) as the
+    status message, so it is edited with ``chat.update`` instead of a new one being posted.
+    """
     conn.execute(
-        "INSERT INTO slack_status_messages (key, channel, thread_ts, pending)"
-        " VALUES (%s, %s, %s, %s)"
+        "INSERT INTO slack_status_messages (key, channel, thread_ts, ts, pending)"
+        " VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (key) DO UPDATE SET pending = EXCLUDED.pending,"
+        " ts = coalesce(EXCLUDED.ts, slack_status_messages.ts),"
         " pending_version = slack_status_messages.pending_version + 1",
-        (key, channel, thread_ts, Jsonb(message)),
+        (key, channel, thread_ts, ts, Jsonb(message)),
     )
 
 

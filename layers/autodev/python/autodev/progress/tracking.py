@@ -15,6 +15,7 @@ target), which ``slack_updates`` sends at most once a second.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,16 @@ logger = logging.getLogger(__name__)
 
 EVENT_INTERVAL_SECONDS = 5.0
 FINAL_STATUSES = ("completed", "failed", "cancelled")
+# A task's status as the status of its stage in the workflow.
+_STAGE_STATUS = {"completed": "done", "failed": "failed", "cancelled": "failed"}
+# Map iterations of a step are named "<step> #<n>" (autodev.workflows.steps.enqueue_step).
+_ITERATION = re.compile(r"(.+) #\d+")
+
+
+def _is_iteration_of(step_name: str | None, stage_name: str) -> bool:
+    match = _ITERATION.fullmatch(step_name or "")
+    return match is not None and match.group(1) == stage_name
+
 
 Conn = psycopg.Connection[Any]
 
@@ -221,13 +232,20 @@ def _completed_event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _render(conn: Conn, row: dict[str, Any], effects: _Effects) -> None:
+def _render(
+    conn: Conn, row: dict[str, Any], effects: _Effects, *, message_ts: str | None = None
+) -> None:
     """Queue the row's state for its Slack status message, if it has one."""
     if not row.get("slack_channel"):
         return
     state = _from_row(row).to_json()
     slack_updates.put_state(
-        conn, row["id"], row["slack_channel"], row["slack_thread_ts"], render.status_message(state)
+        conn,
+        row["id"],
+        row["slack_channel"],
+        row["slack_thread_ts"],
+        render.status_message(state),
+        ts=message_ts,
     )
     effects.slack_keys.append(row["id"])
 
@@ -259,22 +277,37 @@ def _roll_up(conn: Conn, task: dict[str, Any], now: float, effects: _Effects) ->
         return
     stages = [Stage.from_json(item) for item in workflow["stages"]]
     names = [stage.name for stage in stages]
-    if step not in names:
-        stages.append(Stage(step, 1.0))
-        names.append(step)
-    index = names.index(step)
-    status = {"completed": "done", "failed": "failed", "cancelled": "failed"}.get(
-        task["status"], "running"
-    )
-    stages[index] = Stage(step, stages[index].weight, task["percent"], status)
+    tasks = [
+        dict(row)
+        for row in conn.execute(
+            "SELECT step_name, percent, status, metrics FROM progress_tracking"
+            " WHERE workflow_id = %s",
+            (workflow_id,),
+        ).fetchall()
+    ]
+    iteration = _ITERATION.fullmatch(step)
+    if step not in names and iteration is not None and iteration.group(1) in names:
+        # A Map iteration ("Implement fix #2") counts toward its planned step's stage.
+        stage_name = iteration.group(1)
+        index = names.index(stage_name)
+        runs = [t for t in tasks if _is_iteration_of(t["step_name"], stage_name)]
+        percent = sum(t["percent"] for t in runs) / len(runs) if runs else task["percent"]
+        statuses = {_STAGE_STATUS.get(t["status"], "running") for t in runs}
+        status = (
+            "running" if "running" in statuses else "failed" if "failed" in statuses else "done"
+        )
+    else:
+        if step not in names:
+            stages.append(Stage(step, 1.0))
+            names.append(step)
+        index, stage_name = names.index(step), step
+        percent, status = task["percent"], _STAGE_STATUS.get(task["status"], "running")
+    stages[index] = Stage(stage_name, stages[index].weight, percent, status)
     workflow["stages"] = [stage.to_json() for stage in stages]
     workflow["current_stage"] = index
     if task["status_message"]:
         workflow["status_message"] = f"{step}: {task['status_message']}"
-    totals = conn.execute(
-        "SELECT metrics FROM progress_tracking WHERE workflow_id = %s", (workflow_id,)
-    ).fetchall()
-    workflow["metrics"] = estimate.sum_metrics([dict(row["metrics"]) for row in totals])
+    workflow["metrics"] = estimate.sum_metrics([dict(row["metrics"]) for row in tasks])
     _recompute(workflow, now)
     stage_changed = task.get("_stage_changed", False)
     detail = _updated_event(workflow, now, force=stage_changed)
@@ -317,13 +350,16 @@ def start_tracking(
     step_name: str | None = None,
     slack_channel: str | None = None,
     slack_thread_ts: str | None = None,
+    slack_message_ts: str | None = None,
     status_message: str = "",
     clock: Clock = SYSTEM_CLOCK,
 ) -> Progress:
     """Begin tracking a task (or, with ``kind="workflow"``, a workflow whose stages are its
     steps). A task with ``workflow_id`` becomes the stage ``step_name`` of that workflow.
     With ``slack_channel`` (and optionally ``slack_thread_ts``) the row gets a live Slack
-    status message. Starting again resets the row (a retried task starts over)."""
+    status message: posted in the thread, or, with ``slack_message_ts``, that existing
+    message edited in place (a workflow's status card). Starting again resets the row (a
+    retried task starts over)."""
     if kind not in ("task", "workflow"):
         raise InvalidInput("kind must be task or workflow")
     if not str(task_id).strip() or not str(task_type).strip():
@@ -356,10 +392,18 @@ def start_tracking(
         saved["_stage_changed"] = True
         if saved["workflow_id"]:
             _roll_up(conn, saved, now, effects)
-        _render(conn, saved, effects)
+        _render(conn, saved, effects, message_ts=slack_message_ts)
         result = _from_row(saved)
     _after_commit(effects, clock)
     return result
+
+
+def forget(progress_id: str) -> None:
+    """Drop a row and its Slack status message (a workflow that never started), leaving
+    the message in Slack as it is."""
+    with connection() as conn:
+        conn.execute("DELETE FROM progress_tracking WHERE id = %s", (str(progress_id),))
+        conn.execute("DELETE FROM slack_status_messages WHERE key = %s", (str(progress_id),))
 
 
 def _stage_index(stages: list[Stage], stage: str | int) -> int:

@@ -190,15 +190,20 @@ def _start(job: Job, template: str, workflow_input: dict[str, Any], purpose: str
         return
     if root_ts and channel:
         threads.remember(channel, root_ts, workflow.id, f"slack:{user}")
-        client.chat_update(
-            channel=channel,
-            ts=root_ts,
-            text=views.fallback_text(workflow),
-            blocks=views.as_dicts(views.status_card(workflow)),
-        )
+        if not platform.has_live_status(workflow.id):
+            # Normally the workflow's progress has made the root its live status message
+            # (one message, edited as it runs); without it, the root shows the status card.
+            client.chat_update(
+                channel=channel,
+                ts=root_ts,
+                text=views.fallback_text(workflow),
+                blocks=views.as_dicts(views.status_card(workflow)),
+            )
+        console = f" (<{workflow.console_url}|execution>)" if workflow.console_url else ""
         _respond(
             job,
-            f"Started `{workflow.execution_name}` (id `{workflow.id}`); follow it in the thread.",
+            f"Started `{workflow.execution_name}` (id `{workflow.id}`){console};"
+            " follow it in the thread.",
         )
     else:
         _respond(job, views.fallback_text(workflow), views.status_card(workflow), in_channel=True)

@@ -1,7 +1,7 @@
 """Messages autodev posts to Slack on its own initiative (not as an answer to a request).
 
-``post_approval_request`` is what the approval step calls; ``post_workflow_result`` posts a
-finished workflow's result in its thread (used when no result callback has posted it).
+``post_approval_request`` is what the approval step calls. A finished workflow's result is
+not posted from here: it is the Slack result callback's one message (``autodev.callbacks``).
 """
 
 from __future__ import annotations
@@ -75,18 +75,3 @@ def approval_requested(detail: dict[str, Any]) -> str:
         channel=field("slack_channel", "slackChannel"),
         thread_ts=field("slack_thread_ts", "slackThreadTs"),
     )
-
-
-def post_workflow_result(
-    workflow_id: str, *, channel: str | None = None, thread_ts: str | None = None
-) -> str:
-    """Post a workflow's result card in its thread; returns the message ts."""
-    workflow = platform.status(workflow_id)
-    where, thread = _where(workflow, channel, thread_ts)
-    answer = web_client().chat_postMessage(
-        channel=where,
-        thread_ts=thread,
-        text=f"Result: {views.fallback_text(workflow)}",
-        blocks=views.as_dicts(views.result_message(workflow)),
-    )
-    return str(answer["ts"])

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from autodev.errors import NotFound
-from autodev.slack.views import StepView, TemplateView, WorkflowView
+from autodev.slack.views import DeliveryView, StepView, TemplateView, WorkflowView
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def workflow_view(source: Any) -> WorkflowView:
         requested_by=_text(_get(source, "requested_by")),
         slack_channel=_text(_get(source, "slack_channel")),
         slack_thread_ts=_text(_get(source, "slack_thread_ts")),
+        deliveries=tuple(_get(source, "deliveries") or ()),
     )
 
 
@@ -145,6 +146,8 @@ def start(
 ) -> Started:
     from autodev import workflows
 
+    # The result goes to the thread as the one result message (start_workflow registers the
+    # callback with the workflow); the thread's root becomes the live status message.
     callback = {"type": "slack", "channel": channel, "thread_ts": thread_ts} if channel else None
     result = workflows.start_workflow(
         template,
@@ -154,10 +157,9 @@ def start(
         client_key=client_key,
         slack_channel=channel,
         slack_thread_ts=thread_ts,
+        slack_status_ts=thread_ts,
     )
     created = bool(_get(result, "created", True))
-    if created and channel:
-        _register_slack_callback(str(_get(result, "id")), channel, thread_ts)
     try:
         view = status(str(_get(result, "id")))
     except NotFound:
@@ -167,13 +169,11 @@ def start(
     return Started(view, created)
 
 
-def _register_slack_callback(workflow_id: str, channel: str, thread_ts: str | None) -> None:
-    """The final result goes to the thread the workflow was started from."""
-    from autodev import callbacks
+def has_live_status(workflow_id: str) -> bool:
+    """Whether the workflow's progress keeps a live status message (edited as it runs)."""
+    from autodev.progress import slack_updates
 
-    callbacks.register_callback(
-        workflow_id, {"type": "slack", "channel": channel, "thread_ts": thread_ts}
-    )
+    return slack_updates.message_state(workflow_id) is not None
 
 
 def _as_dict(view: WorkflowView) -> dict[str, Any]:
@@ -186,6 +186,7 @@ def status(workflow_id: str) -> WorkflowView:
     from autodev import workflows
 
     found = workflow_view(workflows.get_workflow_status(workflow_id))
+    found = workflow_view({**_as_dict(found), "deliveries": deliveries(found.id)})
     planned = _step_names(_templates().get(found.template))
     if not planned:
         return found
@@ -197,14 +198,33 @@ def status(workflow_id: str) -> WorkflowView:
     return workflow_view({**_as_dict(found), "steps": (*steps, *extra)})
 
 
+def deliveries(workflow_id: str) -> tuple[DeliveryView, ...]:
+    """The deliveries of the workflow's result, for /workflow status (issue 8: a dead one's
+    reason must be visible there)."""
+    from autodev import callbacks
+
+    return tuple(
+        DeliveryView(
+            channel=str(d["channel"]),
+            destination=str(d["destination"]),
+            status=str(d["status"]),
+            attempts=int(d["attempts"] or 0),
+            max_attempts=int(d["max_attempts"]) if d.get("max_attempts") else None,
+            last_error=_text(d.get("last_error")),
+        )
+        for d in callbacks.delivery_status(workflow_id)
+    )
+
+
 def _step_state(state: str) -> str:
     return {"caught": "failed", "stopped": "cancelled"}.get(state, state)
 
 
 def cancel(workflow_id: str, by: str) -> WorkflowView:
-    from autodev import workflows
+    from autodev import callbacks, workflows
 
     workflows.cancel_workflow(workflow_id, by)
+    callbacks.kick_delivery()  # the cancellation's result, committed by cancel_workflow
     return status(workflow_id)
 
 

@@ -60,6 +60,21 @@ class StepView:
 
 
 @dataclass(frozen=True)
+class DeliveryView:
+    """One delivery of a workflow's result (autodev.callbacks.delivery_status)."""
+
+    channel: str  # slack, webhook or event
+    destination: str
+    status: str  # pending, delivered or dead
+    attempts: int = 0
+    max_attempts: int | None = None
+    last_error: str | None = None
+
+
+DELIVERY_ICONS = {"pending": ":hourglass:", "delivered": ":white_check_mark:", "dead": ":x:"}
+
+
+@dataclass(frozen=True)
 class WorkflowView:
     """What a Slack message shows about one workflow."""
 
@@ -78,6 +93,7 @@ class WorkflowView:
     requested_by: str | None = None
     slack_channel: str | None = None  # the thread the workflow's messages go to
     slack_thread_ts: str | None = None
+    deliveries: Sequence[DeliveryView] = field(default_factory=tuple)
 
 
 def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
@@ -156,6 +172,8 @@ def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Blo
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(" · ".join(facts)))]))
     if workflow.error:
         blocks.extend(notice(f":warning: {workflow.error}"))
+    if workflow.deliveries:
+        blocks.extend(notice(deliveries_text(workflow.deliveries)))
     buttons = [ButtonElement(text="View details", action_id=VIEW_DETAILS, value=workflow.id)]
     if workflow.status not in FINISHED:
         buttons.append(
@@ -165,6 +183,21 @@ def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Blo
         buttons.append(ButtonElement(text="Retry", action_id=RETRY, value=workflow.id))
     blocks.append(ActionsBlock(elements=buttons))
     return blocks
+
+
+def deliveries_text(deliveries: Sequence[DeliveryView]) -> str:
+    """Where the result went: one line per delivery, with why a dead one gave up."""
+    lines = ["*Result deliveries*"]
+    for d in deliveries:
+        tries = f"{d.attempts}/{d.max_attempts}" if d.max_attempts else str(d.attempts)
+        line = (
+            f"{DELIVERY_ICONS.get(d.status, ':grey_question:')} {d.channel} → {d.destination}:"
+            f" {d.status} ({tries} attempts)"
+        )
+        if d.last_error and d.status != "delivered":
+            line += f" — {'gave up: ' if d.status == 'dead' else 'last error: '}{d.last_error}"
+        lines.append(_clip(line, 500))
+    return "\n".join(lines)
 
 
 def approval_request(

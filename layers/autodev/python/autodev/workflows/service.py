@@ -24,7 +24,7 @@ from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.orchestrator import queue
 from autodev.workflows import approvals, sfn
-from autodev.workflows.catalog import PRIORITIES, get_template
+from autodev.workflows.catalog import PRIORITIES, TemplateInfo, get_template
 from autodev.workflows.history import current_step, steps_from_history
 from autodev.workflows.models import (
     ACTIVE_STATUSES,
@@ -82,10 +82,14 @@ def start_workflow(
     budget_usd: float | None = None,
     slack_channel: str | None = None,
     slack_thread_ts: str | None = None,
+    slack_status_ts: str | None = None,
     priority: str | None = None,
 ) -> WorkflowStart:
     """Validate, record and start a workflow; with a used ``client_key``, return its workflow.
 
+    Its progress is tracked with its agent steps as stages; with ``slack_channel`` the
+    progress is shown live in one status message in the thread ``slack_thread_ts``: the
+    message ``slack_status_ts`` (the Slack status card) edited in place, or a new one.
     Raises NotFound for an unknown template and InvalidInput for input the template's schema
     refuses; in both cases nothing is recorded or started.
     """
@@ -150,6 +154,8 @@ def start_workflow(
                 str(workflow_id), dict(callback), target_kind="workflow", conn=conn
             )
 
+    # Tracked before the execution starts, so its first step's progress rolls up into it.
+    _track(workflow_id, info, slack_channel, slack_thread_ts, slack_status_ts)
     execution_input = {
         "workflow_id": str(workflow_id),
         "template": template,
@@ -165,6 +171,7 @@ def start_workflow(
     except (ClientError, BotoCoreError) as error:
         with connection() as conn:
             conn.execute("DELETE FROM workflows WHERE id = %s", (workflow_id,))
+        _untrack(workflow_id)
         raise sfn.explain(error, f"start {template}") from None
 
     with connection() as conn:
@@ -188,6 +195,44 @@ def start_workflow(
         )
     assert row is not None
     return _start_result(row, created=True)
+
+
+def _track(
+    workflow_id: uuid.UUID,
+    info: TemplateInfo,
+    channel: str | None,
+    thread_ts: str | None,
+    status_ts: str | None,
+) -> None:
+    """Start the workflow's progress (advisory: a failure is logged, the workflow runs).
+
+    The stages are named as enqueue_task names the steps' tasks (the state names), which
+    is what the worker's progress reports roll up under.
+    """
+    from autodev import progress
+
+    stages = [{"name": step.state, "weight": 1} for step in info.steps if step.kind == "agent"]
+    try:
+        progress.start_tracking(
+            str(workflow_id),
+            info.name,
+            stages or None,
+            kind="workflow",
+            slack_channel=channel,
+            slack_thread_ts=thread_ts if channel else None,
+            slack_message_ts=status_ts if channel else None,
+        )
+    except Exception:
+        log.exception("progress of workflow %s not tracked", workflow_id)
+
+
+def _untrack(workflow_id: uuid.UUID) -> None:
+    from autodev import progress
+
+    try:
+        progress.forget(str(workflow_id))
+    except Exception:
+        log.exception("progress of workflow %s not dropped", workflow_id)
 
 
 def _history(execution: str) -> list[dict[str, Any]]:
