@@ -51,3 +51,24 @@ def log_group(
         retention=log_retention(settings.log_retention_days),
         removal_policy=data_removal(settings),
     )
+
+
+# Answering a task token: the worker and the functions granted TASK_CALLBACKS.
+TASK_CALLBACK_ACTIONS = (
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+)
+
+
+def runtime_environment(settings: EnvSettings, event_bus_name: str) -> dict[str, str]:
+    """Settings the autodev package reads alike in the Lambda functions and the worker."""
+    return {
+        "AUTODEV_ENV": settings.env_name,
+        "AUTODEV_EVENT_BUS": event_bus_name,
+        "AUTODEV_MODEL_PROVIDER": settings.model_provider,
+        "AUTODEV_MODEL": settings.model,
+        "ORCHESTRATOR_MAX_INSTANCES": str(settings.orchestrator_max_instances),
+        "ORCHESTRATOR_TIMEOUT": str(settings.task_timeout_seconds * 1000),
+        "WORKFLOW_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+    }

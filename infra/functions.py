@@ -160,16 +160,10 @@ class Functions(Construct):
         settings = self._settings
         stack = Stack.of(self)
         return {
-            "AUTODEV_ENV": settings.env_name,
-            "AUTODEV_EVENT_BUS": self._eventing.bus.event_bus_name,
+            **common.runtime_environment(settings, self._eventing.bus.event_bus_name),
             "AUTODEV_STATE_MACHINE_ARN_PREFIX": naming.state_machine_arn_prefix(
                 stack, settings.env_name
             ),
-            "AUTODEV_MODEL_PROVIDER": settings.model_provider,
-            "AUTODEV_MODEL": settings.model,
-            "ORCHESTRATOR_MAX_INSTANCES": str(settings.orchestrator_max_instances),
-            "ORCHESTRATOR_TIMEOUT": str(settings.task_timeout_seconds * 1000),
-            "WORKFLOW_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
             "APPROVAL_TIMEOUT_SECONDS": str(settings.approval_timeout_seconds),
             "WORKFLOW_TIMEOUT_SECONDS": str(settings.workflow_timeout_seconds),
             "BUGFIX_MAX_FIX_ATTEMPTS": str(settings.max_fix_attempts),
@@ -230,12 +224,7 @@ class Functions(Construct):
             if machines:
                 role.add_to_policy(
                     iam.PolicyStatement(
-                        actions=[
-                            "states:SendTaskSuccess",
-                            "states:SendTaskFailure",
-                            "states:SendTaskHeartbeat",
-                        ],
-                        resources=machines,
+                        actions=list(common.TASK_CALLBACK_ACTIONS), resources=machines
                     )
                 )
         elif grant is Grant.PUBLISH_EVENTS:

@@ -122,13 +122,7 @@ class Workers(Construct):
         image = _image(self, root, settings.worker_architecture)
         self.image_is_asset = worker_dockerfile(root).exists()
         environment = {
-            "AUTODEV_ENV": env,
-            "AUTODEV_EVENT_BUS": bus.event_bus_name,
-            "AUTODEV_MODEL_PROVIDER": settings.model_provider,
-            "AUTODEV_MODEL": settings.model,
-            "ORCHESTRATOR_MAX_INSTANCES": str(settings.orchestrator_max_instances),
-            "ORCHESTRATOR_TIMEOUT": str(settings.task_timeout_seconds * 1000),
-            "WORKFLOW_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+            **common.runtime_environment(settings, bus.event_bus_name),
             "ANTHROPIC_API_KEY_ARN": secrets.anthropic_api_key.secret_arn,
             "SLACK_BOT_TOKEN_ARN": secrets.slack_bot_token.secret_arn,
             "POWERTOOLS_SERVICE_NAME": "autodev-worker",
@@ -148,12 +142,7 @@ class Workers(Construct):
         if state_machine_arns:
             task_role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=[
-                        "states:SendTaskSuccess",
-                        "states:SendTaskFailure",
-                        "states:SendTaskHeartbeat",
-                    ],
-                    resources=state_machine_arns,
+                    actions=list(common.TASK_CALLBACK_ACTIONS), resources=state_machine_arns
                 )
             )
         secrets.anthropic_api_key.grant_read(task_role)
