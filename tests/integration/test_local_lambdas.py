@@ -14,13 +14,13 @@ from autodev.aws import client
 from autodev.config import get_settings
 from autodev.local import lambdas
 from autodev.local.stack import LocalStack
-from autodev.local.testing import local_stack, wait_for  # noqa: F401
+from autodev.local.testing import wait_for
 from autodev.workflows import get_workflow_status, start_workflow
 from autodev.workflows.steps import poke_scaler
 
 
 def test_request_response_errors_come_back_shaped_like_lambda(
-    local_stack: LocalStack,  # noqa: F811
+    local_stack: LocalStack,
 ) -> None:
     answer = client("lambda").invoke(
         FunctionName="workflow_finished", Payload=json.dumps({"status": "done"}).encode()
@@ -31,7 +31,7 @@ def test_request_response_errors_come_back_shaped_like_lambda(
     assert payload["errorMessage"].startswith("the step payload is not valid at workflow_id")
 
 
-def test_event_invocations_run_in_the_background(local_stack: LocalStack) -> None:  # noqa: F811
+def test_event_invocations_run_in_the_background(local_stack: LocalStack) -> None:
     started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
     answer = client("lambda").invoke(
         FunctionName="workflow_finished",
@@ -56,7 +56,7 @@ def test_event_invocations_run_in_the_background(local_stack: LocalStack) -> Non
 
 
 def test_enqueue_pokes_the_scaler_asynchronously(
-    local_stack: LocalStack,  # noqa: F811
+    local_stack: LocalStack,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

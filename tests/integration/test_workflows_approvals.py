@@ -15,7 +15,7 @@ from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import NotFound
 from autodev.local.stack import LocalStack
-from autodev.local.testing import WorkerDouble, local_stack, wait_for, worker_double  # noqa: F401
+from autodev.local.testing import WorkerDouble, wait_for
 from autodev.workflows import (
     AlreadyDecided,
     Approval,
@@ -52,7 +52,7 @@ def finished(workflow_id: str) -> WorkflowStatus:
     return status
 
 
-def waiting_deployment(worker_double: WorkerDouble) -> tuple[str, Approval]:  # noqa: F811
+def waiting_deployment(worker_double: WorkerDouble) -> tuple[str, Approval]:
     worker_double.start()
     started = start_workflow("deployment", {"target_org": "staging"}, "UREQUESTER")
     approvals = wait_for(lambda: pending_approvals(started.id), what="an approval request")
@@ -73,8 +73,8 @@ def _token_of(approval_id: str) -> str:
 
 
 def test_approved_deployment_deploys_and_smoke_tests(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     workflow_id, approval = waiting_deployment(worker_double)
     assert get_workflow_status(workflow_id).status == "waiting_approval"
@@ -113,8 +113,8 @@ def test_approved_deployment_deploys_and_smoke_tests(
 
 
 def test_rejected_deployment_reports_who_rejected_and_why(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     workflow_id, approval = waiting_deployment(worker_double)
     respond_to_approval(approval.id, APPROVER, False, "not during the release freeze")
@@ -128,8 +128,8 @@ def test_rejected_deployment_reports_who_rejected_and_why(
 
 
 def test_unanswered_approval_times_out(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     local_stack.redefine("deployment", ApprovalTimeoutSeconds=1)
     workflow_id, approval = waiting_deployment(worker_double)
@@ -144,8 +144,8 @@ def test_unanswered_approval_times_out(
 
 
 def test_a_second_answer_is_told_who_decided_and_changes_nothing(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     workflow_id, approval = waiting_deployment(worker_double)
     first = respond_to_approval(approval.id, APPROVER, True)
@@ -160,8 +160,8 @@ def test_a_second_answer_is_told_who_decided_and_changes_nothing(
 
 
 def test_someone_not_allowed_cannot_answer_and_changes_nothing(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     workflow_id, approval = waiting_deployment(worker_double)
     before = audit.recent(100, target=workflow_id)
@@ -176,8 +176,8 @@ def test_someone_not_allowed_cannot_answer_and_changes_nothing(
 
 
 def test_members_of_the_approver_group_may_answer(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("APPROVERS", "")
@@ -192,7 +192,7 @@ def test_members_of_the_approver_group_may_answer(
     assert finished(workflow_id).status == "succeeded"
 
 
-def test_unknown_approval_is_not_found(local_stack: LocalStack) -> None:  # noqa: F811
+def test_unknown_approval_is_not_found(local_stack: LocalStack) -> None:
     with pytest.raises(NotFound, match="no approval 'apr-does-not-exist'"):
         respond_to_approval("apr-does-not-exist", APPROVER, True)
     with pytest.raises(NotFound):
@@ -200,7 +200,7 @@ def test_unknown_approval_is_not_found(local_stack: LocalStack) -> None:  # noqa
 
 
 def test_an_answer_the_workflow_no_longer_waits_for_is_a_clear_message(
-    local_stack: LocalStack,  # noqa: F811
+    local_stack: LocalStack,
 ) -> None:
     from autodev.workflows.approvals import request_approval
 
@@ -217,8 +217,8 @@ def test_an_answer_the_workflow_no_longer_waits_for_is_a_clear_message(
 
 
 def test_approval_requested_is_published_without_the_token(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     sqs = client("sqs")
     queue_url = sqs.create_queue(QueueName="approvals-seen")["QueueUrl"]

@@ -10,7 +10,7 @@ from autodev import audit
 from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.local.stack import LocalStack
-from autodev.local.testing import WorkerDouble, local_stack, wait_for, worker_double  # noqa: F401
+from autodev.local.testing import WorkerDouble, wait_for
 from autodev.workflows import cancel_workflow, get_workflow_status, sfn, start_workflow
 
 
@@ -44,7 +44,7 @@ BAD_REQUESTS: list[tuple[str, Any, type[Exception], str]] = [
 
 
 def test_bad_requests_get_a_clear_message_and_change_nothing(
-    local_stack: LocalStack,  # noqa: F811
+    local_stack: LocalStack,
 ) -> None:
     before = _counts()
     # One stack for every case: each would otherwise pay for its own database and stack.
@@ -55,7 +55,7 @@ def test_bad_requests_get_a_clear_message_and_change_nothing(
     assert _executions(local_stack) == []
 
 
-def test_bad_options_change_nothing(local_stack: LocalStack) -> None:  # noqa: F811
+def test_bad_options_change_nothing(local_stack: LocalStack) -> None:
     before = _counts()
     with pytest.raises(InvalidInput, match="priority must be one of"):
         start_workflow("bug-fix", {"description": "NPE"}, "U1", priority="urgent")
@@ -67,7 +67,7 @@ def test_bad_options_change_nothing(local_stack: LocalStack) -> None:  # noqa: F
     assert _executions(local_stack) == []
 
 
-def test_unknown_workflow_id_is_not_found(local_stack: LocalStack) -> None:  # noqa: F811
+def test_unknown_workflow_id_is_not_found(local_stack: LocalStack) -> None:
     before = _counts()
     for workflow_id in ("not-a-uuid", "00000000-0000-4000-8000-000000000000"):
         with pytest.raises(NotFound, match=f"no workflow '{workflow_id}'"):
@@ -78,8 +78,8 @@ def test_unknown_workflow_id_is_not_found(local_stack: LocalStack) -> None:  # n
 
 
 def test_a_client_key_starts_one_workflow(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     first = start_workflow("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
     again = start_workflow("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
@@ -90,7 +90,7 @@ def test_a_client_key_starts_one_workflow(
     assert len([e for e in audit.recent(50) if e["action"] == "workflow.started"]) == 1
 
 
-def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> None:  # noqa: F811
+def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> None:
     started = start_workflow(
         "bug-fix",
         {"description": "NPE on insert"},
@@ -110,7 +110,7 @@ def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> No
     assert event["detail"]["template"] == "bug-fix"
 
 
-def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> None:  # noqa: F811
+def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> None:
     started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
     wait_for(
         lambda: get_workflow_status(started.id).current_step == "Reproduce the bug",

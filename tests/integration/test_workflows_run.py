@@ -9,14 +9,7 @@ import pytest
 
 from autodev.db import connection
 from autodev.local.stack import LocalStack
-from autodev.local.testing import (  # noqa: F401 - fixtures
-    StepFailed,
-    WorkerDouble,
-    default_answer,
-    local_stack,
-    wait_for,
-    worker_double,
-)
+from autodev.local.testing import StepFailed, WorkerDouble, default_answer, wait_for
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.workflows import WorkflowStatus, get_workflow_status, start_workflow
 
@@ -39,8 +32,8 @@ def _tasks(workflow_id: str) -> list[dict[str, Any]]:
 
 
 def test_bug_fix_runs_to_completion(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     worker_double.start()
     started = start_workflow(
@@ -74,8 +67,8 @@ def test_bug_fix_runs_to_completion(
 
 
 def test_full_analysis_implements_each_prioritised_item(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     worker_double.start()
     started = start_workflow("full-analysis-improvement", {"target": "AccountService"}, "U1")
@@ -92,8 +85,8 @@ def test_full_analysis_implements_each_prioritised_item(
 
 
 def test_full_analysis_skips_the_fixes_when_none_is_high_priority(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     def no_items(task: ClaimedTask) -> dict[str, Any]:
         answer = default_answer(task)
@@ -109,8 +102,8 @@ def test_full_analysis_skips_the_fixes_when_none_is_high_priority(
 
 
 def test_code_review_runs_its_three_reviews_at_the_same_time(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
     # No worker runs yet: all three reviews are queued together, none waiting for another.
@@ -146,8 +139,8 @@ def _verifications(outcomes: list[bool]) -> Any:
 
 
 def test_bug_fix_goes_back_to_the_fix_after_a_failed_verification(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     worker_double.respond = _verifications([False, True])
     worker_double.start()
@@ -165,8 +158,8 @@ def test_bug_fix_goes_back_to_the_fix_after_a_failed_verification(
 
 
 def test_bug_fix_fails_with_a_clear_cause_after_max_fix_attempts(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     local_stack.redefine("bug-fix", MaxFixAttempts=2)
     worker_double.respond = _verifications([False, False, True])
@@ -183,8 +176,8 @@ def test_bug_fix_fails_with_a_clear_cause_after_max_fix_attempts(
 
 
 def test_a_failed_step_fails_the_workflow_with_its_error(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     def broken(task: ClaimedTask) -> dict[str, Any]:
         if task.context["step"] == "root_cause":
@@ -204,8 +197,8 @@ def test_a_failed_step_fails_the_workflow_with_its_error(
 
 
 def test_the_outcome_is_delivered_to_the_callbacks(
-    local_stack: LocalStack,  # noqa: F811
-    worker_double: WorkerDouble,  # noqa: F811
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
 ) -> None:
     callbacks = pytest.importorskip("autodev.callbacks")
     worker_double.start()
