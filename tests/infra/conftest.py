@@ -39,6 +39,62 @@ class Synth:
         properties: dict[str, Any] = self.template["Resources"][logical_id].get("Properties", {})
         return properties
 
+    def role_statements(self, role_logical_id: str) -> list[dict[str, Any]]:
+        """Every statement of the IAM policies attached to one role."""
+        return [
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_logical_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    def role_actions(self, role_logical_id: str) -> set[str]:
+        return {
+            action
+            for statement in self.role_statements(role_logical_id)
+            for action in as_list(statement["Action"])
+        }
+
+    def nag_violations(self) -> list[str]:
+        """One line per cdk-nag violation in the validation report, naming where it is."""
+        return [
+            f"{violation['ruleName']} at "
+            + (
+                ", ".join(c["constructPath"] for c in violation.get("violatingConstructs", []))
+                or "(no construct named)"
+            )
+            for plugin in self.report.get("pluginReports", [])
+            for violation in plugin["violations"]
+        ]
+
+    def cfn_lint_matches(self) -> list[str]:
+        from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
+
+        matches = lint(
+            json.dumps(self.template),
+            config=ManualArgs(
+                regions=["us-east-1"],
+                # W3005: CDK adds DependsOn on a role that a GetAtt already orders; harmless.
+                ignore_checks=["W3005"],
+            ),
+        )
+        return [str(match) for match in matches]
+
+
+def as_list(value: Any) -> list[Any]:
+    """IAM's Action and Resource: one value or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
+class Context:
+    """Stands in for a construct node's CDK context (``try_get_context``)."""
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self._values = values or {}
+
+    def try_get_context(self, key: str) -> Any:
+        return self._values.get(key)
+
 
 def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synth:
     for variable in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 
 from tests.infra.conftest import Synth, synthesize
@@ -19,32 +16,13 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
 
 
-def _policy_actions(synth: Synth, role_logical_id: str) -> set[str]:
-    actions: set[str] = set()
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                action: Any = statement["Action"]
-                actions.update(action if isinstance(action, list) else [action])
-    return actions
-
-
 def test_prod_passes_nag_cfn_lint_and_the_wildcard_check(prod: Synth) -> None:
-    from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
-
-    violations = [
-        violation["ruleName"]
-        for plugin in prod.report.get("pluginReports", [])
-        for violation in plugin["violations"]
-    ]
-    assert not violations
+    violations = prod.nag_violations()
+    assert not violations, "\n".join(violations)
     assert prod.error is None
     assert not wildcard_findings(prod.template)
-    matches = lint(
-        json.dumps(prod.template),
-        config=ManualArgs(regions=["us-east-1"], ignore_checks=["W3005"]),
-    )
-    assert not matches, "\n".join(str(m) for m in matches)
+    matches = prod.cfn_lint_matches()
+    assert not matches, "\n".join(matches)
 
 
 def test_prod_database_is_protected_and_kept(prod: Synth) -> None:
@@ -62,13 +40,13 @@ def test_bedrock_role_only_invokes_models_and_only_the_worker_assumes_it(prod: S
         for logical_id, role in roles.items()
         if "Bedrock" in role["Properties"].get("Description", "")
     )
-    assert _policy_actions(prod, bedrock) == {
+    assert prod.role_actions(bedrock) == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
     }
     task_definition = next(iter(prod.resources("AWS::ECS::TaskDefinition").values()))
     task_role = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
-    assert "sts:AssumeRole" in _policy_actions(prod, task_role)
+    assert "sts:AssumeRole" in prod.role_actions(task_role)
     trust = roles[bedrock]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"AWS": {"Fn::GetAtt": [task_role, "Arn"]}}]
     container = task_definition["Properties"]["ContainerDefinitions"][0]

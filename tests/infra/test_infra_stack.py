@@ -21,18 +21,10 @@ from infra.function_specs import SPECS
 from infra.naming import function_name
 from infra.settings import load_env_settings
 from infra.workflows import numeric_substitutions
-from tests.infra.conftest import Synth
+from tests.infra.conftest import Context, Synth, as_list
 from tests.infra.iam_policy_check import wildcard_findings
 
 ENV = "dev"
-
-
-class _Context:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def try_get_context(self, key: str) -> Any:
-        return self._values.get(key)
 
 
 def _functions_by_name(synth: Synth) -> dict[str, str]:
@@ -122,7 +114,7 @@ def test_secret_arns_reach_the_functions_that_use_them(synth: Synth) -> None:
 
 
 def _expected_definition(text: str, substitutions: dict[str, Any]) -> Any:
-    settings = load_env_settings(_Context({"env": ENV}))
+    settings = load_env_settings(Context({"env": ENV}))
     values: dict[str, str | int] = {**numeric_substitutions(settings)}
     values.update(substitutions)
     return json.loads(asl.render_definition(text, values))
@@ -162,7 +154,6 @@ def test_each_state_machine_is_standard_and_matches_its_file(synth: Synth) -> No
 
 def test_each_state_machine_may_invoke_exactly_its_functions(synth: Synth) -> None:
     machines = synth.resources("AWS::StepFunctions::StateMachine")
-    policies = synth.resources("AWS::IAM::Policy")
     by_name = _functions_by_name(synth)
     for workflow in workflow_files():
         logical_id = next(
@@ -171,20 +162,12 @@ def test_each_state_machine_may_invoke_exactly_its_functions(synth: Synth) -> No
             if r["Properties"]["StateMachineName"] == f"autodev-{ENV}-{workflow.template}"
         )
         role = machines[logical_id]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-        invokable: set[str] = set()
-        for policy in policies.values():
-            if {"Ref": role} not in policy["Properties"]["Roles"]:
-                continue
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                actions = (
-                    statement["Action"]
-                    if isinstance(statement["Action"], list)
-                    else [statement["Action"]]
-                )
-                if "lambda:InvokeFunction" in actions:
-                    resources = statement["Resource"]
-                    for resource in resources if isinstance(resources, list) else [resources]:
-                        invokable.add(resource["Fn::GetAtt"][0])
+        invokable = {
+            resource["Fn::GetAtt"][0]
+            for statement in synth.role_statements(role)
+            if "lambda:InvokeFunction" in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        }
         named = {
             by_name[function_name(ENV, folder)]
             for folder in handler_folders()
@@ -225,12 +208,7 @@ def test_the_wildcard_check_catches_a_broad_statement() -> None:
 def test_worker_task_role_can_only_answer_tasks_read_its_secrets_and_publish(synth: Synth) -> None:
     task_definition = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))
     role = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
-    actions: set[str] = set()
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Properties"]["Roles"]:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                action = statement["Action"]
-                actions.update(action if isinstance(action, list) else [action])
+    actions = synth.role_actions(role)
     assert actions <= {
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
@@ -289,7 +267,7 @@ def test_database_is_private_encrypted_backed_up_and_tls_only(synth: Synth) -> N
 
 
 def test_prod_protects_the_database() -> None:
-    prod = load_env_settings(_Context({"env": "prod"}))
+    prod = load_env_settings(Context({"env": "prod"}))
     assert prod.db_deletion_protection
     assert prod.db_multi_az
     assert prod.retain_data
@@ -299,10 +277,10 @@ def test_settings_refuse_bad_context() -> None:
     from infra.settings import SettingsError
 
     with pytest.raises(SettingsError, match="env must be one of dev, prod"):
-        load_env_settings(_Context({"env": "staging"}))
+        load_env_settings(Context({"env": "staging"}))
     with pytest.raises(SettingsError, match="natGateways must be a whole number"):
-        load_env_settings(_Context({"natGateways": "two"}))
-    assert load_env_settings(_Context({"natGateways": "2"})).nat_gateways == 2
+        load_env_settings(Context({"natGateways": "two"}))
+    assert load_env_settings(Context({"natGateways": "2"})).nat_gateways == 2
 
 
 # --- API ---
@@ -344,7 +322,7 @@ def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
     size_rule = next(rule for rule in acl["Rules"] if rule["Name"] == "body-size-limit")
     constraint = size_rule["Statement"]["SizeConstraintStatement"]
     assert constraint["ComparisonOperator"] == "GT"
-    assert constraint["Size"] == load_env_settings(_Context({"env": ENV})).max_request_body_bytes
+    assert constraint["Size"] == load_env_settings(Context({"env": ENV})).max_request_body_bytes
     assert constraint["FieldToMatch"]["Body"]["OversizeHandling"] == "MATCH"
     assert synth.resources("AWS::WAFv2::WebACLAssociation")
 
@@ -353,29 +331,14 @@ def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
 
 
 def test_cdk_nag_reports_nothing_unacknowledged(synth: Synth) -> None:
-    violations = [
-        f"{violation['ruleName']} at {construct['constructPath']}"
-        for plugin in synth.report.get("pluginReports", [])
-        for violation in plugin["violations"]
-        for construct in violation["violatingConstructs"]
-    ]
+    violations = synth.nag_violations()
     assert not violations, "\n".join(violations)
     assert synth.error is None, synth.error
 
 
 def test_cfn_lint_passes(synth: Synth) -> None:
-    from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
-
-    text = (synth.outdir / f"{synth.stack_name}.template.json").read_text()
-    matches = lint(
-        text,
-        config=ManualArgs(
-            regions=["us-east-1"],
-            # W3005: CDK adds DependsOn on a role that a GetAtt already orders; harmless.
-            ignore_checks=["W3005"],
-        ),
-    )
-    assert not matches, "\n".join(str(match) for match in matches)
+    matches = synth.cfn_lint_matches()
+    assert not matches, "\n".join(matches)
 
 
 def test_worker_image_is_built_from_its_dockerfile(synth: Synth) -> None:

@@ -14,11 +14,7 @@ from aws_cdk.assertions import Template
 
 from infra.settings import load_env_settings
 from infra.workflows import DefinitionError, Workflows
-
-
-class _Context:
-    def try_get_context(self, key: str) -> Any:
-        return None
+from tests.infra.conftest import Context
 
 
 def _tree(tmp_path: Path, definition: dict[str, Any] | str) -> Path:
@@ -44,7 +40,7 @@ def _build(root: Path, folders: list[str]) -> tuple[Stack, Workflows]:
     workflows = Workflows(
         stack,
         "Workflows",
-        settings=load_env_settings(_Context()),
+        settings=load_env_settings(Context()),
         functions=functions,
         bus=bus,
         root=root,
