@@ -51,33 +51,49 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def _closing(text: str, position: int, opening: str, closing: str) -> int:
+    """Offset of the bracket that closes the one at ``position`` (``len(text)`` if none)."""
+    depth = 0
+    while position < len(text):
+        if text[position] == opening:
+            depth += 1
+        elif text[position] == closing:
+            depth -= 1
+            if depth == 0:
+                break
+        position += 1
+    return position
+
+
 def _loop_bodies(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each loop's braced body; the loop header is not included."""
     bodies: list[tuple[int, int]] = []
     for match in _LOOP.finditer(text):
-        depth, position = 0, match.end() - 1
-        while position < len(text):  # skip the parenthesised header
-            if text[position] == "(":
-                depth += 1
-            elif text[position] == ")":
-                depth -= 1
-                if depth == 0:
-                    break
-            position += 1
-        opening = text.find("{", position)
-        if opening < 0 or text[position + 1 : opening].strip():
+        header_end = _closing(text, match.end() - 1, "(", ")")
+        opening = text.find("{", header_end)
+        if opening < 0 or text[header_end + 1 : opening].strip():
             continue
-        depth, end = 0, opening
-        while end < len(text):
-            if text[end] == "{":
-                depth += 1
-            elif text[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            end += 1
-        bodies.append((opening, end))
+        bodies.append((opening, _closing(text, opening, "{", "}")))
     return bodies
+
+
+# Statements that cost one governor-limited call per iteration inside a loop: the rule, the
+# pattern, the group that starts the statement, and the message ({statement}: that group).
+_IN_LOOP = (
+    (
+        "soql-in-loop",
+        _SOQL,
+        0,
+        "SOQL query inside a loop: one query per record hits the limit of 100 queries on bulk "
+        "operations",
+    ),
+    (
+        "dml-in-loop",
+        _DML,
+        1,
+        "DML statement ({statement}) inside a loop: collect the records and write them once",
+    ),
+)
 
 
 def check_source(relative: str, text: str) -> list[Finding]:
@@ -85,36 +101,21 @@ def check_source(relative: str, text: str) -> list[Finding]:
     seen: set[tuple[str, int]] = set()
     for start, end in _loop_bodies(text):
         body = text[start:end]
-        for match in _SOQL.finditer(body):
-            line = _line_of(text, start + match.start())
-            if ("soql-in-loop", line) not in seen:
-                seen.add(("soql-in-loop", line))
-                findings.append(
-                    Finding(
-                        relative,
-                        line,
-                        "performance",
-                        "high",
-                        "soql-in-loop",
-                        "SOQL query inside a loop: one query per record hits the limit of 100 "
-                        "queries on bulk operations",
+        for rule, pattern, group, message in _IN_LOOP:
+            for match in pattern.finditer(body):
+                line = _line_of(text, start + match.start(group))
+                if (rule, line) not in seen:  # nested loops see the same statement twice
+                    seen.add((rule, line))
+                    findings.append(
+                        Finding(
+                            relative,
+                            line,
+                            "performance",
+                            "high",
+                            rule,
+                            message.format(statement=match.group(group).lower()),
+                        )
                     )
-                )
-        for match in _DML.finditer(body):
-            line = _line_of(text, start + match.start(1))
-            if ("dml-in-loop", line) not in seen:
-                seen.add(("dml-in-loop", line))
-                findings.append(
-                    Finding(
-                        relative,
-                        line,
-                        "performance",
-                        "high",
-                        "dml-in-loop",
-                        f"DML statement ({match.group(1).lower()}) inside a loop: collect the "
-                        "records and write them once",
-                    )
-                )
     if relative.endswith(".cls") and "@istest" not in text.lower():
         for match in _CLASS.finditer(text):
             if match.group(1) and not match.group(2):
