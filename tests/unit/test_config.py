@@ -10,27 +10,28 @@ import pytest
 
 from autodev.config import ConfigError, ModelProvider, load_settings
 
-ALL_SETTINGS = (
-    "ORCHESTRATOR_MAX_INSTANCES",
-    "ORCHESTRATOR_TIMEOUT",
-    "CONVERSATION_MAX_TOKENS",
-    "CONVERSATION_SUMMARY_THRESHOLD",
-    "ALERT_ERROR_RATE_THRESHOLD",
-    "ALERT_COOLDOWN",
-    "ALERT_CHANNEL",
-    "DATABASE_URL",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "ANTHROPIC_API_KEY",
-    "AUTODEV_MODEL_PROVIDER",
-    "AUTODEV_MODEL",
-    "AUTODEV_STATE_DIR",
-)
+# Every setting under test, with a value other than its default; each test starts without any.
+SAMPLE_VALUES = {
+    "ORCHESTRATOR_MAX_INSTANCES": "9",
+    "ORCHESTRATOR_TIMEOUT": "60000",
+    "CONVERSATION_MAX_TOKENS": "2000",
+    "CONVERSATION_SUMMARY_THRESHOLD": "1000",
+    "ALERT_ERROR_RATE_THRESHOLD": "0.25",
+    "ALERT_COOLDOWN": "1000",
+    "ALERT_CHANNEL": "#ops",
+    "DATABASE_URL": "postgresql://u:p@db/x",
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_SIGNING_SECRET": "shh",
+    "ANTHROPIC_API_KEY": "sk-ant-1",
+    "AUTODEV_MODEL_PROVIDER": "bedrock",
+    "AUTODEV_MODEL": "claude-test",
+    "AUTODEV_STATE_DIR": "/tmp/state",
+}
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ALL_SETTINGS:
+    for name in SAMPLE_VALUES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -49,23 +50,7 @@ def test_defaults_are_the_specs() -> None:
 
 
 def test_every_setting_reads_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    values = {
-        "ORCHESTRATOR_MAX_INSTANCES": "9",
-        "ORCHESTRATOR_TIMEOUT": "60000",
-        "CONVERSATION_MAX_TOKENS": "2000",
-        "CONVERSATION_SUMMARY_THRESHOLD": "1000",
-        "ALERT_ERROR_RATE_THRESHOLD": "0.25",
-        "ALERT_COOLDOWN": "1000",
-        "ALERT_CHANNEL": "#ops",
-        "DATABASE_URL": "postgresql://u:p@db/x",
-        "SLACK_BOT_TOKEN": "xoxb-1",
-        "SLACK_SIGNING_SECRET": "shh",
-        "ANTHROPIC_API_KEY": "sk-ant-1",
-        "AUTODEV_MODEL_PROVIDER": "bedrock",
-        "AUTODEV_MODEL": "claude-test",
-        "AUTODEV_STATE_DIR": "/tmp/state",
-    }
-    for name, value in values.items():
+    for name, value in SAMPLE_VALUES.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
     assert settings.orchestrator_max_instances == 9
