@@ -128,55 +128,27 @@ def _sse_events(
         },
     )
     for index, block in enumerate(_content_blocks(turn, message_id)):
+        # Each block opens empty, then its text (or its input as JSON) arrives in chunks.
         if block["type"] == "text":
-            yield (
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            )
-            text = block["text"]
-            for offset in range(0, len(text), _TEXT_CHUNK):
-                yield (
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {
-                            "type": "text_delta",
-                            "text": text[offset : offset + _TEXT_CHUNK],
-                        },
-                    },
-                )
+            opened: dict[str, Any] = {"type": "text", "text": ""}
+            payload, chunk, delta_type, delta_key = block["text"], _TEXT_CHUNK, "text_delta", "text"
         else:
+            opened = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            payload, chunk = json.dumps(block["input"]), _JSON_CHUNK
+            delta_type, delta_key = "input_json_delta", "partial_json"
+        yield (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": opened},
+        )
+        for offset in range(0, len(payload), chunk):
             yield (
-                "content_block_start",
+                "content_block_delta",
                 {
-                    "type": "content_block_start",
+                    "type": "content_block_delta",
                     "index": index,
-                    "content_block": {
-                        "type": "tool_use",
-                        "id": block["id"],
-                        "name": block["name"],
-                        "input": {},
-                    },
+                    "delta": {"type": delta_type, delta_key: payload[offset : offset + chunk]},
                 },
             )
-            encoded = json.dumps(block["input"])
-            for offset in range(0, len(encoded), _JSON_CHUNK):
-                yield (
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {
-                            "type": "input_json_delta",
-                            "partial_json": encoded[offset : offset + _JSON_CHUNK],
-                        },
-                    },
-                )
         yield ("content_block_stop", {"type": "content_block_stop", "index": index})
     yield (
         "message_delta",
