@@ -19,7 +19,9 @@ import pytest
 from autodev.callbacks import local_service as delivery_service
 from autodev.config import get_settings
 from autodev.local.stack import LocalStack
-from autodev.local.testing import WorkerDouble, wait_for
+from autodev.local.testing import WorkerDouble, default_answer, wait_for
+from autodev.orchestrator.progress_hook import ProgressHook
+from autodev.orchestrator.queue import ClaimedTask
 from autodev.slack import sink as slack_sink
 from autodev.slack import views
 from autodev.slack.local_service import GATEWAY_URL_ENV, SERVICES
@@ -36,14 +38,26 @@ def slack_stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loca
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     get_settings.cache_clear()
-    with LocalStack(services=[*SERVICES, *delivery_service.SERVICES]) as stack:
+    # No scaler poke: the worker double answers the agent steps (no worker processes).
+    services = [*SERVICES, *delivery_service.SERVICES]
+    with LocalStack(services=services, poke_scaler=False) as stack:
         yield stack
     get_settings.cache_clear()
 
 
+def _reporting_answer(task: ClaimedTask) -> dict[str, Any]:
+    # Reports progress through the real worker's hook, as the Claude worker does.
+    hook = ProgressHook(task.id, min_interval=0)
+    hook.start(task.task_type, task.workflow_id, task.step_name)
+    hook.update(stage="Claude Code", stage_progress=50, status_message="working")
+    answer = default_answer(task)
+    hook.finish(True, str(answer["summary"]), {"messages": 3, "tokens": 1200})
+    return answer
+
+
 @pytest.fixture
 def worker(slack_stack: LocalStack) -> Iterator[WorkerDouble]:
-    double = WorkerDouble().start()
+    double = WorkerDouble(respond=_reporting_answer).start()
     try:
         yield double
     finally:
@@ -114,6 +128,15 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     assert "token" not in approval_id.lower()
     assert len(approval_id) < 64  # an opaque id, not a Step Functions task token
     assert _workflow_status(workflow_id) == "waiting_approval"
+    # The validation step's progress rolled up into the status message (1 of 3 agent steps).
+    wait_for(
+        lambda: "33%" in _root_edits(sink, thread)[-1].block_text(),
+        what="the validation's progress on the status message",
+    )
+    shown = _root_edits(sink, thread)[-1].block_text()
+    assert "✅ Validate deployment" in shown
+    assert "▫️ Deploy to org" in shown
+    assert "1,200 tokens" in shown
 
     # 3. Someone who is not an approver is refused, and the workflow keeps waiting.
     _, intruder_key = requester.click(

@@ -1,7 +1,7 @@
 """Pytest fixtures for the local stack, and a stand-in for the Claude worker.
 
-Use from a test module with ``from autodev.local.testing import local_stack, worker_double``
-(or load this module as a pytest plugin with ``-p autodev.local.testing``):
+The project's pytest configuration loads this module as a plugin (``-p autodev.local.testing``
+in ``addopts``), so every test can ask for these fixtures without importing them:
 
 - ``local_stack``: a fresh migrated database (the ``database`` fixture) and a running
   :class:`~autodev.local.stack.LocalStack`, stopped (executions stopped, moto reset) after.
