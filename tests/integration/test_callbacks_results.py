@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -14,19 +12,11 @@ import pytest
 from autodev import callbacks, progress
 from autodev.errors import InvalidInput, NotFound
 from autodev.slack.sink import SlackSink
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, load_file_module
 
 
 def _handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_handler", ROOT / "functions" / name / "handler.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "functions" / name / "handler.py", f"{name}_handler")
 
 
 @pytest.fixture

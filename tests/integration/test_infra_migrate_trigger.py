@@ -6,17 +6,15 @@ handler reads it with Powertools Parameters, migrates, and a second run applies 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_file_module
 
 HANDLER = ROOT / "infra" / "runtime" / "migrate" / "handler.py"
 
@@ -27,15 +25,6 @@ class _Context:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:autodev-test"
     aws_request_id: str = "test-request"
-
-
-def _load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("infra_migrate_handler", HANDLER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -71,7 +60,7 @@ def rds_style_secret(empty_database: str, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def test_the_trigger_applies_pending_migrations_once(rds_style_secret: str) -> None:
-    handler = _load_handler()
+    handler = load_file_module(HANDLER, "infra_migrate_handler")
     first = handler.handler({}, _Context())
     assert first["applied"], "nothing was applied to an empty database"
     assert first["applied"][0].startswith("0001_")
