@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, rescuer
 from autodev.orchestrator.launchers import LocalProcessLauncher
 from autodev.orchestrator.queue import TaskSpec
@@ -40,16 +40,6 @@ def launcher(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalPr
     for pid in started.pids():  # anything still up after the test: stop it
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def _statuses(task_ids: list[str]) -> dict[str, str]:
@@ -115,7 +105,7 @@ def test_fifty_tasks_run_at_most_max_at_a_time_and_each_finishes_once(
         workers_seen.append(launcher.running())
         return set(_statuses(task_ids).values()) == {"succeeded"}
 
-    _wait_for(all_done)
+    wait_for(all_done, timeout=60)
     assert max(workers_seen) <= MAX_INSTANCES
     assert max(workers_seen) >= 2  # the work was really spread over several workers
     runs = _runs()
@@ -126,7 +116,7 @@ def test_fifty_tasks_run_at_most_max_at_a_time_and_each_finishes_once(
         attempts = conn.execute("SELECT DISTINCT attempts FROM autonomous_tasks").fetchall()
     assert [row["attempts"] for row in attempts] == [1]
     # Idle workers exit on their own: the count comes back to zero.
-    _wait_for(lambda: launcher.running() == 0, timeout=30)
+    wait_for(lambda: launcher.running() == 0, timeout=30)
 
 
 def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
@@ -141,11 +131,14 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
         )
     )
     scale(launcher)
-    (victim,) = _wait_for(launcher.pids)
-    owner = _wait_for(lambda: queue.get_task_status(task_id)["lease_owner"])
+    (victim,) = wait_for(launcher.pids, timeout=60)
+    owner = wait_for(lambda: queue.get_task_status(task_id)["lease_owner"], timeout=60)
     assert f"-{victim}-" in owner
     os.kill(victim, signal.SIGKILL)
-    _wait_for(lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == "zombie")
+    wait_for(
+        lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == "zombie",
+        timeout=60,
+    )
 
     # The rescuer (every few seconds on the local stack) returns the task once the lease has
     # expired and starts a worker for it.
@@ -153,8 +146,8 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
         report = rescuer.rescue_once(launcher=launcher)
         return task_id in report["requeued"]
 
-    _wait_for(rescued, timeout=30)
-    _wait_for(lambda: queue.get_task_status(task_id)["status"] == "succeeded", timeout=60)
+    wait_for(rescued, timeout=30)
+    wait_for(lambda: queue.get_task_status(task_id)["status"] == "succeeded", timeout=60)
     status = queue.get_task_status(task_id)
     assert status["attempts"] == 2
     assert status["result"]["answer"] == 42

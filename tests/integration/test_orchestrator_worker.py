@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
 from autodev.orchestrator.progress_hook import ProgressHook
@@ -27,16 +26,6 @@ def echo_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "3")
     get_settings.cache_clear()
     return database
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
 
 
 def _workflow(budget_usd: float | None = None) -> str:
@@ -115,7 +104,9 @@ def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str
     worker = Worker(get_settings(), max_tasks=1)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    _wait_for(lambda: queue.get_task_status(task_id)["status"] == "running")
+    wait_for(
+        lambda: queue.get_task_status(task_id)["status"] == "running", timeout=20, interval=0.02
+    )
     queue.cancel_workflow_tasks(workflow_id, "stopped by U1")
     thread.join(timeout=20)  # the lease keeper sees the lease gone within a third of it
     assert not thread.is_alive()
