@@ -42,6 +42,19 @@ def scripted(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return database
 
 
+def _submit(prompt: str, tool: str, session: list[dict[str, Any]], **spec: Any) -> str:
+    """An analysis task that plays ``session`` in a workspace holding one README."""
+    return queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt=prompt,
+            allowed_tools=(tool,),
+            context={"files": {"README.md": "hello\n"}, "scripted_session": session},
+            **spec,
+        )
+    )
+
+
 def _run_worker(task_id: str) -> dict[str, Any]:
     Worker(get_settings(), max_tasks=1).run()
     return queue.get_task_status(task_id)
@@ -60,14 +73,7 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
         },
         {"text": "[scripted model] Saved."},
     ]
-    task_id = queue.submit_task(
-        TaskSpec(
-            task_type="analysis",
-            prompt="Save the environment",
-            allowed_tools=("Bash",),
-            context={"files": {"README.md": "hello\n"}, "scripted_session": session},
-        )
-    )
+    task_id = _submit("Save the environment", "Bash", session)
     status = _run_worker(task_id)
     assert status["status"] == "succeeded", status["last_error"]
     workspace = Path(status["result"]["workspace"])
@@ -102,16 +108,7 @@ def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) ->
         },
         {"text": "[scripted model] Never reached."},
     ]
-    task_id = queue.submit_task(
-        TaskSpec(
-            task_type="analysis",
-            prompt="Take too long",
-            allowed_tools=("Bash",),
-            timeout_ms=6000,
-            max_attempts=3,
-            context={"files": {"README.md": "hello\n"}, "scripted_session": session},
-        )
-    )
+    task_id = _submit("Take too long", "Bash", session, timeout_ms=6000, max_attempts=3)
     seen: dict[str, list[psutil.Process]] = {}
     done = threading.Event()
 
@@ -160,15 +157,7 @@ _THREE_READS = [
 def test_a_task_stops_with_a_clear_cause_at_its_turn_limit_or_budget(
     scripted: str, limits: dict[str, Any], code: str, cause: str
 ) -> None:
-    task_id = queue.submit_task(
-        TaskSpec(
-            task_type="analysis",
-            prompt="Read three times",
-            allowed_tools=("Read",),
-            context={"files": {"README.md": "hello\n"}, "scripted_session": _THREE_READS},
-            **limits,
-        )
-    )
+    task_id = _submit("Read three times", "Read", _THREE_READS, **limits)
     status = _run_worker(task_id)
     assert (status["status"], status["error_code"]) == ("failed", code)
     assert status["last_error"].startswith(cause)
