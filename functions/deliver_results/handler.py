@@ -1,9 +1,11 @@
 """Send queued result deliveries (Slack, signed webhooks, EventBridge) with retries.
 
-Invoked by the workflow state machines after a result is written (input may name the
-``result_id``s or ``delivery_ids`` to send now) and on a schedule (empty input: every
-delivery that is due, including retries), which also sends live Slack status messages that
-a finished process left pending.
+Invoked asynchronously by ``autodev.callbacks.kick_delivery`` once a result is committed
+(functions/workflow_finished, the Slack worker after a cancel; input may name the
+``delivery_ids`` to send now) and on a schedule (empty input: every delivery that is due,
+including retries), which also sends live Slack status messages that a finished process
+left pending. Deliveries are claimed before they are sent, so overlapping runs never send
+one twice. On the local stack the ``result-delivery`` service does the same every 2 s.
 """
 
 from __future__ import annotations

@@ -144,3 +144,27 @@ def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> No
     after = get_workflow_status(started.id)
     assert after.status == "cancelled"
     assert after.steps[-1].status == "stopped"
+
+
+def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: LocalStack) -> None:
+    from autodev import callbacks, progress
+
+    started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
+    wait_for(
+        lambda: get_workflow_status(started.id).current_step == "Reproduce the bug",
+        what="the first step to be queued",
+    )
+    # Stopped in the console: workflow_finished never runs; the next status read sees it.
+    sfn.sfn().stop_execution(executionArn=started.execution_arn, error="Stopped", cause="console")
+    status = wait_for(
+        lambda: (s := get_workflow_status(started.id)).finished and s, what="the stop to be seen"
+    )
+    assert status.status == "cancelled"
+    result = callbacks.get_result(started.id)
+    assert result["status"] == "cancelled"
+    assert result["result"]["cause"] == "console"
+    tracked = progress.get_progress(started.id)
+    assert tracked is not None
+    assert tracked.status == "cancelled"
+    get_workflow_status(started.id)  # seen again: nothing is delivered twice
+    assert [d["channel"] for d in callbacks.delivery_status(started.id)] == ["event"]

@@ -276,6 +276,7 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
 
 def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] | None:
     status = _EXECUTION_STATUS[str(described["status"])]
+    delivered = True
     with connection() as conn:
         row = conn.execute(
             """UPDATE workflows SET status = %s, error = coalesce(error, %s),
@@ -300,6 +301,10 @@ def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] |
                 {"status": status, "seen_by": "status refresh"},
                 conn=conn,
             )
+            # Its callbacks hear of the end too (sent by the next delivery sweep).
+            delivered = _deliver(conn, row)
+    if row is not None and not delivered:
+        _publish_completed(row)
     return dict(row) if row is not None else None
 
 
