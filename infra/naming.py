@@ -19,39 +19,28 @@ def state_machine_name(env: str, template: str) -> str:
     return f"autodev-{env}-{template}"
 
 
-def function_arn(stack: Stack, env: str, folder: str) -> str:
+def _arn(stack: Stack, service: str, resource: str, name: str) -> str:
     return stack.format_arn(
-        service="lambda",
-        resource="function",
-        resource_name=function_name(env, folder),
+        service=service,
+        resource=resource,
+        resource_name=name,
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
+
+
+def function_arn(stack: Stack, env: str, folder: str) -> str:
+    return _arn(stack, "lambda", "function", function_name(env, folder))
 
 
 def state_machine_arn(stack: Stack, env: str, template: str) -> str:
-    return stack.format_arn(
-        service="states",
-        resource="stateMachine",
-        resource_name=state_machine_name(env, template),
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
+    return _arn(stack, "states", "stateMachine", state_machine_name(env, template))
 
 
 def state_machine_arn_prefix(stack: Stack, env: str) -> str:
     """``arn:...:stateMachine:autodev-<env>-``; a template's ARN is this plus its name."""
-    return stack.format_arn(
-        service="states",
-        resource="stateMachine",
-        resource_name=f"autodev-{env}-",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
+    return _arn(stack, "states", "stateMachine", state_machine_name(env, ""))
 
 
 def executions_arn(stack: Stack, env: str, template: str) -> str:
     """Every execution of one state machine (execution names are chosen at run time)."""
-    return stack.format_arn(
-        service="states",
-        resource="execution",
-        resource_name=f"{state_machine_name(env, template)}:*",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
+    return _arn(stack, "states", "execution", f"{state_machine_name(env, template)}:*")
