@@ -42,7 +42,7 @@ def scripted(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return database
 
 
-def _submit(prompt: str, tool: str, session: list[dict[str, Any]], **spec: Any) -> str:
+def _submit(prompt: str, tool: str, session: list[Any], **spec: Any) -> str:
     """An analysis task that plays ``session`` in a workspace holding one README."""
     return queue.submit_task(
         TaskSpec(
