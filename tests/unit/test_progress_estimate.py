@@ -93,10 +93,3 @@ def test_stages_and_metrics_are_validated() -> None:
         estimate.merge_metrics({}, {"bogus": 1})
     with pytest.raises(InvalidInput):
         estimate.merge_metrics({}, {"tokens": -1})
-
-
-def test_durations_read_as_a_person_would() -> None:
-    assert estimate.format_duration(None) == "unknown"
-    assert estimate.format_duration(42) == "42s"
-    assert estimate.format_duration(125) == "2m 05s"
-    assert estimate.format_duration(3720) == "1h 02m"

@@ -129,16 +129,3 @@ def sum_metrics(many: list[dict[str, Any]]) -> dict[str, Any]:
             total[name] += metrics.get(name, 0) or 0
     total["cost_usd"] = round(float(total["cost_usd"]), 6)
     return total
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"

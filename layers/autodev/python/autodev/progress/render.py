@@ -13,7 +13,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from autodev.progress.estimate import Stage, format_duration
+from autodev.durations import format_duration
+from autodev.progress.estimate import Stage
 from autodev.slack import views
 
 BAR_CELLS = 20

@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 
 from autodev import events
 from autodev.db import connection
+from autodev.durations import format_duration
 from autodev.errors import InvalidInput, NotFound
 from autodev.progress import estimate, render, slack_updates
 from autodev.progress.clock import SYSTEM_CLOCK, Clock
@@ -94,7 +95,7 @@ class Progress:
             "status_message": self.status_message,
             "metrics": self.metrics,
             "eta_seconds": self.eta_seconds,
-            "eta": estimate.format_duration(self.eta_seconds) if self.status == "running" else None,
+            "eta": format_duration(self.eta_seconds) if self.status == "running" else None,
             "started_at": self.started_at,
             "updated_at": self.updated_at,
             "completed_at": self.completed_at,

@@ -24,6 +24,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from autodev.durations import format_duration
+
 # action_id of each button; the interactions handler dispatches on these.
 APPROVE = "workflow_approve"
 REJECT = "workflow_reject"
@@ -109,14 +111,7 @@ def elapsed(started: datetime | None, finished: datetime | None, now: datetime |
     if started is None:
         return ""
     end = finished or now or datetime.now(UTC)
-    seconds = max(0, int((end - started).total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return format_duration(max(0, int((end - started).total_seconds())))
 
 
 def notice(text: str) -> list[Block]:
