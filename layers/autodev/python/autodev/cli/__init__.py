@@ -7,6 +7,7 @@ clear line on stderr and a non-zero exit; ``AUTODEV_DEBUG=1`` shows the tracebac
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -39,6 +40,9 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
+    # The pool logs every failed connection attempt as a warning, which Python would print
+    # on stderr; the command's own one-line error says why the database is unavailable.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         app(standalone_mode=True)
     except AutodevError as error:

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from autodev.config import Settings, get_settings
+from autodev.config import ConfigError, Settings, get_settings
 from autodev.db import embedded
 from autodev.errors import AutodevError
 
@@ -45,10 +45,24 @@ def database_url(settings: Settings | None = None) -> str:
     """
     settings = settings or get_settings()
     if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
+        return _checked(settings.database_url.get_secret_value())
     if os.environ.get("DATABASE_SECRET_ARN"):
         return _url_from_secret(os.environ["DATABASE_SECRET_ARN"])
     return embedded.embedded_url(settings.autodev_state_dir)
+
+
+def _checked(url: str) -> str:
+    """The URL, if psycopg can parse it; its parse errors quote the URL, password and all."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise ConfigError(
+            "DATABASE_URL is not valid: expected postgresql://user:password@host:port/database"
+            " (percent-encode special characters)"
+        ) from None
+    return url
 
 
 # Short, so that a rotated password is picked up within a minute of rotation.
@@ -116,8 +130,24 @@ def connection(settings: Settings | None = None) -> Iterator[Conn]:
         pool = get_pool(settings)
         with pool.connection() as conn:
             yield conn
-    except (PoolTimeout, psycopg.OperationalError) as error:
+    except PoolTimeout as error:
+        raise DatabaseUnavailable(
+            f"the database is unavailable: {_why_no_connection(pool) or _first_line(error)}"
+        ) from error
+    except psycopg.OperationalError as error:
         raise DatabaseUnavailable(f"the database is unavailable: {_first_line(error)}") from error
+
+
+def _why_no_connection(pool: ConnectionPool[Conn]) -> str | None:
+    """Why the pool could not connect, from one direct attempt (the pool only logs it); None
+    when the database answers, i.e. every connection was busy."""
+    try:
+        conninfo = pool.conninfo
+        url = conninfo() if callable(conninfo) else conninfo
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as error:
+        return _first_line(error)
+    return None
 
 
 def _first_line(error: BaseException) -> str:

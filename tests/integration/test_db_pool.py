@@ -1,0 +1,68 @@
+"""The pool against a database that is not there: one clear error that says why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autodev.db import DatabaseUnavailable, connection, get_pool
+from tests.conftest import reset_process_state
+
+
+def test_a_pool_that_cannot_connect_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A socket directory with no server in it: every connection attempt fails at once.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
+    reset_process_state()
+    try:
+        get_pool().timeout = 0.5  # the pool's wait; the default makes a person wait 10 s
+        with pytest.raises(DatabaseUnavailable) as failed, connection():
+            pass
+        message = str(failed.value)
+        assert message.startswith("the database is unavailable: connection")
+        assert str(tmp_path) in message  # the cause, not "couldn't get a connection"
+    finally:
+        reset_process_state()
+
+
+def test_the_cli_refuses_a_malformed_database_url_in_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL="postgresql://app:pass word@db/x")
+    env["AUTODEV_STATE_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "autodev.cli", "audit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("autodev: DATABASE_URL is not valid")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "pass word" not in done.stderr + done.stdout
+
+
+def test_the_cli_says_why_in_one_line_without_the_pools_warnings(tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=f"postgresql://nobody@/x?host={tmp_path}")
+    env["AUTODEV_STATE_DIR"] = str(tmp_path)
+    # `autodev audit`, with the pool's wait cut short as above.
+    script = (
+        "import sys; from autodev.db import get_pool; get_pool().timeout = 0.5; "
+        "sys.argv = ['autodev', 'audit']; from autodev.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("autodev: the database is unavailable: connection")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
