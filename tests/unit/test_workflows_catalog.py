@@ -57,3 +57,16 @@ def test_input_braces_are_not_format_fields() -> None:
         info, info.step("reproduce"), {"input": {"description": "fails on {0} and {x.y}"}}
     )
     assert "fails on {0} and {x.y}" in prompt
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"description": "x" * 100_000}, r"is too long \(100000 characters; at most 4000\)$"),
+        ({"description": ["y" * 100_000]}, r"is not of type 'string'$"),
+    ],
+)
+def test_a_huge_bad_value_is_not_quoted_whole(given: object, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as refused:
+        get_template("bug-fix").validate_input(given)
+    assert len(str(refused.value)) < 200

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from autodev.errors import InvalidInput, NotFound
 
@@ -24,6 +24,8 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 PRIORITIES = ("critical", "high", "normal", "low")
 # Prior step results quoted into a prompt are cut to this many characters.
 PREVIOUS_LIMIT = 12_000
+# An invalid input value is quoted in the error up to this many characters.
+QUOTE_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,23 @@ class TemplateInfo:
         if error is not None:
             where = "/".join(str(part) for part in error.absolute_path)
             place = f" at {where}" if where else ""
-            raise InvalidInput(f"input for {self.name} is not valid{place}: {error.message}")
+            raise InvalidInput(f"input for {self.name} is not valid{place}: {_message(error)}")
         assert isinstance(given, dict)
         return dict(given)
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message, with a long offending value cut: it quotes the value whole, and
+    a 100 KB description would become a 100 KB error line (or Slack reply)."""
+    shown = repr(error.instance)
+    if len(shown) <= QUOTE_LIMIT:
+        return str(error.message)
+    cut = shown[:QUOTE_LIMIT] + "…"
+    if error.validator == "maxLength":
+        return (
+            f"{cut} is too long ({len(error.instance)} characters; at most {error.validator_value})"
+        )
+    return str(error.message).replace(shown, cut)
 
 
 def _load(path: Path) -> TemplateInfo:
