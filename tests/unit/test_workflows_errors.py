@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from autodev.errors import NotFound
 from autodev.workflows import StepFunctionsError
@@ -40,6 +40,13 @@ def test_missing_executions_are_not_found_and_unreachable_is_said() -> None:
     assert isinstance(explain(_client_error("ExecutionDoesNotExist"), "read it"), NotFound)
     down = explain(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "start bug-fix")
     assert "Step Functions is unreachable" in str(down)
+
+
+def test_no_credentials_says_how_to_start_the_local_stack() -> None:
+    error = explain(NoCredentialsError(), "start bug-fix")
+    assert isinstance(error, StepFunctionsError)
+    assert str(error).startswith("could not start bug-fix: no AWS credentials and no local stack")
+    assert "autodev local up" in str(error)
 
 
 def test_execution_arn_and_console_url() -> None:

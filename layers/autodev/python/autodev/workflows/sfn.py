@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from autodev.aws import client, region
 from autodev.config import get_settings
@@ -47,6 +47,12 @@ def explain(error: Exception, doing: str) -> AutodevError:
         if code in {"ExecutionDoesNotExist", "StateMachineDoesNotExist"}:
             return NotFound(f"could not {doing}: {meaning}")
         return StepFunctionsError(f"could not {doing}: {meaning}")
+    if isinstance(error, NoCredentialsError):
+        # Most often a developer whose local stack is not running: say what to do.
+        return StepFunctionsError(
+            f"could not {doing}: no AWS credentials and no local stack"
+            " (start one with `autodev local up`, or configure AWS credentials)"
+        )
     if isinstance(error, BotoCoreError):
         return StepFunctionsError(f"could not {doing}: Step Functions is unreachable ({error})")
     return StepFunctionsError(f"could not {doing}: {error}")
