@@ -180,5 +180,9 @@ def test_genuine_list_and_orchestrator_commands_act(slack_env: slack_sink.SlackS
     [summary] = [c for c in slack_env.calls("response_url") if c.key == orchestrator_key]
     assert "Orchestrator" in summary.block_text()
     assert "queued" in summary.block_text()
+    # Read as a person would: no field names, no Python None.
+    assert "oldest queued: none" in summary.block_text()
+    assert "None" not in summary.block_text()
+    assert "_seconds" not in summary.block_text()
     assert _counts()["audit_log"] == 2  # each genuine request is on the audit trail
     assert _counts()["workflows"] == 0

@@ -262,10 +262,17 @@ def orchestrator_summary() -> str:
     if summary_fn is not None:
         return _render(summary_fn())
     from autodev.config import get_settings
+    from autodev.durations import format_duration
     from autodev.orchestrator import queue
 
     depth = queue.queue_depth()
-    lines = ["*Orchestrator*", _render(depth)]
+    oldest = depth["oldest_queued_seconds"]
+    lines = [
+        "*Orchestrator*",
+        f"• queued: {_flat(depth['queued'])}",
+        f"• running: {depth['running']}",
+        f"• oldest queued: {'none' if oldest is None else format_duration(oldest)}",
+    ]
     try:
         from autodev.orchestrator import registry
 
