@@ -1,0 +1,18 @@
+"""Tables on a narrow terminal keep the name a person types whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from autodev.cli import output
+
+
+def test_the_first_column_is_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output.console, "width", 60)
+    with output.console.capture() as captured:
+        output.print_table(
+            "templates",
+            ("template", "title", "input"),
+            [("full-analysis-improvement", "Full analysis and improvement", "target*, focus")],
+        )
+    assert "full-analysis-improvement" in captured.get()
