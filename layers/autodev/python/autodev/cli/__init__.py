@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "local",
     "workflow",
     "orchestrator",
+    "monitor",
     "slack",
     "webhook",
     "audit",

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS autonomous_tasks_finished_idx;
