@@ -9,23 +9,17 @@ from typing import Any
 import typer
 
 from autodev.cli.output import console, print_table
+from autodev.durations import format_duration
 
 
 def _age(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    seconds = (datetime.now(UTC) - moment).total_seconds()
-    return _duration(seconds)
+    return format_duration((datetime.now(UTC) - moment).total_seconds())
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
+def _oldest(seconds: float | None) -> str:
+    return "none" if seconds is None else format_duration(seconds)
 
 
 def _one_line(text: str | None, limit: int = 70) -> str:
@@ -62,7 +56,7 @@ def show(data: dict[str, Any]) -> None:
                 *queued.values(),
                 sum(queued.values()),
                 depth["running"],
-                _duration(depth["oldest_queued_seconds"]),
+                _oldest(depth["oldest_queued_seconds"]),
             ]
         ],
     )
