@@ -109,7 +109,7 @@ def _client_key(job: Job, purpose: str) -> str:
 
 def _command(job: Job) -> None:
     from autodev import audit
-    from autodev.slack import platform, views
+    from autodev.slack import dashboards, platform, views
 
     action, user = job["action"], str(job["user_id"])
     audit.record(
@@ -138,9 +138,11 @@ def _command(job: Job) -> None:
             views.approval_decided(None, decision.approved, user, decision.comment),
         )
     elif action == "monitor":
-        _respond(job, "Monitoring", views.notice(platform.monitor_summary()))
+        board = platform.monitor_dashboard()
+        _respond(job, dashboards.monitor_text(board), dashboards.monitor(board))
     elif action == "orchestrator":
-        _respond(job, "Orchestrator", views.notice(platform.orchestrator_summary()))
+        overview = platform.orchestrator_overview()
+        _respond(job, dashboards.orchestrator_text(overview), dashboards.orchestrator(overview))
     else:
         raise InvalidInput(f"unknown command action {action!r}")
 

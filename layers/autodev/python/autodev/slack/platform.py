@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autodev.errors import NotFound
 from autodev.slack.views import DeliveryView, StepView, TemplateView, WorkflowView
+
+if TYPE_CHECKING:
+    from autodev.monitoring import Dashboard
 
 
 @dataclass(frozen=True)
@@ -252,69 +255,16 @@ def decide(target_id: str, approver: str, approved: bool, comment: str | None) -
     return Decision(approval_id, _text(workflow_id), approved, approver, comment)
 
 
-def orchestrator_summary() -> str:
-    """The text ``/orchestrator`` shows: queue depth by status and the running workers."""
-    from autodev import orchestrator
-
-    summary_fn = getattr(orchestrator, "status_summary", None) or getattr(
-        orchestrator, "orchestrator_status", None
-    )
-    if summary_fn is not None:
-        return _render(summary_fn())
+def orchestrator_overview(failures: int = 5) -> dict[str, Any]:
+    """What ``/orchestrator`` shows: ``autodev.orchestrator.overview`` and the worker cap."""
     from autodev.config import get_settings
-    from autodev.durations import format_duration
-    from autodev.orchestrator import queue
+    from autodev.orchestrator.overview import overview
 
-    depth = queue.queue_depth()
-    oldest = depth["oldest_queued_seconds"]
-    lines = [
-        "*Orchestrator*",
-        f"• queued: {_flat(depth['queued'])}",
-        f"• running: {depth['running']}",
-        f"• oldest queued: {'none' if oldest is None else format_duration(oldest)}",
-    ]
-    try:
-        from autodev.orchestrator import registry
-
-        workers = registry.live_workers()
-        lines.append(
-            f"• workers: {len(workers)} live of at most {get_settings().orchestrator_max_instances}"
-        )
-    except ImportError:
-        pass
-    return "\n".join(lines)
+    return {**overview(failures), "max_instances": get_settings().orchestrator_max_instances}
 
 
-def monitor_summary() -> str:
-    """The text ``/monitor`` shows: the monitoring dashboard, or the queue when none exists."""
-    try:
-        from autodev import monitoring  # type: ignore[attr-defined]
-    except ImportError:
-        return "*Monitoring*\n" + orchestrator_summary()
-    dashboard = getattr(monitoring, "dashboard_data", None) or getattr(
-        monitoring, "get_dashboard_data", None
-    )
-    if dashboard is None:
-        return "*Monitoring*\n" + orchestrator_summary()
-    return "*Monitoring*\n" + _render(dashboard())
+def monitor_dashboard(window_hours: float = 24) -> Dashboard:
+    """What ``/monitor`` shows: the monitoring dashboard of the last ``window_hours``."""
+    from autodev.monitoring import dashboard
 
-
-def _render(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    to_text = getattr(value, "to_text", None) or getattr(value, "as_text", None)
-    if callable(to_text):
-        return str(to_text())
-    if isinstance(value, Mapping):
-        return "\n".join(f"• {key}: {_flat(item)}" for key, item in value.items())
-    if hasattr(value, "__dataclass_fields__"):
-        return "\n".join(
-            f"• {name}: {_flat(getattr(value, name))}" for name in value.__dataclass_fields__
-        )
-    return str(value)
-
-
-def _flat(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{key} {item}" for key, item in value.items()) or "none"
-    return str(value)
+    return dashboard(window_hours)

@@ -1,0 +1,127 @@
+"""``/monitor`` and ``/orchestrator`` sent as Slack sends them, answered with Block Kit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autodev.db import connection, get_pool
+from autodev.monitoring import register_health_check, unregister_health_check
+from autodev.orchestrator import queue, registry
+from autodev.orchestrator.queue import TaskSpec
+from autodev.slack import sink as slack_sink
+from autodev.slack.sender import SlackSender
+from tests.conftest import reset_process_state
+
+SECRET = "test-signing-secret-dashboards-0123"
+WORKER = "host-77-slack"
+
+
+@pytest.fixture
+def slack_sink_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[slack_sink.SlackSink]:
+    """Signed requests straight into the handler; jobs run inline; Slack calls recorded."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.delenv("SLACK_WORKER_FUNCTION", raising=False)
+    with slack_sink.SlackSink() as sink:
+        monkeypatch.setenv(slack_sink.SINK_URL_ENV, sink.url)
+        yield sink
+
+
+def _ask(sink: slack_sink.SlackSink, command: str) -> slack_sink.RecordedCall:
+    sender = SlackSender(SECRET, response_url_base=sink.url)
+    answer, key = sender.command(command)
+    assert answer.status == 200
+    [reply] = [c for c in sink.calls("response_url") if c.key == key]
+    return reply
+
+
+def _run(ok: bool, *, step: str, cost: float = 0.0, max_attempts: int = 1) -> str:
+    task_id = queue.submit_task(
+        TaskSpec(task_type="fix", prompt="p", step_name=step, max_attempts=max_attempts)
+    )
+    assert queue.claim_next(WORKER, 60) is not None
+    if cost:
+        with connection() as conn:
+            queue.record_usage(
+                conn,
+                task_id,
+                model="claude-sonnet-4-5",
+                model_provider="scripted",
+                input_tokens=1000,
+                output_tokens=100,
+                cache_read_tokens=0,
+                cache_creation_tokens=0,
+                cost_usd=cost,
+                turns=1,
+            )
+    if ok:
+        assert queue.complete_task(task_id, WORKER, {})
+    else:
+        assert queue.fail_task(task_id, WORKER, "sf: the org refused\nthe connection") is not None
+    return task_id
+
+
+def test_orchestrator_shows_workers_queue_and_failures(
+    database: str, slack_sink_env: slack_sink.SlackSink
+) -> None:
+    dead = _run(False, step="Verify the fix")
+    busy = queue.submit_task(TaskSpec(task_type="fix", prompt="p", step_name="Implement"))
+    assert queue.claim_next(WORKER, 60) is not None
+    registry.register(WORKER, "local")
+    registry.seen(WORKER, busy)
+    queue.submit_task(TaskSpec(task_type="fix", prompt="p", priority="high"))
+
+    reply = _ask(slack_sink_env, "/orchestrator")
+    text = reply.block_text()
+    assert reply.args["text"] == "Orchestrator: 1 workers, 1 running, 1 queued"
+    assert "workers: 1 live of at most 5" in text
+    assert "queued: 1 (critical 0, high 1, normal 0, low 0)" in text
+    assert f"`{WORKER}` busy — *Implement* for " in text
+    assert f"`{dead[:8]}` Verify the fix — dead after 1 attempt(s)" in text
+    assert "the org refused the connection" in text  # one line, as a person reads it
+    assert "None" not in text
+    assert reply.args["blocks"][0]["type"] == "header"
+
+
+def test_monitor_shows_the_dashboard(database: str, slack_sink_env: slack_sink.SlackSink) -> None:
+    _run(True, step="Analyse", cost=0.5)
+    _run(False, step="Fix", cost=0.25)
+
+    def disk() -> bool:
+        raise RuntimeError("disk full")
+
+    register_health_check("disk", disk)
+    try:
+        reply = _ask(slack_sink_env, "/monitor")
+    finally:
+        unregister_health_check("disk")
+    text = reply.block_text()
+    assert "Monitoring — last 24h" in text
+    assert "Error rate *50.0%* is above the 10.0% threshold (1 of 2 tasks)" in text
+    assert "claude-sonnet-4-5: 2 tasks, 2,200 tokens, $0.7500" in text
+    assert ":white_check_mark: database" in text
+    assert ":x: disk" in text
+    assert "RuntimeError: disk full" in text
+    assert "*Open alerts*: none" in text
+    assert reply.args["text"] == (
+        "Monitoring, last 24h: error rate 50.0% — above the threshold, $0.75,"
+        " a health check is failing"
+    )
+
+
+def test_with_the_database_down_both_answer_in_one_polite_line(
+    slack_sink_env: slack_sink.SlackSink, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
+    reset_process_state()
+    try:
+        get_pool().timeout = 0.5
+        for command in ("/monitor", "/orchestrator"):
+            reply = _ask(slack_sink_env, command)
+            assert reply.args["text"].startswith(":warning: the database is unavailable")
+            assert "\n" not in reply.args["text"]
+            assert not reply.args.get("blocks")
+    finally:
+        reset_process_state()
