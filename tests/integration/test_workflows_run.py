@@ -3,15 +3,23 @@ for the Claude worker (it claims queued tasks and answers with their task tokens
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.stack import LocalStack
 from autodev.local.testing import StepFailed, WorkerDouble, default_answer, wait_for
 from autodev.orchestrator.queue import ClaimedTask
-from autodev.workflows import WorkflowStatus, get_workflow_status, start_workflow
+from autodev.workflows import (
+    WorkflowStatus,
+    get_workflow_status,
+    pending_approvals,
+    respond_to_approval,
+    start_workflow,
+)
 
 
 def finished(workflow_id: str) -> WorkflowStatus:
@@ -210,3 +218,97 @@ def test_the_outcome_is_delivered_to_the_callbacks(
     assert delivered["status"] == "succeeded"
     assert delivered["result"]["summary"] == "Write review report: done"
     assert delivered["result"]["console_url"] == started.console_url
+
+
+def _answering(step: str, answer: dict[str, Any]) -> Any:
+    def respond(task: ClaimedTask) -> dict[str, Any]:
+        return answer if task.context["step"] == step else default_answer(task)
+
+    return respond
+
+
+def _approvals(workflow_id: str) -> int:
+    with connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM approvals WHERE workflow_id = %s", (workflow_id,)
+        ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # The cause quotes the step's one-line 'details', else its answer text, else its JSON.
+        (
+            {"passed": False, "details": "AccountTrigger.trigger has no -meta.xml", "summary": "…"},
+            "The validation said: AccountTrigger.trigger has no -meta.xml",
+        ),
+        (
+            {"passed": False, "summary": "Validation failed: 2 components lack metadata"},
+            "The validation said: Validation failed: 2 components lack metadata",
+        ),
+        # No 'passed' at all counts as failed.
+        ({"error": "could not reach the org"}, '"error":"could not reach the org"'),
+    ],
+)
+def test_a_deployment_that_fails_validation_asks_nobody_to_approve(
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
+    answer: dict[str, Any],
+    said: str,
+) -> None:
+    worker_double.respond = _answering("validate", answer)
+    worker_double.start()
+    started = start_workflow("deployment", {"target_org": "staging"}, "U1")
+    status = finished(started.id)
+    assert status.status == "failed"
+    assert status.error == "ValidationFailed"
+    assert status.cause is not None
+    assert status.cause.startswith(
+        "The deployment to staging did not pass validation, so no approval was requested."
+    )
+    assert said in status.cause
+    assert worker_double.steps_answered() == ["Validate deployment"]
+    assert "Request approval" not in [s.name for s in status.steps]
+    assert _approvals(started.id) == 0
+    assert status.steps[-1].name == "Workflow failed"
+    assert status.steps[-1].error == "ValidationFailed"
+
+
+@pytest.fixture
+def approver(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("APPROVERS", "UAPPROVER1")
+    get_settings.cache_clear()
+    yield "UAPPROVER1"
+    get_settings.cache_clear()
+
+
+def test_a_deployment_whose_smoke_tests_fail_is_reported_live_and_failed(
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
+    approver: str,
+) -> None:
+    answer = {
+        "passed": False,
+        "details": "AccountServiceTest: 2 of 5 tests failed",
+        "summary": "[scripted model] Smoke tests failed: ...",
+    }
+    worker_double.respond = _answering("smoke_test", answer)
+    worker_double.start()
+    started = start_workflow("deployment", {"target_org": "staging"}, "U1")
+    [approval] = wait_for(lambda: pending_approvals(started.id), what="an approval request")
+    respond_to_approval(approval.id, approver, True, "ship it")
+    status = finished(started.id)
+    assert status.status == "failed"
+    assert status.error == "SmokeTestsFailed"
+    assert status.cause == (
+        "The deployment to staging is live, but its smoke tests failed: it needs attention now "
+        "(roll back or fix forward). The smoke tests said: AccountServiceTest: 2 of 5 tests failed"
+    )
+    assert worker_double.steps_answered() == [
+        "Validate deployment",
+        "Deploy to org",
+        "Run smoke tests",
+    ]
+    assert "Record success" not in [s.name for s in status.steps]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,9 @@ def test_step_kinds_follow_the_step_name_then_the_task_type() -> None:
     assert step_kind("security", "review") == "review"
     assert step_kind("prioritise", "analysis") == "prioritise"
     assert step_kind("Implement the fix", "") == "fix"
+    assert step_kind("validate", "deployment") == "deploy_check"
+    assert step_kind("smoke_test", "test") == "deploy_check"
+    assert step_kind("deploy", "deployment") == "deploy"
 
 
 def test_the_checks_find_the_known_defects_and_the_fixes_remove_them() -> None:
@@ -173,6 +177,60 @@ def test_a_fix_session_edits_only_with_allowed_tools() -> None:
     assert "may not edit" in reading.turns[-1].text
     for turn in editing.turns:
         assert turn.text.startswith("[scripted model]")
+
+
+def _deployment_answer(step: str, workspace: Path) -> dict[str, Any]:
+    script = session_for(
+        step=step,
+        task_type="deployment",
+        prompt="Validate a deployment of force-app to the org staging.",
+        workspace=workspace,
+        allowed_tools=["Read", "Grep", "Glob"],
+    )
+    assert all(turn.text.startswith("[scripted model]") for turn in script.turns)
+    answer = final_json_object(script.turns[-1].text)
+    assert answer is not None
+    return answer
+
+
+def test_deployment_checks_pass_on_the_example_despite_its_review_findings() -> None:
+    # The example has known code defects; they are the review's business, not the deployment's.
+    assert check_source(TRIGGER, (EXAMPLES / TRIGGER).read_text())
+    for step in ("validate", "smoke_test"):
+        answer = _deployment_answer(step, EXAMPLES)
+        assert answer["passed"] is True, answer["problems"]
+        assert TRIGGER in answer["components"]
+        assert "AccountTriggerTest" in answer["test_classes"]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "problem"),
+    [
+        ("missing-meta", "AccountTrigger.trigger has no AccountTrigger.trigger-meta.xml"),
+        ("bad-meta", "AccountService.cls-meta.xml is not well-formed XML"),
+        ("no-test", "OpportunityRollup.cls has no test class"),
+        ("bad-project", "sfdx-project.json is not valid JSON"),
+    ],
+)
+def test_deployment_checks_fail_on_broken_metadata(
+    tmp_path: Path, breakage: str, problem: str
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLES, project)
+    classes = project / "force-app/main/default/classes"
+    if breakage == "missing-meta":
+        (project / (TRIGGER + "-meta.xml")).unlink()
+    elif breakage == "bad-meta":
+        (classes / "AccountService.cls-meta.xml").write_text("<ApexClass><apiVersion>61.0")
+    elif breakage == "no-test":
+        (classes / "OpportunityRollupTest.cls").unlink()
+        (classes / "OpportunityRollupTest.cls-meta.xml").unlink()
+    else:
+        (project / "sfdx-project.json").write_text("{not json")
+    answer = _deployment_answer("validate", project)
+    assert answer["passed"] is False
+    assert any(problem in found for found in answer["problems"]), answer["problems"]
+    assert problem in answer["details"]
 
 
 # --- the session monitor ---

@@ -163,3 +163,31 @@ def test_heartbeat_must_be_below_the_task_timeout() -> None:
     settings = load_settings(orchestrator_timeout=60_000, workflow_heartbeat_seconds=60)
     with pytest.raises(asl.DefinitionError, match="WORKFLOW_HEARTBEAT_SECONDS"):
         asl.default_substitutions(settings)
+
+
+@pytest.mark.parametrize(
+    ("step", "passed_next", "error"),
+    [
+        ("Validate deployment", "Request approval", "ValidationFailed"),
+        ("Run smoke tests", "Record success", "SmokeTestsFailed"),
+    ],
+)
+def test_deployment_goes_on_only_when_its_check_passed(
+    step: str, passed_next: str, error: str
+) -> None:
+    states = _rendered("deployment")["States"]
+    gate = states[states[step]["Next"]]
+    assert gate["Type"] == "Choice"
+    passed_rule, *other_rules = gate["Choices"]
+    assert passed_rule["Next"] == passed_next
+    variable = passed_rule["And"][0]["Variable"]
+    assert {"Variable": variable, "BooleanEquals": True} in passed_rule["And"]
+    # Every other way out (false, missing, not a boolean) phrases the failure and records it.
+    for name in [rule["Next"] for rule in other_rules] + [gate["Default"]]:
+        failed = states[name]
+        assert failed["Type"] == "Pass", name
+        assert failed["Parameters"]["Error"] == error
+        assert failed["ResultPath"] == "$.failure"
+        assert failed["Next"] == "Record failure"
+    if error == "SmokeTestsFailed":
+        assert "is live" in failed["Parameters"]["Cause.$"]

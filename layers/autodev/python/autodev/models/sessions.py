@@ -4,8 +4,9 @@ A session is chosen from the step's name (and task type), and built from what is
 the workspace: a review step reads the Apex files and reports what ``apex_checks`` finds in
 them; a fix step reads its target and edits it (the edit lands on disk through Claude Code's
 own Edit/Write tools); a verify step reads the file again and says whether the defects are
-gone. Every final answer starts with ``[scripted model]`` so nobody mistakes it for a model's.
-Only tools the step allows are used.
+gone; a deployment's validation and smoke tests check the project's metadata
+(``metadata_checks``), as no org is connected. Every final answer starts with
+``[scripted model]`` so nobody mistakes it for a model's. Only tools the step allows are used.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autodev.models.apex_checks import Finding, apex_files, check_source, check_tree, fixed_source
+from autodev.models.metadata_checks import PROJECT_FILE, check_project
 from autodev.models.script import SCRIPTED_NOTICE, Script, ToolCall, Turn
 
 # Step kinds, matched in this order against the step name and task type.
 _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("verify", ("verify", "test", "smoke", "validate", "check")),
+    # A deployment's validation and smoke tests check the metadata, not the code review's
+    # findings: those are the code's business, not a reason to refuse a deployment.
+    ("deploy_check", ("validate", "smoke")),
+    ("verify", ("verify", "test", "check")),
     ("fix", ("fix", "implement", "improve", "apply", "patch")),
     ("reproduce", ("reproduce",)),
     ("review", ("security", "performance", "quality", "review", "analy", "audit")),
@@ -63,6 +68,7 @@ def session_for(
         "report": _report,
         "prioritise": _prioritise,
         "deploy": _deploy,
+        "deploy_check": _deploy_check,
     }[kind]
     script = builder(step or task_type, prompt, workspace, tools)
     return Script(f"{kind}:{step or task_type}", script.turns)
@@ -310,6 +316,54 @@ def _deploy(step: str, prompt: str, workspace: Path, tools: set[str]) -> Script:
     return _two_turns(
         f"{SCRIPTED_NOTICE} Reading the project definition.",
         _read_calls(workspace, [project] if project else [], tools),
+        closing,
+    )
+
+
+def _deploy_check(step: str, prompt: str, workspace: Path, tools: set[str]) -> Script:
+    """A validation (or smoke test) of the project's metadata; no org is connected."""
+    report = check_project(workspace)
+    smoke = "smoke" in step.lower()
+    what = "Smoke tests" if smoke else "Validation"
+    verdict = "passed" if report.passed else "failed"
+    scope = (
+        "No org is connected on the scripted provider, so nothing ran in an org: "
+        + (
+            f"the deployed source was checked instead, and its {len(report.test_classes)} "
+            "test class(es) are the ones the smoke tests would run"
+            if smoke
+            else "the project's metadata was checked as a check-only deployment would"
+        )
+        + "."
+    )
+    problems = "\n".join(f"- {problem}" for problem in report.problems) or "No problems found."
+    # 'details' becomes the workflow's failure cause, read without the rest: it says scripted.
+    details = f"{SCRIPTED_NOTICE} " + (
+        f"{len(report.components)} Apex component(s) and their metadata are well-formed, "
+        f"with {len(report.test_classes)} test class(es)"
+        if report.passed
+        else "; ".join(report.problems)
+    )
+    closing = (
+        f"{SCRIPTED_NOTICE} {what} {verdict}: {len(report.components)} Apex component(s) in "
+        f"{', '.join(report.package_directories) or 'no package directory'}, "
+        f"{len(report.problems)} problem(s). {scope}\n\n{problems}\n\n"
+        + _json_block(
+            {
+                "passed": report.passed,
+                "details": details,
+                "problems": report.problems,
+                "components": report.components,
+                "test_classes": report.test_classes,
+            }
+        )
+    )
+    metadata = [f"{component}-meta.xml" for component in report.components]
+    reads = [PROJECT_FILE] if (workspace / PROJECT_FILE).is_file() else []
+    reads += [path for path in metadata if (workspace / path).is_file()]
+    return _two_turns(
+        f"{SCRIPTED_NOTICE} Checking the project definition and the components' metadata.",
+        _read_calls(workspace, reads, tools),
         closing,
     )
 
