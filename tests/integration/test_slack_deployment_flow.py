@@ -203,12 +203,18 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     reply: RecordedCall = wait_for(status_reply, what="the answer to the mention")
     assert workflow_id in reply.block_text()
 
-    # 8. /workflow status shows where the result went.
-    status_answer, status_key = requester.command(f"/workflow status {workflow_id}")
-    assert status_answer.status == 200
-    shown = _answer_to(sink, status_key).block_text()
-    assert "Result deliveries" in shown
-    assert f"slack → {CHANNEL}: delivered (1/10 attempts)" in shown
+    # 8. /workflow status shows where the result went; the execution name the messages show,
+    # or its hex part (the short id), find the workflow as its id does.
+    short = workflow_id.replace("-", "")[:8]
+    for reference in (workflow_id, f"deployment-{short}", short):
+        status_answer, status_key = requester.command(f"/workflow status {reference}")
+        assert status_answer.status == 200
+        shown = _answer_to(sink, status_key).block_text()
+        assert workflow_id in shown, reference
+        assert "Result deliveries" in shown
+        assert f"slack → {CHANNEL}: delivered (1/10 attempts)" in shown
+    _, unknown_key = requester.command(f"/workflow status bug-fix-{short}")
+    assert f"no workflow 'bug-fix-{short}'" in _answer_to(sink, unknown_key).text
 
     # One status message and one result message in all: nothing was posted twice.
     assert len(results_in_thread()) == 1

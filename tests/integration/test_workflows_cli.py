@@ -97,6 +97,9 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     )
     workflow_id = started.stdout.split()[3]
     assert started.stdout.startswith(f"started deployment workflow {workflow_id}")
+    # People may type the execution name the CLI and Slack show, or its hex part.
+    short = workflow_id.replace("-", "")[:8]
+    assert f"execution: deployment-{short}" in started.stdout
 
     double = WorkerDouble().start()
     try:
@@ -104,8 +107,8 @@ def test_local_stack_drives_a_deployment_from_other_processes(
             lambda: get_workflow_status(workflow_id).status == "waiting_approval",
             what="the approval request",
         )
-        waiting = run(env, "workflow", "status", workflow_id)
-        assert "waiting_approval" in waiting.stdout
+        waiting = run(env, "workflow", "status", short)
+        assert f"workflow {workflow_id} (deployment): waiting_approval" in waiting.stdout
         assert "Validate deployment" in waiting.stdout
 
         refused = run(env, "workflow", "approve", workflow_id, "--as", "UOTHER", ok=False)
@@ -113,7 +116,7 @@ def test_local_stack_drives_a_deployment_from_other_processes(
             "autodev: UOTHER may not answer approvals: approvers are the users in APPROVERS"
             " or members of APPROVER_GROUP"
         )
-        approved = run(env, "workflow", "approve", workflow_id, "--as", "UAPPROVER")
+        approved = run(env, "workflow", "approve", f"deployment-{short}", "--as", "UAPPROVER")
         assert approved.stdout.startswith("approved (approval ")
 
         wait_for(lambda: get_workflow_status(workflow_id).finished, what="the deployment")
@@ -132,13 +135,15 @@ def test_local_stack_drives_a_deployment_from_other_processes(
         lambda: "delivered" in run(env, "workflow", "status", workflow_id).stdout,
         what="the result's delivery",
     )
-    result = run(env, "workflow", "result", workflow_id)
+    result = run(env, "workflow", "result", short)
     assert f"of workflow {workflow_id}: succeeded" in result.stdout
     assert '"template": "deployment"' in result.stdout
     assert "EventBridge bus autodev" in result.stdout
     done = run(env, "workflow", "status", workflow_id)
     assert "result deliveries" in done.stdout
     assert "EventBridge bus autodev" in done.stdout
+    nothing = run(env, "workflow", "status", "bug-fix-" + short, ok=False)
+    assert nothing.stderr.strip() == f"autodev: no workflow 'bug-fix-{short}'"
     unknown = run(env, "workflow", "result", "no-such-workflow", ok=False)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "autodev: no result for no-such-workflow (yet)"

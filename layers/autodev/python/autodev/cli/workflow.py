@@ -6,6 +6,7 @@ one runs and no AWS endpoint is set; otherwise it talks to AWS as configured.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -17,6 +18,12 @@ import typer
 from autodev.cli.output import console, print_table
 from autodev.config import settings_or_exit
 from autodev.errors import InvalidInput, NotFound
+
+WORKFLOW_REF_HELP = (
+    "The workflow: its id, execution name (bug-fix-1650cb25) or short id (1650cb25)."
+)
+RESULT_REF_HELP = "The workflow (id, execution name or short id), task or result id."
+APPROVAL_REF_HELP = "The approval id, or the workflow (id, execution name or short id) waiting."
 
 workflow_app = typer.Typer(
     help="Start, follow, approve and cancel workflows.", no_args_is_help=True
@@ -123,7 +130,7 @@ def start_command(
 
 @workflow_app.command("status")
 def status_command(
-    workflow_id: Annotated[str, typer.Argument(help="The workflow id.")],
+    workflow_id: Annotated[str, typer.Argument(help=WORKFLOW_REF_HELP)],
 ) -> None:
     """Show a workflow's state and its steps."""
     _ready()
@@ -189,12 +196,17 @@ def _print_deliveries(deliveries: list[dict[str, Any]]) -> None:
 
 @workflow_app.command("result")
 def result_command(
-    result_id: Annotated[str, typer.Argument(help="The workflow (or task, or result) id.")],
+    result_id: Annotated[str, typer.Argument(help=RESULT_REF_HELP)],
 ) -> None:
     """Print the cached result of a workflow (or task), its status and its deliveries."""
     _ready()
     from autodev.callbacks import get_result
+    from autodev.workflows import resolve_workflow_id
 
+    # A workflow's execution name or short id becomes its id; task and result ids (UUIDs)
+    # pass through unchanged, and what is no workflow reference get_result explains.
+    with contextlib.suppress(NotFound):
+        result_id = resolve_workflow_id(result_id)
     found = get_result(result_id)
     if found["type"] == "artifact":
         console.print(
@@ -213,41 +225,17 @@ def result_command(
     _print_deliveries(found["deliveries"])
 
 
-def _pending_approval_id(approval_or_workflow_id: str) -> str:
-    """An approval id as given, or the one pending approval of a workflow id."""
-    import uuid
-
-    from autodev.workflows import get_workflow_status, pending_approvals
-
-    try:
-        uuid.UUID(approval_or_workflow_id)
-    except ValueError:
-        return approval_or_workflow_id
-    pending = pending_approvals(approval_or_workflow_id)
-    if pending:
-        return pending[0].id
-    asked = get_workflow_status(approval_or_workflow_id).approvals
-    if asked:
-        # Answering the last one explains who decided it (or that it expired).
-        return asked[-1].id
-    raise NotFound(f"workflow {approval_or_workflow_id} has no approval to answer")
-
-
 def _answer(approval_id: str, approved: bool, comment: str | None, as_user: str | None) -> None:
     _ready()
-    from autodev.workflows import respond_to_approval
+    from autodev.workflows import approval_to_answer, respond_to_approval
 
-    decided = respond_to_approval(
-        _pending_approval_id(approval_id), _me(as_user), approved, comment
-    )
+    decided = respond_to_approval(approval_to_answer(approval_id), _me(as_user), approved, comment)
     console.print(f"{decided.status} (approval {decided.id}, workflow {decided.workflow_id})")
 
 
 @workflow_app.command("approve")
 def approve_command(
-    approval_id: Annotated[
-        str, typer.Argument(help="The approval id (or the workflow id of its one approval).")
-    ],
+    approval_id: Annotated[str, typer.Argument(help=APPROVAL_REF_HELP)],
     comment: Annotated[str | None, typer.Option(help="Why.")] = None,
     as_user: AsOption = None,
 ) -> None:
@@ -257,9 +245,7 @@ def approve_command(
 
 @workflow_app.command("reject")
 def reject_command(
-    approval_id: Annotated[
-        str, typer.Argument(help="The approval id (or the workflow id of its one approval).")
-    ],
+    approval_id: Annotated[str, typer.Argument(help=APPROVAL_REF_HELP)],
     comment: Annotated[str, typer.Option(help="Why (shown to the requester).")],
     as_user: AsOption = None,
 ) -> None:
@@ -269,7 +255,7 @@ def reject_command(
 
 @workflow_app.command("cancel")
 def cancel_command(
-    workflow_id: Annotated[str, typer.Argument(help="The workflow id.")],
+    workflow_id: Annotated[str, typer.Argument(help=WORKFLOW_REF_HELP)],
     as_user: AsOption = None,
 ) -> None:
     """Stop a running workflow and cancel its queued tasks and approvals."""

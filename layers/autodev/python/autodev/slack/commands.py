@@ -17,7 +17,9 @@ from autodev.errors import InvalidInput
 WORKFLOW_USAGE = (
     "*Usage:* `/workflow list` · `/workflow start <template> [text or key=value ...]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
-    "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`"
+    "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`. "
+    "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
+    "(`1650cb25`)."
 )
 MONITOR_USAGE = "*Usage:* `/monitor` shows the monitoring dashboard."
 ORCHESTRATOR_USAGE = "*Usage:* `/orchestrator` shows the task queue and the running workers."

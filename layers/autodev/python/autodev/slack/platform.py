@@ -226,9 +226,9 @@ def _step_state(state: str) -> str:
 def cancel(workflow_id: str, by: str) -> WorkflowView:
     from autodev import callbacks, workflows
 
-    workflows.cancel_workflow(workflow_id, by)
+    cancelled = workflows.cancel_workflow(workflow_id, by)
     callbacks.kick_delivery()  # the cancellation's result, committed by cancel_workflow
-    return status(workflow_id)
+    return status(cancelled.id)
 
 
 def template_and_input(workflow_id: str) -> tuple[str, dict[str, Any]]:
@@ -240,16 +240,11 @@ def template_and_input(workflow_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def decide(target_id: str, approver: str, approved: bool, comment: str | None) -> Decision:
-    """Answer an approval, given its id or the id of a workflow waiting for one."""
+    """Answer an approval, given its id or a workflow (id, execution name or short id) waiting
+    for one."""
     from autodev import workflows
 
-    approval_id = target_id
-    try:
-        pending = list(workflows.pending_approvals(target_id))
-    except NotFound:
-        pending = []
-    if pending:
-        approval_id = str(_get(pending[0], "id") or _get(pending[0], "approval_id"))
+    approval_id = workflows.approval_to_answer(target_id)
     result = workflows.respond_to_approval(approval_id, approver, approved, comment)
     workflow_id = _get(result, "workflow_id") if result is not None else None
     return Decision(approval_id, _text(workflow_id), approved, approver, comment)

@@ -2,13 +2,15 @@
 
 Each template is a Step Functions state machine (``statemachines/<template>.asl.json``) with a
 catalog entry (``templates/<template>.json`` here). A workflow is one execution plus its row in
-``workflows``; approvals keep their task tokens in ``approvals``.
+``workflows``; approvals keep their task tokens in ``approvals``. A workflow is named by its id,
+its execution name or its short id (``ids``).
 """
 
 from autodev.workflows.approvals import (
     AlreadyDecided,
     GroupResolver,
     NotAllowed,
+    approval_to_answer,
     get_approval,
     is_allowed_approver,
     pending_approvals,
@@ -16,6 +18,7 @@ from autodev.workflows.approvals import (
     respond_to_approval,
 )
 from autodev.workflows.catalog import StepInfo, TemplateInfo, get_template, list_templates
+from autodev.workflows.ids import AmbiguousId, resolve_workflow_id, short_id
 from autodev.workflows.models import Approval, StepRecord, WorkflowStart, WorkflowStatus
 from autodev.workflows.service import (
     cancel_workflow,
@@ -28,6 +31,7 @@ from autodev.workflows.sfn import StepFunctionsError
 
 __all__ = [
     "AlreadyDecided",
+    "AmbiguousId",
     "Approval",
     "GroupResolver",
     "NotAllowed",
@@ -37,6 +41,7 @@ __all__ = [
     "TemplateInfo",
     "WorkflowStart",
     "WorkflowStatus",
+    "approval_to_answer",
     "cancel_workflow",
     "finish_workflow",
     "get_approval",
@@ -47,6 +52,8 @@ __all__ = [
     "list_workflows",
     "pending_approvals",
     "register_group_resolver",
+    "resolve_workflow_id",
     "respond_to_approval",
+    "short_id",
     "start_workflow",
 ]

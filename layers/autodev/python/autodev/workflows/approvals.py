@@ -27,6 +27,7 @@ from autodev.config import Settings, get_settings
 from autodev.db import connection
 from autodev.errors import AutodevError, NotFound
 from autodev.workflows import sfn
+from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import Approval
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,8 @@ def get_approval(approval_id: str) -> Approval:
 
 
 def pending_approvals(workflow_id: str | None = None) -> list[Approval]:
-    """Approvals still waiting for an answer: of one workflow, or all (oldest first)."""
+    """Approvals still waiting for an answer: of one workflow (its id, execution name or short
+    id), or all (oldest first)."""
     with connection() as conn:
         if workflow_id is None:
             rows = conn.execute(
@@ -169,10 +171,27 @@ def pending_approvals(workflow_id: str | None = None) -> list[Approval]:
         else:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM approvals WHERE status = 'pending' "  # noqa: S608
-                "AND workflow_id::text = %s ORDER BY requested_at",
-                (workflow_id,),
+                "AND workflow_id = %s ORDER BY requested_at",
+                (resolve_workflow_id(workflow_id, conn),),
             ).fetchall()
     return [_approval(row) for row in rows]
+
+
+def approval_to_answer(approval_or_workflow: str) -> str:
+    """The approval a person means: an approval id as given, or, for a workflow (its id,
+    execution name or short id), its pending approval, else its last one (answering that
+    explains who decided it, or that it expired)."""
+    try:
+        workflow_id = resolve_workflow_id(approval_or_workflow)
+    except NotFound:
+        return approval_or_workflow  # no workflow reference: respond_to_approval checks it
+    pending = pending_approvals(workflow_id)
+    if pending:
+        return pending[0].id
+    asked = approvals_for(workflow_id)
+    if asked:
+        return asked[-1].id
+    raise NotFound(f"workflow {approval_or_workflow} has no approval to answer")
 
 
 def approvals_for(workflow_id: str) -> list[Approval]:

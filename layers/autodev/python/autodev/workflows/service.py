@@ -26,6 +26,7 @@ from autodev.orchestrator import queue
 from autodev.workflows import approvals, sfn
 from autodev.workflows.catalog import PRIORITIES, TemplateInfo, get_template
 from autodev.workflows.history import current_step, steps_from_history
+from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -46,10 +47,8 @@ _EXECUTION_STATUS = {
 
 
 def _parse_id(workflow_id: str) -> str:
-    try:
-        return str(uuid.UUID(str(workflow_id)))
-    except ValueError:
-        raise NotFound(f"no workflow {workflow_id!r}") from None
+    """The workflow id that a person's reference (id, execution name or short id) names."""
+    return resolve_workflow_id(workflow_id)
 
 
 def _row(conn: psycopg.Connection[Any], workflow_id: str) -> dict[str, Any]:
