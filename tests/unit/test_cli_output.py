@@ -16,3 +16,13 @@ def test_the_first_column_is_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
             [("full-analysis-improvement", "Full analysis and improvement", "target*, focus")],
         )
     assert "full-analysis-improvement" in captured.get()
+
+
+def test_table_cells_are_printed_as_they_are_not_as_markup() -> None:
+    with output.console.capture() as captured:
+        output.print_table(
+            None,
+            ("step", "cause"),
+            [("Verify the fix", "[scripted model] 2 defects remain [/oops]")],
+        )
+    assert "[scripted model] 2 defects remain [/oops]" in captured.get()

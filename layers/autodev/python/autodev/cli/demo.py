@@ -20,7 +20,7 @@ from typing import Any
 import typer
 from rich.syntax import Syntax
 
-from autodev.cli.output import console
+from autodev.cli.output import console, escape
 from autodev.errors import AutodevError
 
 DEMO_RUNS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -73,7 +73,7 @@ def _show_progress(run: _Run) -> None:
         if run.seen.get(key) == state:
             continue
         run.seen[key] = state
-        label = f"[bold]{run.template}[/] · {task['step_name']}"
+        label = f"[bold]{run.template}[/] · {escape(str(task['step_name']))}"
         if state == "running":
             worker = (task["lease_owner"] or "").split("-")
             pid = f" (worker pid {worker[-2]})" if len(worker) >= 2 else ""
@@ -86,9 +86,9 @@ def _show_progress(run: _Run) -> None:
             )
             console.print(f"      {_first_line(str(result.get('summary') or ''))}", markup=False)
         elif state == "queued" and task["attempts"]:
-            console.print(f"  [red]↻[/] {label}: retrying after: {task['last_error']}")
+            console.print(f"  [red]↻[/] {label}: retrying after: {escape(str(task['last_error']))}")
         elif state in ("failed", "dead", "cancelled"):
-            console.print(f"  [red]✗[/] {label}: {state}: {task['last_error']}")
+            console.print(f"  [red]✗[/] {label}: {state}: {escape(str(task['last_error']))}")
 
 
 def _show_result(run: _Run) -> None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 console = Console(highlight=False)
+
+
+__all__ = ["console", "escape", "print_table"]
 
 
 def print_table(
@@ -19,5 +24,7 @@ def print_table(
         # it stays whole, since a person reads or types it, and the others wrap instead.
         table.add_column(column, no_wrap=index == 0)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        # Cells are data (a cause, a summary, a Slack message): printed as they are, never read
+        # as rich markup, which would eat "[scripted model]" or choke on a stray "[/".
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     console.print(table)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autodev.cli.output import console, print_table
+from autodev.cli.output import console, escape, print_table
 from autodev.config import settings_or_exit
 from autodev.errors import InvalidInput, NotFound
 
@@ -94,7 +94,7 @@ def list_command() -> None:
         ),
     )
     for t in templates:
-        console.print(f"[bold]{t.name}[/bold]: {t.description}")
+        console.print(f"[bold]{t.name}[/bold]: {escape(t.description)}")
 
 
 @workflow_app.command("start")
@@ -139,9 +139,9 @@ def status_command(
     status = get_workflow_status(workflow_id)
     console.print(f"workflow {status.id} ({status.template}): [bold]{status.status}[/bold]")
     if status.current_step:
-        console.print(f"current step: {status.current_step}")
+        console.print(f"current step: {status.current_step}", markup=False)
     if status.error or status.cause:
-        console.print(f"error: {status.error or ''} {status.cause or ''}".rstrip())
+        console.print(f"error: {status.error or ''} {status.cause or ''}".rstrip(), markup=False)
     console.print(
         f"requested by {status.requested_by}; cost ${status.cost_usd:.4f}"
         + (f" of ${status.budget_usd:.2f}" if status.budget_usd is not None else "")
