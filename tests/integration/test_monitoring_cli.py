@@ -7,33 +7,20 @@ import json
 from typer.testing import CliRunner
 
 from autodev.cli import app
-from autodev.db import connection
-from autodev.orchestrator import queue
-from autodev.orchestrator.queue import TaskSpec
+from tests.integration.finished_tasks import finish_task
 
 WORKER = "host-9-cli"
 
 
 def _finish(ok: bool, cost: float) -> None:
-    task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="p", max_attempts=1))
-    assert queue.claim_next(WORKER, 60) is not None
-    with connection() as conn:
-        queue.record_usage(
-            conn,
-            task_id,
-            model="claude-sonnet-4-5",
-            model_provider="scripted",
-            input_tokens=1200,
-            output_tokens=300,
-            cache_read_tokens=0,
-            cache_creation_tokens=0,
-            cost_usd=cost,
-            turns=2,
-        )
-    if ok:
-        assert queue.complete_task(task_id, WORKER, {})
-    else:
-        assert queue.fail_task(task_id, WORKER, "no org", retryable=False) is not None
+    finish_task(
+        "succeeded" if ok else "failed",
+        worker=WORKER,
+        model="claude-sonnet-4-5",
+        tokens=(1200, 300),
+        cost=cost,
+        error="no org",
+    )
 
 
 def test_monitor_prints_the_dashboard(database: str) -> None:

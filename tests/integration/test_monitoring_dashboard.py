@@ -21,6 +21,7 @@ from autodev.monitoring.figures import TASK_FINISHED_METRIC
 from autodev.orchestrator import metrics, queue
 from autodev.orchestrator.queue import TaskSpec
 from tests.conftest import reset_process_state
+from tests.integration.finished_tasks import finish_task
 
 WORKER = "host-1-monitor"
 
@@ -32,34 +33,17 @@ def _run(
     tokens: tuple[int, int] = (0, 0),
     cost: float = 0.0,
 ) -> str:
-    """Submit one task, claim it and end it as ``outcome`` (succeeded, failed, dead, running)."""
-    task_id = queue.submit_task(
-        TaskSpec(task_type="analysis", prompt="look", max_attempts=1, priority="critical")
+    """One task ended as ``outcome`` (succeeded, failed, dead, running)."""
+    return finish_task(
+        outcome,
+        worker=WORKER,
+        priority="critical",
+        model=model,
+        model_provider="anthropic",
+        tokens=tokens,
+        cache_read_tokens=10,
+        cost=cost,
     )
-    claimed = queue.claim_next(WORKER, 60)
-    assert claimed is not None
-    assert claimed.id == task_id
-    if model is not None:
-        with connection() as conn:
-            queue.record_usage(
-                conn,
-                task_id,
-                model=model,
-                model_provider="anthropic",
-                input_tokens=tokens[0],
-                output_tokens=tokens[1],
-                cache_read_tokens=10,
-                cache_creation_tokens=0,
-                cost_usd=cost,
-                turns=1,
-            )
-    if outcome == "succeeded":
-        assert queue.complete_task(task_id, WORKER, {"ok": True})
-    elif outcome in ("failed", "dead"):
-        failure = queue.fail_task(task_id, WORKER, "boom", retryable=outcome == "dead")
-        assert failure is not None
-        assert failure.status == outcome
-    return task_id
 
 
 def _populate() -> None:

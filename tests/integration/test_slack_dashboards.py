@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from autodev.db import connection, get_pool
+from autodev.db import get_pool
 from autodev.monitoring import register_health_check, unregister_health_check
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.queue import TaskSpec
 from autodev.slack import sink as slack_sink
 from autodev.slack.sender import SlackSender
 from tests.conftest import reset_process_state
+from tests.integration.finished_tasks import finish_task
 
 SECRET = "test-signing-secret-dashboards-0123"
 WORKER = "host-77-slack"
@@ -37,30 +38,17 @@ def _ask(sink: slack_sink.SlackSink, command: str) -> slack_sink.RecordedCall:
     return reply
 
 
-def _run(ok: bool, *, step: str, cost: float = 0.0, max_attempts: int = 1) -> str:
-    task_id = queue.submit_task(
-        TaskSpec(task_type="fix", prompt="p", step_name=step, max_attempts=max_attempts)
+def _run(ok: bool, *, step: str, cost: float = 0.0) -> str:
+    return finish_task(
+        "succeeded" if ok else "dead",
+        worker=WORKER,
+        step_name=step,
+        task_type="fix",
+        model="claude-sonnet-4-5" if cost else None,
+        tokens=(1000, 100),
+        cost=cost,
+        error="sf: the org refused\nthe connection",
     )
-    assert queue.claim_next(WORKER, 60) is not None
-    if cost:
-        with connection() as conn:
-            queue.record_usage(
-                conn,
-                task_id,
-                model="claude-sonnet-4-5",
-                model_provider="scripted",
-                input_tokens=1000,
-                output_tokens=100,
-                cache_read_tokens=0,
-                cache_creation_tokens=0,
-                cost_usd=cost,
-                turns=1,
-            )
-    if ok:
-        assert queue.complete_task(task_id, WORKER, {})
-    else:
-        assert queue.fail_task(task_id, WORKER, "sf: the org refused\nthe connection") is not None
-    return task_id
 
 
 def test_orchestrator_shows_workers_queue_and_failures(
