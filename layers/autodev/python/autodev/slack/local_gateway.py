@@ -17,10 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from autodev.loopback import LoopbackServer
 
 ROUTES = {
     "/slack/commands": "slack_commands",
@@ -128,43 +130,14 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class LocalGateway:
+class LocalGateway(LoopbackServer):
     """The loopback endpoint; ``start()`` binds a free port unless one is given."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__("slack-gateway", host, port)
 
-    def start(self) -> LocalGateway:
-        self._server = ThreadingHTTPServer(self._address, _GatewayRequestHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="slack-gateway", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> LocalGateway:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the local Slack gateway is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _GatewayRequestHandler
 
     def announce(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,11 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from autodev.loopback import LoopbackServer
 
 ANNOUNCE_FILE = "slack-sink.json"
 SINK_URL_ENV = "AUTODEV_SLACK_SINK_URL"
@@ -95,13 +97,11 @@ def _collect_text(node: Any) -> str:
     return "\n".join(parts)
 
 
-class SlackSink:
+class SlackSink(LoopbackServer):
     """The sink server. ``start()`` binds a free loopback port unless one is given."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__("slack-sink", host, port)
         self._lock = threading.Condition()
         self._calls: list[RecordedCall] = []
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -110,44 +110,15 @@ class SlackSink:
         self._ts_counter = 0
         self._epoch = int(time.time())
 
-    # --- lifecycle ---
+    # --- lifecycle (start, stop, url: LoopbackServer) ---
 
-    def start(self) -> SlackSink:
-        if self._server is not None:
-            return self
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         sink = self
 
         class Handler(_SinkRequestHandler):
             owner = sink
 
-        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="slack-sink", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server, self._thread = None, None
-
-    def __enter__(self) -> SlackSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Slack sink is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return Handler
 
     @property
     def api_url(self) -> str:
