@@ -86,6 +86,15 @@ def test_a_killed_worker_s_step_is_rescued_and_its_outcome_reaches_the_workflow_
             timeout=90,
             what="the workflow to finish",
         )
+        # The row says finished as soon as the last Lambda has recorded the outcome; the
+        # execution (and its history) ends a moment later, when that Lambda returns.
+        wait_for(
+            lambda: (
+                sfn.sfn().describe_execution(executionArn=started.execution_arn)["status"]
+                != "RUNNING"
+            ),
+            what="the execution to end",
+        )
         history = sfn.sfn().get_execution_history(
             executionArn=started.execution_arn, maxResults=1000
         )["events"]
