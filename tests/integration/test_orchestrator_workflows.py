@@ -14,7 +14,7 @@ import pytest
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.stack import LocalStack
-from autodev.local.testing import wait_for
+from autodev.local.testing import wait_for, wait_until_finished
 from autodev.orchestrator import local_service, queue
 from autodev.workflows import get_workflow_status, sfn, start_workflow
 
@@ -54,11 +54,7 @@ def test_a_step_that_always_fails_ends_dead_and_fails_its_workflow_with_the_caus
     stack_env.setenv("TASK_MAX_ATTEMPTS", "2")
     with _stack():
         started = start_workflow("bug-fix", {"description": "NPE on bulk insert"}, "U1")
-        status = wait_for(
-            lambda: (s := get_workflow_status(started.id)).finished and s,
-            timeout=90,
-            what="the workflow to fail",
-        )
+        status = wait_until_finished(started.id, timeout=90)
     assert status.status == "failed"
     assert status.error == queue.ERROR_RETRIES_EXHAUSTED
     assert "/nonexistent/sfdx-repo is not a directory" in (status.cause or "")

@@ -15,7 +15,7 @@ from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import NotFound
 from autodev.local.stack import LocalStack
-from autodev.local.testing import WorkerDouble, wait_for
+from autodev.local.testing import WorkerDouble, wait_for, wait_until_finished
 from autodev.workflows import (
     AlreadyDecided,
     Approval,
@@ -45,11 +45,7 @@ def _approvers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def finished(workflow_id: str) -> WorkflowStatus:
-    status: WorkflowStatus = wait_for(
-        lambda: (s := get_workflow_status(workflow_id)).finished and s,
-        what=f"workflow {workflow_id} to finish",
-    )
-    return status
+    return wait_until_finished(workflow_id)
 
 
 def waiting_deployment(worker_double: WorkerDouble) -> tuple[str, Approval]:

@@ -11,11 +11,16 @@ import pytest
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.stack import LocalStack
-from autodev.local.testing import StepFailed, WorkerDouble, default_answer, wait_for
+from autodev.local.testing import (
+    StepFailed,
+    WorkerDouble,
+    default_answer,
+    wait_for,
+    wait_until_finished,
+)
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.workflows import (
     WorkflowStatus,
-    get_workflow_status,
     pending_approvals,
     respond_to_approval,
     start_workflow,
@@ -23,11 +28,7 @@ from autodev.workflows import (
 
 
 def finished(workflow_id: str) -> WorkflowStatus:
-    status: WorkflowStatus = wait_for(
-        lambda: (s := get_workflow_status(workflow_id)).finished and s,
-        what=f"workflow {workflow_id} to finish",
-    )
-    return status
+    return wait_until_finished(workflow_id)
 
 
 def _tasks(workflow_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from autodev.local.stack import LocalStack
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.workflows import sfn
+from autodev.workflows.models import WorkflowStatus
 
 Responder = Callable[[ClaimedTask], dict[str, Any]]
 
@@ -134,6 +135,26 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def wait_until_finished(workflow_id: str, timeout: float = 30.0) -> WorkflowStatus:
+    """The workflow's status once both its row and its execution have ended.
+
+    The row says finished as soon as the last Lambda has recorded the outcome; the execution
+    (and so its step history, including a final Fail state) ends a moment later, when that
+    Lambda returns. Tests that look at steps or history wait for both.
+    """
+    from autodev.workflows import get_workflow_status
+
+    def ended() -> WorkflowStatus | None:
+        status = get_workflow_status(workflow_id)
+        if not status.finished or status.execution_arn is None:
+            return None
+        described = sfn.sfn().describe_execution(executionArn=status.execution_arn)
+        return None if described["status"] == "RUNNING" else get_workflow_status(workflow_id)
+
+    found: WorkflowStatus = wait_for(ended, timeout=timeout, what=f"workflow {workflow_id} to end")
+    return found
 
 
 @pytest.fixture
