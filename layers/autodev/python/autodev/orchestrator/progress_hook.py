@@ -1,4 +1,4 @@
-"""The one place the worker reports progress: ``autodev.progress``, when it is there.
+"""The one place the worker reports progress to ``autodev.progress``.
 
 Progress is advisory: a failure to report it is logged and never fails the task. Updates are
 coalesced to one every ``min_interval`` seconds, except stage changes and the final one.
@@ -6,11 +6,12 @@ coalesced to one every ``min_interval`` seconds, except stage changes and the fi
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
+
+from autodev import progress
 
 log = logging.getLogger(__name__)
 
@@ -21,32 +22,24 @@ STAGES = [
 ]
 
 
-def _module() -> ModuleType | None:
-    try:
-        return importlib.import_module("autodev.progress")
-    except ImportError:
-        return None
-
-
 class ProgressHook:
     def __init__(self, task_id: str, *, min_interval: float = 1.0) -> None:
         self.task_id = task_id
-        self._progress = _module()
         self._min_interval = min_interval
         self._last = 0.0
         self._started = False
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> None:
-        if self._progress is None:
-            return
+    def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
-            getattr(self._progress, name)(*args, **kwargs)
+            report(*args, **kwargs)
         except Exception as error:  # advisory: never let progress fail the task
-            log.warning("progress %s for task %s not recorded: %s", name, self.task_id, error)
+            log.warning(
+                "progress %s for task %s not recorded: %s", report.__name__, self.task_id, error
+            )
 
     def start(self, task_type: str, workflow_id: str | None, step_name: str | None) -> None:
         self._call(
-            "start_tracking",
+            progress.start_tracking,
             self.task_id,
             task_type,
             STAGES,
@@ -71,7 +64,7 @@ class ProgressHook:
             return
         self._last = now
         self._call(
-            "update_progress",
+            progress.update_progress,
             self.task_id,
             stage_progress=None if stage_progress is None else max(0.0, min(100.0, stage_progress)),
             status_message=status_message,
@@ -83,7 +76,7 @@ class ProgressHook:
         if not self._started:
             return
         self._call(
-            "complete",
+            progress.complete,
             self.task_id,
             status="completed" if ok else "failed",
             status_message=message[:500],
