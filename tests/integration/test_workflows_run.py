@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from autodev import callbacks
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.stack import LocalStack
@@ -209,7 +210,6 @@ def test_the_outcome_is_delivered_to_the_callbacks(
     local_stack: LocalStack,
     worker_double: WorkerDouble,
 ) -> None:
-    callbacks = pytest.importorskip("autodev.callbacks")
     worker_double.start()
     started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
     finished(started.id)

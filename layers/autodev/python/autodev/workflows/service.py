@@ -7,7 +7,6 @@ same client key starts afresh.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import uuid
@@ -19,7 +18,7 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.types.json import Jsonb
 
-from autodev import audit, events
+from autodev import audit, callbacks
 from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.orchestrator import queue
@@ -146,8 +145,7 @@ def start_workflow(
             ).fetchone()
             assert existing is not None
             return _start_result(existing, created=False)
-        callbacks = _callbacks()
-        if callback is not None and callbacks is not None:
+        if callback is not None:
             # Refused callbacks (InvalidInput) roll the row back: nothing is started.
             callbacks.register_callback(
                 str(workflow_id), dict(callback), target_kind="workflow", conn=conn
@@ -275,7 +273,6 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
 
 def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] | None:
     status = _EXECUTION_STATUS[str(described["status"])]
-    delivered = True
     with connection() as conn:
         row = conn.execute(
             """UPDATE workflows SET status = %s, error = coalesce(error, %s),
@@ -301,9 +298,7 @@ def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] |
                 conn=conn,
             )
             # Its callbacks hear of the end too (sent by the next delivery sweep).
-            delivered = _deliver(conn, row)
-    if row is not None and not delivered:
-        _publish_completed(row)
+            _deliver(conn, row)
     return dict(row) if row is not None else None
 
 
@@ -405,9 +400,8 @@ def cancel_workflow(workflow_id: str, by: str) -> WorkflowStatus:
             conn=conn,
         )
         final = dict(updated) if updated is not None else _row(conn, workflow_id)
-        delivered = _deliver(conn, final) if updated is not None else True
-    if not delivered:
-        _publish_completed(final)
+        if updated is not None:
+            _deliver(conn, final)
     return _status(final, [], None)
 
 
@@ -483,9 +477,7 @@ def finish_workflow(
             {"status": status, "error": error, "cause": cause},
             conn=conn,
         )
-        delivered = _deliver(conn, updated)
-    if not delivered:
-        _publish_completed(updated)
+        _deliver(conn, updated)
     return _result(updated)
 
 
@@ -529,17 +521,13 @@ def _result(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _deliver(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> bool:
+def _deliver(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> None:
     """Hand the outcome to ``autodev.callbacks.deliver_result`` in the caller's transaction.
 
     It caches the result and queues it to the workflow's callbacks and the spec's
     ``workflow:completed`` event, committed with the outcome (an outbox). A savepoint keeps a
     delivery problem from undoing the outcome: it is logged, and the outcome stands.
-    Returns False while the callbacks module is not there (the event is then published here).
     """
-    callbacks = _callbacks()
-    if callbacks is None:
-        return False
     result = _result(row)
     try:
         with conn.transaction():
@@ -548,29 +536,3 @@ def _deliver(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> bool:
             )
     except Exception:
         log.exception("delivering the result of workflow %s failed", result["workflow_id"])
-    return True
-
-
-def _publish_completed(row: Mapping[str, Any]) -> None:
-    result = _result(row)
-    detail = {
-        "workflow_id": result["workflow_id"],
-        "template": result["template"],
-        "status": result["status"],
-        "result": result,
-        "error": result["error"],
-    }
-    try:
-        events.publish("workflow:completed", detail)
-    except Exception:
-        log.exception("publishing workflow:completed for %s failed", result["workflow_id"])
-
-
-def _callbacks() -> Any:
-    """The ``autodev.callbacks`` module, or None while it is not there."""
-    try:
-        return importlib.import_module("autodev.callbacks")
-    except ModuleNotFoundError as error:
-        if error.name != "autodev.callbacks":
-            raise
-        return None
