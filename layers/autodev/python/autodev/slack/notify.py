@@ -54,24 +54,24 @@ def post_approval_request(
 def approval_requested(detail: dict[str, Any]) -> str:
     """Post the card for an ``approval:requested`` event (EventBridge → the Slack worker).
 
-    Reads the event schema's snake_case fields (``workflow_id``, ``approval_id``, ``message``,
-    ``approvers``) and tolerates the spec's camelCase ones; the thread is the workflow's own.
+    The detail is read through its documented schema (``autodev.events.ApprovalRequested``);
+    one that does not fit is refused with ``InvalidInput``. The thread is the workflow's own.
     """
+    from pydantic import ValidationError
+
     from autodev.config import get_settings
+    from autodev.errors import InvalidInput
+    from autodev.events import ApprovalRequested
 
-    def field(*names: str) -> Any:
-        return next((detail[name] for name in names if detail.get(name)), None)
-
-    approval_id = field("approval_id", "approvalId")
-    workflow_id = field("workflow_id", "workflowId")
-    if not approval_id or not workflow_id:
-        raise ValueError("approval:requested needs approval_id and workflow_id")
-    approvers = field("approvers") or get_settings().approvers
+    try:
+        event = ApprovalRequested.model_validate(detail)
+    except ValidationError as error:
+        raise InvalidInput(f"approval:requested does not fit its schema: {error}") from None
     return post_approval_request(
-        str(approval_id),
-        str(workflow_id),
-        str(field("message") or "Approve this step?"),
-        approvers=tuple(approvers),
-        channel=field("slack_channel", "slackChannel"),
-        thread_ts=field("slack_thread_ts", "slackThreadTs"),
+        event.approval_id,
+        event.workflow_id,
+        event.message or "Approve this step?",
+        approvers=tuple(event.approvers or get_settings().approvers),
+        channel=event.slack_channel,
+        thread_ts=event.slack_thread_ts,
     )
