@@ -43,14 +43,20 @@ def _from_secrets_manager(arn: str, key: str) -> str:
     return value
 
 
-def signing_secret() -> str | None:
-    """The signing secret in force, or None when none is configured."""
-    value = os.environ.get(SIGNING_SECRET_ENV)
+def _configured(env_name: str, arn_env_name: str, json_key: str) -> str | None:
+    """The value from the environment, else from the secret its ``..._ARN`` names, else None."""
+    value = os.environ.get(env_name)
     if value:
         return value
-    arn = os.environ.get(SIGNING_SECRET_ARN_ENV)
-    if arn:
-        return _from_secrets_manager(arn, "signing_secret")
+    arn = os.environ.get(arn_env_name)
+    return _from_secrets_manager(arn, json_key) if arn else None
+
+
+def signing_secret() -> str | None:
+    """The signing secret in force, or None when none is configured."""
+    configured = _configured(SIGNING_SECRET_ENV, SIGNING_SECRET_ARN_ENV, "signing_secret")
+    if configured:
+        return configured
     path = _state_dir() / LOCAL_SECRET_FILE
     try:
         return path.read_text().strip() or None
@@ -59,13 +65,7 @@ def signing_secret() -> str | None:
 
 
 def bot_token() -> str | None:
-    value = os.environ.get(BOT_TOKEN_ENV)
-    if value:
-        return value
-    arn = os.environ.get(BOT_TOKEN_ARN_ENV)
-    if arn:
-        return _from_secrets_manager(arn, "bot_token")
-    return None
+    return _configured(BOT_TOKEN_ENV, BOT_TOKEN_ARN_ENV, "bot_token")
 
 
 def ensure_local_signing_secret(state_dir: Path | None = None) -> str:
