@@ -7,27 +7,15 @@ the ``pgserver`` wheel under ``.autodev/test``. Nothing here mocks the database.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = ROOT / ".autodev" / "test"
-
-
-def load_file_module(path: Path, name: str) -> ModuleType:
-    """A module loaded from its file: Lambda handler folders are not packages."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # Settings that would reach real services must not leak in from the developer's shell.

@@ -11,12 +11,13 @@ import pytest
 
 from autodev import callbacks, progress
 from autodev.errors import InvalidInput, NotFound
+from autodev.local.lambdas import load_module
 from autodev.slack.sink import SlackSink
-from tests.conftest import ROOT, load_file_module
+from tests.conftest import ROOT
 
 
 def _handler(name: str) -> ModuleType:
-    return load_file_module(ROOT / "functions" / name / "handler.py", f"{name}_handler")
+    return load_module(ROOT / "functions" / name / "handler.py")
 
 
 @pytest.fixture

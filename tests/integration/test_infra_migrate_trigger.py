@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import ROOT, load_file_module
+from autodev.local.lambdas import load_module
+from tests.conftest import ROOT
 
 HANDLER = ROOT / "infra" / "runtime" / "migrate" / "handler.py"
 
@@ -60,7 +61,7 @@ def rds_style_secret(empty_database: str, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def test_the_trigger_applies_pending_migrations_once(rds_style_secret: str) -> None:
-    handler = load_file_module(HANDLER, "infra_migrate_handler")
+    handler = load_module(HANDLER)
     first = handler.handler({}, _Context())
     assert first["applied"], "nothing was applied to an empty database"
     assert first["applied"][0].startswith("0001_")

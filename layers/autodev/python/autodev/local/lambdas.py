@@ -75,7 +75,10 @@ def registered() -> dict[str, Path]:
         return dict(_handlers)
 
 
-def _load(path: Path) -> ModuleType:
+def load_module(path: Path) -> ModuleType:
+    """The module in the file at ``path``, loaded once per process (handler folders are not
+    packages, so they are loaded by path; every local caller shares this one copy)."""
+    path = Path(path).resolve()
     with _lock:
         module = _modules.get(path)
         if module is None:
@@ -92,7 +95,7 @@ def _load(path: Path) -> ModuleType:
 
 def call_handler(path: Path, event: Any, context: LambdaContext) -> Any:
     """Call ``handler(event, context)`` of the file at ``path``."""
-    return _load(path).handler(event, context)
+    return load_module(path).handler(event, context)
 
 
 def _error_payload(error: BaseException, request_id: str) -> dict[str, Any]:

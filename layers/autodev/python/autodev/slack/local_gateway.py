@@ -9,19 +9,18 @@ response. Routes: ``POST /slack/commands``, ``/slack/interactions``, ``/slack/ev
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from autodev.local.lambdas import load_module
+from autodev.local.stack import FUNCTIONS_DIR
 from autodev.loopback import LoopbackServer
 
 ROUTES = {
@@ -30,11 +29,8 @@ ROUTES = {
     "/slack/events": "slack_events",
 }
 ANNOUNCE_FILE = "slack-gateway.json"
-FUNCTIONS_DIR = Path(__file__).resolve().parents[5] / "functions"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-_loaded: dict[str, Handler] = {}
-_load_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -51,17 +47,10 @@ class LocalContext:
 
 
 def load_handler(function: str) -> Handler:
-    """``functions/<function>/handler.py``'s ``handler``, loaded by path (they are not packages)."""
-    with _load_lock:
-        if function not in _loaded:
-            path = FUNCTIONS_DIR / function / "handler.py"
-            spec = importlib.util.spec_from_file_location(f"autodev_fn_{function}", path)
-            if spec is None or spec.loader is None:
-                raise FileNotFoundError(path)
-            module: ModuleType = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            _loaded[function] = module.handler
-        return _loaded[function]
+    """``functions/<function>/handler.py``'s ``handler``: the same module the local Lambda
+    dispatcher runs, loaded once per process."""
+    handler: Handler = load_module(FUNCTIONS_DIR / function / "handler.py").handler
+    return handler
 
 
 def proxy_event(
