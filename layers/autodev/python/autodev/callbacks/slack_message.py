@@ -15,6 +15,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from autodev.slack.views import clip
+
 # The interactions handler (autodev.slack) dispatches on these action ids.
 VIEW_DETAILS = "workflow_view"
 RETRY = "workflow_retry"
@@ -26,11 +28,6 @@ _ICONS = {
     "cancelled": ":no_entry_sign:",
     "timed_out": ":alarm_clock:",
 }
-_MAX_SECTION = 2900
-
-
-def _clip(text: str, limit: int = _MAX_SECTION) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _diff_reference(result: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -64,16 +61,16 @@ def result_blocks(envelope: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     summary = str(result.get("summary") or result.get("message") or "")
     error = result.get("error")
     blocks: list[Block] = [
-        HeaderBlock(text=_clip(f"{title}", 150)),
+        HeaderBlock(text=clip(f"{title}", 150)),
         SectionBlock(text=MarkdownTextObject(text=f"{icon} *{title}* — `{target}`")),
     ]
     if summary:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(summary))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(summary))))
     if error:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Error:* {error}"))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Error:* {error}"))))
     url, reference = _diff_reference(result)
     if reference:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(reference, 1900))]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(reference, 1900))]))
     facts = []
     if result.get("cost_usd") is not None:
         facts.append(f"cost ${float(result['cost_usd']):.2f}")
@@ -90,4 +87,4 @@ def result_blocks(envelope: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     text = f"{title} ({target})" + (f": {summary}" if summary else "")
-    return _clip(text, 3000), [block.to_dict() for block in blocks]
+    return clip(text, 3000), [block.to_dict() for block in blocks]

@@ -21,12 +21,12 @@ from slack_sdk.models.blocks import (
 )
 
 from autodev.durations import format_duration
+from autodev.slack.views import clip
 
 if TYPE_CHECKING:
     from autodev.monitoring import Dashboard
 
 SHOWN = 5  # rows of a list (models, alerts, workers, failures) shown in Slack
-_MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
 _SEVERITY_ICONS = {
     "critical": ":rotating_light:",
     "warning": ":warning:",
@@ -34,12 +34,8 @@ _SEVERITY_ICONS = {
 }
 
 
-def _clip(text: str, limit: int = _MAX_SECTION) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=_clip(text)))
+    return SectionBlock(text=MarkdownTextObject(text=clip(text)))
 
 
 def _fields(pairs: Sequence[tuple[str, object]]) -> SectionBlock:
@@ -111,7 +107,7 @@ def _health_lines(board: Dashboard) -> list[str]:
     for check in board.health:
         icon = ":white_check_mark:" if check.healthy else ":x:"
         detail = f" — {check.detail}" if check.detail else ""
-        lines.append(f"{icon} {check.name} ({check.milliseconds:.0f} ms){_clip(detail, 300)}")
+        lines.append(f"{icon} {check.name} ({check.milliseconds:.0f} ms){clip(detail, 300)}")
     return lines
 
 
@@ -178,7 +174,7 @@ def _failure_line(failure: Mapping[str, Any], now: datetime) -> str:
     step = failure.get("step_name") or failure.get("task_type")
     cause = " ".join(str(failure.get("last_error") or "").split())
     code = f"{failure['error_code']}: " if failure.get("error_code") else ""
-    return _clip(
+    return clip(
         f"• {when + ' ago ' if when else ''}`{str(failure['id'])[:8]}` {step} —"
         f" {failure['status']} after {failure['attempts']} attempt(s); {code}{cause}",
         400,

@@ -45,7 +45,7 @@ STEP_ICONS = {
 }
 STATUS_ICONS = {**STEP_ICONS, "pending": ":large_blue_circle:"}
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
-_MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
+MAX_SECTION_CHARS = 2900  # Slack allows 3000 characters in a section's text
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
-def _clip(text: str, limit: int = _MAX_SECTION) -> str:
+def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
+    """The text cut to ``limit`` characters with an ellipsis: Slack refuses longer sections."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -115,7 +116,7 @@ def elapsed(started: datetime | None, finished: datetime | None, now: datetime |
 
 
 def notice(text: str) -> list[Block]:
-    return [SectionBlock(text=MarkdownTextObject(text=_clip(text)))]
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text)))]
 
 
 def template_list(templates: Sequence[TemplateView]) -> list[Block]:
@@ -129,7 +130,7 @@ def template_list(templates: Sequence[TemplateView]) -> list[Block]:
             lines.append(template.description)
         if steps:
             lines.append(f"_{steps}_")
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines)))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines)))))
     blocks.append(
         ContextBlock(
             elements=[MarkdownTextObject(text="Start one with `/workflow start <template> ...`")]
@@ -146,14 +147,14 @@ def _title(workflow: WorkflowView) -> str:
 
 def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Block]:
     """Steps with icons, the current step, elapsed time and a link to the execution."""
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_clip(_title(workflow))))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(_title(workflow))))]
     if workflow.steps:
         lines = [
             f"{STEP_ICONS.get(step.status, ':white_circle:')} {step.name}"
             + (" ← current" if step.name == workflow.current_step else "")
             for step in workflow.steps
         ]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines)))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines)))))
     facts = [f"id `{workflow.id}`"]
     if workflow.current_step and workflow.status not in FINISHED:
         facts.append(f"current step *{workflow.current_step}*")
@@ -164,7 +165,7 @@ def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Blo
         facts.append(f"cost ${workflow.cost_usd:.2f}")
     if workflow.console_url:
         facts.append(f"<{workflow.console_url}|execution in the AWS console>")
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(" · ".join(facts)))]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(" · ".join(facts)))]))
     if workflow.error:
         blocks.extend(notice(f":warning: {workflow.error}"))
     if workflow.deliveries:
@@ -191,7 +192,7 @@ def deliveries_text(deliveries: Sequence[DeliveryView]) -> str:
         )
         if d.last_error and d.status != "delivered":
             line += f" — {'gave up: ' if d.status == 'dead' else 'last error: '}{d.last_error}"
-        lines.append(_clip(line, 500))
+        lines.append(clip(line, 500))
     return "\n".join(lines)
 
 
@@ -208,7 +209,7 @@ def approval_request(
         f"`{workflow.execution_name or workflow.id}`\n{message}"
     )
     return [
-        SectionBlock(text=MarkdownTextObject(text=_clip(text))),
+        SectionBlock(text=MarkdownTextObject(text=clip(text))),
         ContextBlock(elements=[MarkdownTextObject(text=f"Waiting for {who}.")]),
         ActionsBlock(
             block_id=f"approval:{approval_id}",
@@ -240,7 +241,7 @@ def approval_decided(
 def result_message(workflow: WorkflowView, now: datetime | None = None) -> list[Block]:
     """The final result: status card plus the summary (or error)."""
     blocks: list[Block] = [
-        HeaderBlock(text=_clip(f"{workflow.template}: {workflow.status.replace('_', ' ')}", 150))
+        HeaderBlock(text=clip(f"{workflow.template}: {workflow.status.replace('_', ' ')}", 150))
     ]
     if workflow.summary:
         blocks.extend(notice(workflow.summary))
