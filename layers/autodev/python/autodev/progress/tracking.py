@@ -152,6 +152,14 @@ def _load(conn: Conn, progress_id: str, *, lock: bool = True) -> dict[str, Any] 
     return dict(row) if row else None
 
 
+def _load_tracked(conn: Conn, progress_id: str) -> dict[str, Any]:
+    """The row, locked for a change; NotFound when nothing is tracked under that id."""
+    row = _load(conn, progress_id)
+    if row is None:
+        raise NotFound(f"no progress is tracked for {progress_id}")
+    return row
+
+
 def _save(conn: Conn, row: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE progress_tracking SET stages = %(stages)s, current_stage = %(current_stage)s,"
@@ -446,9 +454,7 @@ def update_progress(
     now = clock.now()
     effects = _Effects()
     with connection() as conn:
-        row = _load(conn, str(task_id))
-        if row is None:
-            raise NotFound(f"no progress is tracked for {task_id}")
+        row = _load_tracked(conn, str(task_id))
         if row["status"] in FINAL_STATUSES:
             return _from_row(row)
         stages = [Stage.from_json(item) for item in row["stages"]]
@@ -504,9 +510,7 @@ def complete(
     now = clock.now()
     effects = _Effects()
     with connection() as conn:
-        row = _load(conn, str(task_id))
-        if row is None:
-            raise NotFound(f"no progress is tracked for {task_id}")
+        row = _load_tracked(conn, str(task_id))
         if row["status"] in FINAL_STATUSES:
             return _from_row(row)
         stages = [Stage.from_json(item) for item in row["stages"]]
