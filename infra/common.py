@@ -61,10 +61,25 @@ TASK_CALLBACK_ACTIONS = (
 )
 
 
+# autodev.observability's names; the alarms in monitoring.py watch these dimensions.
+SERVICE_NAME = "autodev"
+METRICS_NAMESPACE = "autodev"
+
+
+def observability_environment(settings: EnvSettings) -> dict[str, str]:
+    """Where autodev's logs and metrics say they come from: one service, one namespace, and
+    the environment as a metric dimension (two stacks in one account stay apart)."""
+    return {
+        "AUTODEV_ENV": settings.env_name,
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+
+
 def runtime_environment(settings: EnvSettings, event_bus_name: str) -> dict[str, str]:
     """Settings the autodev package reads alike in the Lambda functions and the worker."""
     return {
-        "AUTODEV_ENV": settings.env_name,
+        **observability_environment(settings),
         "AUTODEV_EVENT_BUS": event_bus_name,
         "AUTODEV_MODEL_PROVIDER": settings.model_provider,
         "AUTODEV_MODEL": settings.model,

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -78,7 +80,13 @@ class Eventing(Construct):
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=function.function_arn,
                 role_arn=self.maintenance_scheduler_role.role_arn,
-                input='{"source": "autodev.schedule"}',
+                # The run's id is the correlation id of the function's log lines.
+                input=json.dumps(
+                    {
+                        "source": "autodev.schedule",
+                        "correlation_id": scheduler.ContextAttribute.execution_id,
+                    }
+                ),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=0  # the next tick is a minute away
                 ),

@@ -169,8 +169,6 @@ class Functions(Construct):
             "BUGFIX_MAX_FIX_ATTEMPTS": str(settings.max_fix_attempts),
             "WORKFLOW_MAP_CONCURRENCY": str(settings.map_max_concurrency),
             "ALERT_CHANNEL": settings.alert_channel,
-            "POWERTOOLS_SERVICE_NAME": "autodev",
-            "POWERTOOLS_METRICS_NAMESPACE": "autodev",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             # Each execution environment serves one request at a time.
             "DB_POOL_MAX_SIZE": "1",

@@ -77,7 +77,7 @@ class Migrations(Construct):
             environment={
                 **data.connection_environment(),
                 "MIGRATIONS_DIGEST": migrations_digest(),
-                "POWERTOOLS_SERVICE_NAME": "autodev-migrate",
+                **common.observability_environment(settings),
             },
             execute_after=[data.instance, data.proxy],
             execute_on_handler_change=True,

@@ -2,8 +2,11 @@
 
 The topic is encrypted with a customer-managed key, because CloudWatch alarms cannot publish
 to a topic encrypted with the AWS-managed SNS key. Alarms: any Lambda error or throttle, any
-failed/timed-out/aborted execution, API 5xx, database CPU and free storage. When an ``alerts``
-function exists it is subscribed to the topic (it posts to ALERT_CHANNEL with a cooldown).
+failed/timed-out/aborted execution, API 5xx, database CPU and free storage, and autodev's own
+metrics (``autodev.observability.Metric``, published as embedded metric format by the
+functions and the worker): dead tasks, dead deliveries, budget stops, Slack requests refused
+or failed, best-effort side effects that failed. When an ``alerts`` function exists it is
+subscribed to the topic (it posts to ALERT_CHANNEL with a cooldown).
 """
 
 from __future__ import annotations
@@ -21,9 +24,34 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.common import METRICS_NAMESPACE, SERVICE_NAME
 from infra.settings import EnvSettings
 
 _FIVE_MINUTES = Duration.minutes(5)
+
+# autodev's metrics and the count in five minutes that raises their alarm. One dead task or
+# delivery, or one failed Slack request, is worth a look; a few refused Slack requests are
+# scanners, a burst is a wrong signing secret; a best-effort failure now and then (Slack
+# slow to answer) is expected, several mean a side effect is broken.
+APP_ALARMS: dict[str, float] = {
+    "TasksDead": 1,
+    "DeliveriesDead": 1,
+    "BudgetStops": 1,
+    "SlackRequestsRefused": 10,
+    "SlackRequestsFailed": 1,
+    "BestEffortFailed": 5,
+}
+
+
+def app_metric(name: str, env: str, period: Duration = _FIVE_MINUTES) -> cloudwatch.Metric:
+    """One of autodev's metrics, summed over every breakdown (effect, reason, ...)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME, "environment": env},
+        statistic=cloudwatch.Stats.SUM,
+        period=period,
+    )
 
 
 class Monitoring(Construct):
@@ -76,6 +104,8 @@ class Monitoring(Construct):
                 ("aborted", machine.metric_aborted(period=_FIVE_MINUTES)),
             ):
                 self._alarm(f"workflow-{template}-{metric_name}", metric, 1)
+        for name, threshold in APP_ALARMS.items():
+            self._alarm(_kebab(name), app_metric(name, env), threshold)
         self._alarm("api-5xx", rest_api.metric_server_error(period=_FIVE_MINUTES), 5)
         self._alarm("db-cpu", database.metric_cpu_utilization(period=_FIVE_MINUTES), 80, periods=3)
         free_storage = database.metric_free_storage_space(period=_FIVE_MINUTES)
@@ -125,6 +155,17 @@ class Monitoring(Construct):
             )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
+                title="Tasks and deliveries that gave up",
+                left=[app_metric(n, env) for n in ("TasksDead", "DeliveriesDead", "BudgetStops")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Slack requests refused / failed, best-effort failures",
+                left=[app_metric(n, env) for n in ("SlackRequestsRefused", "SlackRequestsFailed")],
+                right=[app_metric("BestEffortFailed", env)],
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
                 title="Database CPU and connections",
                 left=[database.metric_cpu_utilization()],
                 right=[database.metric_database_connections()],
@@ -159,3 +200,8 @@ class Monitoring(Construct):
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
         return alarm
+
+
+def _kebab(name: str) -> str:
+    """TasksDead -> tasks-dead."""
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")

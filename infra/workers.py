@@ -125,7 +125,7 @@ class Workers(Construct):
             **common.runtime_environment(settings, bus.event_bus_name),
             "ANTHROPIC_API_KEY_ARN": secrets.anthropic_api_key.secret_arn,
             "SLACK_BOT_TOKEN_ARN": secrets.slack_bot_token.secret_arn,
-            "POWERTOOLS_SERVICE_NAME": "autodev-worker",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
             **data.connection_environment(),
         }
         self.container = self.task_definition.add_container(

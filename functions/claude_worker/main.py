@@ -8,19 +8,16 @@ AUTODEV_WORKER_PIDFILE_DIR: the worker removes its pid file there when it exits.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from pathlib import Path
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("AUTODEV_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # JSON log lines on stderr (autodev.observability) that name the worker and, while a task
+    # runs, the task, its workflow and step; the worker's log is INFO unless told otherwise.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     from autodev.config import settings_or_exit, with_secrets_from_arns
+    from autodev.observability import logger
     from autodev.orchestrator.worker import Worker
 
     # In AWS the Anthropic key arrives as ANTHROPIC_API_KEY_ARN; read it into settings only.
@@ -33,6 +30,9 @@ def main() -> int:
         worker = Worker(settings, launcher=launcher)
         worker.install_signal_handlers()
         worker.run()
+    except Exception:
+        logger.exception("the worker stopped on an unexpected error")
+        return 1
     finally:
         if pidfile_dir:
             (Path(pidfile_dir) / f"{os.getpid()}.json").unlink(missing_ok=True)

@@ -12,24 +12,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from autodev.callbacks import deliver_due
+from autodev.observability import ASYNC, best_effort_failed, child_logger, lambda_handler
 from autodev.progress import slack_updates
 
-logger = Logger(service="deliver_results")
+logger = child_logger("functions.deliver_results")
 
 
+@lambda_handler(correlation_id_path=ASYNC)
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     ids = event.get("delivery_ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        logger.warning("invocation refused: delivery_ids must be a list of ids")
         return {"ok": False, "error": "delivery_ids must be a list of ids"}
     report = deliver_due(ids=ids)
     try:
         status_messages = slack_updates.flush_due()
     except Exception:  # the deliveries above are what this function is for
-        logger.exception("status message sweep failed")
+        best_effort_failed("slack_status_sweep", logger)
         status_messages = 0
     summary = {**report.to_json(), "status_messages": status_messages}
     logger.info(

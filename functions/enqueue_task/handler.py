@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import EnqueueRequest, enqueue_step, parse, poke_scaler
 
-logger = Logger(service="autodev-enqueue-task")
+logger = child_logger("functions.enqueue_task")
 
 
-@logger.inject_lambda_context(log_event=False)
+@lambda_handler(correlation_id_path=WORKFLOW)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: EnqueueRequest = parse(EnqueueRequest, event)
     task_id = enqueue_step(request)

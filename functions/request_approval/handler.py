@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import ApprovalRequest, open_approval, parse
 
-logger = Logger(service="autodev-request-approval")
+logger = child_logger("functions.request_approval")
 
 
-@logger.inject_lambda_context(log_event=False)
+@lambda_handler(correlation_id_path=WORKFLOW)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: ApprovalRequest = parse(ApprovalRequest, event)
     approval = open_approval(request)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev.observability import ASYNC, child_logger, lambda_handler
 from autodev.orchestrator.rescuer import rescue_once
 
+logger = child_logger("functions.rescuer")
 
+
+@lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     del event, context
-    return rescue_once()
+    report = rescue_once()
+    logger.info(
+        "rescuer pass",
+        extra={k: len(v) if isinstance(v, list) else v for k, v in report.items() if k != "scale"},
+    )
+    return report

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
 from autodev.callbacks import get_result
 from autodev.errors import InvalidInput, NotFound
+from autodev.observability import API_GATEWAY, child_logger, lambda_handler
 
-logger = Logger(service="results_api")
+logger = child_logger("functions.results_api")
 app = APIGatewayRestResolver()
 
 
@@ -24,14 +24,17 @@ def read_result(result_id: str) -> dict[str, Any] | Response[str]:
     try:
         found = get_result(result_id)
     except NotFound as error:
+        logger.info("no such result", extra={"result_id": result_id})
         raise NotFoundError(str(error)) from None
     except InvalidInput as error:
+        logger.info("result request refused", extra={"result_id": result_id, "error": str(error)})
         raise BadRequestError(str(error)) from None
     if found["type"] == "artifact" and app.current_event.get_query_string_value("raw") == "1":
         return Response(200, found["content_type"], found["body"] or "")
     return found
 
 
+@lambda_handler(correlation_id_path=API_GATEWAY)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev.observability import ASYNC, child_logger, lambda_handler
 from autodev.orchestrator.scaler import scale
 
+logger = child_logger("functions.scaler")
 
+
+@lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     del event, context
-    return scale().to_json()
+    decision = scale().to_json()
+    logger.info("scaled", extra=decision)
+    return decision

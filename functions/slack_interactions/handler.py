@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodev.slack.inbound import bind_context, handle_interaction
+from autodev.observability import API_GATEWAY, lambda_handler
+from autodev.slack.inbound import handle_interaction
 
 
+@lambda_handler(correlation_id_path=API_GATEWAY)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    bind_context(context)
     return handle_interaction(event)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from autodev.errors import InvalidInput
-from autodev.slack.inbound import bind_context
+from autodev.observability import ASYNC, lambda_handler
 from autodev.slack.jobs import JOB_KEY, run
 
 
+@lambda_handler(correlation_id_path=ASYNC)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    bind_context(context)
     if isinstance(event, dict) and event.get("detail-type") == "approval:requested":
         # EventBridge rule (source autodev): post the Approve/Reject card in the thread.
         from autodev.slack.notify import approval_requested

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from autodev.callbacks import kick_delivery
+from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import FinishRequest, finish, parse
 
-logger = Logger(service="autodev-workflow-finished")
+logger = child_logger("functions.workflow_finished")
 
 
-@logger.inject_lambda_context(log_event=False)
+@lambda_handler(correlation_id_path=WORKFLOW)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: FinishRequest = parse(FinishRequest, event)
     result = finish(request)

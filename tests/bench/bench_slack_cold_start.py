@@ -4,7 +4,8 @@ Each import runs in a fresh interpreter (``-X importtime`` is not needed: we tim
 itself inside the child, so interpreter start-up is excluded), several times, and the medians
 are compared. The ratio is what matters on a shared machine: the handler's request path must
 stay lighter than boto3 alone, i.e. keep psycopg pools, jsonschema, moto and the workflow
-engine off it (they are imported lazily by the Slack worker).
+engine off it (they are imported lazily by the Slack worker), and the X-Ray SDK (loaded only
+inside Lambda, where Powertools traces).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ start = time.perf_counter()
 {body}
 elapsed = time.perf_counter() - start
 heavy = sorted(m for m in ("psycopg_pool", "jsonschema", "moto", "boto3", "autodev.workflows",
-                           "autodev.db", "pydantic_settings") if m in sys.modules)
+                           "autodev.db", "pydantic_settings", "aws_xray_sdk")
+               if m in sys.modules)
 print(json.dumps({{"seconds": elapsed, "heavy": heavy}}))
 """
 

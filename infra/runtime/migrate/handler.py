@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from autodev.config import load_settings
 from autodev.db import DatabaseUnavailable
 from autodev.db.migrate import Migrator
 from autodev.db.pool import database_url
+from autodev.observability import ASYNC, child_logger, lambda_handler
 
-logger = Logger(service="autodev-migrate")
+logger = child_logger("infra.migrate")
 
 
 def _migrate_when_reachable(deadline_seconds: float = 240.0) -> list[Any]:
@@ -34,7 +33,7 @@ def _migrate_when_reachable(deadline_seconds: float = 240.0) -> list[Any]:
             time.sleep(10)
 
 
-@logger.inject_lambda_context
+@lambda_handler(correlation_id_path=ASYNC)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     applied = _migrate_when_reachable()
     labels = [migration.label for migration in applied]

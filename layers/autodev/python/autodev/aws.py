@@ -14,7 +14,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from autodev.observability import trace_aws_calls
+
 DEFAULT_REGION = "us-east-1"
+
+# In Lambda, every AWS call becomes an X-Ray subsegment of the handler's trace.
+trace_aws_calls()
 
 _CONFIG = Config(
     retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -10,8 +9,9 @@ from slack_sdk.errors import SlackApiError
 from autodev import events
 from autodev.callbacks.outbox import Outcome
 from autodev.callbacks.slack_message import result_blocks
+from autodev.observability import child_logger
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 # Slack errors no retry will heal.
 _PERMANENT_SLACK_ERRORS = frozenset(

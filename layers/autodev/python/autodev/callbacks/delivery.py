@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from autodev.callbacks import channels, outbox
+from autodev.observability import best_effort_failed, child_logger, correlated
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 Sender = Callable[[dict[str, Any]], outbox.Outcome]
 
@@ -68,8 +69,9 @@ def kick_delivery() -> None:
         if name:
             from autodev.aws import client
 
-            client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+            payload = json.dumps(correlated({})).encode()
+            client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=payload)
         else:
             deliver_due()
-    except Exception:
-        logger.exception("could not kick the result deliveries; the sweep will send them")
+    except Exception:  # the scheduled sweep sends them
+        best_effort_failed("delivery_kick", logger)

@@ -10,7 +10,6 @@ the row for ``delivery_status``, which ``/workflow status`` shows.
 
 from __future__ import annotations
 
-import logging
 import random
 import urllib.parse
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from autodev.db import connection
+from autodev.observability import Metric, child_logger, count
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 # Waits after the 1st, 2nd, ... failed attempt: about 17 hours in all, then dead.
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600, 7200, 10800, 14400, 21600)
@@ -135,6 +135,7 @@ def record(row: dict[str, Any], outcome: Outcome, now: datetime) -> str:
         )
     if status == "dead":
         logger.warning("delivery %s (%s) is dead: %s", row["id"], row["channel"], error)
+        count(Metric.DELIVERIES_DEAD, channel=str(row["channel"]))
     return status
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +21,9 @@ from autodev.callbacks import outbox
 from autodev.callbacks.registry import Conn, callbacks_for, check_kind
 from autodev.db import connection
 from autodev.errors import InvalidInput, NotFound
+from autodev.observability import best_effort_failed, child_logger
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 _DELIVERY_NAMESPACE = uuid.UUID("5b0c7f52-3f0e-4b8e-9a57-6a7c2f1f0d11")
 FINAL_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
@@ -139,7 +139,7 @@ def _finish_progress(target_id: str, status: str) -> None:
         if progress.get_progress(target_id) is not None:
             progress.complete(target_id, status=final, wait_for_slack=False)
     except Exception:
-        logger.exception("progress of %s not marked finished", target_id)
+        best_effort_failed("progress_tracking", logger, target_id=target_id)
 
 
 def save_artifact(

@@ -44,6 +44,12 @@ def main() -> None:
     # The pool logs every failed connection attempt as a warning, which Python would print
     # on stderr; the command's own one-line error says why the database is unavailable.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    # The terminal is for the command's output: autodev's own log lines (JSON, on stderr)
+    # show from WARNING up unless POWERTOOLS_LOG_LEVEL asks for more.
+    if not os.environ.get("POWERTOOLS_LOG_LEVEL"):
+        from autodev.observability import logger
+
+        logger.setLevel(logging.WARNING)
     try:
         app(standalone_mode=True)
     except AutodevError as error:

@@ -134,8 +134,8 @@ def run_demo(
     from autodev.models.providers import describe
     from autodev.workflows import get_workflow_status, start_workflow
 
-    # The handlers' and moto's own logs would drown the demo's output; warnings still show.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # moto's own request log would drown the demo's output (autodev's is at WARNING in the
+    # CLI; the workers' log files keep their INFO lines).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = get_settings()
     console.rule("[bold]autodev demo")

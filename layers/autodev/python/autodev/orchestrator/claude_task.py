@@ -9,7 +9,6 @@ ended, in words a person can act on.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from pathlib import Path
@@ -20,6 +19,7 @@ from autodev.errors import AutodevError
 from autodev.models import providers, sessions
 from autodev.models.script import SCRIPTED_NOTICE, Script, script_from_json
 from autodev.models.server import ScriptedModelServer
+from autodev.observability import child_logger
 from autodev.orchestrator import metrics, queue, workspace
 from autodev.orchestrator.execution import Execution, StopCheck
 from autodev.orchestrator.progress_hook import ProgressHook
@@ -27,7 +27,7 @@ from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # Tools a step gets when it names none: look, do not touch.
 DEFAULT_TOOLS = ("Read", "Grep", "Glob")

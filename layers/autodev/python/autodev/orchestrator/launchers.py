@@ -7,7 +7,6 @@ starts ``n`` more. The scaler decides how many.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -19,8 +18,9 @@ from typing import Any, Protocol
 
 from autodev.config import Settings
 from autodev.errors import AutodevError
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # ECS tasks started by the scaler carry this as startedBy, which ListTasks filters on.
 STARTED_BY = "autodev-scaler"

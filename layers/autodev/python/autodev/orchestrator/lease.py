@@ -8,14 +8,14 @@ heartbeat that Step Functions refuses because the execution no longer waits for 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 from autodev.db import DatabaseUnavailable
+from autodev.observability import child_logger
 from autodev.orchestrator import outcomes, queue
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 
 class LeaseKeeper:

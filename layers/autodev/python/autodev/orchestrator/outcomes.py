@@ -11,15 +11,15 @@ the workflow exactly once.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autodev.aws import client
+from autodev.observability import child_logger
 from autodev.orchestrator import queue
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # Step Functions' limits on SendTaskFailure (characters) and on a task output (bytes).
 MAX_ERROR_CHARS = 256

@@ -6,14 +6,14 @@ coalesced to one every ``min_interval`` seconds, except stage changes and the fi
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from autodev import progress
+from autodev.observability import best_effort_failed, child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 STAGES = [
     {"name": "Workspace", "weight": 1},
@@ -32,10 +32,8 @@ class ProgressHook:
     def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
             report(*args, **kwargs)
-        except Exception as error:  # advisory: never let progress fail the task
-            log.warning(
-                "progress %s for task %s not recorded: %s", report.__name__, self.task_id, error
-            )
+        except Exception:  # advisory: never let progress fail the task
+            best_effort_failed("progress_report", log, task_id=self.task_id, report=report.__name__)
 
     def start(self, task_type: str, workflow_id: str | None, step_name: str | None) -> None:
         self._call(

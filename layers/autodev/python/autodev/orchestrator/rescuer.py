@@ -8,16 +8,16 @@ sent; and the scaler is asked to start workers for what is queued.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from autodev.config import Settings, get_settings
 from autodev.errors import AutodevError
+from autodev.observability import Metric, best_effort_failed, child_logger, count
 from autodev.orchestrator import outcomes, queue
 from autodev.orchestrator.launchers import Launcher
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # Outcomes younger than this are left to the worker that is sending them.
 OUTBOX_GRACE_SECONDS = 30.0
@@ -36,6 +36,7 @@ def rescue_once(
     dead = [o for o in rescued if o.final]
     for outcome in dead:
         log.warning("task %s is dead: %s", outcome.task_id, outcome.error)
+        count(Metric.TASKS_DEAD)
     delivered = {"sent": 0, "gone": 0}
     for outcome in dead:
         if outcome.task_token:
@@ -106,7 +107,7 @@ def run_loop(
         try:
             rescue_once(launcher=launcher, settings=settings)
         except Exception:  # one bad pass must not end the loop
-            log.exception("rescuer pass failed")
+            best_effort_failed("rescuer_pass", log)
         stop.wait(interval_seconds)
 
 

@@ -8,15 +8,15 @@ and overshoot the maximum.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from autodev.config import Settings, get_settings
 from autodev.db import connection
+from autodev.observability import child_logger
 from autodev.orchestrator import metrics, queue
 from autodev.orchestrator.launchers import Launcher, launcher_for
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # An arbitrary constant naming "the autodev scaler" among advisory locks.
 SCALER_LOCK_KEY = 0x5CA1E5

@@ -9,7 +9,6 @@ to someone else. After ``ORCHESTRATOR_IDLE_TIMEOUT`` ms with nothing to claim, i
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import signal
@@ -24,13 +23,17 @@ from typing import Any
 from autodev.config import Settings
 from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError
+from autodev.observability import Metric, appended_keys, child_logger, count
 from autodev.orchestrator import metrics, outcomes, queue, registry
 from autodev.orchestrator.execution import Execution, TaskRunner, build_result
 from autodev.orchestrator.lease import LeaseKeeper
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
+
+# The error codes of a task stopped by a budget, and which budget it was.
+_BUDGETS = {queue.ERROR_BUDGET: "task", queue.ERROR_WORKFLOW_BUDGET: "workflow"}
 
 # How often an idle worker looks for work (with jitter, so idle workers do not march in step).
 POLL_SECONDS = 0.25
@@ -84,6 +87,10 @@ class Worker:
 
     def run(self) -> str:
         """Work until idle for ORCHESTRATOR_IDLE_TIMEOUT ms; returns why the worker stopped."""
+        with appended_keys(worker_id=self.worker_id):
+            return self._run()
+
+    def _run(self) -> str:
         idle_limit = self.settings.orchestrator_idle_timeout / 1000
         registry.register(self.worker_id, self.launcher)
         reason = "stopped"
@@ -119,6 +126,16 @@ class Worker:
 
     # --- one task ---
     def run_task(self, task: ClaimedTask) -> Execution:
+        """Run one claimed task; every log line meanwhile names the task, workflow and step."""
+        with appended_keys(
+            task_id=task.id,
+            workflow_id=task.workflow_id,
+            step=task.step_name,
+            attempt=task.attempts,
+        ):
+            return self._run_task(task)
+
+    def _run_task(self, task: ClaimedTask) -> Execution:
         registry.seen(self.worker_id, task.id)
         dims = {"task_id": task.id, "worker": self.worker_id, "attempt": task.attempts}
         metrics.record("orchestrator.task.started", 1, "Count", dims)
@@ -277,6 +294,10 @@ class Worker:
         log.info(
             "task %s attempt %s failed (%s): %s", task.id, task.attempts, outcome.status, error
         )
+        if outcome.status == "dead":
+            count(Metric.TASKS_DEAD)
+        if execution.error_code in _BUDGETS:
+            count(Metric.BUDGET_STOPS, budget=_BUDGETS[execution.error_code])
         if outcome.final:
             self._deliver(task)
 

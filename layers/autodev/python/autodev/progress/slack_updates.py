@@ -18,7 +18,6 @@ for processes that went away.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import uuid
@@ -31,9 +30,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
 from autodev.db import connection
+from autodev.observability import best_effort_failed, child_logger
 from autodev.progress.clock import SYSTEM_CLOCK, Clock
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 MIN_EDIT_INTERVAL_SECONDS = 1.0
 CLAIM_SECONDS = 30.0
@@ -156,11 +156,11 @@ def _send_one(client: WebClient, row: dict[str, Any], now: float) -> None:
             _release(key, not_before=now + wait, error=f"rate limited (Retry-After {wait:.0f}s)")
         else:
             reason = str(error.response.get("error") or error) if error.response else str(error)
-            logger.warning("Slack refused status message %s: %s", key, reason)
+            best_effort_failed("slack_status_message", logger, key=key, reason=reason)
             _release(key, not_before=now + ERROR_BACKOFF_SECONDS, error=reason, failed=True)
         return
     except Exception as error:  # a dropped connection: retried after a pause
-        logger.warning("status message %s not sent: %s", key, error)
+        best_effort_failed("slack_status_message", logger, key=key)
         _release(key, not_before=now + ERROR_BACKOFF_SECONDS, error=str(error), failed=True)
         return
     with connection() as conn:
@@ -285,7 +285,7 @@ def _flusher_loop() -> None:
                 flush_due()
                 due = next_due()
             except Exception:  # keep the worker alive; the backstop sweep will catch up
-                logger.exception("status message flush failed")
+                best_effort_failed("slack_status_flush", logger)
                 due = SYSTEM_CLOCK.now() + ERROR_BACKOFF_SECONDS
             if due is None:
                 return

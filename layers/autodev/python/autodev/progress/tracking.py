@@ -14,7 +14,6 @@ target), which ``slack_updates`` sends at most once a second.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,12 @@ from autodev import events
 from autodev.db import connection
 from autodev.durations import format_duration
 from autodev.errors import InvalidInput, NotFound
+from autodev.observability import best_effort_failed, child_logger
 from autodev.progress import estimate, render, slack_updates
 from autodev.progress.clock import SYSTEM_CLOCK, Clock
 from autodev.progress.estimate import RateState, Stage
 
-logger = logging.getLogger(__name__)
+logger = child_logger(__name__)
 
 EVENT_INTERVAL_SECONDS = 5.0
 FINAL_STATUSES = ("completed", "failed", "cancelled")
@@ -334,7 +334,7 @@ def _after_commit(effects: _Effects, clock: Clock) -> None:
     try:
         slack_updates.flush_due(clock=clock, keys=effects.slack_keys)
     except Exception:  # Slack trouble must not fail the work being reported on
-        logger.exception("status message not sent")
+        best_effort_failed("slack_status_message", logger)
     if clock is SYSTEM_CLOCK and slack_updates.pending_keys(effects.slack_keys):
         slack_updates.ensure_background_flusher()
 
@@ -345,8 +345,8 @@ def _emit(detail_type: str, detail: dict[str, Any]) -> None:
         return
     try:
         events.publish(detail_type, detail)
-    except Exception as error:
-        logger.warning("%s event not published: %s", detail_type, error)
+    except Exception:
+        best_effort_failed("progress_event", logger, detail_type=detail_type)
 
 
 def start_tracking(
@@ -540,7 +540,7 @@ def complete(
             try:
                 slack_updates.flush_until_sent(key, clock=clock)
             except Exception:
-                logger.exception("final status message for %s not sent", key)
+                best_effort_failed("slack_status_message", logger, key=key)
     return result
 
 

@@ -14,25 +14,14 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from autodev.observability import Metric, child_logger, count
 from autodev.slack import commands
 from autodev.slack.signing import signing_secret
 from autodev.slack.verify import Refusal, RequestRefused, SlackRequest, verify
 
-logger = Logger(service="autodev-slack")
+logger = child_logger(__name__)
 
 Response = dict[str, Any]
-
-
-def bind_context(context: Any) -> None:
-    """Tag this invocation's log lines with the Lambda request id (when there is a context)."""
-    logger.remove_keys(["request_id", "function_name"])
-    request_id = getattr(context, "aws_request_id", None)
-    if request_id:
-        logger.append_keys(
-            request_id=request_id, function_name=getattr(context, "function_name", None)
-        )
 
 
 def http(status: int, payload: Any = None, *, text: str | None = None) -> Response:
@@ -69,6 +58,7 @@ def _verified(event: Mapping[str, Any], endpoint: str) -> SlackRequest | Respons
                 "source_ip": (context.get("identity") or {}).get("sourceIp"),
             },
         )
+        count(Metric.SLACK_REQUESTS_REFUSED, reason=refused.reason.name.lower())
         return http(refused.status, text=refused.public_message)
 
 
@@ -81,6 +71,7 @@ def _form(request: SlackRequest, endpoint: str) -> dict[str, str] | Response:
         logger.warning(
             "slack request refused", extra={"endpoint": endpoint, "reason": Refusal.GARBLED.value}
         )
+        count(Metric.SLACK_REQUESTS_REFUSED, reason=Refusal.GARBLED.name.lower())
         return http(401, text=RequestRefused(Refusal.GARBLED).public_message)
     return dict(pairs)
 
@@ -90,6 +81,7 @@ def _garbled(endpoint: str, what: str) -> Response:
         "slack request refused",
         extra={"endpoint": endpoint, "reason": Refusal.GARBLED.value, "detail": what},
     )
+    count(Metric.SLACK_REQUESTS_REFUSED, reason=Refusal.GARBLED.name.lower())
     return http(401, text=RequestRefused(Refusal.GARBLED).public_message)
 
 
@@ -102,6 +94,7 @@ def _dispatch(job: dict[str, Any]) -> bool:
         logger.exception(
             "could not hand the Slack request to the worker", extra={"kind": job["kind"]}
         )
+        count(Metric.SLACK_REQUESTS_FAILED, kind=str(job["kind"]))
         return False
     return True
 

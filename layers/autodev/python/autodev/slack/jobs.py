@@ -13,11 +13,10 @@ import json
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from autodev.errors import AutodevError, InvalidInput
+from autodev.observability import Metric, child_logger, correlated, count
 
-logger = Logger(service="autodev-slack")
+logger = child_logger(__name__)
 
 WORKER_FUNCTION_ENV = "SLACK_WORKER_FUNCTION"
 JOB_KEY = "slack_job"
@@ -35,7 +34,7 @@ def dispatch(job: Job) -> None:
     client("lambda").invoke(
         FunctionName=function,
         InvocationType="Event",
-        Payload=json.dumps({JOB_KEY: job}).encode(),
+        Payload=json.dumps(correlated({JOB_KEY: job})).encode(),
     )
 
 
@@ -55,6 +54,7 @@ def run(job: Job) -> None:
         _respond(job, f":warning: {error}")
     except Exception:
         logger.exception("slack job failed", extra={"kind": job.get("kind")})
+        count(Metric.SLACK_REQUESTS_FAILED, kind=str(job.get("kind")))
         _respond(job, ":warning: Something went wrong on autodev's side; it has been logged.")
 
 

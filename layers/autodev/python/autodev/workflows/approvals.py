@@ -12,7 +12,6 @@ is held while Step Functions is told, so a second answer waits and then finds it
 from __future__ import annotations
 
 import json
-import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -26,11 +25,12 @@ from autodev import audit, events
 from autodev.config import Settings, get_settings
 from autodev.db import connection
 from autodev.errors import AutodevError, NotFound
+from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows import sfn
 from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import Approval
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 GroupResolver = Callable[[str, str], bool]
 REJECTED_ERROR = "ApprovalRejected"
@@ -67,7 +67,7 @@ def is_allowed_approver(
         try:
             return bool(resolver(user_id, settings.approver_group))
         except Exception:
-            log.exception("checking %s against the approver group failed", user_id)
+            best_effort_failed("approver_group_check", log, user_id=user_id)
     return False
 
 
@@ -142,7 +142,7 @@ def request_approval(
         events.publish("approval:requested", detail)
     except Exception:
         # The request stands and pending_approvals() shows it; do not fail the workflow.
-        log.exception("publishing approval:requested for %s failed", workflow_id)
+        best_effort_failed("approval_event", log, workflow_id=workflow_id)
     return approval
 
 

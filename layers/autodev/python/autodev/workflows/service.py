@@ -8,7 +8,6 @@ same client key starts afresh.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,6 +20,7 @@ from psycopg.types.json import Jsonb
 from autodev import audit, callbacks
 from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
+from autodev.observability import best_effort_failed, child_logger
 from autodev.orchestrator import queue
 from autodev.workflows import approvals, sfn
 from autodev.workflows.catalog import PRIORITIES, TemplateInfo, get_template
@@ -34,7 +34,7 @@ from autodev.workflows.models import (
     WorkflowStatus,
 )
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # DescribeExecution status -> workflows.status, for executions that ended without telling us.
 _EXECUTION_STATUS = {
@@ -220,7 +220,7 @@ def _track(
             slack_message_ts=status_ts if channel else None,
         )
     except Exception:
-        log.exception("progress of workflow %s not tracked", workflow_id)
+        best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
 
 
 def _untrack(workflow_id: uuid.UUID) -> None:
@@ -229,7 +229,7 @@ def _untrack(workflow_id: uuid.UUID) -> None:
     try:
         progress.forget(str(workflow_id))
     except Exception:
-        log.exception("progress of workflow %s not dropped", workflow_id)
+        best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
 
 
 def _history(execution: str) -> list[dict[str, Any]]:
@@ -535,4 +535,4 @@ def _deliver(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> None:
                 result["workflow_id"], result, target_kind="workflow", conn=conn
             )
     except Exception:
-        log.exception("delivering the result of workflow %s failed", result["workflow_id"])
+        best_effort_failed("result_delivery", log, workflow_id=str(result["workflow_id"]))

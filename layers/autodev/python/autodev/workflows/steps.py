@@ -7,7 +7,6 @@ template catalog unless the payload gives its own (a state machine outside the c
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,13 +15,14 @@ from autodev.aws import client
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import InvalidInput
+from autodev.observability import best_effort_failed, child_logger, correlated
 from autodev.orchestrator.queue import TaskSpec, submit_task
 from autodev.workflows import approvals
 from autodev.workflows.catalog import get_template, render_prompt
 from autodev.workflows.models import Approval
 from autodev.workflows.service import finish_workflow, mark_step, workflow_budget
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 
 class _Payload(BaseModel):
@@ -134,10 +134,10 @@ def poke_scaler(task_id: str) -> bool:
         client("lambda").invoke(
             FunctionName=function,
             InvocationType="Event",
-            Payload=json.dumps({"reason": "task queued", "task_id": task_id}).encode(),
+            Payload=json.dumps(correlated({"reason": "task queued", "task_id": task_id})).encode(),
         )
     except Exception:
-        log.exception("poking the scaler %s failed", function)
+        best_effort_failed("scaler_poke", log, function=function)
         return False
     return True
 
