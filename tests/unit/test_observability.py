@@ -246,11 +246,8 @@ def test_a_best_effort_failure_is_logged_and_counted_in_aws(
 def test_best_effort_swallows_and_counts(
     in_lambda: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran_on = []
     with best_effort("progress_event", log, detail_type="progress:updated"):
-        raise RuntimeError("bus down")
-    ran_on.append("after")
-    assert ran_on == ["after"]
+        raise RuntimeError("bus down")  # swallowed: the test goes on
     captured = capsys.readouterr()
     (document,) = lines(captured.out)
     assert (document["effect"], document["BestEffortFailed"]) == ("progress_event", [1.0])
