@@ -239,7 +239,10 @@ def test_the_workers_lines_name_the_task_workflow_and_step_and_a_budget_stop_is_
             "fix",
             "w-obs",
         )
-    assert any("failed" in line["message"] for line in during)
+    messages = [line["message"] for line in during]
+    assert messages[0] == "task started"
+    assert any("failed" in message for message in messages)
+    assert messages[-1] == "task finished"
     exit_line = next(line for line in logged if "exits" in line["message"])
     assert "task_id" not in exit_line  # the task's keys went with the task
     (stop,) = [d for d in _json_lines(captured.out) if "BudgetStops" in d]

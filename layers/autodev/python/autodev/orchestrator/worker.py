@@ -139,6 +139,7 @@ class Worker:
         registry.seen(self.worker_id, task.id)
         dims = {"task_id": task.id, "worker": self.worker_id, "attempt": task.attempts}
         metrics.record("orchestrator.task.started", 1, "Count", dims)
+        log.info("task started", extra={"task_type": task.task_type})
         progress = ProgressHook(task.id)
         progress.start(task.task_type, task.workflow_id, task.step_name)
         started = time.monotonic()
@@ -178,6 +179,15 @@ class Worker:
             },
         )
         registry.task_done(self.worker_id, execution.ok)
+        log.info(
+            "task finished",
+            extra={
+                "ok": execution.ok,
+                "seconds": round(seconds, 1),
+                "cost_usd": round(execution.usage.cost_usd, 6),
+                "turns": execution.turns,
+            },
+        )
         return execution
 
     def _execute(
