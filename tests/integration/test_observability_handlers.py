@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from autodev import callbacks
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import InvalidInput
@@ -27,6 +28,7 @@ from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
 from infra.discovery import handler_folders
 from tests.conftest import ROOT
+from tests.integration.webhooks_receiver import Receiver
 
 SECRET = "observability-test-secret"
 
@@ -202,6 +204,23 @@ def test_a_task_dead_in_the_rescuers_hands_is_counted(
     assert dead["TasksDead"] == [1.0]
     warning = next(line for line in _json_lines(captured.err) if "is dead" in line["message"])
     assert warning["correlation_id"] == "tick-1"
+
+
+def test_a_dead_delivery_is_counted_by_channel(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+    get_settings.cache_clear()
+    with Receiver() as receiver:
+        callbacks.register_callback("wf-obs", {"type": "webhook", "url": receiver.url})
+        monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", "")  # refused at delivery: dead at once
+        get_settings.cache_clear()
+        callbacks.deliver_result("wf-obs", {"status": "succeeded"})
+        capsys.readouterr()
+        report = _load("deliver_results").handler({}, FakeContext("deliver_results"))
+    assert len(report["dead"]) == 1
+    (dead,) = [d for d in _json_lines(capsys.readouterr().out) if "DeliveriesDead" in d]
+    assert (dead["channel"], dead["DeliveriesDead"]) == ("webhook", [1.0])
 
 
 # --- the worker (an ECS task) ---
