@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from autodev import events
 from autodev.callbacks import outbox
 from autodev.callbacks.registry import Conn, callbacks_for, check_kind
-from autodev.db import connection
+from autodev.db import connection, in_transaction
 from autodev.errors import InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -121,11 +121,8 @@ def deliver_result(
         raise InvalidInput("a result is a JSON object")
     if not str(target_id or "").strip():
         raise InvalidInput("a result needs a task or workflow id")
-    if conn is not None:
-        result_id = _write(conn, str(target_id), result, target_kind)
-    else:
-        with connection() as own:
-            result_id = _write(own, str(target_id), result, target_kind)
+    with in_transaction(conn) as tx:
+        result_id = _write(tx, str(target_id), result, target_kind)
     _finish_progress(str(target_id), result_status(result))
     return result_id
 
@@ -171,11 +168,8 @@ def save_artifact(
         content_type,
         len(body.encode()),
     )
-    if conn is not None:
-        row = conn.execute(query, params).fetchone()
-    else:
-        with connection() as own:
-            row = own.execute(query, params).fetchone()
+    with in_transaction(conn) as tx:
+        row = tx.execute(query, params).fetchone()
     assert row is not None
     return str(row["id"])
 
