@@ -55,7 +55,7 @@ def _submit(prompt: str, tool: str, session: list[Any], **spec: Any) -> str:
     )
 
 
-def _run_worker(task_id: str) -> dict[str, Any]:
+def _run_worker(task_id: str) -> queue.TaskStatus:
     Worker(get_settings(), max_tasks=1).run()
     return queue.get_task_status(task_id)
 
@@ -75,8 +75,9 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
     ]
     task_id = _submit("Save the environment", "Bash", session)
     status = _run_worker(task_id)
-    assert status["status"] == "succeeded", status["last_error"]
-    workspace = Path(status["result"]["workspace"])
+    assert status.status == "succeeded", status.last_error
+    assert status.result is not None
+    workspace = Path(status.result["workspace"])
     recorded = (workspace / "agent-env.txt").read_text()
     names = {line.split("=", 1)[0] for line in recorded.splitlines() if "=" in line}
     assert "HOME" in names
@@ -88,7 +89,7 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
     # HOME is the task's own, not the worker's.
     assert f"HOME={workspace.parent / 'home'}" in recorded
     # The agent-env.txt it wrote is the task's change, and the diff says so.
-    assert status["result"]["files_changed"] == ["agent-env.txt"]
+    assert status.result["files_changed"] == ["agent-env.txt"]
 
 
 def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) -> None:
@@ -131,9 +132,9 @@ def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) ->
         watcher.join()
     assert seen.get("command"), "the long command never started"
     assert seen.get("cli"), "the Claude Code CLI was not found above the command"
-    assert status["status"] == "failed"  # a timeout is final: retrying would burn budget again
-    assert status["error_code"] == queue.ERROR_TIMEOUT
-    assert "timed out after 6 s" in status["last_error"]
+    assert status.status == "failed"  # a timeout is final: retrying would burn budget again
+    assert status.error_code == queue.ERROR_TIMEOUT
+    assert "timed out after 6 s" in (status.last_error or "")
     for process in [*seen["command"], *seen["cli"]]:
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
 
@@ -159,7 +160,7 @@ def test_a_task_stops_with_a_clear_cause_at_its_turn_limit_or_budget(
 ) -> None:
     task_id = _submit("Read three times", "Read", _THREE_READS, **limits)
     status = _run_worker(task_id)
-    assert (status["status"], status["error_code"]) == ("failed", code)
-    assert status["last_error"].startswith(cause)
-    assert status["cost_usd"] > 0  # what was spent is recorded, even on failure
-    assert status["input_tokens"] > 0
+    assert (status.status, status.error_code) == ("failed", code)
+    assert (status.last_error or "").startswith(cause)
+    assert status.cost_usd > 0  # what was spent is recorded, even on failure
+    assert status.input_tokens > 0

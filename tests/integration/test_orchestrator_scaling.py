@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
     )
     scale(launcher)
     (victim,) = wait_for(launcher.pids, timeout=60)
-    owner = wait_for(lambda: queue.get_task_status(task_id)["lease_owner"], timeout=60)
+    owner = wait_for(lambda: queue.get_task_status(task_id).lease_owner, timeout=60)
     assert f"-{victim}-" in owner
     os.kill(victim, signal.SIGKILL)
     wait_for(
@@ -147,11 +147,12 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
         return task_id in report["requeued"]
 
     wait_for(rescued, timeout=30)
-    wait_for(lambda: queue.get_task_status(task_id)["status"] == "succeeded", timeout=60)
+    wait_for(lambda: queue.get_task_status(task_id).status == "succeeded", timeout=60)
     status = queue.get_task_status(task_id)
-    assert status["attempts"] == 2
-    assert status["result"]["answer"] == 42
-    assert status["result"]["attempt"] == 2
+    assert status.attempts == 2
+    assert status.result is not None
+    assert status.result["answer"] == 42
+    assert status.result["attempt"] == 2
     runs = [run for run in _runs() if run["task"] == task_id]
     assert len(runs) == 2
     killed, finished = sorted(runs, key=lambda run: run["start"])

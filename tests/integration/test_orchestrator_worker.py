@@ -61,10 +61,11 @@ def test_worker_runs_a_task_records_it_and_exits_when_idle(echo_env: str) -> Non
     reason = worker.run()
     assert reason.startswith("idle")
     status = queue.get_task_status(task_id)
-    assert status["status"] == "succeeded"
-    assert status["result"]["summary"] == "[echo runner] say hello"
-    assert status["result"]["passed"] is True  # the answer's fields are at the top
-    assert status["result"]["task_id"] == task_id
+    assert status.status == "succeeded"
+    assert status.result is not None
+    assert status.result["summary"] == "[echo runner] say hello"
+    assert status.result["passed"] is True  # the answer's fields are at the top
+    assert status.result["task_id"] == task_id
     (finished,) = _metric_rows("orchestrator.task.finished", task_id)
     assert finished["dimensions"]["outcome"] == "succeeded"
     assert registry.live_workers() == []  # it said it stopped
@@ -81,10 +82,10 @@ def test_a_task_that_always_fails_ends_dead_after_its_attempts(echo_env: str) ->
     )
     Worker(get_settings()).run()
     status = queue.get_task_status(task_id)
-    assert status["status"] == "dead"
-    assert status["attempts"] == 3
-    assert status["error_code"] == queue.ERROR_RETRIES_EXHAUSTED
-    assert status["last_error"] == "the org refused the deployment (gave up after 3 attempts)"
+    assert status.status == "dead"
+    assert status.attempts == 3
+    assert status.error_code == queue.ERROR_RETRIES_EXHAUSTED
+    assert status.last_error == "the org refused the deployment (gave up after 3 attempts)"
     outcomes = [
         row["dimensions"]["outcome"] for row in _metric_rows("orchestrator.task.finished", task_id)
     ]
@@ -105,13 +106,13 @@ def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str
     thread = threading.Thread(target=worker.run)
     thread.start()
     wait_for(
-        lambda: queue.get_task_status(task_id)["status"] == "running", timeout=20, interval=0.02
+        lambda: queue.get_task_status(task_id).status == "running", timeout=20, interval=0.02
     )
     queue.cancel_workflow_tasks(workflow_id, "stopped by U1")
     thread.join(timeout=20)  # the lease keeper sees the lease gone within a third of it
     assert not thread.is_alive()
     status = queue.get_task_status(task_id)
-    assert (status["status"], status["last_error"], status["result"]) == (
+    assert (status.status, status.last_error, status.result) == (
         "cancelled",
         "stopped by U1",
         None,
