@@ -25,6 +25,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = finish(request)
     kick_delivery()
     logger.info(
-        "workflow finished", extra={"workflow_id": request.workflow_id, "status": result["status"]}
+        "workflow finished", extra={"workflow_id": request.workflow_id, "status": result.status}
     )
-    return {"workflow_id": result["workflow_id"], "status": result["status"]}
+    return {"workflow_id": result.workflow_id, "status": result.status}

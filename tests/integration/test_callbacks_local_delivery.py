@@ -21,7 +21,7 @@ from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
 from autodev.slack import platform, views
 from autodev.webhooks import new_secret
-from autodev.workflows import get_workflow_status, start_workflow
+from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 from tests.integration.webhooks_receiver import Receiver
 
 
@@ -56,10 +56,12 @@ def test_a_webhook_callback_is_delivered_once_signed_when_the_workflow_ends(
 ) -> None:
     secret = new_secret()
     started = start_workflow(
-        "code-review",
-        {"target": "force-app/main/default/classes/AccountService.cls"},
-        "U1",
-        {"type": "webhook", "url": receiver.url, "secret": secret},
+        StartRequest(
+            "code-review",
+            {"target": "force-app/main/default/classes/AccountService.cls"},
+            "U1",
+            {"type": "webhook", "url": receiver.url, "secret": secret},
+        )
     )
     wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
     assert get_workflow_status(started.id).status == "succeeded"
@@ -92,10 +94,12 @@ def test_a_refused_target_is_dead_with_its_reason_in_the_status(
     # "localhost" is not on the allow-list: it resolves to loopback and is refused before any
     # connection is made, which no retry can change.
     started = start_workflow(
-        "code-review",
-        {"target": "force-app/main/default/classes/AccountService.cls"},
-        "U1",
-        {"type": "webhook", "url": "https://localhost:9/hook"},
+        StartRequest(
+            "code-review",
+            {"target": "force-app/main/default/classes/AccountService.cls"},
+            "U1",
+            {"type": "webhook", "url": "https://localhost:9/hook"},
+        )
     )
     wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
 

@@ -132,7 +132,7 @@ def run_demo(
     from autodev.db.migrate import Migrator
     from autodev.local import LocalStack, discover
     from autodev.models.providers import describe
-    from autodev.workflows import get_workflow_status, start_workflow
+    from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 
     # The handlers' and moto's own logs would drown the demo's output; warnings still show.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -150,7 +150,7 @@ def run_demo(
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs
-            for started in [start_workflow(template, payload, "autodev-demo")]
+            for started in [start_workflow(StartRequest(template, payload, "autodev-demo"))]
         ]
         for run in active:
             console.print(f"started [bold]{run.template}[/] as {run.execution_name}")

@@ -116,10 +116,12 @@ def start_command(
     """Start a workflow and print its id and where to follow it."""
     given = _json_object(input_json, "--input") if input_json is not None else {}
     _ready()
-    from autodev.workflows import start_workflow
+    from autodev.workflows import StartRequest, start_workflow
 
     started = start_workflow(
-        template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+        StartRequest(
+            template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+        )
     )
     verb = "started" if started.created else "already started with this key:"
     console.print(f"{verb} {started.template} workflow {started.id}")

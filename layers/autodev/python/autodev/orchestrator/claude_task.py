@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autodev.config import ModelProvider, Settings
-from autodev.errors import AutodevError
+from autodev.errors import AutodevError, NotFound
 from autodev.models import providers, sessions
 from autodev.models.script import SCRIPTED_NOTICE, Script, script_from_json
 from autodev.models.server import ScriptedModelServer
@@ -26,6 +26,7 @@ from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
+from autodev.workflows.records import workflow_budget
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +193,11 @@ class ClaudeCodeTaskRunner:
     def _budget(self, task: ClaimedTask) -> float | None:
         budget = task.budget_usd
         if task.workflow_id:
-            total, spent = queue.workflow_budget(task.workflow_id)
-            if total is not None:
-                left = total - spent
+            try:
+                left = workflow_budget(task.workflow_id).left_usd
+            except NotFound:
+                left = None  # a task outside any recorded workflow has only its own budget
+            if left is not None:
                 budget = left if budget is None else min(budget, left)
         return budget
 

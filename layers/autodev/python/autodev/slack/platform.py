@@ -153,14 +153,16 @@ def start(
     # callback with the workflow); the thread's root becomes the live status message.
     callback = {"type": "slack", "channel": channel, "thread_ts": thread_ts} if channel else None
     result = workflows.start_workflow(
-        template,
-        _with_free_text(template, workflow_input),
-        requested_by,
-        callback,
-        client_key=client_key,
-        slack_channel=channel,
-        slack_thread_ts=thread_ts,
-        slack_status_ts=thread_ts,
+        workflows.StartRequest(
+            template,
+            _with_free_text(template, workflow_input),
+            requested_by,
+            callback,
+            client_key=client_key,
+            slack_channel=channel,
+            slack_thread_ts=thread_ts,
+            slack_status_ts=thread_ts,
+        )
     )
     created = bool(_get(result, "created", True))
     try:
