@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
-from autodev.callbacks import get_result
+from autodev.callbacks import Artifact, get_result
 from autodev.errors import InvalidInput, NotFound
 
 logger = Logger(service="results_api")
@@ -27,9 +27,9 @@ def read_result(result_id: str) -> dict[str, Any] | Response[str]:
         raise NotFoundError(str(error)) from None
     except InvalidInput as error:
         raise BadRequestError(str(error)) from None
-    if found["type"] == "artifact" and app.current_event.get_query_string_value("raw") == "1":
-        return Response(200, found["content_type"], found["body"] or "")
-    return found
+    if isinstance(found, Artifact) and app.current_event.get_query_string_value("raw") == "1":
+        return Response(200, found.content_type or content_types.TEXT_PLAIN, found.body or "")
+    return found.to_json()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

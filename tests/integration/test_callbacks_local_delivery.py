@@ -75,17 +75,17 @@ def test_a_webhook_callback_is_delivered_once_signed_when_the_workflow_ends(
     assert body["data"]["status"] == "succeeded"
     assert body["data"]["result"]["template"] == "code-review"
 
-    [webhook] = [d for d in callbacks.delivery_status(started.id) if d["channel"] == "webhook"]
-    assert webhook["status"] == "delivered"
-    assert webhook["attempts"] == 1
-    assert headers["webhook-id"] == webhook["id"]  # the stable id receivers deduplicate on
+    [webhook] = [d for d in callbacks.delivery_status(started.id) if d.channel == "webhook"]
+    assert webhook.status == "delivered"
+    assert webhook.attempts == 1
+    assert headers["webhook-id"] == webhook.id  # the stable id receivers deduplicate on
 
     # Sent once: the loop has swept again since, and another sweep here sends nothing more.
     swept = loop.sweeps
     wait_for(lambda: loop.sweeps >= swept + 2, what="two more delivery sweeps")
     assert callbacks.deliver_due().delivered == []
     assert len(receiver.requests) == 1
-    assert callbacks.get_result(started.id)["status"] == "succeeded"
+    assert callbacks.get_result(started.id).status == "succeeded"
 
 
 def test_a_refused_target_is_dead_with_its_reason_in_the_status(
@@ -103,12 +103,12 @@ def test_a_refused_target_is_dead_with_its_reason_in_the_status(
     )
     wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
 
-    def dead() -> dict[str, object] | None:
+    def dead() -> callbacks.Delivery | None:
         found = callbacks.delivery_status(started.id)
-        return next((d for d in found if d["channel"] == "webhook" and d["status"] == "dead"), None)
+        return next((d for d in found if d.channel == "webhook" and d.status == "dead"), None)
 
     delivery = wait_for(dead, what="the refused delivery to be given up")
-    assert "loopback" in str(delivery["last_error"])
+    assert "loopback" in str(delivery.last_error)
     assert receiver.requests == []
 
     # What /workflow status shows in Slack: the delivery, dead, with the reason.

@@ -105,9 +105,7 @@ def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str
     worker = Worker(get_settings(), max_tasks=1)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    wait_for(
-        lambda: queue.get_task_status(task_id).status == "running", timeout=20, interval=0.02
-    )
+    wait_for(lambda: queue.get_task_status(task_id).status == "running", timeout=20, interval=0.02)
     queue.cancel_workflow_tasks(workflow_id, "stopped by U1")
     thread.join(timeout=20)  # the lease keeper sees the lease gone within a third of it
     assert not thread.is_alive()

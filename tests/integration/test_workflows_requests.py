@@ -173,10 +173,11 @@ def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: Local
     )
     assert status.status == "cancelled"
     result = callbacks.get_result(started.id)
-    assert result["status"] == "cancelled"
-    assert result["result"]["cause"] == "console"
+    assert isinstance(result, callbacks.CachedResult)
+    assert result.status == "cancelled"
+    assert result.result["cause"] == "console"
     tracked = progress.get_progress(started.id)
     assert tracked is not None
     assert tracked.status == "cancelled"
     get_workflow_status(started.id)  # seen again: nothing is delivered twice
-    assert [d["channel"] for d in callbacks.delivery_status(started.id)] == ["event"]
+    assert [d.channel for d in callbacks.delivery_status(started.id)] == ["event"]

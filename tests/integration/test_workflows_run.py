@@ -227,11 +227,12 @@ def test_the_outcome_is_delivered_to_the_callbacks(
     started = start_workflow(StartRequest("code-review", {"target": "AccountTrigger"}, "U1"))
     finished(started.id)
     delivered = callbacks.get_result(started.id)
-    assert delivered["target_id"] == started.id
-    assert delivered["target_kind"] == "workflow"
-    assert delivered["status"] == "succeeded"
-    assert delivered["result"]["summary"] == "Write review report: done"
-    assert delivered["result"]["console_url"] == started.console_url
+    assert isinstance(delivered, callbacks.CachedResult)
+    assert delivered.target_id == started.id
+    assert delivered.target_kind == "workflow"
+    assert delivered.status == "succeeded"
+    assert delivered.result["summary"] == "Write review report: done"
+    assert delivered.result["console_url"] == started.console_url
 
 
 def _answering(step: str, answer: dict[str, Any]) -> Any:

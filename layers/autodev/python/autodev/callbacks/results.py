@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from autodev import events
 from autodev.callbacks import outbox
+from autodev.callbacks.models import Artifact, CachedResult
 from autodev.callbacks.registry import Conn, callbacks_for, check_kind
 from autodev.db import connection, in_transaction
 from autodev.errors import InvalidInput, NotFound
@@ -182,7 +183,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def get_result(result_or_target_id: str) -> dict[str, Any]:
+def get_result(result_or_target_id: str) -> CachedResult | Artifact:
     """The cached result (by its id, or by the task/workflow id) with its delivery status,
     or an artifact by its id. NotFound if there is none."""
     key = str(result_or_target_id or "").strip()
@@ -198,20 +199,21 @@ def get_result(result_or_target_id: str) -> dict[str, Any]:
             ).fetchone()
     if row is None:
         raise NotFound(f"no result for {key} (yet)")
-    found: dict[str, Any] = {
+    common = {
         "id": str(row["id"]),
         "target_id": row["target_id"],
         "target_kind": row["target_kind"],
-        "type": row["result_type"],
         "name": row["name"],
         "status": row["status"],
         "created_at": row["created_at"].isoformat(),
     }
     if row["result_type"] == "artifact":
-        found.update(
-            content_type=row["content_type"], size_bytes=row["size_bytes"], body=row["body"]
+        return Artifact(
+            **common,
+            content_type=row["content_type"],
+            size_bytes=row["size_bytes"],
+            body=row["body"],
         )
-    else:
-        found["result"] = row["content"]
-        found["deliveries"] = outbox.delivery_status(row["target_id"])
-    return found
+    return CachedResult(
+        **common, result=row["content"], deliveries=outbox.delivery_status(row["target_id"])
+    )

@@ -81,7 +81,7 @@ class ClaudeCodeTaskRunner:
         """The diffs earlier steps of the task's workflow made, oldest first."""
         if not task.workflow_id:
             return []
-        from autodev.callbacks.results import get_result
+        from autodev.callbacks import Artifact, get_result
         from autodev.db import connection
 
         with connection() as conn:
@@ -96,10 +96,11 @@ class ClaudeCodeTaskRunner:
         found: list[tuple[str, str]] = []
         for row in rows:
             try:
-                body = get_result(str(row["diff_id"])).get("body") or ""
+                diff = get_result(str(row["diff_id"]))
             except AutodevError as error:
                 log.warning("diff of step %s not found: %s", row["step_name"], error)
                 continue
+            body = diff.body if isinstance(diff, Artifact) else None
             found.append((f"step {row['step_name'] or row['id']}", str(body)))
         return found
 

@@ -210,12 +210,12 @@ def deliveries(workflow_id: str) -> tuple[DeliveryView, ...]:
 
     return tuple(
         DeliveryView(
-            channel=str(d["channel"]),
-            destination=str(d["destination"]),
-            status=str(d["status"]),
-            attempts=int(d["attempts"] or 0),
-            max_attempts=int(d["max_attempts"]) if d.get("max_attempts") else None,
-            last_error=_text(d.get("last_error")),
+            channel=d.channel,
+            destination=d.destination,
+            status=d.status,
+            attempts=d.attempts,
+            max_attempts=d.max_attempts,
+            last_error=d.last_error,
         )
         for d in callbacks.delivery_status(workflow_id)
     )

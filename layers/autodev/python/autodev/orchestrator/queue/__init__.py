@@ -42,7 +42,7 @@ from autodev.orchestrator.queue.outbox import (
     pending_outcomes,
     queued_needing_heartbeat,
 )
-from autodev.orchestrator.queue.status import get_task_status, queue_depth
+from autodev.orchestrator.queue.status import get_task_status, queue_depth, workflow_tasks
 from autodev.orchestrator.queue.usage import record_usage, workflow_spend
 
 __all__ = [
@@ -80,4 +80,5 @@ __all__ = [
     "rescue_expired",
     "submit_task",
     "workflow_spend",
+    "workflow_tasks",
 ]

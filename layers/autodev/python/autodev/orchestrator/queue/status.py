@@ -34,6 +34,17 @@ def get_task_status(task_id: str) -> TaskStatus:
     return TaskStatus.model_validate(row)
 
 
+def workflow_tasks(workflow_id: str) -> list[TaskStatus]:
+    """The tasks of a workflow's steps, oldest first."""
+    with connection() as conn:
+        rows = conn.execute(
+            f"SELECT {_STATUS_COLUMNS} FROM autonomous_tasks"  # noqa: S608 - constant
+            " WHERE workflow_id = %s ORDER BY created_at",
+            (workflow_id,),
+        ).fetchall()
+    return [TaskStatus.model_validate(row) for row in rows]
+
+
 _DEPTH = """SELECT priority, status, count(*) AS n,
                   extract(epoch FROM now() - min(created_at)) AS oldest
            FROM autonomous_tasks WHERE status IN ('queued', 'running')
