@@ -299,7 +299,7 @@ def test_usage_is_counted_once_per_message_and_edits_are_files_changed(tmp_path:
     )
     assert monitor.usage.cost_usd == 0.25
     assert monitor.usage.input_tokens == 120
-    assert monitor.metrics()["files_modified"] == 1
+    assert monitor.metrics().files_modified == 1
 
 
 def test_the_final_json_object_is_read_from_the_answer() -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autodev import progress
+from autodev.events import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class ProgressHook:
         stage: str | None = None,
         stage_progress: float | None = None,
         status_message: str | None = None,
-        metrics: dict[str, Any] | None = None,
+        metrics: Mapping[str, Any] | Metrics | None = None,
     ) -> None:
         if not self._started:
             return
@@ -72,7 +73,9 @@ class ProgressHook:
             stage=stage,
         )
 
-    def finish(self, ok: bool, message: str, metrics: dict[str, Any] | None = None) -> None:
+    def finish(
+        self, ok: bool, message: str, metrics: Mapping[str, Any] | Metrics | None = None
+    ) -> None:
         if not self._started:
             return
         self._call(
