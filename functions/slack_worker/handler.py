@@ -1,5 +1,6 @@
 """The slow half of Slack requests, invoked asynchronously (InvocationType=Event) by the
-three Slack handlers with ``{"slack_job": {...}}``; answers via response_url or the thread.
+three Slack handlers with ``{"slack_job": {...}}`` (``autodev.slack.job_models``: a command,
+interaction or mention job, told apart by ``kind``); answers via response_url or the thread.
 
 Also the target of the EventBridge rule for ``approval:requested`` (source ``autodev``): it
 posts the Approve/Reject card in the workflow's thread.
@@ -11,7 +12,7 @@ from typing import Any
 
 from autodev.errors import InvalidInput
 from autodev.slack.inbound import bind_context
-from autodev.slack.jobs import JOB_KEY, run
+from autodev.slack.jobs import JOB_KEY, parse_job, run
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -21,8 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         from autodev.slack.notify import approval_requested
 
         return {"ok": True, "ts": approval_requested(dict(event.get("detail") or {}))}
-    job = event.get(JOB_KEY) if isinstance(event, dict) else None
-    if not isinstance(job, dict):
+    if not isinstance(event, dict) or not isinstance(event.get(JOB_KEY), dict):
         raise InvalidInput("the Slack worker expects {'slack_job': {...}}")
-    run(job)
+    run(parse_job(event[JOB_KEY]))  # a job that does not fit is refused before any work
     return {"ok": True}

@@ -7,6 +7,7 @@ database row, no Step Functions execution and no Slack message; genuine ones mus
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -98,24 +99,69 @@ def _broken_events() -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "oversized": proxy_event("/slack/commands", oversized.encode(), sign(SECRET, oversized)),
         "garbled": proxy_event("/slack/commands", b"\xff\xfe\x00garbage", sign(SECRET, "garbage")),
-        "garbled-signed-form": proxy_event("/slack/commands", b"a=1&&&=", sign(SECRET, "a=1&&&=")),
         "tampered": proxy_event(
             "/slack/commands",
             body.replace("bug-fix", "deployment").encode(),
             sign(SECRET, body),
         ),
     }
-    payload = urllib.parse.urlencode({"payload": "{not json"})
-    events["garbled-interaction"] = proxy_event(
-        "/slack/interactions", payload.encode(), sign(SECRET, payload)
-    )
-    return {
-        name: ("slack_commands" if "interaction" not in name else "slack_interactions", e)
-        for name, e in events.items()
-    }
+    return {name: ("slack_commands", e) for name, e in events.items()}
 
 
 BROKEN = _broken_events()
+
+
+def _signed(path: str, body: str) -> dict[str, Any]:
+    return proxy_event(path, body.encode(), sign(SECRET, body))
+
+
+def _interaction(**changes: Any) -> dict[str, Any]:
+    """A signed click whose payload has ``changes`` applied to a genuine one."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "channel": {"id": "C1"},
+        "trigger_id": "1.2",
+        "response_url": "http://127.0.0.1:9/response",
+        "actions": [{"action_id": "view_details", "value": "x", "action_ts": "1.0"}],
+    }
+    payload.update(changes)
+    return _signed("/slack/interactions", urllib.parse.urlencode({"payload": json.dumps(payload)}))
+
+
+def _mention_envelope(event: Any) -> dict[str, Any]:
+    envelope = {"type": "event_callback", "event_id": "Ev1", "event": event}
+    return _signed("/slack/events", json.dumps(envelope))
+
+
+# Genuine (correctly signed, fresh) requests whose bodies do not fit what Slack sends.
+MALFORMED: dict[str, tuple[str, dict[str, Any]]] = {
+    "form-that-does-not-parse": ("slack_commands", _signed("/slack/commands", "a=1&&&=")),
+    "command-without-user": (
+        "slack_commands",
+        _signed("/slack/commands", "command=%2Fworkflow&text=list"),
+    ),
+    "payload-not-json": (
+        "slack_interactions",
+        _signed("/slack/interactions", urllib.parse.urlencode({"payload": "{not json"})),
+    ),
+    "payload-a-list": (
+        "slack_interactions",
+        _signed("/slack/interactions", urllib.parse.urlencode({"payload": "[1, 2]"})),
+    ),
+    "user-a-string": ("slack_interactions", _interaction(user="U1")),
+    "actions-not-objects": ("slack_interactions", _interaction(actions=["approve"])),
+    "actions-an-object": ("slack_interactions", _interaction(actions={"action_id": "x"})),
+    "no-actions": ("slack_interactions", _interaction(actions=[])),
+    "type-missing": ("slack_interactions", _interaction(type=None)),
+    "event-a-list": ("slack_events", _mention_envelope(["app_mention"])),
+    "mention-user-an-object": (
+        "slack_events",
+        _mention_envelope({"type": "app_mention", "user": {"id": "U1"}, "channel": "C1"}),
+    ),
+    "event-body-a-string": ("slack_events", _signed("/slack/events", json.dumps("hello"))),
+}
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -135,6 +181,47 @@ def test_broken_requests_are_refused_and_leave_no_trace(
         assert answer["body"] == "invalid request signature"
     assert _counts() == before == dict.fromkeys(before, 0)
     assert _executions() == 0
+    assert slack_env.calls() == []
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_signed_requests_get_400_and_one_log_line(
+    case: str, slack_env: slack_sink.SlackSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    from autodev.slack.local_gateway import LocalContext, load_handler
+
+    function, event = MALFORMED[case]
+    before = _counts()
+    with caplog.at_level(logging.INFO):
+        answer = load_handler(function)(event, LocalContext(function, "req-1"))
+    assert answer["statusCode"] == 400
+    assert answer["body"] == "malformed request"
+    lines = [r for r in caplog.records if r.name.startswith("autodev")]
+    assert [r.getMessage() for r in lines] == ["slack request malformed"]
+    assert lines[0].levelno == logging.WARNING
+    assert _counts() == before == dict.fromkeys(before, 0)
+    assert _executions() == 0
+    assert slack_env.calls() == []
+
+
+def test_other_interactions_and_events_are_acknowledged_without_work(
+    slack_env: slack_sink.SlackSink,
+) -> None:
+    from autodev.slack.local_gateway import LocalContext, load_handler
+
+    quiet = {
+        # Views and shortcuts are not used: acknowledged whatever else they carry.
+        "slack_interactions": _interaction(type="view_submission", user="U1", actions="none"),
+        # Events other than mentions, and mentions by bots (our own messages), need nothing.
+        "slack_events": _mention_envelope({"type": "message", "user": {"id": "U1"}}),
+    }
+    for function, event in quiet.items():
+        answer = load_handler(function)(event, LocalContext(function, "req-1"))
+        assert (answer["statusCode"], answer["body"]) == (200, "")
+    bot = _mention_envelope({"type": "app_mention", "bot_id": "B1", "channel": "C1"})
+    answer = load_handler("slack_events")(bot, LocalContext("slack_events", "req-2"))
+    assert (answer["statusCode"], answer["body"]) == (200, "")
+    assert _counts() == dict.fromkeys(_counts(), 0)
     assert slack_env.calls() == []
 
 
