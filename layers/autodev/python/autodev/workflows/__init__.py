@@ -32,7 +32,7 @@ from autodev.workflows.models import (
     WorkflowStart,
     WorkflowStatus,
 )
-from autodev.workflows.records import workflow_budget
+from autodev.workflows.records import status_counts, workflow_budget
 from autodev.workflows.sfn import StepFunctionsError
 from autodev.workflows.start import start_workflow
 from autodev.workflows.status import get_workflow_status, list_workflows
@@ -67,5 +67,6 @@ __all__ = [
     "respond_to_approval",
     "short_id",
     "start_workflow",
+    "status_counts",
     "workflow_budget",
 ]

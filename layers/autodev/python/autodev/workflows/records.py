@@ -4,6 +4,7 @@ budget. Other packages reach a workflow's data through the functions of ``autode
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -38,6 +39,19 @@ def mark_step(workflow_id: str, state: str, *, waiting: bool = False, conn: Conn
            WHERE id = %s AND status IN ('pending', 'running', 'waiting_approval')""",
         (state, waiting, workflow_id),
     )
+
+
+def status_counts(since: datetime, *, conn: Conn | None = None) -> dict[str, int]:
+    """Workflows by status: those created or finished since ``since`` and the active ones."""
+    with in_transaction(conn) as tx:
+        rows = tx.execute(
+            """SELECT status, count(*) AS n FROM workflows
+               WHERE created_at >= %(since)s OR finished_at >= %(since)s
+                  OR status IN ('pending', 'running', 'waiting_approval')
+               GROUP BY status""",
+            {"since": since},
+        ).fetchall()
+    return {str(row["status"]): int(row["n"]) for row in rows}
 
 
 def workflow_budget(workflow_id: str, *, conn: Conn | None = None) -> WorkflowBudget:

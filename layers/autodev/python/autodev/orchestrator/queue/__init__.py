@@ -43,7 +43,7 @@ from autodev.orchestrator.queue.outbox import (
     queued_needing_heartbeat,
 )
 from autodev.orchestrator.queue.status import get_task_status, queue_depth, workflow_tasks
-from autodev.orchestrator.queue.usage import record_usage, workflow_spend
+from autodev.orchestrator.queue.usage import record_usage, usage_since, workflow_spend
 
 __all__ = [
     "BACKOFF_CAP_SECONDS",
@@ -79,6 +79,7 @@ __all__ = [
     "renew_lease",
     "rescue_expired",
     "submit_task",
+    "usage_since",
     "workflow_spend",
     "workflow_tasks",
 ]
