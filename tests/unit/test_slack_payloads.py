@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from autodev.errors import InvalidInput
 from autodev.local.lambdas import load_module
+from autodev.slack import jobs
 from autodev.slack.commands import Action
 from autodev.slack.job_models import CommandJob, InteractionJob, MentionJob, job_json, parse_job
 from autodev.slack.payloads import AppMention, BlockActions, CommandForm, EventEnvelope
@@ -65,6 +66,8 @@ def test_the_worker_refuses_a_job_that_does_not_fit_before_any_work() -> None:
     for event in ({"slack_job": {"kind": "interaction", "action_id": "approve"}}, {"x": 1}):
         with pytest.raises(InvalidInput):
             worker.handler(event, None)
+    with pytest.raises(InvalidInput, match=r"interaction\.user_id"):
+        jobs.run({"kind": "interaction", "action_id": "approve"})
 
 
 def test_payloads_ignore_what_autodev_does_not_read() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -48,11 +49,13 @@ def dispatch(job: SlackJob) -> None:
     )
 
 
-def run(job: SlackJob) -> None:
+def run(job: SlackJob | Mapping[str, Any]) -> None:
     """Do one job; failures are told to the person who asked, never raised to Slack.
 
-    The worker validates what it receives with ``parse_job`` first: a job that does not fit
-    raises InvalidInput before anything is done (there is nobody known to tell)."""
+    A job in its JSON form is validated first (``parse_job``): one that does not fit raises
+    InvalidInput before anything is done, since there is nobody known to tell."""
+    if isinstance(job, Mapping):
+        job = parse_job(job)
     try:
         if isinstance(job, CommandJob):
             _command(job)
