@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,32 +135,33 @@ def _mention_envelope(event: Any) -> dict[str, Any]:
     return _signed("/slack/events", json.dumps(envelope))
 
 
-# Genuine (correctly signed, fresh) requests whose bodies do not fit what Slack sends.
-MALFORMED: dict[str, tuple[str, dict[str, Any]]] = {
-    "form-that-does-not-parse": ("slack_commands", _signed("/slack/commands", "a=1&&&=")),
+# Genuine (correctly signed) requests whose bodies do not fit what Slack sends; built when the
+# test runs, so that they are fresh (signed within Slack's five-minute window).
+MALFORMED: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "form-that-does-not-parse": ("slack_commands", lambda: _signed("/slack/commands", "a=1&&&=")),
     "command-without-user": (
         "slack_commands",
-        _signed("/slack/commands", "command=%2Fworkflow&text=list"),
+        lambda: _signed("/slack/commands", "command=%2Fworkflow&text=list"),
     ),
     "payload-not-json": (
         "slack_interactions",
-        _signed("/slack/interactions", urllib.parse.urlencode({"payload": "{not json"})),
+        lambda: _signed("/slack/interactions", urllib.parse.urlencode({"payload": "{not json"})),
     ),
     "payload-a-list": (
         "slack_interactions",
-        _signed("/slack/interactions", urllib.parse.urlencode({"payload": "[1, 2]"})),
+        lambda: _signed("/slack/interactions", urllib.parse.urlencode({"payload": "[1, 2]"})),
     ),
-    "user-a-string": ("slack_interactions", _interaction(user="U1")),
-    "actions-not-objects": ("slack_interactions", _interaction(actions=["approve"])),
-    "actions-an-object": ("slack_interactions", _interaction(actions={"action_id": "x"})),
-    "no-actions": ("slack_interactions", _interaction(actions=[])),
-    "type-missing": ("slack_interactions", _interaction(type=None)),
-    "event-a-list": ("slack_events", _mention_envelope(["app_mention"])),
+    "user-a-string": ("slack_interactions", lambda: _interaction(user="U1")),
+    "actions-not-objects": ("slack_interactions", lambda: _interaction(actions=["approve"])),
+    "actions-an-object": ("slack_interactions", lambda: _interaction(actions={"action_id": "x"})),
+    "no-actions": ("slack_interactions", lambda: _interaction(actions=[])),
+    "type-missing": ("slack_interactions", lambda: _interaction(type=None)),
+    "event-a-list": ("slack_events", lambda: _mention_envelope(["app_mention"])),
     "mention-user-an-object": (
         "slack_events",
-        _mention_envelope({"type": "app_mention", "user": {"id": "U1"}, "channel": "C1"}),
+        lambda: _mention_envelope({"type": "app_mention", "user": {"id": "U1"}, "channel": "C1"}),
     ),
-    "event-body-a-string": ("slack_events", _signed("/slack/events", json.dumps("hello"))),
+    "event-body-a-string": ("slack_events", lambda: _signed("/slack/events", json.dumps("hi"))),
 }
 
 
@@ -190,7 +191,8 @@ def test_malformed_signed_requests_get_400_and_one_log_line(
 ) -> None:
     from autodev.slack.local_gateway import LocalContext, load_handler
 
-    function, event = MALFORMED[case]
+    function, build = MALFORMED[case]
+    event = build()
     before = _counts()
     with caplog.at_level(logging.INFO):
         answer = load_handler(function)(event, LocalContext(function, "req-1"))
