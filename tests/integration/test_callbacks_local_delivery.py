@@ -14,7 +14,7 @@ import pytest
 from svix.webhooks import Webhook as SvixWebhook
 
 from autodev import callbacks
-from autodev.callbacks.local_service import DeliveryLoop
+from autodev.local.delivery import DeliveryLoop
 from autodev.config import get_settings
 from autodev.local.services import LocalService
 from autodev.local.stack import LocalStack

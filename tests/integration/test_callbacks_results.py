@@ -12,7 +12,7 @@ import pytest
 from autodev import callbacks, progress
 from autodev.errors import InvalidInput, NotFound
 from autodev.local.lambdas import load_module
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
 from tests.conftest import ROOT
 
 

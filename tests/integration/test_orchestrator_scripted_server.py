@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from autodev.models.script import script_from_json
-from autodev.models.server import ScriptedModelServer
+from autodev.local.model.script import script_from_json
+from autodev.local.model.server import ScriptedModelServer
 
 SCRIPT = script_from_json(
     [

@@ -16,7 +16,7 @@ import pytest
 
 from autodev import progress
 from autodev.progress import slack_updates
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
 
 _WORKER = """
 import sys, time

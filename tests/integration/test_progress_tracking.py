@@ -9,7 +9,7 @@ import pytest
 from autodev import progress
 from autodev.errors import InvalidInput, NotFound
 from autodev.progress import ManualClock, slack_updates
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
 
 STAGES = [
     {"name": "Setup", "weight": 1},

@@ -12,7 +12,7 @@ from autodev.monitoring import register_health_check, unregister_health_check
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.queue import TaskSpec
 from autodev.slack import sink as slack_sink
-from autodev.slack.sender import SlackSender
+from autodev.local.slack.sender import SlackSender
 from tests.conftest import reset_process_state
 from tests.integration.finished_tasks import finish_task
 

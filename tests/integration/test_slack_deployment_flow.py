@@ -24,9 +24,9 @@ from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.slack import sink as slack_sink
 from autodev.slack import views
-from autodev.slack.local_service import GATEWAY_URL_ENV, SERVICES
-from autodev.slack.sender import SlackSender
-from autodev.slack.sink import RecordedCall, RemoteSink
+from autodev.local.slack.services import GATEWAY_URL_ENV, SERVICES
+from autodev.local.slack.sender import SlackSender
+from autodev.local.slack.sink import RecordedCall, RemoteSink
 
 SECRET = "deployment-flow-signing-secret-0123"
 CHANNEL = "CDEPLOYS"

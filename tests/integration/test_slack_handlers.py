@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from autodev.slack import sink as slack_sink
-from autodev.slack.local_gateway import call_handler, proxy_event
-from autodev.slack.sender import SlackSender
+from autodev.local.slack.gateway import call_handler, proxy_event
+from autodev.local.slack.sender import SlackSender
 from autodev.slack.verify import MAX_BODY_BYTES, sign
 
 SECRET = "test-signing-secret-0123456789abcdef"
@@ -122,7 +122,7 @@ BROKEN = _broken_events()
 def test_broken_requests_are_refused_and_leave_no_trace(
     case: str, slack_env: slack_sink.SlackSink
 ) -> None:
-    from autodev.slack.local_gateway import LocalContext, load_handler
+    from autodev.local.slack.gateway import LocalContext, load_handler
 
     function, event = BROKEN[case]
     before = _counts()
