@@ -39,7 +39,8 @@ EVERY_NAME = sorted(
 def _load(path: Path) -> ModuleType:
     """A fresh copy of the module in ``path``, loaded the way the Lambda runtime loads it."""
     spec = importlib.util.spec_from_file_location(f"t_{uuid.uuid4().hex}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -90,9 +91,11 @@ def test_a_lambda_missing_a_setting_fails_its_cold_start_naming_it(
                     _meet(env, need)
             threads, listening = set(threading.enumerate()), _listening()
             caplog.clear()
-            with caplog.at_level(logging.ERROR, logger="autodev.runtime"):
-                with pytest.raises(runtime.MissingSettings) as raised:
-                    _load(path)
+            with (
+                caplog.at_level(logging.ERROR, logger="autodev.runtime"),
+                pytest.raises(runtime.MissingSettings) as raised,
+            ):
+                _load(path)
             message = str(raised.value)
             for name in absent.options[0]:
                 assert name in message, (path.parent.name, message)
