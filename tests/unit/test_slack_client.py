@@ -31,9 +31,7 @@ def test_the_base_url_is_slacks_own_unless_slack_api_url_says_otherwise(
 ) -> None:
     no_slack_settings.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     assert client.web_client().base_url == "https://slack.com/api/"
-    assert client.uses_real_slack()
     no_slack_settings.setenv("SLACK_API_URL", "http://127.0.0.1:8123/api")
     web = client.web_client()
     assert web.base_url == "http://127.0.0.1:8123/api/"
     assert web.token == "xoxb-test"
-    assert not client.uses_real_slack()

@@ -10,6 +10,7 @@ The local stand-ins are imported inside the command, so this module imports with
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,7 @@ def _gateway(state_dir: Path) -> Iterator[str]:
     from autodev.local import LocalStack, default_services
 
     console.print("no local stack is running (`autodev local up`): starting one for this command")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     Migrator(get_settings()).up()
     with LocalStack(services=default_services()):
         started = gateway.announced_url(state_dir)
@@ -73,8 +75,8 @@ def _send(command_line: str, gateway: str, user: str, channel: str, wait: float)
     from autodev.local.slack import sink
     from autodev.local.slack.secret import ensure_local_signing_secret
     from autodev.local.slack.sender import SlackSender
+    from autodev.local.slack.services import real_token_configured
     from autodev.slack import commands
-    from autodev.slack.client import uses_real_slack
 
     secret = ensure_local_signing_secret(get_settings().autodev_state_dir)
     recorder = sink.current()
@@ -101,7 +103,7 @@ def _send(command_line: str, gateway: str, user: str, channel: str, wait: float)
     else:
         console.print(f"[yellow]no answer through response_url within {wait:.0f}s[/yellow]")
     calls = recorder.calls(since=since)
-    if uses_real_slack():
+    if real_token_configured():
         console.print("(SLACK_BOT_TOKEN is set: messages went to the real workspace)")
     print_table(
         "Slack messages that followed",

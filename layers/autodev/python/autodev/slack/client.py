@@ -49,11 +49,6 @@ def api_url() -> str:
     return configured if configured.endswith("/") else configured + "/"
 
 
-def uses_real_slack() -> bool:
-    """True when calls go to Slack's own Web API (no ``SLACK_API_URL`` points elsewhere)."""
-    return api_url() == WebClient.BASE_URL
-
-
 def web_client(*, timeout: int = 10) -> WebClient:
     """A WebClient with the bot token for ``SLACK_API_URL``; ConfigError without a token."""
     token = _bot_token()
