@@ -227,7 +227,7 @@ def _count_turn(stats: SessionStats, index: int, usage: dict[str, int]) -> None:
 
 
 class ScriptedModelServer:
-    """A threaded HTTP server on 127.0.0.1 that replays registered scripts."""
+    """A threaded HTTP server on 127.0.0.1 that plays tasks' sessions and registered scripts."""
 
     def __init__(
         self, resolve: Resolver | None = None, host: str = "127.0.0.1", port: int = 0
