@@ -343,7 +343,8 @@ def run_code_analyzer(
     java_command = status.get("javaCommand")
     java_used = f"Java {runtime.major_version} from {runtime.source} ({runtime.java})"
     if java_command and Path(java_command) != runtime.java:
-        java_used = f"{java_command}, named by engines.pmd.java_command in the config"
+        # The repository's config named engines.pmd.java_command, which the engine prefers.
+        java_used = f"{java_command} (engines.pmd.java_command)"
     return AnalyzerResult(
         output=output,
         config_file=status.get("configFile"),
