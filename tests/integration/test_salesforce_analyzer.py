@@ -135,6 +135,7 @@ def test_counts_by_severity_and_the_gate(whole_project: tuple[Path, AnalyzerResu
         result
     )
     assert result.java.startswith("Java ")
+    assert result.engine_errors == []
 
 
 def test_honours_the_repository_code_analyzer_yml(tmp_path: Path) -> None:

@@ -163,6 +163,9 @@ class AnalyzerResult(_Shape):
     disabled_engines: list[str] = Field(description="required engines the config disabled")
     targets: list[str] | None = Field(description="files analysed; None: the whole project")
     java: str = Field(description="how the PMD engine's Java was found, and its version")
+    engine_errors: list[str] = Field(
+        default=[], description="errors the engines logged (a crash also shows as a violation)"
+    )
     seconds: float
 
     @property
@@ -352,5 +355,6 @@ def run_code_analyzer(
         disabled_engines=list(status.get("disabledEngines", [])),
         targets=None if target_paths is None else [_relative(root, t) for t in target_paths],
         java=java_used,
+        engine_errors=[" ".join(str(e).split()) for e in status.get("errors", [])],
         seconds=round(time.monotonic() - started, 3),
     )
