@@ -14,8 +14,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from autodev import runtime
 from autodev.callbacks import deliver_due
 from autodev.progress import slack_updates
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN, runtime.EVENT_BUS)
 
 logger = Logger(service="deliver_results")
 

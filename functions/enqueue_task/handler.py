@@ -10,7 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from autodev import runtime
 from autodev.workflows.steps import EnqueueRequest, enqueue_step, parse, poke_scaler
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SCALER_FUNCTION)
 
 logger = Logger(service="autodev-enqueue-task")
 

@@ -10,7 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from autodev import runtime
 from autodev.workflows.steps import ApprovalRequest, open_approval, parse
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN, runtime.EVENT_BUS)
 
 logger = Logger(service="autodev-request-approval")
 

@@ -12,8 +12,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
+from autodev import runtime
 from autodev.callbacks import Artifact, get_result
 from autodev.errors import InvalidInput, NotFound
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE)
 
 logger = Logger(service="results_api")
 app = APIGatewayRestResolver()

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.orchestrator.scaler import scale
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.ECS_WORKERS)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

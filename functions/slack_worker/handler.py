@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.errors import InvalidInput
 from autodev.slack.inbound import bind_context
 from autodev.slack.jobs import JOB_KEY, parse_job, run
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(
+    runtime.DATABASE,
+    runtime.SLACK_BOT_TOKEN,
+    runtime.EVENT_BUS,
+    runtime.DELIVERY_FUNCTION,
+)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -13,8 +13,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from autodev import runtime
 from autodev.callbacks import kick_delivery
 from autodev.workflows.steps import FinishRequest, finish, parse
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(
+    runtime.DATABASE,
+    runtime.SLACK_BOT_TOKEN,
+    runtime.EVENT_BUS,
+    runtime.DELIVERY_FUNCTION,
+)
 
 logger = Logger(service="autodev-workflow-finished")
 

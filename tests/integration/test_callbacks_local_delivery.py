@@ -14,8 +14,8 @@ import pytest
 from svix.webhooks import Webhook as SvixWebhook
 
 from autodev import callbacks
-from autodev.callbacks.local_service import DeliveryLoop
 from autodev.config import get_settings
+from autodev.local.delivery import DeliveryLoop
 from autodev.local.services import LocalService
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for

@@ -12,7 +12,8 @@ import pytest
 from autodev import callbacks, progress
 from autodev.errors import InvalidInput, NotFound
 from autodev.local.lambdas import load_module
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
+from autodev.local.testing import point_slack_at
 from tests.conftest import ROOT
 
 
@@ -24,8 +25,7 @@ def _handler(name: str) -> ModuleType:
 def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     monkeypatch.delenv("AUTODEV_EVENT_BUS", raising=False)
     with SlackSink() as running:
-        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def _get(path_id: str, query: dict[str, str] | None = None) -> dict[str, Any]:

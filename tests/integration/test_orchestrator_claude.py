@@ -1,7 +1,8 @@
 """The real Claude Code CLI under the worker: a scrubbed environment, and a timeout that kills it.
 
-Each test runs the bundled CLI once against the scripted model server, with a session the
-task itself supplies (``context["scripted_session"]``).
+Each test runs the bundled CLI once against the scripted model server (the ``scripted_model``
+fixture: the server the local stack would run), with a session the task itself supplies
+(``context["scripted_session"]``), which the server reads from the task by its id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from autodev.config import get_settings
+from autodev.local.model.server import ScriptedModelServer
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
@@ -33,7 +35,9 @@ SECRETS = {
 
 
 @pytest.fixture
-def scripted(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def scripted(
+    database: str, scripted_model: ScriptedModelServer, monkeypatch: pytest.MonkeyPatch
+) -> str:
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "100")
     for name, value in SECRETS.items():
@@ -60,7 +64,9 @@ def _run_worker(task_id: str) -> queue.TaskStatus:
     return queue.get_task_status(task_id)
 
 
-def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
+def test_claude_code_sees_no_credentials_of_the_worker(
+    scripted: str, scripted_model: ScriptedModelServer
+) -> None:
     session = [
         {
             "text": "Recording the environment.",
@@ -90,6 +96,11 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
     assert f"HOME={workspace.parent / 'home'}" in recorded
     # The agent-env.txt it wrote is the task's change, and the diff says so.
     assert status.result["files_changed"] == ["agent-env.txt"]
+    # Claude Code named the task in its requests; the server played that task's session once.
+    assert f"ANTHROPIC_CUSTOM_HEADERS=X-Autodev-Task-Id: {task_id}" in recorded
+    stats = scripted_model.task_stats(task_id)
+    assert stats is not None
+    assert (stats.runs, stats.turns_served) == (1, [0, 1])
 
 
 def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) -> None:

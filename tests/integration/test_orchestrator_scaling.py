@@ -1,7 +1,8 @@
 """Worker processes started by the scaler, on a real Postgres: limits, rescue after SIGKILL.
 
-The workers are real processes (``functions/claude_worker/main.py``) with the echo runner, so
-the queue mechanics are exercised at full speed; Claude Code itself runs in the e2e tests.
+The workers are real processes (``python -m autodev.local.echo``: the worker's loop with the
+echo runner, chosen by AUTODEV_WORKER_MODULE), so the queue mechanics are exercised at full
+speed; Claude Code itself runs in the e2e tests.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ MAX_INSTANCES = 3
 
 @pytest.fixture
 def launcher(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalProcessLauncher]:
-    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    monkeypatch.setenv("AUTODEV_WORKER_MODULE", "autodev.local.echo")
     monkeypatch.setenv("ORCHESTRATOR_MAX_INSTANCES", str(MAX_INSTANCES))
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "1500")
     monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "1.5")

@@ -10,6 +10,7 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local.echo import EchoTaskRunner
 from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
@@ -20,7 +21,6 @@ from autodev.orchestrator.worker import Worker
 
 @pytest.fixture
 def echo_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "300")
     monkeypatch.setenv("TASK_RETRY_BACKOFF_MS", "20")
     monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "3")
@@ -57,7 +57,7 @@ def test_worker_runs_a_task_records_it_and_exits_when_idle(echo_env: str) -> Non
             context={"echo": {"output": {"passed": True}}},
         )
     )
-    worker = Worker(get_settings())
+    worker = Worker(get_settings(), runner=EchoTaskRunner())
     reason = worker.run()
     assert reason.startswith("idle")
     status = queue.get_task_status(task_id)
@@ -80,7 +80,7 @@ def test_a_task_that_always_fails_ends_dead_after_its_attempts(echo_env: str) ->
             context={"echo": {"fail": "the org refused the deployment"}},
         )
     )
-    Worker(get_settings()).run()
+    Worker(get_settings(), runner=EchoTaskRunner()).run()
     status = queue.get_task_status(task_id)
     assert status.status == "dead"
     assert status.attempts == 3
@@ -102,7 +102,7 @@ def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str
             context={"echo": {"seconds": 60}},
         )
     )
-    worker = Worker(get_settings(), max_tasks=1)
+    worker = Worker(get_settings(), runner=EchoTaskRunner(), max_tasks=1)
     thread = threading.Thread(target=worker.run)
     thread.start()
     wait_for(lambda: queue.get_task_status(task_id).status == "running", timeout=20, interval=0.02)
@@ -123,6 +123,8 @@ def test_a_step_is_not_started_when_its_workflow_has_spent_its_budget(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    # Never reached: the budget check stops the step before Claude Code starts.
+    monkeypatch.setenv("AUTODEV_SCRIPTED_MODEL_URL", "http://127.0.0.1:9")
     get_settings.cache_clear()
     workflow_id = _workflow(budget_usd=0.5)
     spent = queue.submit_task(TaskSpec(task_type="fix", prompt="earlier", workflow_id=workflow_id))

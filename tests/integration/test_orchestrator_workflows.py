@@ -13,9 +13,10 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local import orchestrator
 from autodev.local.stack import LocalStack
 from autodev.local.testing import wait_for, wait_until_finished
-from autodev.orchestrator import local_service, queue
+from autodev.orchestrator import queue
 from autodev.workflows import StartRequest, get_workflow_status, sfn, start_workflow
 
 
@@ -32,7 +33,7 @@ def stack_env(database: str, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPa
 @contextmanager
 def _stack() -> Iterator[LocalStack]:
     get_settings.cache_clear()
-    with LocalStack(services=local_service.SERVICES) as running:
+    with LocalStack(services=[orchestrator.SERVICE]) as running:
         yield running
 
 
@@ -69,7 +70,7 @@ def test_a_step_that_always_fails_ends_dead_and_fails_its_workflow_with_the_caus
 def test_a_killed_worker_s_step_is_rescued_and_its_outcome_reaches_the_workflow_once(
     stack_env: pytest.MonkeyPatch,
 ) -> None:
-    stack_env.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    stack_env.setenv("AUTODEV_WORKER_MODULE", "autodev.local.echo")
     stack_env.setenv("AUTODEV_ECHO_SECONDS", "1.5")
     with _stack():
         started = start_workflow(StartRequest("code-review", {"target": "force-app"}, "U1"))

@@ -8,8 +8,9 @@ import pytest
 
 from autodev import progress
 from autodev.errors import InvalidInput, NotFound
+from autodev.local.slack.sink import SlackSink
+from autodev.local.testing import point_slack_at
 from autodev.progress import ManualClock, Metrics, slack_updates
-from autodev.slack.sink import SlackSink
 
 STAGES = [
     {"name": "Setup", "weight": 1},
@@ -21,8 +22,7 @@ STAGES = [
 @pytest.fixture
 def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     with SlackSink() as running:
-        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def test_percent_stages_and_metrics(database: str) -> None:

@@ -1,7 +1,9 @@
 """The Slack handlers fed real API Gateway REST proxy events, genuine and broken.
 
 Broken requests (forged, replayed, unsigned, oversized, garbled) must be refused with no
-database row, no Step Functions execution and no Slack message; genuine ones must act.
+database row, no Step Functions execution and no Slack message; genuine ones must act. The
+local stack is up (moto on loopback), so the handlers hand their jobs to the Slack worker as
+in AWS: an asynchronous Lambda invoke, which moto dispatches to functions/slack_worker.
 """
 
 from __future__ import annotations
@@ -10,55 +12,43 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from autodev.slack import sink as slack_sink
-from autodev.slack.local_gateway import call_handler, proxy_event
-from autodev.slack.sender import SlackSender
+from autodev.local import lambdas
+from autodev.local.slack.gateway import call_handler, proxy_event
+from autodev.local.slack.sender import SlackSender
+from autodev.local.slack.sink import RecordedCall, SlackSink
+from autodev.local.stack import LocalStack
+from autodev.local.testing import wait_for
 from autodev.slack.verify import MAX_BODY_BYTES, sign
 
 SECRET = "test-signing-secret-0123456789abcdef"
 
 
 @pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from autodev.aws import reset_clients
-
-    reset_clients()
-    try:
-        yield url
-    finally:
-        reset_clients()
-        server.stop()
-
-
-@pytest.fixture
 def slack_env(
-    database: str, moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[slack_sink.SlackSink]:
+    local_stack: LocalStack, slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> SlackSink:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.delenv("SLACK_WORKER_FUNCTION", raising=False)  # any job would run inline
-    with slack_sink.SlackSink() as sink:
-        monkeypatch.setenv(slack_sink.SINK_URL_ENV, sink.url)
-        yield sink
+    return slack_sink
+
+
+def _nothing_sent(sink: SlackSink) -> bool:
+    """No Slack call, once every job handed to the Slack worker has finished."""
+    assert lambdas.wait_for_background(10)
+    return sink.calls() == []
+
+
+def _answer(sink: SlackSink, key: str) -> RecordedCall:
+    found: RecordedCall = wait_for(
+        lambda: next((c for c in sink.calls("response_url") if c.key == key), None),
+        timeout=30,
+        what=f"the answer to {key}",
+    )
+    return found
 
 
 def _counts() -> dict[str, int]:
@@ -166,10 +156,8 @@ MALFORMED: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_requests_are_refused_and_leave_no_trace(
-    case: str, slack_env: slack_sink.SlackSink
-) -> None:
-    from autodev.slack.local_gateway import LocalContext, load_handler
+def test_broken_requests_are_refused_and_leave_no_trace(case: str, slack_env: SlackSink) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
 
     function, event = BROKEN[case]
     before = _counts()
@@ -182,14 +170,14 @@ def test_broken_requests_are_refused_and_leave_no_trace(
         assert answer["body"] == "invalid request signature"
     assert _counts() == before == dict.fromkeys(before, 0)
     assert _executions() == 0
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_signed_requests_get_400_and_one_log_line(
-    case: str, slack_env: slack_sink.SlackSink, caplog: pytest.LogCaptureFixture
+    case: str, slack_env: SlackSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from autodev.slack.local_gateway import LocalContext, load_handler
+    from autodev.local.slack.gateway import LocalContext, load_handler
 
     function, build = MALFORMED[case]
     event = build()
@@ -203,13 +191,13 @@ def test_malformed_signed_requests_get_400_and_one_log_line(
     assert lines[0].levelno == logging.WARNING
     assert _counts() == before == dict.fromkeys(before, 0)
     assert _executions() == 0
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
 
 
 def test_other_interactions_and_events_are_acknowledged_without_work(
-    slack_env: slack_sink.SlackSink,
+    slack_env: SlackSink,
 ) -> None:
-    from autodev.slack.local_gateway import LocalContext, load_handler
+    from autodev.local.slack.gateway import LocalContext, load_handler
 
     quiet = {
         # Views and shortcuts are not used: acknowledged whatever else they carry.
@@ -224,11 +212,11 @@ def test_other_interactions_and_events_are_acknowledged_without_work(
     answer = load_handler("slack_events")(bot, LocalContext("slack_events", "req-2"))
     assert (answer["statusCode"], answer["body"]) == (200, "")
     assert _counts() == dict.fromkeys(_counts(), 0)
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
 
 
 def test_events_endpoint_refuses_forgery_but_answers_url_verification(
-    slack_env: slack_sink.SlackSink,
+    slack_env: SlackSink,
 ) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aB"})
     forged = call_handler("/slack/events", body.encode(), sign("wrong", body))
@@ -239,34 +227,34 @@ def test_events_endpoint_refuses_forgery_but_answers_url_verification(
     assert _counts()["audit_log"] == 0
 
 
-def test_usage_is_answered_at_once_without_side_effects(slack_env: slack_sink.SlackSink) -> None:
+def test_usage_is_answered_at_once_without_side_effects(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     answer, _ = sender.command("/workflow bogus")
     assert answer.status == 200
     assert "Unknown subcommand `bogus`" in answer.text
     assert answer.json()["response_type"] == "ephemeral"
     assert _counts()["audit_log"] == 0
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
 
 
-def test_a_retried_delivery_is_acknowledged_without_work(slack_env: slack_sink.SlackSink) -> None:
+def test_a_retried_delivery_is_acknowledged_without_work(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     body, _ = sender.command_body("/workflow list")
     answer = sender.send("/slack/commands", body, extra_headers={"X-Slack-Retry-Num": "1"})
     assert answer.status == 200
+    assert _nothing_sent(slack_env)
     assert _counts()["audit_log"] == 0
-    assert slack_env.calls() == []
 
 
-def test_genuine_list_and_orchestrator_commands_act(slack_env: slack_sink.SlackSink) -> None:
+def test_genuine_list_and_orchestrator_commands_act(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     listed, list_key = sender.command("/workflow list")
     shown, orchestrator_key = sender.command("/orchestrator")
     assert (listed.status, shown.status) == (200, 200)
-    [templates] = [c for c in slack_env.calls("response_url") if c.key == list_key]
+    templates = _answer(slack_env, list_key)
     for name in ("bug-fix", "deployment", "code-review", "full-analysis-improvement"):
         assert f"*{name}*" in templates.block_text()
-    [summary] = [c for c in slack_env.calls("response_url") if c.key == orchestrator_key]
+    summary = _answer(slack_env, orchestrator_key)
     assert "Orchestrator" in summary.block_text()
     assert "queued" in summary.block_text()
     # Read as a person would: no field names, no Python None.

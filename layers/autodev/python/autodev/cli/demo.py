@@ -127,7 +127,7 @@ def run_demo(
     """Run the workflows on an in-process local stack; returns their final statuses."""
     from autodev.config import get_settings
     from autodev.db.migrate import Migrator
-    from autodev.local import LocalStack, discover
+    from autodev.local import LocalStack, default_services
     from autodev.models.providers import describe
     from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 
@@ -143,7 +143,7 @@ def run_demo(
     )
     Migrator(settings).up()
     finished: list[_Run] = []
-    with LocalStack(services=discover()):
+    with LocalStack(services=default_services()):
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs

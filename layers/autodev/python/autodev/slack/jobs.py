@@ -2,9 +2,9 @@
 
 ``dispatch`` hands a job (a small JSON document with no secrets) to the function named by
 ``SLACK_WORKER_FUNCTION`` with an asynchronous ``lambda.invoke`` (InvocationType="Event");
-on the local stack that goes through moto to the same handler. Without the variable the job
-runs inline (tests and scripts). ``run`` does the work and answers through the request's
-``response_url`` or the workflow's thread.
+on the local stack that goes through moto to the same handler. Without the variable it raises
+a ConfigError naming it (never runs the job inline). ``run`` does the work and answers through
+the request's ``response_url`` or the workflow's thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from autodev.errors import AutodevError, InvalidInput
+from autodev.errors import AutodevError, ConfigError, InvalidInput
 from autodev.slack.commands import Action
 from autodev.slack.job_models import (
     CommandJob,
@@ -38,8 +38,7 @@ __all__ = ["JOB_KEY", "SlackJob", "dispatch", "parse_job", "run"]
 def dispatch(job: SlackJob) -> None:
     function = os.environ.get(WORKER_FUNCTION_ENV)
     if not function:
-        run(job)
-        return
+        raise ConfigError(f"{WORKER_FUNCTION_ENV} is not set: no Slack worker to hand the job to")
     from autodev.aws import client
 
     client("lambda").invoke(

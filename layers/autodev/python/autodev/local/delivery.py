@@ -1,4 +1,4 @@
-"""The deliveries' part of the local stack (found by ``autodev.local.services.discover``).
+"""The deliveries' part of the local stack (one of ``autodev.local.services.default_services``).
 
 In AWS the deliver_results function runs every minute on a schedule (and when kicked); here
 ``result-delivery`` does its work every couple of seconds in the local stack's process:
@@ -58,11 +58,9 @@ def _start(stack: LocalStack) -> DeliveryLoop:
     return DeliveryLoop().start()
 
 
-SERVICES = [
-    LocalService(
-        name="result-delivery",
-        start=_start,
-        order=70,
-        description="sends due result deliveries (Slack, webhooks, events) with retries",
-    )
-]
+SERVICE = LocalService(
+    name="result-delivery",
+    start=_start,
+    order=70,
+    description="sends due result deliveries (Slack, webhooks, events) with retries",
+)
