@@ -41,6 +41,16 @@ _PY_TAG = PYTHON_VERSION.replace(".", "")
 POWERTOOLS_ACCOUNT = "017000801446"
 # Provided by other layers, so left out of the dependency layer.
 _NOT_IN_DEPS_LAYER = ("aws-lambda-powertools",)
+# Left out of the autodev layer: build litter, and the local stack's stand-ins (autodev.local:
+# Slack sink, scripted model, test helpers), which no deployed code may reach.
+LOCAL_PACKAGE = "python/autodev/local"
+AUTODEV_LAYER_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/*.egg-info",
+    LOCAL_PACKAGE,
+]
 
 
 class BundlingError(RuntimeError):
@@ -120,8 +130,7 @@ class Layers(Construct):
             "Autodev",
             description="autodev core package (layers/autodev)",
             code=lambda_.Code.from_asset(
-                str(REPO_ROOT / "layers" / "autodev"),
-                exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/*.egg-info"],
+                str(REPO_ROOT / "layers" / "autodev"), exclude=AUTODEV_LAYER_EXCLUDES
             ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],

@@ -43,7 +43,10 @@ from infra.settings import EnvSettings
 
 CONTAINER_NAME = "worker"
 
-# Kept out of the image build context (the repository root): large, local or irrelevant.
+# Kept out of the image build context (the repository root): large, local or irrelevant, and
+# the local stack's stand-ins (autodev.local), which the worker must not ship. The same list
+# is the repository's .dockerignore, for a plain ``docker build`` (a test keeps them equal).
+LOCAL_PACKAGE = "layers/autodev/python/autodev/local"
 DOCKER_EXCLUDES = [
     ".git",
     ".venv",
@@ -65,6 +68,7 @@ DOCKER_EXCLUDES = [
     "cdk.json",
     "package.json",
     "package-lock.json",
+    LOCAL_PACKAGE,
 ]
 
 

@@ -3,19 +3,38 @@
 Claims tasks from the queue and runs them with Claude Code until the queue stays empty for
 ORCHESTRATOR_IDLE_TIMEOUT ms, then exits 0. SIGTERM (ECS stopping the task) lets the current
 task finish first. Started locally by the scaler's LocalProcessLauncher, which passes
-AUTODEV_WORKER_PIDFILE_DIR: the worker removes its pid file there when it exits.
+AUTODEV_WORKER_PIDFILE_DIR: the worker removes its pid file there when it exits. In ECS a
+missing setting stops it before it claims anything (see ``autodev.runtime``).
+
+``main(runner)`` runs the same loop with another task runner; the local stack's echo worker
+(``autodev.local.echo``) does that.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autodev import runtime
+
+if TYPE_CHECKING:
+    from autodev.orchestrator.execution import TaskRunner
+
+NEEDS = (runtime.DATABASE, runtime.EVENT_BUS, runtime.MODEL_PROVIDER, runtime.SLACK_BOT_TOKEN)
 
 
-def main() -> int:
+def _provider_needs() -> tuple[runtime.Need, ...]:
+    if os.environ.get("AUTODEV_MODEL_PROVIDER") == "anthropic":
+        return (runtime.ANTHROPIC_API_KEY,)
+    return ()
+
+
+def main(runner: TaskRunner | None = None) -> int:
     # JSON log lines on stderr (autodev.observability) that name the worker and, while a task
     # runs, the task, its workflow and step; the worker's log is INFO unless told otherwise.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    runtime.require(*NEEDS, *_provider_needs())
     from autodev.config import settings_or_exit, with_secrets_from_arns
     from autodev.observability import logger
     from autodev.orchestrator.worker import Worker
@@ -27,7 +46,7 @@ def main() -> int:
     )
     pidfile_dir = os.environ.get("AUTODEV_WORKER_PIDFILE_DIR")
     try:
-        worker = Worker(settings, launcher=launcher)
+        worker = Worker(settings, launcher=launcher, runner=runner)
         worker.install_signal_handlers()
         worker.run()
     except Exception:

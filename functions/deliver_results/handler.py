@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.callbacks import deliver_due
 from autodev.observability import ASYNC, best_effort_failed, child_logger, lambda_handler
 from autodev.progress import slack_updates
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN, runtime.EVENT_BUS)
 
 logger = child_logger("functions.deliver_results")
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import EnqueueRequest, enqueue_step, parse, poke_scaler
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SCALER_FUNCTION)
 
 logger = child_logger("functions.enqueue_task")
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import ApprovalRequest, open_approval, parse
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN, runtime.EVENT_BUS)
 
 logger = child_logger("functions.request_approval")
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.observability import ASYNC, child_logger, lambda_handler
 from autodev.orchestrator.rescuer import rescue_once
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.EVENT_BUS, runtime.ECS_WORKERS)
 
 logger = child_logger("functions.rescuer")
 

@@ -11,9 +11,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
-from autodev.callbacks import get_result
+from autodev import runtime
+from autodev.callbacks import Artifact, get_result
 from autodev.errors import InvalidInput, NotFound
 from autodev.observability import API_GATEWAY, child_logger, lambda_handler
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE)
 
 logger = child_logger("functions.results_api")
 app = APIGatewayRestResolver()
@@ -29,9 +33,9 @@ def read_result(result_id: str) -> dict[str, Any] | Response[str]:
     except InvalidInput as error:
         logger.info("result request refused", extra={"result_id": result_id, "error": str(error)})
         raise BadRequestError(str(error)) from None
-    if found["type"] == "artifact" and app.current_event.get_query_string_value("raw") == "1":
-        return Response(200, found["content_type"], found["body"] or "")
-    return found
+    if isinstance(found, Artifact) and app.current_event.get_query_string_value("raw") == "1":
+        return Response(200, found.content_type or content_types.TEXT_PLAIN, found.body or "")
+    return found.to_json()
 
 
 @lambda_handler(correlation_id_path=API_GATEWAY)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.observability import ASYNC, child_logger, lambda_handler
 from autodev.orchestrator.scaler import scale
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(runtime.DATABASE, runtime.ECS_WORKERS)
 
 logger = child_logger("functions.scaler")
 

@@ -1,5 +1,6 @@
 """The slow half of Slack requests, invoked asynchronously (InvocationType=Event) by the
-three Slack handlers with ``{"slack_job": {...}}``; answers via response_url or the thread.
+three Slack handlers with ``{"slack_job": {...}}`` (``autodev.slack.job_models``: a command,
+interaction or mention job, told apart by ``kind``); answers via response_url or the thread.
 
 Also the target of the EventBridge rule for ``approval:requested`` (source ``autodev``): it
 posts the Approve/Reject card in the workflow's thread.
@@ -9,20 +10,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.errors import InvalidInput
 from autodev.observability import ASYNC, lambda_handler
-from autodev.slack.jobs import JOB_KEY, run
+from autodev.slack.jobs import JOB_KEY, parse_job, run
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(
+    runtime.DATABASE,
+    runtime.SLACK_BOT_TOKEN,
+    runtime.EVENT_BUS,
+    runtime.DELIVERY_FUNCTION,
+)
 
 
-@lambda_handler(correlation_id_path=ASYNC)
+# A job carries the correlation id of the Slack request it came from (``SlackJob``).
+@lambda_handler(correlation_id_path=f"{JOB_KEY}.correlation_id || {ASYNC}")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("detail-type") == "approval:requested":
         # EventBridge rule (source autodev): post the Approve/Reject card in the thread.
         from autodev.slack.notify import approval_requested
 
         return {"ok": True, "ts": approval_requested(dict(event.get("detail") or {}))}
-    job = event.get(JOB_KEY) if isinstance(event, dict) else None
-    if not isinstance(job, dict):
+    if not isinstance(event, dict) or not isinstance(event.get(JOB_KEY), dict):
         raise InvalidInput("the Slack worker expects {'slack_job': {...}}")
-    run(job)
+    run(parse_job(event[JOB_KEY]))  # a job that does not fit is refused before any work
     return {"ok": True}

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from autodev import runtime
 from autodev.callbacks import kick_delivery
 from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import FinishRequest, finish, parse
+
+# In AWS a missing setting stops the cold start here (see autodev.runtime).
+NEEDS = runtime.require(
+    runtime.DATABASE,
+    runtime.SLACK_BOT_TOKEN,
+    runtime.EVENT_BUS,
+    runtime.DELIVERY_FUNCTION,
+)
 
 logger = child_logger("functions.workflow_finished")
 
@@ -24,6 +33,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = finish(request)
     kick_delivery()
     logger.info(
-        "workflow finished", extra={"workflow_id": request.workflow_id, "status": result["status"]}
+        "workflow finished", extra={"workflow_id": request.workflow_id, "status": result.status}
     )
-    return {"workflow_id": result["workflow_id"], "status": result["status"]}
+    return {"workflow_id": result.workflow_id, "status": result.status}

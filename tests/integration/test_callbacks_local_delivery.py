@@ -14,14 +14,14 @@ import pytest
 from svix.webhooks import Webhook as SvixWebhook
 
 from autodev import callbacks
-from autodev.callbacks.local_service import DeliveryLoop
 from autodev.config import get_settings
+from autodev.local.delivery import DeliveryLoop
 from autodev.local.services import LocalService
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
 from autodev.slack import platform, views
 from autodev.webhooks import new_secret
-from autodev.workflows import get_workflow_status, start_workflow
+from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 from tests.integration.webhooks_receiver import Receiver
 
 
@@ -56,10 +56,12 @@ def test_a_webhook_callback_is_delivered_once_signed_when_the_workflow_ends(
 ) -> None:
     secret = new_secret()
     started = start_workflow(
-        "code-review",
-        {"target": "force-app/main/default/classes/AccountService.cls"},
-        "U1",
-        {"type": "webhook", "url": receiver.url, "secret": secret},
+        StartRequest(
+            "code-review",
+            {"target": "force-app/main/default/classes/AccountService.cls"},
+            "U1",
+            {"type": "webhook", "url": receiver.url, "secret": secret},
+        )
     )
     wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
     assert get_workflow_status(started.id).status == "succeeded"
@@ -73,17 +75,17 @@ def test_a_webhook_callback_is_delivered_once_signed_when_the_workflow_ends(
     assert body["data"]["status"] == "succeeded"
     assert body["data"]["result"]["template"] == "code-review"
 
-    [webhook] = [d for d in callbacks.delivery_status(started.id) if d["channel"] == "webhook"]
-    assert webhook["status"] == "delivered"
-    assert webhook["attempts"] == 1
-    assert headers["webhook-id"] == webhook["id"]  # the stable id receivers deduplicate on
+    [webhook] = [d for d in callbacks.delivery_status(started.id) if d.channel == "webhook"]
+    assert webhook.status == "delivered"
+    assert webhook.attempts == 1
+    assert headers["webhook-id"] == webhook.id  # the stable id receivers deduplicate on
 
     # Sent once: the loop has swept again since, and another sweep here sends nothing more.
     swept = loop.sweeps
     wait_for(lambda: loop.sweeps >= swept + 2, what="two more delivery sweeps")
     assert callbacks.deliver_due().delivered == []
     assert len(receiver.requests) == 1
-    assert callbacks.get_result(started.id)["status"] == "succeeded"
+    assert callbacks.get_result(started.id).status == "succeeded"
 
 
 def test_a_refused_target_is_dead_with_its_reason_in_the_status(
@@ -92,19 +94,21 @@ def test_a_refused_target_is_dead_with_its_reason_in_the_status(
     # "localhost" is not on the allow-list: it resolves to loopback and is refused before any
     # connection is made, which no retry can change.
     started = start_workflow(
-        "code-review",
-        {"target": "force-app/main/default/classes/AccountService.cls"},
-        "U1",
-        {"type": "webhook", "url": "https://localhost:9/hook"},
+        StartRequest(
+            "code-review",
+            {"target": "force-app/main/default/classes/AccountService.cls"},
+            "U1",
+            {"type": "webhook", "url": "https://localhost:9/hook"},
+        )
     )
     wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
 
-    def dead() -> dict[str, object] | None:
+    def dead() -> callbacks.Delivery | None:
         found = callbacks.delivery_status(started.id)
-        return next((d for d in found if d["channel"] == "webhook" and d["status"] == "dead"), None)
+        return next((d for d in found if d.channel == "webhook" and d.status == "dead"), None)
 
     delivery = wait_for(dead, what="the refused delivery to be given up")
-    assert "loopback" in str(delivery["last_error"])
+    assert "loopback" in str(delivery.last_error)
     assert receiver.requests == []
 
     # What /workflow status shows in Slack: the delivery, dead, with the reason.

@@ -12,7 +12,8 @@ import pytest
 from autodev import callbacks, progress
 from autodev.errors import InvalidInput, NotFound
 from autodev.local.lambdas import load_module
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
+from autodev.local.testing import point_slack_at
 from tests.conftest import ROOT
 
 
@@ -24,8 +25,7 @@ def _handler(name: str) -> ModuleType:
 def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     monkeypatch.delenv("AUTODEV_EVENT_BUS", raising=False)
     with SlackSink() as running:
-        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def _get(path_id: str, query: dict[str, str] | None = None) -> dict[str, Any]:
@@ -85,17 +85,18 @@ def test_an_unknown_slack_channel_is_dead_with_the_reason(sink: SlackSink) -> No
     sink.fail_next(1, status=200, method="chat.postMessage")  # answered ok: false
     callbacks.deliver_due()
     (status,) = callbacks.delivery_status("wf-x")
-    assert status["status"] in ("pending", "dead")
-    assert "Slack answered" in status["last_error"]
+    assert status.status in ("pending", "dead")
+    assert "Slack answered" in (status.last_error or "")
 
 
 def test_polling_serves_the_cached_result_and_its_deliveries(sink: SlackSink) -> None:
     callbacks.register_callback("wf-p", {"type": "slack", "channel": "C1"})
     result_id = callbacks.deliver_result("wf-p", {"status": "failed", "error": "tests failed"})
     by_target = callbacks.get_result("wf-p")
-    assert by_target["id"] == result_id
-    assert by_target["status"] == "failed"
-    assert by_target["deliveries"][0]["status"] == "pending"
+    assert isinstance(by_target, callbacks.CachedResult)
+    assert by_target.id == result_id
+    assert by_target.status == "failed"
+    assert by_target.deliveries[0].status == "pending"
     answer = _get(result_id)
     assert answer["statusCode"] == 200
     body = json.loads(answer["body"])
@@ -155,4 +156,4 @@ def test_kick_delivery_sends_at_once_off_aws(
     callbacks.kick_delivery()
     (post,) = sink.calls("chat.postMessage")
     assert "kicked" in post.block_text()
-    assert callbacks.delivery_status("wf-k")[0]["status"] == "delivered"
+    assert callbacks.delivery_status("wf-k")[0].status == "delivered"

@@ -96,7 +96,7 @@ def test_each_spec_event_arrives_with_its_documented_shape(bus: str) -> None:
     workflow = by_type["workflow:completed"][0]
     assert workflow["status"] == "succeeded"
     assert workflow["template"] == "bug-fix"
-    assert workflow["event_id"] == callbacks.delivery_status("wf-e")[0]["id"]
+    assert workflow["event_id"] == callbacks.delivery_status("wf-e")[0].id
     completed = by_type["progress:completed"][0]
     assert completed["duration_seconds"] == pytest.approx(10.0)
     assert by_type["progress:updated"][-1]["metrics"]["tokens"] == 10

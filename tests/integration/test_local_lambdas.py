@@ -15,7 +15,7 @@ from autodev.config import get_settings
 from autodev.local import lambdas
 from autodev.local.stack import LocalStack
 from autodev.local.testing import wait_for
-from autodev.workflows import get_workflow_status, start_workflow
+from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 from autodev.workflows.steps import poke_scaler
 
 
@@ -32,7 +32,7 @@ def test_request_response_errors_come_back_shaped_like_lambda(
 
 
 def test_event_invocations_run_in_the_background(local_stack: LocalStack) -> None:
-    started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
+    started = start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1"))
     answer = client("lambda").invoke(
         FunctionName="workflow_finished",
         InvocationType="Event",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from autodev import callbacks
+from autodev import callbacks, runtime
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import InvalidInput
@@ -42,12 +43,20 @@ class FakeContext:
 
 
 def _load(folder: str) -> ModuleType:
+    """The handler, loaded as outside AWS: in Lambda its cold start would insist on settings
+    (an event bus, ECS, ...) that would make these invocations reach AWS, and that check has
+    its own tests (tests/unit/test_runtime_required_settings.py). It runs as in Lambda."""
     path = ROOT / "functions" / folder / "handler.py"
     spec = importlib.util.spec_from_file_location(f"observed_handler_{folder}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    marker = os.environ.pop(runtime.LAMBDA_MARKER, None)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if marker is not None:
+            os.environ[runtime.LAMBDA_MARKER] = marker
     return module
 
 
@@ -88,6 +97,8 @@ def lambda_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.delenv("AUTODEV_EVENT_BUS", raising=False)
     monkeypatch.delenv("AUTODEV_SCALER_FUNCTION", raising=False)
+    # In Lambda the scaler and the rescuer would count ECS tasks; these count local workers.
+    monkeypatch.setenv("AUTODEV_WORKER_LAUNCHER", "local")
     get_settings.cache_clear()
     return database
 
@@ -231,6 +242,8 @@ def test_the_workers_lines_name_the_task_workflow_and_step_and_a_budget_stop_is_
 ) -> None:
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/test")
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    # Never asked: the workflow's budget stops the step before Claude Code starts.
+    monkeypatch.setenv("AUTODEV_SCRIPTED_MODEL_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "200")
     get_settings.cache_clear()
     workflow_id = _workflow(budget_usd=0.5)

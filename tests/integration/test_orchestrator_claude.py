@@ -1,7 +1,8 @@
 """The real Claude Code CLI under the worker: a scrubbed environment, and a timeout that kills it.
 
-Each test runs the bundled CLI once against the scripted model server, with a session the
-task itself supplies (``context["scripted_session"]``).
+Each test runs the bundled CLI once against the scripted model server (the ``scripted_model``
+fixture: the server the local stack would run), with a session the task itself supplies
+(``context["scripted_session"]``), which the server reads from the task by its id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from autodev.config import get_settings
+from autodev.local.model.server import ScriptedModelServer
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
@@ -33,7 +35,9 @@ SECRETS = {
 
 
 @pytest.fixture
-def scripted(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def scripted(
+    database: str, scripted_model: ScriptedModelServer, monkeypatch: pytest.MonkeyPatch
+) -> str:
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "100")
     for name, value in SECRETS.items():
@@ -55,12 +59,14 @@ def _submit(prompt: str, tool: str, session: list[Any], **spec: Any) -> str:
     )
 
 
-def _run_worker(task_id: str) -> dict[str, Any]:
+def _run_worker(task_id: str) -> queue.TaskStatus:
     Worker(get_settings(), max_tasks=1).run()
     return queue.get_task_status(task_id)
 
 
-def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
+def test_claude_code_sees_no_credentials_of_the_worker(
+    scripted: str, scripted_model: ScriptedModelServer
+) -> None:
     session = [
         {
             "text": "Recording the environment.",
@@ -75,8 +81,9 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
     ]
     task_id = _submit("Save the environment", "Bash", session)
     status = _run_worker(task_id)
-    assert status["status"] == "succeeded", status["last_error"]
-    workspace = Path(status["result"]["workspace"])
+    assert status.status == "succeeded", status.last_error
+    assert status.result is not None
+    workspace = Path(status.result["workspace"])
     recorded = (workspace / "agent-env.txt").read_text()
     names = {line.split("=", 1)[0] for line in recorded.splitlines() if "=" in line}
     assert "HOME" in names
@@ -88,7 +95,12 @@ def test_claude_code_sees_no_credentials_of_the_worker(scripted: str) -> None:
     # HOME is the task's own, not the worker's.
     assert f"HOME={workspace.parent / 'home'}" in recorded
     # The agent-env.txt it wrote is the task's change, and the diff says so.
-    assert status["result"]["files_changed"] == ["agent-env.txt"]
+    assert status.result["files_changed"] == ["agent-env.txt"]
+    # Claude Code named the task in its requests; the server played that task's session once.
+    assert f"ANTHROPIC_CUSTOM_HEADERS=X-Autodev-Task-Id: {task_id}" in recorded
+    stats = scripted_model.task_stats(task_id)
+    assert stats is not None
+    assert (stats.runs, stats.turns_served) == (1, [0, 1])
 
 
 def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) -> None:
@@ -131,9 +143,9 @@ def test_a_timeout_kills_claude_code_and_everything_it_started(scripted: str) ->
         watcher.join()
     assert seen.get("command"), "the long command never started"
     assert seen.get("cli"), "the Claude Code CLI was not found above the command"
-    assert status["status"] == "failed"  # a timeout is final: retrying would burn budget again
-    assert status["error_code"] == queue.ERROR_TIMEOUT
-    assert "timed out after 6 s" in status["last_error"]
+    assert status.status == "failed"  # a timeout is final: retrying would burn budget again
+    assert status.error_code == queue.ERROR_TIMEOUT
+    assert "timed out after 6 s" in (status.last_error or "")
     for process in [*seen["command"], *seen["cli"]]:
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
 
@@ -159,7 +171,7 @@ def test_a_task_stops_with_a_clear_cause_at_its_turn_limit_or_budget(
 ) -> None:
     task_id = _submit("Read three times", "Read", _THREE_READS, **limits)
     status = _run_worker(task_id)
-    assert (status["status"], status["error_code"]) == ("failed", code)
-    assert status["last_error"].startswith(cause)
-    assert status["cost_usd"] > 0  # what was spent is recorded, even on failure
-    assert status["input_tokens"] > 0
+    assert (status.status, status.error_code) == ("failed", code)
+    assert (status.last_error or "").startswith(cause)
+    assert status.cost_usd > 0  # what was spent is recorded, even on failure
+    assert status.input_tokens > 0

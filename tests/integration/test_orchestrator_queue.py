@@ -50,7 +50,7 @@ def test_bad_input_is_refused_and_nothing_is_queued(database: str) -> None:
         _submit("x", "urgent")
     with pytest.raises(InvalidInput, match="prompt"):
         _submit("   ")
-    assert queue.queue_depth()["queued"] == dict.fromkeys(queue.PRIORITIES, 0)
+    assert queue.queue_depth().queued == dict.fromkeys(queue.PRIORITIES, 0)
 
 
 def test_a_task_is_claimed_by_one_worker_only(database: str) -> None:
@@ -72,7 +72,7 @@ def test_retryable_failures_back_off_then_end_dead_with_the_last_error(database:
     assert first.retry_in_seconds is not None
     assert 0 <= first.retry_in_seconds <= 2.0  # TASK_RETRY_BACKOFF_MS defaults to 2000
     status = queue.get_task_status(task_id)
-    assert status["available_at"] >= status["created_at"]
+    assert status.available_at >= status.created_at
     _make_available_now(task_id)
     again = queue.claim_next("w", 60)
     assert again is not None
@@ -83,9 +83,9 @@ def test_retryable_failures_back_off_then_end_dead_with_the_last_error(database:
     assert last.final
     assert last.error_code == queue.ERROR_RETRIES_EXHAUSTED
     status = queue.get_task_status(task_id)
-    assert status["status"] == "dead"
-    assert status["last_error"] == "boom 2 (gave up after 2 attempts)"
-    assert status["attempts"] == 2
+    assert status.status == "dead"
+    assert status.last_error == "boom 2 (gave up after 2 attempts)"
+    assert status.attempts == 2
 
 
 def test_a_non_retryable_failure_ends_at_once_with_its_code(database: str) -> None:
@@ -98,7 +98,7 @@ def test_a_non_retryable_failure_ends_at_once_with_its_code(database: str) -> No
     assert outcome is not None
     assert outcome.status == "failed"
     status = queue.get_task_status(task_id)
-    assert (status["status"], status["error_code"]) == ("failed", queue.ERROR_BUDGET)
+    assert (status.status, status.error_code) == ("failed", queue.ERROR_BUDGET)
 
 
 def test_expired_leases_are_rescued_and_the_old_owner_cannot_finish(database: str) -> None:
@@ -118,7 +118,7 @@ def test_expired_leases_are_rescued_and_the_old_owner_cannot_finish(database: st
     _expire_lease(task_id)
     (final,) = queue.rescue_expired()
     assert final.status == "dead"
-    assert queue.get_task_status(task_id)["status"] == "dead"
+    assert queue.get_task_status(task_id).status == "dead"
 
 
 def test_cancelling_a_workflow_cancels_its_queued_and_running_tasks(database: str) -> None:
@@ -137,8 +137,8 @@ def test_cancelling_a_workflow_cancels_its_queued_and_running_tasks(database: st
     other = _submit("other workflow")
     assert sorted(queue.cancel_workflow_tasks(workflow_id)) == sorted([running, queued])
     assert not queue.renew_lease(running, "w", 60)
-    assert queue.get_task_status(queued)["error_code"] == queue.ERROR_CANCELLED
-    assert queue.get_task_status(other)["status"] == "queued"
+    assert queue.get_task_status(queued).error_code == queue.ERROR_CANCELLED
+    assert queue.get_task_status(other).status == "queued"
 
 
 def test_status_never_shows_the_task_token(database: str) -> None:

@@ -12,7 +12,7 @@ from autodev.db import connection
 from autodev.local.stack import LocalStack
 from autodev.local.testing import local_stack, wait_for
 from autodev.orchestrator import queue, rescuer
-from autodev.workflows import sfn, start_workflow
+from autodev.workflows import StartRequest, sfn, start_workflow
 
 __all__ = ["local_stack"]
 
@@ -30,7 +30,7 @@ def _task(workflow_id: str) -> dict[str, Any] | None:
 def test_queued_steps_are_heartbeated_and_abandoned_ones_cancelled(
     local_stack: LocalStack,
 ) -> None:
-    started = start_workflow("bug-fix", {"description": "NPE on bulk insert"}, "U1")
+    started = start_workflow(StartRequest("bug-fix", {"description": "NPE on bulk insert"}, "U1"))
     task = wait_for(lambda: _task(started.id), what="the first step to be queued")
     assert task["status"] == "queued"
 
@@ -53,5 +53,5 @@ def test_queued_steps_are_heartbeated_and_abandoned_ones_cancelled(
     alive, abandoned = rescuer.heartbeat_queued(older_than_seconds=0)
     assert (alive, abandoned) == (0, [task["id"]])
     final = queue.get_task_status(task["id"])
-    assert final["status"] == "cancelled"
+    assert final.status == "cancelled"
     assert queue.claim_next("w-test", 30) is None

@@ -1,7 +1,8 @@
 """Worker processes started by the scaler, on a real Postgres: limits, rescue after SIGKILL.
 
-The workers are real processes (``functions/claude_worker/main.py``) with the echo runner, so
-the queue mechanics are exercised at full speed; Claude Code itself runs in the e2e tests.
+The workers are real processes (``python -m autodev.local.echo``: the worker's loop with the
+echo runner, chosen by AUTODEV_WORKER_MODULE), so the queue mechanics are exercised at full
+speed; Claude Code itself runs in the e2e tests.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ MAX_INSTANCES = 3
 
 @pytest.fixture
 def launcher(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalProcessLauncher]:
-    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    monkeypatch.setenv("AUTODEV_WORKER_MODULE", "autodev.local.echo")
     monkeypatch.setenv("ORCHESTRATOR_MAX_INSTANCES", str(MAX_INSTANCES))
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "1500")
     monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "1.5")
@@ -132,7 +133,7 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
     )
     scale(launcher)
     (victim,) = wait_for(launcher.pids, timeout=60)
-    owner = wait_for(lambda: queue.get_task_status(task_id)["lease_owner"], timeout=60)
+    owner = wait_for(lambda: queue.get_task_status(task_id).lease_owner, timeout=60)
     assert f"-{victim}-" in owner
     os.kill(victim, signal.SIGKILL)
     wait_for(
@@ -147,11 +148,12 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
         return task_id in report["requeued"]
 
     wait_for(rescued, timeout=30)
-    wait_for(lambda: queue.get_task_status(task_id)["status"] == "succeeded", timeout=60)
+    wait_for(lambda: queue.get_task_status(task_id).status == "succeeded", timeout=60)
     status = queue.get_task_status(task_id)
-    assert status["attempts"] == 2
-    assert status["result"]["answer"] == 42
-    assert status["result"]["attempt"] == 2
+    assert status.attempts == 2
+    assert status.result is not None
+    assert status.result["answer"] == 42
+    assert status.result["attempt"] == 2
     runs = [run for run in _runs() if run["task"] == task_id]
     assert len(runs) == 2
     killed, finished = sorted(runs, key=lambda run: run["start"])

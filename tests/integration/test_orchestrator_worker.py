@@ -10,6 +10,7 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local.echo import EchoTaskRunner
 from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
@@ -20,7 +21,6 @@ from autodev.orchestrator.worker import Worker
 
 @pytest.fixture
 def echo_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("AUTODEV_WORKER_RUNNER", "echo")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "300")
     monkeypatch.setenv("TASK_RETRY_BACKOFF_MS", "20")
     monkeypatch.setenv("ORCHESTRATOR_LEASE_SECONDS", "3")
@@ -57,14 +57,15 @@ def test_worker_runs_a_task_records_it_and_exits_when_idle(echo_env: str) -> Non
             context={"echo": {"output": {"passed": True}}},
         )
     )
-    worker = Worker(get_settings())
+    worker = Worker(get_settings(), runner=EchoTaskRunner())
     reason = worker.run()
     assert reason.startswith("idle")
     status = queue.get_task_status(task_id)
-    assert status["status"] == "succeeded"
-    assert status["result"]["summary"] == "[echo runner] say hello"
-    assert status["result"]["passed"] is True  # the answer's fields are at the top
-    assert status["result"]["task_id"] == task_id
+    assert status.status == "succeeded"
+    assert status.result is not None
+    assert status.result["summary"] == "[echo runner] say hello"
+    assert status.result["passed"] is True  # the answer's fields are at the top
+    assert status.result["task_id"] == task_id
     (finished,) = _metric_rows("orchestrator.task.finished", task_id)
     assert finished["dimensions"]["outcome"] == "succeeded"
     assert registry.live_workers() == []  # it said it stopped
@@ -79,12 +80,12 @@ def test_a_task_that_always_fails_ends_dead_after_its_attempts(echo_env: str) ->
             context={"echo": {"fail": "the org refused the deployment"}},
         )
     )
-    Worker(get_settings()).run()
+    Worker(get_settings(), runner=EchoTaskRunner()).run()
     status = queue.get_task_status(task_id)
-    assert status["status"] == "dead"
-    assert status["attempts"] == 3
-    assert status["error_code"] == queue.ERROR_RETRIES_EXHAUSTED
-    assert status["last_error"] == "the org refused the deployment (gave up after 3 attempts)"
+    assert status.status == "dead"
+    assert status.attempts == 3
+    assert status.error_code == queue.ERROR_RETRIES_EXHAUSTED
+    assert status.last_error == "the org refused the deployment (gave up after 3 attempts)"
     outcomes = [
         row["dimensions"]["outcome"] for row in _metric_rows("orchestrator.task.finished", task_id)
     ]
@@ -101,17 +102,15 @@ def test_a_cancelled_task_stops_its_worker_and_nothing_is_recorded(echo_env: str
             context={"echo": {"seconds": 60}},
         )
     )
-    worker = Worker(get_settings(), max_tasks=1)
+    worker = Worker(get_settings(), runner=EchoTaskRunner(), max_tasks=1)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    wait_for(
-        lambda: queue.get_task_status(task_id)["status"] == "running", timeout=20, interval=0.02
-    )
+    wait_for(lambda: queue.get_task_status(task_id).status == "running", timeout=20, interval=0.02)
     queue.cancel_workflow_tasks(workflow_id, "stopped by U1")
     thread.join(timeout=20)  # the lease keeper sees the lease gone within a third of it
     assert not thread.is_alive()
     status = queue.get_task_status(task_id)
-    assert (status["status"], status["last_error"], status["result"]) == (
+    assert (status.status, status.last_error, status.result) == (
         "cancelled",
         "stopped by U1",
         None,
@@ -124,6 +123,8 @@ def test_a_step_is_not_started_when_its_workflow_has_spent_its_budget(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    # Never reached: the budget check stops the step before Claude Code starts.
+    monkeypatch.setenv("AUTODEV_SCRIPTED_MODEL_URL", "http://127.0.0.1:9")
     get_settings.cache_clear()
     workflow_id = _workflow(budget_usd=0.5)
     spent = queue.submit_task(TaskSpec(task_type="fix", prompt="earlier", workflow_id=workflow_id))

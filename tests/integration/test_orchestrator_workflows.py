@@ -13,10 +13,11 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.local import orchestrator
 from autodev.local.stack import LocalStack
 from autodev.local.testing import wait_for, wait_until_finished
-from autodev.orchestrator import local_service, queue
-from autodev.workflows import get_workflow_status, sfn, start_workflow
+from autodev.orchestrator import queue
+from autodev.workflows import StartRequest, get_workflow_status, sfn, start_workflow
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def stack_env(database: str, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPa
 @contextmanager
 def _stack() -> Iterator[LocalStack]:
     get_settings.cache_clear()
-    with LocalStack(services=local_service.SERVICES) as running:
+    with LocalStack(services=[orchestrator.SERVICE]) as running:
         yield running
 
 
@@ -53,7 +54,9 @@ def test_a_step_that_always_fails_ends_dead_and_fails_its_workflow_with_the_caus
     stack_env.setenv("AUTODEV_SFDX_REPO", "/nonexistent/sfdx-repo")
     stack_env.setenv("TASK_MAX_ATTEMPTS", "2")
     with _stack():
-        started = start_workflow("bug-fix", {"description": "NPE on bulk insert"}, "U1")
+        started = start_workflow(
+            StartRequest("bug-fix", {"description": "NPE on bulk insert"}, "U1")
+        )
         status = wait_until_finished(started.id, timeout=90)
     assert status.status == "failed"
     assert status.error == queue.ERROR_RETRIES_EXHAUSTED
@@ -67,10 +70,10 @@ def test_a_step_that_always_fails_ends_dead_and_fails_its_workflow_with_the_caus
 def test_a_killed_worker_s_step_is_rescued_and_its_outcome_reaches_the_workflow_once(
     stack_env: pytest.MonkeyPatch,
 ) -> None:
-    stack_env.setenv("AUTODEV_WORKER_RUNNER", "echo")
+    stack_env.setenv("AUTODEV_WORKER_MODULE", "autodev.local.echo")
     stack_env.setenv("AUTODEV_ECHO_SECONDS", "1.5")
     with _stack():
-        started = start_workflow("code-review", {"target": "force-app"}, "U1")
+        started = start_workflow(StartRequest("code-review", {"target": "force-app"}, "U1"))
         running = wait_for(
             lambda: next((t for t in _tasks(started.id) if t["status"] == "running"), None),
             what="a step to start",

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from autodev import progress
+from autodev.local.slack.sink import SlackSink
+from autodev.local.testing import point_slack_at
 from autodev.progress import slack_updates
-from autodev.slack.sink import SlackSink
 
 _WORKER = """
 import sys, time
@@ -36,8 +37,7 @@ progress.complete(name, status_message=f"{name} finished")
 def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     monkeypatch.delenv("AUTODEV_EVENT_BUS", raising=False)
     with SlackSink() as running:
-        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def test_two_processes_share_one_edit_budget(sink: SlackSink) -> None:

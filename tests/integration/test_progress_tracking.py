@@ -8,8 +8,9 @@ import pytest
 
 from autodev import progress
 from autodev.errors import InvalidInput, NotFound
-from autodev.progress import ManualClock, slack_updates
-from autodev.slack.sink import SlackSink
+from autodev.local.slack.sink import SlackSink
+from autodev.local.testing import point_slack_at
+from autodev.progress import ManualClock, Metrics, slack_updates
 
 STAGES = [
     {"name": "Setup", "weight": 1},
@@ -21,8 +22,7 @@ STAGES = [
 @pytest.fixture
 def sink(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
     with SlackSink() as running:
-        monkeypatch.setenv("AUTODEV_SLACK_SINK_URL", running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def test_percent_stages_and_metrics(database: str) -> None:
@@ -34,15 +34,9 @@ def test_percent_stages_and_metrics(database: str) -> None:
     assert state.stage == "Analysis"
     assert state.percent == pytest.approx(50.0)  # Setup done (1) + half of Analysis (1.5) of 5
     assert state.status_message == "Reading triggers"
-    assert state.metrics["messages"] == 3
+    assert state.metrics.messages == 3
     state = progress.update_progress("t-1", metrics={"tokens": 1200, "cost_usd": 0.02}, clock=clock)
-    assert state.metrics == {
-        "messages": 3,
-        "tokens": 1200,
-        "cost_usd": 0.02,
-        "files_modified": 0,
-        "tool_calls": 0,
-    }
+    assert state.metrics == Metrics(messages=3, tokens=1200, cost_usd=0.02)
     done = progress.complete("t-1", clock=clock)
     assert done.percent == 100.0
     assert done.status == "completed"
@@ -112,9 +106,9 @@ def test_workflow_rolls_up_its_steps(database: str) -> None:
     workflow = progress.get_progress("wf-1")
     assert workflow is not None
     assert workflow.percent == pytest.approx(62.5)
-    assert workflow.metrics["tokens"] == 200
-    assert workflow.metrics["files_modified"] == 2
-    assert workflow.metrics["cost_usd"] == pytest.approx(0.5)
+    assert workflow.metrics.tokens == 200
+    assert workflow.metrics.files_modified == 2
+    assert workflow.metrics.cost_usd == pytest.approx(0.5)
     assert [s.status for s in workflow.stages] == ["done", "running"]
     assert [s.id for s in progress.workflow_steps("wf-1")] == ["a", "f"]
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from autodev.db import get_pool
+from autodev.local.slack.sender import SlackSender
+from autodev.local.slack.sink import RecordedCall, SlackSink
+from autodev.local.stack import LocalStack
+from autodev.local.testing import wait_for
 from autodev.monitoring import register_health_check, unregister_health_check
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.queue import TaskSpec
-from autodev.slack import sink as slack_sink
-from autodev.slack.sender import SlackSender
 from tests.conftest import reset_process_state
 from tests.integration.finished_tasks import finish_task
 
@@ -21,20 +23,23 @@ WORKER = "host-77-slack"
 
 
 @pytest.fixture
-def slack_sink_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[slack_sink.SlackSink]:
-    """Signed requests straight into the handler; jobs run inline; Slack calls recorded."""
+def slack_sink_env(slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
+    """Signed requests straight into the handler, which hands its job to the Slack worker
+    through the local stack (moto); Slack calls recorded by the sink."""
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.delenv("SLACK_WORKER_FUNCTION", raising=False)
-    with slack_sink.SlackSink() as sink:
-        monkeypatch.setenv(slack_sink.SINK_URL_ENV, sink.url)
-        yield sink
+    with LocalStack(poke_scaler=False):
+        yield slack_sink
 
 
-def _ask(sink: slack_sink.SlackSink, command: str) -> slack_sink.RecordedCall:
+def _ask(sink: SlackSink, command: str) -> RecordedCall:
     sender = SlackSender(SECRET, response_url_base=sink.url)
     answer, key = sender.command(command)
     assert answer.status == 200
-    [reply] = [c for c in sink.calls("response_url") if c.key == key]
+    reply: RecordedCall = wait_for(
+        lambda: next((c for c in sink.calls("response_url") if c.key == key), None),
+        timeout=30,
+        what=f"the answer to {command}",
+    )
     return reply
 
 
@@ -52,7 +57,7 @@ def _run(ok: bool, *, step: str, cost: float = 0.0) -> str:
 
 
 def test_orchestrator_shows_workers_queue_and_failures(
-    database: str, slack_sink_env: slack_sink.SlackSink
+    database: str, slack_sink_env: SlackSink
 ) -> None:
     dead = _run(False, step="Verify the fix")
     busy = queue.submit_task(TaskSpec(task_type="fix", prompt="p", step_name="Implement"))
@@ -73,7 +78,7 @@ def test_orchestrator_shows_workers_queue_and_failures(
     assert reply.args["blocks"][0]["type"] == "header"
 
 
-def test_monitor_shows_the_dashboard(database: str, slack_sink_env: slack_sink.SlackSink) -> None:
+def test_monitor_shows_the_dashboard(database: str, slack_sink_env: SlackSink) -> None:
     _run(True, step="Analyse", cost=0.5)
     _run(False, step="Fix", cost=0.25)
 
@@ -100,7 +105,7 @@ def test_monitor_shows_the_dashboard(database: str, slack_sink_env: slack_sink.S
 
 
 def test_with_the_database_down_both_answer_in_one_polite_line(
-    slack_sink_env: slack_sink.SlackSink, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    slack_sink_env: SlackSink, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
     reset_process_state()

@@ -16,17 +16,16 @@ from typing import Any
 
 import pytest
 
-from autodev.callbacks import local_service as delivery_service
 from autodev.config import get_settings
+from autodev.local import delivery
+from autodev.local.slack.sender import SlackSender
+from autodev.local.slack.services import GATEWAY_URL_ENV, SERVICES, SINK_URL_ENV
+from autodev.local.slack.sink import RecordedCall, RemoteSink
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, default_answer, wait_for
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
-from autodev.slack import sink as slack_sink
 from autodev.slack import views
-from autodev.slack.local_service import GATEWAY_URL_ENV, SERVICES
-from autodev.slack.sender import SlackSender
-from autodev.slack.sink import RecordedCall, RemoteSink
 
 SECRET = "deployment-flow-signing-secret-0123"
 CHANNEL = "CDEPLOYS"
@@ -39,7 +38,7 @@ def slack_stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loca
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     get_settings.cache_clear()
     # No scaler poke: the worker double answers the agent steps (no worker processes).
-    services = [*SERVICES, *delivery_service.SERVICES]
+    services = [*SERVICES, delivery.SERVICE]
     with LocalStack(services=services, poke_scaler=False) as stack:
         yield stack
     get_settings.cache_clear()
@@ -92,7 +91,7 @@ def _root_edits(sink: RemoteSink, thread: str) -> list[RecordedCall]:
 
 
 def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDouble) -> None:
-    sink = RemoteSink(os.environ[slack_sink.SINK_URL_ENV])
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
     requester = SlackSender(
         SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
     )
@@ -226,7 +225,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
 def test_a_redelivered_start_starts_one_workflow(slack_stack: LocalStack) -> None:
     from autodev.db import connection
 
-    sink = RemoteSink(os.environ[slack_sink.SINK_URL_ENV])
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
     requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
     body, key = requester.command_body("/workflow start bug-fix AccountTrigger NPE")
     first = requester.send("/slack/commands", body)

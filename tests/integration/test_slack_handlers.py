@@ -1,63 +1,56 @@
 """The Slack handlers fed real API Gateway REST proxy events, genuine and broken.
 
 Broken requests (forged, replayed, unsigned, oversized, garbled) must be refused with no
-database row, no Step Functions execution and no Slack message; genuine ones must act.
+database row, no Step Functions execution and no Slack message; genuine ones must act. The
+local stack is up (moto on loopback), so the handlers hand their jobs to the Slack worker as
+in AWS: an asynchronous Lambda invoke, which moto dispatches to functions/slack_worker.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.parse
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from autodev.slack import sink as slack_sink
-from autodev.slack.local_gateway import call_handler, proxy_event
-from autodev.slack.sender import SlackSender
+from autodev.local import lambdas
+from autodev.local.slack.gateway import call_handler, proxy_event
+from autodev.local.slack.sender import SlackSender
+from autodev.local.slack.sink import RecordedCall, SlackSink
+from autodev.local.stack import LocalStack
+from autodev.local.testing import wait_for
+from autodev.observability import child_logger
 from autodev.slack.verify import MAX_BODY_BYTES, sign
 
 SECRET = "test-signing-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from autodev.aws import reset_clients
-
-    reset_clients()
-    try:
-        yield url
-    finally:
-        reset_clients()
-        server.stop()
+METRICS_LOGGER = child_logger("autodev.observability").name
 
 
 @pytest.fixture
 def slack_env(
-    database: str, moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[slack_sink.SlackSink]:
+    local_stack: LocalStack, slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> SlackSink:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.delenv("SLACK_WORKER_FUNCTION", raising=False)  # any job would run inline
-    with slack_sink.SlackSink() as sink:
-        monkeypatch.setenv(slack_sink.SINK_URL_ENV, sink.url)
-        yield sink
+    return slack_sink
+
+
+def _nothing_sent(sink: SlackSink) -> bool:
+    """No Slack call, once every job handed to the Slack worker has finished."""
+    assert lambdas.wait_for_background(10)
+    return sink.calls() == []
+
+
+def _answer(sink: SlackSink, key: str) -> RecordedCall:
+    found: RecordedCall = wait_for(
+        lambda: next((c for c in sink.calls("response_url") if c.key == key), None),
+        timeout=30,
+        what=f"the answer to {key}",
+    )
+    return found
 
 
 def _counts() -> dict[str, int]:
@@ -98,31 +91,75 @@ def _broken_events() -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "oversized": proxy_event("/slack/commands", oversized.encode(), sign(SECRET, oversized)),
         "garbled": proxy_event("/slack/commands", b"\xff\xfe\x00garbage", sign(SECRET, "garbage")),
-        "garbled-signed-form": proxy_event("/slack/commands", b"a=1&&&=", sign(SECRET, "a=1&&&=")),
         "tampered": proxy_event(
             "/slack/commands",
             body.replace("bug-fix", "deployment").encode(),
             sign(SECRET, body),
         ),
     }
-    payload = urllib.parse.urlencode({"payload": "{not json"})
-    events["garbled-interaction"] = proxy_event(
-        "/slack/interactions", payload.encode(), sign(SECRET, payload)
-    )
-    return {
-        name: ("slack_commands" if "interaction" not in name else "slack_interactions", e)
-        for name, e in events.items()
-    }
+    return {name: ("slack_commands", e) for name, e in events.items()}
 
 
 BROKEN = _broken_events()
 
 
+def _signed(path: str, body: str) -> dict[str, Any]:
+    return proxy_event(path, body.encode(), sign(SECRET, body))
+
+
+def _interaction(**changes: Any) -> dict[str, Any]:
+    """A signed click whose payload has ``changes`` applied to a genuine one."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "channel": {"id": "C1"},
+        "trigger_id": "1.2",
+        "response_url": "http://127.0.0.1:9/response",
+        "actions": [{"action_id": "view_details", "value": "x", "action_ts": "1.0"}],
+    }
+    payload.update(changes)
+    return _signed("/slack/interactions", urllib.parse.urlencode({"payload": json.dumps(payload)}))
+
+
+def _mention_envelope(event: Any) -> dict[str, Any]:
+    envelope = {"type": "event_callback", "event_id": "Ev1", "event": event}
+    return _signed("/slack/events", json.dumps(envelope))
+
+
+# Genuine (correctly signed) requests whose bodies do not fit what Slack sends; built when the
+# test runs, so that they are fresh (signed within Slack's five-minute window).
+MALFORMED: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "form-that-does-not-parse": ("slack_commands", lambda: _signed("/slack/commands", "a=1&&&=")),
+    "command-without-user": (
+        "slack_commands",
+        lambda: _signed("/slack/commands", "command=%2Fworkflow&text=list"),
+    ),
+    "payload-not-json": (
+        "slack_interactions",
+        lambda: _signed("/slack/interactions", urllib.parse.urlencode({"payload": "{not json"})),
+    ),
+    "payload-a-list": (
+        "slack_interactions",
+        lambda: _signed("/slack/interactions", urllib.parse.urlencode({"payload": "[1, 2]"})),
+    ),
+    "user-a-string": ("slack_interactions", lambda: _interaction(user="U1")),
+    "actions-not-objects": ("slack_interactions", lambda: _interaction(actions=["approve"])),
+    "actions-an-object": ("slack_interactions", lambda: _interaction(actions={"action_id": "x"})),
+    "no-actions": ("slack_interactions", lambda: _interaction(actions=[])),
+    "type-missing": ("slack_interactions", lambda: _interaction(type=None)),
+    "event-a-list": ("slack_events", lambda: _mention_envelope(["app_mention"])),
+    "mention-user-an-object": (
+        "slack_events",
+        lambda: _mention_envelope({"type": "app_mention", "user": {"id": "U1"}, "channel": "C1"}),
+    ),
+    "event-body-a-string": ("slack_events", lambda: _signed("/slack/events", json.dumps("hi"))),
+}
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_requests_are_refused_and_leave_no_trace(
-    case: str, slack_env: slack_sink.SlackSink
-) -> None:
-    from autodev.slack.local_gateway import LocalContext, load_handler
+def test_broken_requests_are_refused_and_leave_no_trace(case: str, slack_env: SlackSink) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
 
     function, event = BROKEN[case]
     before = _counts()
@@ -135,11 +172,58 @@ def test_broken_requests_are_refused_and_leave_no_trace(
         assert answer["body"] == "invalid request signature"
     assert _counts() == before == dict.fromkeys(before, 0)
     assert _executions() == 0
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_signed_requests_get_400_and_one_log_line(
+    case: str, slack_env: SlackSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
+
+    function, build = MALFORMED[case]
+    event = build()
+    before = _counts()
+    with caplog.at_level(logging.INFO):
+        answer = load_handler(function)(event, LocalContext(function, "req-1"))
+    assert answer["statusCode"] == 400
+    assert answer["body"] == "malformed request"
+    # Outside AWS a metric is a log line of autodev.observability (EMF on stdout in AWS).
+    metric_lines = [r for r in caplog.records if r.name == METRICS_LOGGER]
+    lines = [r for r in caplog.records if r.name.startswith("autodev") and r not in metric_lines]
+    assert [r.getMessage() for r in lines] == ["slack request malformed"]
+    assert lines[0].levelno == logging.WARNING
+    [counted] = metric_lines
+    assert counted.metrics["SlackRequestsRefused"] == [1.0]  # type: ignore[attr-defined]
+    assert counted.metrics["reason"] == "garbled"  # type: ignore[attr-defined]
+    assert _counts() == before == dict.fromkeys(before, 0)
+    assert _executions() == 0
+    assert _nothing_sent(slack_env)
+
+
+def test_other_interactions_and_events_are_acknowledged_without_work(
+    slack_env: SlackSink,
+) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
+
+    quiet = {
+        # Views and shortcuts are not used: acknowledged whatever else they carry.
+        "slack_interactions": _interaction(type="view_submission", user="U1", actions="none"),
+        # Events other than mentions, and mentions by bots (our own messages), need nothing.
+        "slack_events": _mention_envelope({"type": "message", "user": {"id": "U1"}}),
+    }
+    for function, event in quiet.items():
+        answer = load_handler(function)(event, LocalContext(function, "req-1"))
+        assert (answer["statusCode"], answer["body"]) == (200, "")
+    bot = _mention_envelope({"type": "app_mention", "bot_id": "B1", "channel": "C1"})
+    answer = load_handler("slack_events")(bot, LocalContext("slack_events", "req-2"))
+    assert (answer["statusCode"], answer["body"]) == (200, "")
+    assert _counts() == dict.fromkeys(_counts(), 0)
+    assert _nothing_sent(slack_env)
 
 
 def test_events_endpoint_refuses_forgery_but_answers_url_verification(
-    slack_env: slack_sink.SlackSink,
+    slack_env: SlackSink,
 ) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aB"})
     forged = call_handler("/slack/events", body.encode(), sign("wrong", body))
@@ -150,34 +234,34 @@ def test_events_endpoint_refuses_forgery_but_answers_url_verification(
     assert _counts()["audit_log"] == 0
 
 
-def test_usage_is_answered_at_once_without_side_effects(slack_env: slack_sink.SlackSink) -> None:
+def test_usage_is_answered_at_once_without_side_effects(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     answer, _ = sender.command("/workflow bogus")
     assert answer.status == 200
     assert "Unknown subcommand `bogus`" in answer.text
     assert answer.json()["response_type"] == "ephemeral"
     assert _counts()["audit_log"] == 0
-    assert slack_env.calls() == []
+    assert _nothing_sent(slack_env)
 
 
-def test_a_retried_delivery_is_acknowledged_without_work(slack_env: slack_sink.SlackSink) -> None:
+def test_a_retried_delivery_is_acknowledged_without_work(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     body, _ = sender.command_body("/workflow list")
     answer = sender.send("/slack/commands", body, extra_headers={"X-Slack-Retry-Num": "1"})
     assert answer.status == 200
+    assert _nothing_sent(slack_env)
     assert _counts()["audit_log"] == 0
-    assert slack_env.calls() == []
 
 
-def test_genuine_list_and_orchestrator_commands_act(slack_env: slack_sink.SlackSink) -> None:
+def test_genuine_list_and_orchestrator_commands_act(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     listed, list_key = sender.command("/workflow list")
     shown, orchestrator_key = sender.command("/orchestrator")
     assert (listed.status, shown.status) == (200, 200)
-    [templates] = [c for c in slack_env.calls("response_url") if c.key == list_key]
+    templates = _answer(slack_env, list_key)
     for name in ("bug-fix", "deployment", "code-review", "full-analysis-improvement"):
         assert f"*{name}*" in templates.block_text()
-    [summary] = [c for c in slack_env.calls("response_url") if c.key == orchestrator_key]
+    summary = _answer(slack_env, orchestrator_key)
     assert "Orchestrator" in summary.block_text()
     assert "queued" in summary.block_text()
     # Read as a person would: no field names, no Python None.

@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from autodev.local.slack import sink as slack_sink
+from autodev.local.testing import point_slack_at
 from autodev.slack import client as slack_client
-from autodev.slack import sink as slack_sink
 
 
 @pytest.fixture
 def sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[slack_sink.SlackSink]:
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path))
     with slack_sink.SlackSink() as running:
-        monkeypatch.setenv(slack_sink.SINK_URL_ENV, running.url)
-        yield running
+        yield point_slack_at(running, monkeypatch)
 
 
 def test_post_update_and_thread_are_recorded(sink: slack_sink.SlackSink) -> None:

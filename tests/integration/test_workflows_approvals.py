@@ -20,6 +20,7 @@ from autodev.workflows import (
     AlreadyDecided,
     Approval,
     NotAllowed,
+    StartRequest,
     StepFunctionsError,
     WorkflowStatus,
     get_approval,
@@ -50,7 +51,7 @@ def finished(workflow_id: str) -> WorkflowStatus:
 
 def waiting_deployment(worker_double: WorkerDouble) -> tuple[str, Approval]:
     worker_double.start()
-    started = start_workflow("deployment", {"target_org": "staging"}, "UREQUESTER")
+    started = start_workflow(StartRequest("deployment", {"target_org": "staging"}, "UREQUESTER"))
     approvals = wait_for(lambda: pending_approvals(started.id), what="an approval request")
     assert len(approvals) == 1
     return started.id, approvals[0]
@@ -200,7 +201,7 @@ def test_an_answer_the_workflow_no_longer_waits_for_is_a_clear_message(
 ) -> None:
     from autodev.workflows.approvals import request_approval
 
-    started = start_workflow("deployment", {"target_org": "staging"}, "UREQUESTER")
+    started = start_workflow(StartRequest("deployment", {"target_org": "staging"}, "UREQUESTER"))
     # A request whose task token Step Functions no longer knows (its execution moved on).
     stale = request_approval(started.id, "token-of-a-finished-step", "Request approval", "Go?", 60)
     with pytest.raises(

@@ -11,6 +11,7 @@ from autodev.local.testing import wait_for
 from autodev.slack import platform
 from autodev.workflows import (
     AmbiguousId,
+    StartRequest,
     approval_to_answer,
     cancel_workflow,
     get_workflow_status,
@@ -85,7 +86,7 @@ def test_approvals_are_found_through_a_short_id_or_name(database: str) -> None:
 
 
 def test_slack_and_cancel_take_the_short_id_and_the_name(local_stack: LocalStack) -> None:
-    started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
+    started = start_workflow(StartRequest("code-review", {"target": "AccountTrigger"}, "U1"))
     short = started.execution_name.rsplit("-", 1)[1]
     assert short == short_id(started.id)
     wait_for(lambda: get_workflow_status(short).status == "running", what="the execution")

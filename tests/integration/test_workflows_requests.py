@@ -11,7 +11,13 @@ from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
-from autodev.workflows import cancel_workflow, get_workflow_status, sfn, start_workflow
+from autodev.workflows import (
+    StartRequest,
+    cancel_workflow,
+    get_workflow_status,
+    sfn,
+    start_workflow,
+)
 
 
 def _counts() -> dict[str, int]:
@@ -50,7 +56,7 @@ def test_bad_requests_get_a_clear_message_and_change_nothing(
     # One stack for every case: each would otherwise pay for its own database and stack.
     for template, given, error, message in BAD_REQUESTS:
         with pytest.raises(error, match=message):
-            start_workflow(template, given, "U1")
+            start_workflow(StartRequest(template, given, "U1"))
     assert _counts() == before
     assert _executions(local_stack) == []
 
@@ -58,11 +64,11 @@ def test_bad_requests_get_a_clear_message_and_change_nothing(
 def test_bad_options_change_nothing(local_stack: LocalStack) -> None:
     before = _counts()
     with pytest.raises(InvalidInput, match="priority must be one of"):
-        start_workflow("bug-fix", {"description": "NPE"}, "U1", priority="urgent")
+        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", priority="urgent"))
     with pytest.raises(InvalidInput, match="budget must be above 0"):
-        start_workflow("bug-fix", {"description": "NPE"}, "U1", budget_usd=0)
+        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", budget_usd=0))
     with pytest.raises(InvalidInput, match="requested it"):
-        start_workflow("bug-fix", {"description": "NPE"}, " ")
+        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, " "))
     assert _counts() == before
     assert _executions(local_stack) == []
 
@@ -81,8 +87,12 @@ def test_a_client_key_starts_one_workflow(
     local_stack: LocalStack,
     worker_double: WorkerDouble,
 ) -> None:
-    first = start_workflow("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
-    again = start_workflow("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
+    first = start_workflow(
+        StartRequest("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
+    )
+    again = start_workflow(
+        StartRequest("code-review", {"target": "X"}, "U1", client_key="slack:T1:abc")
+    )
     assert first.created
     assert not again.created
     assert (again.id, again.execution_arn) == (first.id, first.execution_arn)
@@ -92,12 +102,14 @@ def test_a_client_key_starts_one_workflow(
 
 def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> None:
     started = start_workflow(
-        "bug-fix",
-        {"description": "NPE on insert"},
-        "U1",
-        slack_channel="C1",
-        slack_thread_ts="1700000000.000100",
-        budget_usd=3.5,
+        StartRequest(
+            "bug-fix",
+            {"description": "NPE on insert"},
+            "U1",
+            slack_channel="C1",
+            slack_thread_ts="1700000000.000100",
+            budget_usd=3.5,
+        )
     )
     status = get_workflow_status(started.id)
     assert status.status == "running"
@@ -111,7 +123,7 @@ def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> No
 
 
 def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> None:
-    started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
+    started = start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1"))
     wait_for(
         lambda: get_workflow_status(started.id).current_step == "Reproduce the bug",
         what="the first step to be queued",
@@ -149,7 +161,7 @@ def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> No
 def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: LocalStack) -> None:
     from autodev import callbacks, progress
 
-    started = start_workflow("bug-fix", {"description": "NPE on insert"}, "U1")
+    started = start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1"))
     wait_for(
         lambda: get_workflow_status(started.id).current_step == "Reproduce the bug",
         what="the first step to be queued",
@@ -161,10 +173,11 @@ def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: Local
     )
     assert status.status == "cancelled"
     result = callbacks.get_result(started.id)
-    assert result["status"] == "cancelled"
-    assert result["result"]["cause"] == "console"
+    assert isinstance(result, callbacks.CachedResult)
+    assert result.status == "cancelled"
+    assert result.result["cause"] == "console"
     tracked = progress.get_progress(started.id)
     assert tracked is not None
     assert tracked.status == "cancelled"
     get_workflow_status(started.id)  # seen again: nothing is delivered twice
-    assert [d["channel"] for d in callbacks.delivery_status(started.id)] == ["event"]
+    assert [d.channel for d in callbacks.delivery_status(started.id)] == ["event"]

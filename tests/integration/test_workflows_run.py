@@ -21,6 +21,7 @@ from autodev.local.testing import (
 )
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.workflows import (
+    StartRequest,
     WorkflowStatus,
     pending_approvals,
     respond_to_approval,
@@ -47,7 +48,9 @@ def test_bug_fix_runs_to_completion(
 ) -> None:
     worker_double.start()
     started = start_workflow(
-        "bug-fix", {"description": "NPE on bulk insert", "component": "AccountTrigger"}, "U1"
+        StartRequest(
+            "bug-fix", {"description": "NPE on bulk insert", "component": "AccountTrigger"}, "U1"
+        )
     )
     assert started.created
     assert started.execution_name == f"bug-fix-{started.id.replace('-', '')[:8]}"
@@ -81,7 +84,9 @@ def test_full_analysis_implements_each_prioritised_item(
     worker_double: WorkerDouble,
 ) -> None:
     worker_double.start()
-    started = start_workflow("full-analysis-improvement", {"target": "AccountService"}, "U1")
+    started = start_workflow(
+        StartRequest("full-analysis-improvement", {"target": "AccountService"}, "U1")
+    )
     status = finished(started.id)
     assert status.status == "succeeded", (status.error, status.cause)
     answered = worker_double.steps_answered()
@@ -106,7 +111,9 @@ def test_full_analysis_skips_the_fixes_when_none_is_high_priority(
 
     worker_double.respond = no_items
     worker_double.start()
-    status = finished(start_workflow("full-analysis-improvement", {"target": "X"}, "U1").id)
+    status = finished(
+        start_workflow(StartRequest("full-analysis-improvement", {"target": "X"}, "U1")).id
+    )
     assert status.status == "succeeded"
     assert "Implement fix #1" not in worker_double.steps_answered()
 
@@ -115,7 +122,7 @@ def test_code_review_runs_its_three_reviews_at_the_same_time(
     local_stack: LocalStack,
     worker_double: WorkerDouble,
 ) -> None:
-    started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
+    started = start_workflow(StartRequest("code-review", {"target": "AccountTrigger"}, "U1"))
     # No worker runs yet: all three reviews are queued together, none waiting for another.
     queued = wait_for(
         lambda: len(q := [t for t in _tasks(started.id) if t["status"] == "queued"]) == 3 and q,
@@ -154,7 +161,9 @@ def test_bug_fix_goes_back_to_the_fix_after_a_failed_verification(
 ) -> None:
     worker_double.respond = _verifications([False, True])
     worker_double.start()
-    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    status = finished(
+        start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1")).id
+    )
     assert status.status == "succeeded"
     assert worker_double.steps_answered()[2:] == [
         "Implement the fix",
@@ -174,7 +183,9 @@ def test_bug_fix_fails_with_a_clear_cause_after_max_fix_attempts(
     local_stack.redefine("bug-fix", MaxFixAttempts=2)
     worker_double.respond = _verifications([False, False, True])
     worker_double.start()
-    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    status = finished(
+        start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1")).id
+    )
     assert status.status == "failed"
     assert status.error == "VerificationFailed"
     assert status.cause is not None
@@ -196,7 +207,9 @@ def test_a_failed_step_fails_the_workflow_with_its_error(
 
     worker_double.respond = broken
     worker_double.start()
-    status = finished(start_workflow("bug-fix", {"description": "NPE on insert"}, "U1").id)
+    status = finished(
+        start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1")).id
+    )
     assert status.status == "failed"
     assert status.error == "Agent.BudgetExceeded"
     assert status.cause == "the task spent its 5.00 USD budget"
@@ -211,14 +224,15 @@ def test_the_outcome_is_delivered_to_the_callbacks(
     worker_double: WorkerDouble,
 ) -> None:
     worker_double.start()
-    started = start_workflow("code-review", {"target": "AccountTrigger"}, "U1")
+    started = start_workflow(StartRequest("code-review", {"target": "AccountTrigger"}, "U1"))
     finished(started.id)
     delivered = callbacks.get_result(started.id)
-    assert delivered["target_id"] == started.id
-    assert delivered["target_kind"] == "workflow"
-    assert delivered["status"] == "succeeded"
-    assert delivered["result"]["summary"] == "Write review report: done"
-    assert delivered["result"]["console_url"] == started.console_url
+    assert isinstance(delivered, callbacks.CachedResult)
+    assert delivered.target_id == started.id
+    assert delivered.target_kind == "workflow"
+    assert delivered.status == "succeeded"
+    assert delivered.result["summary"] == "Write review report: done"
+    assert delivered.result["console_url"] == started.console_url
 
 
 def _answering(step: str, answer: dict[str, Any]) -> Any:
@@ -261,7 +275,7 @@ def test_a_deployment_that_fails_validation_asks_nobody_to_approve(
 ) -> None:
     worker_double.respond = _answering("validate", answer)
     worker_double.start()
-    started = start_workflow("deployment", {"target_org": "staging"}, "U1")
+    started = start_workflow(StartRequest("deployment", {"target_org": "staging"}, "U1"))
     status = finished(started.id)
     assert status.status == "failed"
     assert status.error == "ValidationFailed"
@@ -297,7 +311,7 @@ def test_a_deployment_whose_smoke_tests_fail_is_reported_live_and_failed(
     }
     worker_double.respond = _answering("smoke_test", answer)
     worker_double.start()
-    started = start_workflow("deployment", {"target_org": "staging"}, "U1")
+    started = start_workflow(StartRequest("deployment", {"target_org": "staging"}, "U1"))
     [approval] = wait_for(lambda: pending_approvals(started.id), what="an approval request")
     respond_to_approval(approval.id, approver, True, "ship it")
     status = finished(started.id)

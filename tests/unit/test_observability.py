@@ -372,13 +372,9 @@ HANDLED_ELSEWHERE = {
 }
 
 
-_STAND_INS = {"slack/sink.py", "slack/sender.py", "orchestrator/echo_task.py", "models/server.py"}
-
-
 def _is_local_stand_in(relative: str) -> bool:
-    """The local stack's modules (and the stand-ins on their way into autodev/local)."""
-    name = relative.rsplit("/", 1)[-1]
-    return relative.startswith("local/") or name.startswith("local_") or relative in _STAND_INS
+    """The local stack's modules and stand-ins, which never run in AWS."""
+    return relative.startswith("local/")
 
 
 def _swallows(handler: ast.ExceptHandler) -> bool:

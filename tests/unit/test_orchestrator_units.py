@@ -12,11 +12,11 @@ from pydantic import SecretStr
 
 from autodev.config import ModelProvider, load_settings
 from autodev.errors import InvalidInput
+from autodev.local.model.apex_checks import check_source, fixed_source
+from autodev.local.model.script import Script, ToolCall, Turn, script_from_json
+from autodev.local.model.server import usage_for
+from autodev.local.model.sessions import session_for, step_kind
 from autodev.models import providers
-from autodev.models.apex_checks import check_source, fixed_source
-from autodev.models.script import Script, ToolCall, Turn, script_from_json
-from autodev.models.server import usage_for
-from autodev.models.sessions import session_for, step_kind
 from autodev.orchestrator import workspace
 from autodev.orchestrator.runner import base_tool_names
 from autodev.orchestrator.scaler import desired_workers
@@ -39,25 +39,46 @@ def test_the_agent_environment_holds_only_what_the_provider_needs(tmp_path: Path
         "SLACK_BOT_TOKEN": "xoxb-secret",
         "HOME": "/root",
     }
-    settings = load_settings(autodev_model_provider="scripted")
+    settings = load_settings(
+        autodev_model_provider="scripted", autodev_scripted_model_url="http://127.0.0.1:1"
+    )
     env = providers.agent_environment(
-        settings, home=tmp_path, scripted_base_url="http://127.0.0.1:1/s/k", parent_env=parent
+        settings, home=tmp_path, parent_env=parent, task_id="t-1", workspace=tmp_path / "repo"
     )
     assert env["HOME"] == str(tmp_path)
-    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1/s/k"
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1"
     assert env["ANTHROPIC_API_KEY"] == providers.SCRIPTED_API_KEY
+    # The scripted server learns the task and its workspace from these request headers.
+    assert env["ANTHROPIC_CUSTOM_HEADERS"].splitlines() == [
+        "X-Autodev-Task-Id: t-1",
+        f"X-Autodev-Workspace: {tmp_path / 'repo'}",
+    ]
     assert not [name for name in env if name.startswith(("AWS_", "SLACK_", "DATABASE"))]
     assert "secret" not in json.dumps(env)
+
+
+def test_the_scripted_provider_needs_its_server_url_and_says_which_setting(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(autodev_model_provider="scripted")
+    with pytest.raises(providers.ProviderUnavailable, match="AUTODEV_SCRIPTED_MODEL_URL"):
+        providers.agent_environment(settings, home=tmp_path, parent_env={}, task_id="t-1")
 
 
 def test_anthropic_passes_its_key_and_nothing_else_secret(tmp_path: Path) -> None:
     settings = load_settings(autodev_model_provider="anthropic", anthropic_api_key="sk-ant-1")
     env = providers.agent_environment(
-        settings, home=tmp_path, parent_env={"AWS_SECRET_ACCESS_KEY": "x", "PATH": "/bin"}
+        settings,
+        home=tmp_path,
+        parent_env={"AWS_SECRET_ACCESS_KEY": "x", "PATH": "/bin"},
+        task_id="t-2",
+        workspace=tmp_path,
     )
     assert env["ANTHROPIC_API_KEY"] == "sk-ant-1"
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert "ANTHROPIC_BASE_URL" not in env
+    # A real provider gets the task id (for cost attribution at a gateway), not local paths.
+    assert env["ANTHROPIC_CUSTOM_HEADERS"] == "X-Autodev-Task-Id: t-2"
     with pytest.raises(providers.ProviderUnavailable, match="ANTHROPIC_API_KEY"):
         providers.agent_environment(
             load_settings(autodev_model_provider="anthropic"), home=tmp_path, parent_env={}
@@ -299,7 +320,7 @@ def test_usage_is_counted_once_per_message_and_edits_are_files_changed(tmp_path:
     )
     assert monitor.usage.cost_usd == 0.25
     assert monitor.usage.input_tokens == 120
-    assert monitor.metrics()["files_modified"] == 1
+    assert monitor.metrics().files_modified == 1
 
 
 def test_the_final_json_object_is_read_from_the_answer() -> None:
@@ -332,7 +353,7 @@ def test_task_files_must_stay_inside_the_workspace(tmp_path: Path) -> None:
 
 
 def test_scripts_round_trip_through_json() -> None:
-    from autodev.models.script import script_to_json
+    from autodev.local.model.script import script_to_json
 
     script = Script("s", (Turn("a", (ToolCall("Read", {"file_path": "/x"}),)), Turn("b")))
     assert script_from_json(script_to_json(script)).turns == script.turns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autodev.errors import InvalidInput
-from autodev.progress import estimate
+from autodev.progress import Metrics, estimate
 from autodev.progress.estimate import RateState, Stage
 
 
@@ -82,14 +82,13 @@ def test_stages_and_metrics_are_validated() -> None:
         with pytest.raises(InvalidInput):
             estimate.parse_stages(bad)
     merged = estimate.merge_metrics({"tokens": 5}, {"messages": 2, "cost_usd": 0.5})
-    assert merged == {
-        "messages": 2,
-        "tokens": 5,
-        "cost_usd": 0.5,
-        "files_modified": 0,
-        "tool_calls": 0,
-    }
+    assert merged == Metrics(messages=2, tokens=5, cost_usd=0.5)
     with pytest.raises(InvalidInput, match="unknown metric"):
         estimate.merge_metrics({}, {"bogus": 1})
-    with pytest.raises(InvalidInput):
-        estimate.merge_metrics({}, {"tokens": -1})
+    for bad_value in (-1, True, "12", 1.5):
+        with pytest.raises(InvalidInput, match="metric tokens"):
+            estimate.merge_metrics({}, {"tokens": bad_value})
+    # A Metrics update replaces only the fields it was given.
+    assert estimate.merge_metrics(merged, Metrics(tool_calls=4)) == Metrics(
+        messages=2, tokens=5, cost_usd=0.5, tool_calls=4
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from autodev.db import connection
+from autodev.db import connection, in_transaction
 
 
 def record(
@@ -27,11 +27,8 @@ def record(
         "INSERT INTO audit_log (actor, action, target, detail) VALUES (%s, %s, %s, %s) RETURNING id"
     )
     params = (actor, action, target, Jsonb(detail or {}))
-    if conn is not None:
-        row = conn.execute(query, params).fetchone()
-    else:
-        with connection() as own:
-            row = own.execute(query, params).fetchone()
+    with in_transaction(conn) as tx:
+        row = tx.execute(query, params).fetchone()
     assert row is not None
     return int(row["id"] if isinstance(row, dict) else row[0])
 

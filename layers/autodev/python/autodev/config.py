@@ -18,17 +18,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from autodev.errors import AutodevError
+# Defined with the other errors (light to import); config is where callers look for it.
+from autodev.errors import ConfigError as ConfigError
 
 
 class ModelProvider(StrEnum):
     ANTHROPIC = "anthropic"
     BEDROCK = "bedrock"
     SCRIPTED = "scripted"
-
-
-class ConfigError(AutodevError):
-    """A setting has a value that autodev cannot use."""
 
 
 # The form each setting expects, used in the one-line error message.
@@ -54,7 +51,8 @@ _EXPECTED: dict[str, str] = {
     "webhook_allowed_hosts": "a comma-separated list of host names",
     "orchestrator_lease_seconds": "a number of seconds from 1 to 3600",
     "task_retry_backoff_ms": "a whole number of milliseconds from 0 to 300000",
-    "autodev_worker_runner": "one of claude, echo",
+    "autodev_worker_module": "a Python module name, like autodev.local.echo",
+    "autodev_scripted_model_url": "an http:// or https:// URL",
     "autodev_worker_launcher": "one of ecs, local",
     "autodev_ecs_subnets": "a comma-separated list of subnet ids",
     "autodev_ecs_security_groups": "a comma-separated list of security group ids",
@@ -90,6 +88,8 @@ class Settings(BaseSettings):
     # --- the model Claude Code talks to ---
     autodev_model_provider: ModelProvider | None = None
     autodev_model: str = "claude-sonnet-4-5"
+    # The scripted provider's Messages API endpoint (the local stack runs one and sets it).
+    autodev_scripted_model_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     # --- where the local stack keeps its state (embedded Postgres, logs, workspaces) ---
     autodev_state_dir: Path = Path(".autodev")
@@ -103,8 +103,12 @@ class Settings(BaseSettings):
     task_retry_backoff_ms: int = Field(default=2_000, ge=0, le=300_000)
     # A worker's lease on its task; renewed every third of it while the task runs.
     orchestrator_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
-    # 'claude' runs Claude Code; 'echo' completes tasks without it (queue tests and benchmarks).
-    autodev_worker_runner: Literal["claude", "echo"] = "claude"
+    # The module the local process launcher runs as a worker (``python -m``); unset: the
+    # Claude Code worker (functions/claude_worker/main.py). The local stack's echo worker,
+    # which completes tasks without Claude Code, is ``autodev.local.echo``.
+    autodev_worker_module: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+    )
     # How the scaler starts workers: 'ecs' (RunTask) or 'local' processes; unset: ecs when
     # AUTODEV_ECS_CLUSTER is set, else local.
     autodev_worker_launcher: Literal["ecs", "local"] | None = None

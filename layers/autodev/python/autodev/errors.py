@@ -15,3 +15,7 @@ class NotFound(AutodevError):
 
 class InvalidInput(AutodevError):
     """The request is malformed or fails validation; nothing was changed."""
+
+
+class ConfigError(AutodevError):
+    """A setting is missing or has a value that autodev cannot use."""

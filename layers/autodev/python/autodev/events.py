@@ -45,9 +45,10 @@ class EventDetail(BaseModel):
 
 
 class Metrics(BaseModel):
-    """What a Claude Code run has used so far (cumulative)."""
+    """What a Claude Code run has used so far (cumulative); also what ``autodev.progress``
+    keeps for each task and workflow. Strict: a count is an int, never a bool or a string."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     messages: int = Field(default=0, ge=0)
     tokens: int = Field(default=0, ge=0)

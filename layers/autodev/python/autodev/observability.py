@@ -46,6 +46,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 )
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.types import CloudWatchEMFOutput
 
+from autodev.runtime import in_aws
+
 PACKAGE = "autodev"
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or PACKAGE
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or PACKAGE
@@ -71,15 +73,6 @@ class Metric(StrEnum):
     # the person was told something went wrong
     SLACK_REQUESTS_FAILED = "SlackRequestsFailed"
     BEST_EFFORT_FAILED = "BestEffortFailed"  # by effect: a side effect failed, work went on
-
-
-# Set by the Lambda runtime and by the ECS agent (and by nothing on the local stack).
-_AWS_RUNTIME_VARIABLES = ("AWS_LAMBDA_FUNCTION_NAME", "ECS_CONTAINER_METADATA_URI_V4")
-
-
-def running_in_aws() -> bool:
-    """A Lambda function or an ECS task (where CloudWatch Logs reads stdout)."""
-    return any(os.environ.get(name) for name in _AWS_RUNTIME_VARIABLES)
 
 
 class _CurrentStderr:
@@ -122,10 +115,15 @@ def appended_keys(**keys: Any) -> Iterator[None]:
         logger.remove_keys(list(keys))
 
 
+def current_correlation_id() -> str | None:
+    """The correlation id of the invocation being handled, if any."""
+    return logger.get_correlation_id()
+
+
 def correlated(payload: Mapping[str, Any]) -> dict[str, Any]:
     """``payload`` for an asynchronous invocation, carrying the current correlation id (when
     there is one), which the invoked handler's ``ASYNC`` path picks up."""
-    current = logger.get_correlation_id()
+    current = current_correlation_id()
     return {**payload, "correlation_id": current} if current else dict(payload)
 
 
@@ -133,7 +131,7 @@ def correlated(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write(document: Mapping[str, Any]) -> None:
-    if running_in_aws():
+    if in_aws():  # a Lambda function or an ECS task, where CloudWatch Logs reads stdout
         print(json.dumps(document, separators=(",", ":"), default=str), flush=True)
         return
     names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]

@@ -12,19 +12,23 @@ Public API (a contract; other components call these)::
     deliver_result(target_id, result, *, target_kind="workflow", conn=None) -> str
     save_artifact(target_id, name, body, *, content_type="text/plain", target_kind="task",
                   conn=None) -> str
-    get_result(result_or_target_id) -> dict
-    delivery_status(target_id) -> list[dict]
+    get_result(result_or_target_id) -> CachedResult | Artifact
+    delivery_status(target_id) -> list[Delivery]
     deliver_due(*, now=None, limit=50, ids=None) -> DeliveryReport
     callback_secret(callback_id) -> str
     kick_delivery() -> None   # after the transaction that called deliver_result commits
 """
 
 from autodev.callbacks.delivery import DeliveryReport, deliver_due, kick_delivery
+from autodev.callbacks.models import Artifact, CachedResult, Delivery
 from autodev.callbacks.outbox import delivery_status
 from autodev.callbacks.registry import callback_secret, register_callback
 from autodev.callbacks.results import deliver_result, get_result, result_status, save_artifact
 
 __all__ = [
+    "Artifact",
+    "CachedResult",
+    "Delivery",
     "DeliveryReport",
     "callback_secret",
     "deliver_due",

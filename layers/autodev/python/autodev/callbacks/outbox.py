@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from autodev.callbacks.models import Delivery
 from autodev.db import connection
 from autodev.observability import Metric, child_logger, count
 
@@ -151,7 +152,7 @@ def _destination(channel: str, config: dict[str, Any]) -> str:
     return f"EventBridge bus {config.get('bus') or events.bus_name()}"
 
 
-def delivery_status(target_id: str) -> list[dict[str, Any]]:
+def delivery_status(target_id: str) -> list[Delivery]:
     """Every delivery of a task's or workflow's result: where, status, attempts, last error."""
     with connection() as conn:
         rows = conn.execute(
@@ -161,25 +162,23 @@ def delivery_status(target_id: str) -> list[dict[str, Any]]:
             " WHERE o.target_id = %s ORDER BY o.created_at, o.id",
             (target_id,),
         ).fetchall()
-    found = []
-    for row in rows:
-        found.append(
-            {
-                "id": str(row["id"]),
-                "channel": row["channel"],
-                "destination": _destination(row["channel"], row["config"] or {}),
-                "status": row["status"],
-                "attempts": row["attempts"],
-                "max_attempts": row["max_attempts"],
-                "last_error": row["last_error"],
-                "last_status": row["last_status"],
-                "next_attempt_at": row["next_attempt_at"].isoformat()
-                if row["status"] == "pending"
-                else None,
-                "delivered_at": row["delivered_at"].isoformat() if row["delivered_at"] else None,
-            }
+    return [
+        Delivery(
+            id=str(row["id"]),
+            channel=row["channel"],
+            destination=_destination(row["channel"], row["config"] or {}),
+            status=row["status"],
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            last_error=row["last_error"],
+            last_status=row["last_status"],
+            next_attempt_at=row["next_attempt_at"].isoformat()
+            if row["status"] == "pending"
+            else None,
+            delivered_at=row["delivered_at"].isoformat() if row["delivered_at"] else None,
         )
-    return found
+        for row in rows
+    ]
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from autodev.db import connection
+from autodev.db import connection, in_transaction
 from autodev.errors import InvalidInput, NotFound
 
 TARGET_KINDS = frozenset({"task", "workflow"})
@@ -97,11 +97,8 @@ def register_callback(
         " VALUES (%s, %s, %s, %s, %s, %s)"
     )
     params = (callback_id, str(target_id), target_kind, kind, Jsonb(config), secret)
-    if conn is not None:
-        conn.execute(query, params)
-    else:
-        with connection() as own:
-            own.execute(query, params)
+    with in_transaction(conn) as tx:
+        tx.execute(query, params)
     return callback_id
 
 

@@ -18,8 +18,9 @@ from psycopg.types.json import Jsonb
 
 from autodev import events
 from autodev.callbacks import outbox
+from autodev.callbacks.models import Artifact, CachedResult
 from autodev.callbacks.registry import Conn, callbacks_for, check_kind
-from autodev.db import connection
+from autodev.db import connection, in_transaction
 from autodev.errors import InvalidInput, NotFound
 from autodev.observability import best_effort_failed, child_logger
 
@@ -121,11 +122,8 @@ def deliver_result(
         raise InvalidInput("a result is a JSON object")
     if not str(target_id or "").strip():
         raise InvalidInput("a result needs a task or workflow id")
-    if conn is not None:
-        result_id = _write(conn, str(target_id), result, target_kind)
-    else:
-        with connection() as own:
-            result_id = _write(own, str(target_id), result, target_kind)
+    with in_transaction(conn) as tx:
+        result_id = _write(tx, str(target_id), result, target_kind)
     _finish_progress(str(target_id), result_status(result))
     return result_id
 
@@ -171,11 +169,8 @@ def save_artifact(
         content_type,
         len(body.encode()),
     )
-    if conn is not None:
-        row = conn.execute(query, params).fetchone()
-    else:
-        with connection() as own:
-            row = own.execute(query, params).fetchone()
+    with in_transaction(conn) as tx:
+        row = tx.execute(query, params).fetchone()
     assert row is not None
     return str(row["id"])
 
@@ -188,7 +183,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def get_result(result_or_target_id: str) -> dict[str, Any]:
+def get_result(result_or_target_id: str) -> CachedResult | Artifact:
     """The cached result (by its id, or by the task/workflow id) with its delivery status,
     or an artifact by its id. NotFound if there is none."""
     key = str(result_or_target_id or "").strip()
@@ -204,20 +199,21 @@ def get_result(result_or_target_id: str) -> dict[str, Any]:
             ).fetchone()
     if row is None:
         raise NotFound(f"no result for {key} (yet)")
-    found: dict[str, Any] = {
+    common = {
         "id": str(row["id"]),
         "target_id": row["target_id"],
         "target_kind": row["target_kind"],
-        "type": row["result_type"],
         "name": row["name"],
         "status": row["status"],
         "created_at": row["created_at"].isoformat(),
     }
     if row["result_type"] == "artifact":
-        found.update(
-            content_type=row["content_type"], size_bytes=row["size_bytes"], body=row["body"]
+        return Artifact(
+            **common,
+            content_type=row["content_type"],
+            size_bytes=row["size_bytes"],
+            body=row["body"],
         )
-    else:
-        found["result"] = row["content"]
-        found["deliveries"] = outbox.delivery_status(row["target_id"])
-    return found
+    return CachedResult(
+        **common, result=row["content"], deliveries=outbox.delivery_status(row["target_id"])
+    )

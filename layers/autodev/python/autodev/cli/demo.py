@@ -15,13 +15,16 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.syntax import Syntax
 
 from autodev.cli.output import console, escape
 from autodev.errors import AutodevError
+
+if TYPE_CHECKING:
+    from autodev.orchestrator.queue import TaskStatus
 
 DEMO_RUNS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("code-review", {"target": "force-app", "focus": "security, performance and quality"}),
@@ -48,17 +51,10 @@ class _Run:
     status: Any = None
 
 
-def _tasks(workflow_id: str) -> list[dict[str, Any]]:
-    from autodev.db import connection
+def _tasks(workflow_id: str) -> list[TaskStatus]:
+    from autodev.orchestrator.queue import workflow_tasks
 
-    with connection() as conn:
-        rows = conn.execute(
-            """SELECT id::text, step_name, status, turns, cost_usd, attempts, last_error, result,
-                      lease_owner
-               FROM autonomous_tasks WHERE workflow_id = %s ORDER BY created_at""",
-            (workflow_id,),
-        ).fetchall()
-    return [dict(row) for row in rows]
+    return workflow_tasks(workflow_id)
 
 
 def _first_line(text: str, limit: int = 110) -> str:
@@ -69,30 +65,30 @@ def _first_line(text: str, limit: int = 110) -> str:
 def _show_progress(run: _Run) -> None:
     """Print each step of the run once when it starts and once when it ends."""
     for task in _tasks(run.workflow_id):
-        key, state = task["id"], task["status"]
+        key, state = task.id, task.status
         if run.seen.get(key) == state:
             continue
         run.seen[key] = state
-        label = f"[bold]{run.template}[/] · {escape(str(task['step_name']))}"
+        label = f"[bold]{run.template}[/] · {escape(str(task.step_name))}"
         if state == "running":
-            worker = (task["lease_owner"] or "").split("-")
+            worker = (task.lease_owner or "").split("-")
             pid = f" (worker pid {worker[-2]})" if len(worker) >= 2 else ""
             console.print(f"  [yellow]▸[/] {label}: Claude Code running{pid}")
         elif state == "succeeded":
-            result = task["result"] or {}
+            result = task.result or {}
             console.print(
-                f"  [green]✓[/] {label}: {task['turns']} turns, ${float(task['cost_usd']):.4f}, "
+                f"  [green]✓[/] {label}: {task.turns} turns, ${float(task.cost_usd):.4f}, "
                 f"{len(result.get('files_changed') or [])} file(s) changed"
             )
             console.print(f"      {_first_line(str(result.get('summary') or ''))}", markup=False)
-        elif state == "queued" and task["attempts"]:
-            console.print(f"  [red]↻[/] {label}: retrying after: {escape(str(task['last_error']))}")
+        elif state == "queued" and task.attempts:
+            console.print(f"  [red]↻[/] {label}: retrying after: {escape(str(task.last_error))}")
         elif state in ("failed", "dead", "cancelled"):
-            console.print(f"  [red]✗[/] {label}: {state}: {escape(str(task['last_error']))}")
+            console.print(f"  [red]✗[/] {label}: {state}: {escape(str(task.last_error))}")
 
 
 def _show_result(run: _Run) -> None:
-    from autodev.callbacks.results import get_result
+    from autodev.callbacks import Artifact, get_result
 
     status = run.status
     colour = "green" if status.status == "succeeded" else "red"
@@ -101,23 +97,24 @@ def _show_result(run: _Run) -> None:
         console.print(f"error: {status.error}\ncause: {status.cause}", markup=False)
         return
     tasks = _tasks(run.workflow_id)
-    final = next((t for t in reversed(tasks) if t["status"] == "succeeded"), None)
+    final = next((t for t in reversed(tasks) if t.status == "succeeded"), None)
     if final is not None:
-        summary = str((final["result"] or {}).get("summary", ""))
+        summary = str((final.result or {}).get("summary", ""))
         # The answer's JSON block is for the workflow; a person reads the text.
         console.print(re.sub(r"\s*```json.*?```", "", summary, flags=re.DOTALL), markup=False)
-    cost = sum(float(t["cost_usd"]) for t in tasks)
+    cost = sum(float(t.cost_usd) for t in tasks)
     console.print(
         f"\n{len(tasks)} agent steps, total cost ${cost:.4f} (as Claude Code reported it)"
     )
     for task in tasks:
-        diff = ((task["result"] or {}).get("artifacts") or {}).get("diff")
-        if task["status"] != "succeeded" or not diff:
+        diff = ((task.result or {}).get("artifacts") or {}).get("diff")
+        if task.status != "succeeded" or not diff:
             continue
-        body = get_result(diff["id"]).get("body") or ""
+        found = get_result(diff["id"])
+        body = (found.body if isinstance(found, Artifact) else None) or ""
         console.print(
-            f"\nThe edit made by step '{task['step_name']}' "
-            f"(workspace: {(task['result'] or {}).get('workspace')}):"
+            f"\nThe edit made by step '{task.step_name}' "
+            f"(workspace: {(task.result or {}).get('workspace')}):"
         )
         console.print(
             Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
@@ -130,9 +127,9 @@ def run_demo(
     """Run the workflows on an in-process local stack; returns their final statuses."""
     from autodev.config import get_settings
     from autodev.db.migrate import Migrator
-    from autodev.local import LocalStack, discover
+    from autodev.local import LocalStack, default_services
     from autodev.models.providers import describe
-    from autodev.workflows import get_workflow_status, start_workflow
+    from autodev.workflows import StartRequest, get_workflow_status, start_workflow
 
     # moto's own request log would drown the demo's output (autodev's is at WARNING in the
     # CLI; the workers' log files keep their INFO lines).
@@ -146,11 +143,11 @@ def run_demo(
     )
     Migrator(settings).up()
     finished: list[_Run] = []
-    with LocalStack(services=discover()):
+    with LocalStack(services=default_services()):
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs
-            for started in [start_workflow(template, payload, "autodev-demo")]
+            for started in [start_workflow(StartRequest(template, payload, "autodev-demo"))]
         ]
         for run in active:
             console.print(f"started [bold]{run.template}[/] as {run.execution_name}")

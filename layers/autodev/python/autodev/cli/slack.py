@@ -1,14 +1,19 @@
 """`autodev slack "/workflow start bug-fix ..."`: a signed request through the real handler.
 
 Signs the command as Slack would (SLACK_SIGNING_SECRET, else the local stack's generated
-secret in AUTODEV_STATE_DIR), sends it to the local stack's Slack endpoint (or straight into
-the handler when no stack is running), prints the immediate answer, then the Slack messages
-that followed (recorded by the local Slack sink).
+secret in AUTODEV_STATE_DIR), sends it to the background local stack's Slack endpoint (when
+none is running, to a local stack started in this process for the command), prints the
+immediate answer, then the Slack messages that followed (recorded by the local Slack sink).
+The local stand-ins are imported inside the command, so this module imports without them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,19 +40,47 @@ def slack(
 ) -> None:
     """Send a signed slash command through the real Slack handler and show what followed."""
     from autodev.config import get_settings
-    from autodev.slack import commands, local_gateway, sink
-    from autodev.slack.client import uses_real_slack
-    from autodev.slack.sender import SlackSender
-    from autodev.slack.signing import ensure_local_signing_secret
 
     if not command_line.strip().startswith("/"):
         raise InvalidInput('give a slash command, e.g. autodev slack "/workflow list"')
-    state_dir = get_settings().autodev_state_dir
-    secret = ensure_local_signing_secret(state_dir)
-    gateway = local_gateway.announced_url(state_dir)
+    with _gateway(get_settings().autodev_state_dir) as gateway:
+        _send(command_line, gateway, user, channel, wait)
+
+
+@contextlib.contextmanager
+def _gateway(state_dir: Path) -> Iterator[str]:
+    """The background stack's Slack endpoint, else that of a stack run here meanwhile."""
+    from autodev.local.slack import gateway
+
+    announced = gateway.announced_url(state_dir)
+    if announced is not None:
+        yield announced
+        return
+    from autodev.config import get_settings
+    from autodev.db.migrate import Migrator
+    from autodev.local import LocalStack, default_services
+
+    console.print("no local stack is running (`autodev local up`): starting one for this command")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    Migrator(get_settings()).up()
+    with LocalStack(services=default_services()):
+        started = gateway.announced_url(state_dir)
+        if started is None:
+            raise InvalidInput("the local stack's Slack gateway did not start")
+        yield started
+
+
+def _send(command_line: str, gateway: str, user: str, channel: str, wait: float) -> None:
+    from autodev.config import get_settings
+    from autodev.local.slack import sink
+    from autodev.local.slack.secret import ensure_local_signing_secret
+    from autodev.local.slack.sender import SlackSender
+    from autodev.local.slack.services import real_token_configured
+    from autodev.slack import commands
+
+    secret = ensure_local_signing_secret(get_settings().autodev_state_dir)
     recorder = sink.current()
     sender = SlackSender(secret, gateway, user_id=user, channel_id=channel)
-    expects_follow_up = True
     name, _, text = command_line.strip().partition(" ")
     try:
         expects_follow_up = commands.parse(name, text).action is not commands.Action.HELP
@@ -55,8 +88,7 @@ def slack(
         expects_follow_up = False
     since = recorder.last_seq()
     answer, key = sender.command(command_line)
-    where = gateway or "the handler in this process"
-    console.print(f"[bold]{name}[/bold] → {where}: HTTP {answer.status}")
+    console.print(f"[bold]{name}[/bold] → {gateway}: HTTP {answer.status}")
     if answer.text:
         console.print(answer.text, markup=False)
     if answer.status != 200 or not expects_follow_up:
@@ -71,7 +103,7 @@ def slack(
     else:
         console.print(f"[yellow]no answer through response_url within {wait:.0f}s[/yellow]")
     calls = recorder.calls(since=since)
-    if uses_real_slack():
+    if real_token_configured():
         console.print("(SLACK_BOT_TOKEN is set: messages went to the real workspace)")
     print_table(
         "Slack messages that followed",

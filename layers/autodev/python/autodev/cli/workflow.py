@@ -11,13 +11,16 @@ import getpass
 import json
 import os
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from autodev.cli.output import console, escape, print_table
 from autodev.config import settings_or_exit
 from autodev.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from autodev.callbacks import Delivery
 
 WORKFLOW_REF_HELP = (
     "The workflow: its id, execution name (bug-fix-1650cb25) or short id (1650cb25)."
@@ -116,10 +119,12 @@ def start_command(
     """Start a workflow and print its id and where to follow it."""
     given = _json_object(input_json, "--input") if input_json is not None else {}
     _ready()
-    from autodev.workflows import start_workflow
+    from autodev.workflows import StartRequest, start_workflow
 
     started = start_workflow(
-        template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+        StartRequest(
+            template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+        )
     )
     verb = "started" if started.created else "already started with this key:"
     console.print(f"{verb} {started.template} workflow {started.id}")
@@ -174,7 +179,7 @@ def status_command(
     _print_deliveries(delivery_status(status.id))
 
 
-def _print_deliveries(deliveries: list[dict[str, Any]]) -> None:
+def _print_deliveries(deliveries: list[Delivery]) -> None:
     """Where the result went; a dead delivery shows why it gave up."""
     if not deliveries:
         return
@@ -183,11 +188,11 @@ def _print_deliveries(deliveries: list[dict[str, Any]]) -> None:
         ("channel", "destination", "status", "attempts", "last error"),
         (
             (
-                d["channel"],
-                d["destination"],
-                d["status"],
-                f"{d['attempts']}/{d['max_attempts']}",
-                "" if d["status"] == "delivered" else d["last_error"] or "",
+                d.channel,
+                d.destination,
+                d.status,
+                f"{d.attempts}/{d.max_attempts}",
+                "" if d.status == "delivered" else d.last_error or "",
             )
             for d in deliveries
         ),
@@ -200,7 +205,7 @@ def result_command(
 ) -> None:
     """Print the cached result of a workflow (or task), its status and its deliveries."""
     _ready()
-    from autodev.callbacks import get_result
+    from autodev.callbacks import Artifact, get_result
     from autodev.workflows import resolve_workflow_id
 
     # A workflow's execution name or short id becomes its id; task and result ids (UUIDs)
@@ -208,21 +213,21 @@ def result_command(
     with contextlib.suppress(NotFound):
         result_id = resolve_workflow_id(result_id)
     found = get_result(result_id)
-    if found["type"] == "artifact":
+    if isinstance(found, Artifact):
         console.print(
-            f"artifact {found['id']} ({found['name']}, {found['content_type']},"
-            f" {found['size_bytes']} bytes) of {found['target_kind']} {found['target_id']}",
+            f"artifact {found.id} ({found.name}, {found.content_type},"
+            f" {found.size_bytes} bytes) of {found.target_kind} {found.target_id}",
             soft_wrap=True,
         )
-        console.print(found["body"] or "", markup=False, soft_wrap=True)
+        console.print(found.body or "", markup=False, soft_wrap=True)
         return
     console.print(
-        f"result {found['id']} of {found['target_kind']} {found['target_id']}:"
-        f" [bold]{found['status']}[/bold] (at {found['created_at']})",
+        f"result {found.id} of {found.target_kind} {found.target_id}:"
+        f" [bold]{found.status}[/bold] (at {found.created_at})",
         soft_wrap=True,
     )
-    console.print_json(json.dumps(found["result"], default=str))
-    _print_deliveries(found["deliveries"])
+    console.print_json(json.dumps(found.result, default=str))
+    _print_deliveries(found.deliveries)
 
 
 def _answer(approval_id: str, approved: bool, comment: str | None, as_user: str | None) -> None:

@@ -1,5 +1,11 @@
 """Postgres access: the connection pool, the embedded server, and the migrations."""
 
-from autodev.db.pool import DatabaseUnavailable, close_pool, connection, get_pool
+from autodev.db.pool import (
+    DatabaseUnavailable,
+    close_pool,
+    connection,
+    get_pool,
+    in_transaction,
+)
 
-__all__ = ["DatabaseUnavailable", "close_pool", "connection", "get_pool"]
+__all__ = ["DatabaseUnavailable", "close_pool", "connection", "get_pool", "in_transaction"]

@@ -138,6 +138,20 @@ def connection(settings: Settings | None = None) -> Iterator[Conn]:
         raise DatabaseUnavailable(f"the database is unavailable: {_first_line(error)}") from error
 
 
+@contextmanager
+def in_transaction(
+    conn: psycopg.Connection[Any] | None = None,
+) -> Iterator[psycopg.Connection[Any]]:
+    """The caller's connection when one is given, so that the work commits (or rolls back)
+    with the rest of the caller's transaction; otherwise a pooled one of our own, committed
+    on success and rolled back on error."""
+    if conn is not None:
+        yield conn
+        return
+    with connection() as own:
+        yield own
+
+
 def _why_no_connection(pool: ConnectionPool[Conn]) -> str | None:
     """Why the pool could not connect, from one direct attempt (the pool only logs it); None
     when the database answers, i.e. every connection was busy."""

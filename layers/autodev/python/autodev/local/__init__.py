@@ -1,4 +1,8 @@
-"""The local stack: AWS on loopback (moto), the embedded Postgres, and local services.
+"""The local stack and every stand-in: AWS on loopback (moto), the embedded Postgres, local
+services (Slack sink and gateway, scripted model server, rescuer and delivery loops), the echo
+runner and the pytest plugin. Production code never imports this package: the stack reaches
+it only through settings (``SLACK_API_URL``, ``AUTODEV_SCRIPTED_MODEL_URL``, ...), and the
+Lambda layer and the worker image leave it out.
 
 Two ways to run it:
 
@@ -11,22 +15,27 @@ Two ways to run it:
   Pytest fixtures: ``autodev.local.testing`` (``local_stack``, ``worker_double``).
 - For a developer, in the background: ``autodev local up`` runs migrations on the embedded
   Postgres (or ``DATABASE_URL``) and starts ``python -m autodev.local.server``, which runs a
-  ``LocalStack`` with every discovered service and writes ``AUTODEV_STATE_DIR/local.json``;
+  ``LocalStack`` with ``default_services()`` and writes ``AUTODEV_STATE_DIR/local.json``;
   other processes call :func:`activate` (the CLI does) to point themselves at it.
   ``autodev local status`` and ``autodev local down`` read the same file.
 
-Adding a service (scaler loop, Slack sink, API endpoint, delivery loop): put a module
-``local_service.py`` in your package with ``SERVICES = [LocalService(name=..., start=...)]``.
-``start(stack)`` gets the running ``LocalStack`` and returns an object with ``stop()``; use
-``stack.export(NAME, value)`` to publish an endpoint or setting to other processes. See
-``services.LocalService``. Tests that want a service pass ``LocalStack(services=[...])``.
+Adding a service: a ``LocalService(name=..., start=...)`` in a module of this package, added
+to the list in ``services.default_services``. ``start(stack)`` gets the running
+``LocalStack`` and returns an object with ``stop()``; use ``stack.export(NAME, value)`` to
+publish an endpoint or setting to other processes. Tests that want a service pass
+``LocalStack(services=[...])``.
+
+Where things are: ``slack/`` (sink, gateway, signed sender, the stack's signing secret),
+``model/`` (the scripted Messages API server and its sessions), ``echo`` (a runner without
+Claude Code, and its worker entry point), ``delivery`` and ``orchestrator`` (the loops that
+stand in for the scheduled functions), ``testing`` (the pytest plugin).
 
 Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
 exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as
 ``AUTODEV_SCALER_FUNCTION`` for the scaler.
 """
 
-from autodev.local.services import LocalService, RunningService, discover
+from autodev.local.services import LocalService, RunningService, default_services
 from autodev.local.stack import LocalStack, function_env_name, function_name
 from autodev.local.state import activate, read_state, running_state
 
@@ -35,7 +44,7 @@ __all__ = [
     "LocalStack",
     "RunningService",
     "activate",
-    "discover",
+    "default_services",
     "function_env_name",
     "function_name",
     "read_state",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import threading
 import time
 import traceback
@@ -24,7 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-log = logging.getLogger(__name__)
+from autodev.observability import child_logger
+
+log = child_logger(__name__)
 
 _lock = threading.Lock()
 _handlers: dict[str, Path] = {}

@@ -1,4 +1,4 @@
-"""The background process of ``autodev local up``: a LocalStack with every discovered service.
+"""The background process of ``autodev local up``: a LocalStack with every local service.
 
 Run as ``python -m autodev.local.server --port N``. It writes ``AUTODEV_STATE_DIR/local.json``
 once everything is up (``ready: true``) and runs until SIGTERM or SIGINT.
@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from autodev.config import settings_or_exit
-from autodev.local.services import discover
+from autodev.local.services import default_services
 from autodev.local.stack import LocalStack
 from autodev.local.state import write_state
+from autodev.observability import child_logger
+
+log = child_logger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    with LocalStack(port=args.port, services=discover()) as stack:
+    with LocalStack(port=args.port, services=default_services()) as stack:
         write_state(
             {
                 "ready": True,
@@ -50,9 +53,9 @@ def main(argv: list[str] | None = None) -> None:
             },
             settings.autodev_state_dir,
         )
-        logging.getLogger(__name__).info("local stack up at %s", stack.endpoint_url)
+        log.info("local stack up at %s", stack.endpoint_url)
         stop.wait()
-        logging.getLogger(__name__).info("local stack stopping")
+        log.info("local stack stopping")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,12 @@
-"""Services that run beside the local AWS endpoint: scaler loop, Slack sink, API, delivery loop.
+"""Services that run beside the local AWS endpoint: Slack sink and gateway, scripted model,
+rescuer, result delivery.
 
-A package adds one by putting a module ``local_service.py`` in it (``autodev/<package>/
-local_service.py``) with ``SERVICES = [LocalService(...)]``; :func:`discover` finds it, and
-``autodev local up`` starts it in the local stack's process after the AWS resources exist.
+Each is a :class:`LocalService`; :func:`default_services` lists every one the local stack
+runs (``autodev local up``, the demo). Adding a service means adding it to that list.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -42,17 +39,12 @@ class LocalService:
     description: str = ""
 
 
-def discover() -> list[LocalService]:
-    """Every ``SERVICES`` entry of an ``autodev.<package>.local_service`` module."""
-    import autodev
+def default_services() -> list[LocalService]:
+    """Every service of the local stack, in start order."""
+    # Imported here: each service module imports this one for LocalService.
+    from autodev.local import delivery, orchestrator
+    from autodev.local.model import service as scripted_model
+    from autodev.local.slack import services as slack
 
-    found: list[LocalService] = []
-    for package in pkgutil.iter_modules(autodev.__path__):
-        if not package.ispkg:
-            continue
-        name = f"autodev.{package.name}.local_service"
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        found.extend(getattr(module, "SERVICES", ()))
+    found = [*slack.SERVICES, scripted_model.SERVICE, orchestrator.SERVICE, delivery.SERVICE]
     return sorted(found, key=lambda service: (service.order, service.name))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -22,9 +21,10 @@ from autodev.aws import reset_clients
 from autodev.config import get_settings
 from autodev.local import lambdas, moto_fixes
 from autodev.local.services import LocalService, RunningService
+from autodev.observability import child_logger
 from autodev.workflows import asl, sfn
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 FUNCTIONS_DIR = asl.REPO_ROOT / "functions"
 REGION = "us-east-1"
@@ -161,12 +161,22 @@ class LocalStack:
 
     # --- environment ---
 
-    def export(self, name: str, value: str) -> None:
-        """Set ``name`` in this process's environment (restored on stop) and in ``env``."""
+    def export(self, name: str, value: str, *, share: bool = True) -> None:
+        """Set ``name`` in this process's environment (restored on stop) and, unless
+        ``share`` is False (a secret), in ``env``, which other processes read."""
         if name not in self._saved_env:
             self._saved_env[name] = os.environ.get(name)
         os.environ[name] = value
-        self.env[name] = value
+        if share:
+            self.env[name] = value
+        get_settings.cache_clear()
+
+    def service(self, name: str) -> RunningService:
+        """The running service called ``name`` (e.g. the scripted model server)."""
+        for service, running in self._running:
+            if service.name == name:
+                return running
+        raise KeyError(f"the local stack runs no service {name!r}")
 
     def _export_aws_env(self) -> None:
         for name, value in FAKE_CREDENTIALS.items():

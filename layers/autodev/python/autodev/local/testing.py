@@ -5,7 +5,13 @@ in ``addopts``), so every test can ask for these fixtures without importing them
 
 - ``local_stack``: a fresh migrated database (the ``database`` fixture) and a running
   :class:`~autodev.local.stack.LocalStack`, stopped (executions stopped, moto reset) after.
+  It exports ``SLACK_WORKER_FUNCTION``, so Slack jobs go through moto to the Slack worker.
 - ``worker_double``: a :class:`WorkerDouble` bound to that stack, not yet started.
+- ``slack_sink``: a local Slack sink, with ``SLACK_API_URL`` and a placeholder bot token
+  pointing this process's Slack calls at it (production code needs both; it never starts a
+  sink itself).
+- ``scripted_model``: a scripted model server reading tasks from the test's database, with
+  ``AUTODEV_SCRIPTED_MODEL_URL`` set, for tests that run workers without the local stack.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from typing import Any
 
 import pytest
 
+from autodev.local.model.server import ScriptedModelServer
+from autodev.local.model.tasks import script_for_task
+from autodev.local.slack.services import PLACEHOLDER_TOKEN, SINK_URL_ENV
+from autodev.local.slack.sink import SlackSink
 from autodev.local.stack import LocalStack
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import ClaimedTask
@@ -171,3 +181,32 @@ def worker_double(local_stack: LocalStack) -> Iterator[WorkerDouble]:
         yield double
     finally:
         double.stop()
+
+
+def point_slack_at(sink: SlackSink, monkeypatch: pytest.MonkeyPatch) -> SlackSink:
+    """Send this process's Slack calls to ``sink`` (as the local stack's sink service does)."""
+    from autodev.slack.client import API_URL_ENV
+    from autodev.slack.signing import BOT_TOKEN_ENV
+
+    monkeypatch.setenv(API_URL_ENV, sink.api_url)
+    monkeypatch.setenv(BOT_TOKEN_ENV, PLACEHOLDER_TOKEN)
+    monkeypatch.setenv(SINK_URL_ENV, sink.url)
+    return sink
+
+
+@pytest.fixture
+def slack_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackSink]:
+    with SlackSink() as sink:
+        yield point_slack_at(sink, monkeypatch)
+
+
+@pytest.fixture
+def scripted_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedModelServer]:
+    from autodev.config import get_settings
+    from autodev.models.providers import SCRIPTED_MODEL_URL_ENV
+
+    with ScriptedModelServer(resolve=script_for_task) as server:
+        monkeypatch.setenv(SCRIPTED_MODEL_URL_ENV, server.url)
+        get_settings.cache_clear()
+        yield server
+    get_settings.cache_clear()

@@ -1,22 +1,15 @@
-"""Model providers for Claude Code: anthropic, bedrock, and autodev's scripted server.
+"""Model providers for Claude Code: anthropic, bedrock, and a scripted Messages API server.
 
-``scripted`` is a small Anthropic Messages API server on loopback (``server``) that replays a
-scripted session (``script``, ``sessions``), so that the real Claude Code CLI runs, calls real
-tools and edits real files without an API key. Everything that runs on it says so.
+``scripted`` points Claude Code at ``AUTODEV_SCRIPTED_MODEL_URL``; the server itself (which
+replays scripted sessions so the real CLI runs, calls real tools and edits real files without
+an API key) is a local stand-in in ``autodev.local.model``. Everything that runs on it says so.
 """
 
-from autodev.models.providers import ProviderUnavailable, agent_environment, describe
-from autodev.models.script import SCRIPTED_NOTICE, Script, ToolCall, Turn, script_from_json
-from autodev.models.server import ScriptedModelServer
+from autodev.models.providers import (
+    SCRIPTED_NOTICE,
+    ProviderUnavailable,
+    agent_environment,
+    describe,
+)
 
-__all__ = [
-    "SCRIPTED_NOTICE",
-    "ProviderUnavailable",
-    "Script",
-    "ScriptedModelServer",
-    "ToolCall",
-    "Turn",
-    "agent_environment",
-    "describe",
-    "script_from_json",
-]
+__all__ = ["SCRIPTED_NOTICE", "ProviderUnavailable", "agent_environment", "describe"]

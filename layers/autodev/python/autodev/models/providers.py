@@ -10,8 +10,14 @@ tokens, AWS credentials of the worker's role) reaches the agent or the commands 
 - ``bedrock``: ``CLAUDE_CODE_USE_BEDROCK=1``, the region, and credentials for Bedrock only:
   short-lived credentials of ``AUTODEV_BEDROCK_ROLE_ARN`` when it is set (a role that may only
   invoke models), else the container credentials endpoint of the task role.
-- ``scripted``: ``ANTHROPIC_BASE_URL`` of autodev's scripted server on loopback and a
-  placeholder key.
+- ``scripted``: ``ANTHROPIC_BASE_URL`` is ``AUTODEV_SCRIPTED_MODEL_URL`` (a scripted Messages
+  API server; the local stack runs one) and the key is a placeholder. Everything that runs on
+  it says so (``SCRIPTED_NOTICE``).
+
+Every request Claude Code makes carries ``X-Autodev-Task-Id`` (through
+``ANTHROPIC_CUSTOM_HEADERS``): harmless to a real provider, useful to a gateway for cost
+attribution, and how the scripted server knows which task's session to play. The scripted
+provider also gets ``X-Autodev-Workspace``, the directory the session works in.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ QUIET_CLI = {
 }
 
 SCRIPTED_API_KEY = "scripted-model-no-key"
+# Every answer of the scripted model starts with this; nothing may pass it off as a model's.
+SCRIPTED_NOTICE = "[scripted model]"
+SCRIPTED_MODEL_URL_ENV = "AUTODEV_SCRIPTED_MODEL_URL"
+TASK_ID_HEADER = "X-Autodev-Task-Id"
+WORKSPACE_HEADER = "X-Autodev-Workspace"
 
 # Where a process finds programs when the worker's own PATH is unset.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -64,9 +75,10 @@ def agent_environment(
     settings: Settings,
     *,
     home: Path,
-    scripted_base_url: str | None = None,
     parent_env: Mapping[str, str],
     bedrock_credentials: Mapping[str, str] | None = None,
+    task_id: str | None = None,
+    workspace: Path | None = None,
 ) -> dict[str, str]:
     """The complete environment for the Claude Code process; nothing else is inherited."""
     env: dict[str, str] = {
@@ -76,12 +88,18 @@ def agent_environment(
         "TMPDIR": str(home / "tmp"),
         **QUIET_CLI,
     }
+    headers: dict[str, str] = {TASK_ID_HEADER: task_id} if task_id else {}
     provider = settings.model_provider
     if provider is ModelProvider.SCRIPTED:
-        if not scripted_base_url:
-            raise ProviderUnavailable("the scripted model server is not running")
-        env["ANTHROPIC_BASE_URL"] = scripted_base_url
+        if not settings.autodev_scripted_model_url:
+            raise ProviderUnavailable(
+                f"AUTODEV_MODEL_PROVIDER is scripted but {SCRIPTED_MODEL_URL_ENV} is not set "
+                "(the local stack runs a scripted model server and sets it)"
+            )
+        env["ANTHROPIC_BASE_URL"] = settings.autodev_scripted_model_url
         env["ANTHROPIC_API_KEY"] = SCRIPTED_API_KEY
+        if workspace is not None:
+            headers[WORKSPACE_HEADER] = str(workspace)
     elif provider is ModelProvider.ANTHROPIC:
         if settings.anthropic_api_key is None:
             raise ProviderUnavailable(
@@ -92,6 +110,9 @@ def agent_environment(
             env["ANTHROPIC_BASE_URL"] = parent_env["ANTHROPIC_BASE_URL"]
     else:
         env.update(_bedrock_environment(parent_env, bedrock_credentials))
+    if headers:
+        # One "Name: value" per line, as Claude Code reads ANTHROPIC_CUSTOM_HEADERS.
+        env["ANTHROPIC_CUSTOM_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in headers.items())
     return env
 
 

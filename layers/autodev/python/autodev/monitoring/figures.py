@@ -1,9 +1,10 @@
 """The dashboard: what autodev did in a window of hours, read from Postgres in one connection.
 
-Read-only and cheap: four aggregate queries, each served by an index (tasks by
-``finished_at`` or status, metrics by name and time, open alerts by the partial index).
-A task's tokens and cost count once it has finished in the window, or while it is queued or
-running (so a long task shows up before it ends).
+Read-only and cheap: four aggregate queries in one connection, each served by an index (tasks
+by ``finished_at`` or status, metrics by name and time, open alerts by the partial index).
+The tasks' and workflows' figures come from their owners (``autodev.orchestrator.queue``,
+``autodev.workflows``). A task's tokens and cost count once it has finished in the window, or
+while it is queued or running (so a long task shows up before it ends).
 """
 
 from __future__ import annotations
@@ -20,16 +21,6 @@ TASK_FINISHED_METRIC = "orchestrator.task.finished"
 MAX_WINDOW_HOURS = 24 * 90
 ALERTS_SHOWN = 10
 
-_TASKS = """
-SELECT status, model, count(*) AS n,
-       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-       sum(cache_read_tokens) AS cache_read_tokens,
-       sum(cache_creation_tokens) AS cache_creation_tokens, sum(cost_usd) AS cost_usd
-FROM autonomous_tasks
-WHERE finished_at >= %(since)s OR status IN ('queued', 'running')
-GROUP BY status, model
-"""
-
 _DURATIONS = """
 SELECT count(*) AS attempts,
        count(*) FILTER (WHERE dimensions->>'outcome' IS DISTINCT FROM 'succeeded') AS failed,
@@ -38,13 +29,6 @@ SELECT count(*) AS attempts,
        max(metric_value) AS longest
 FROM monitoring_metrics
 WHERE metric_name = %(metric)s AND recorded_at >= %(since)s
-"""
-
-_WORKFLOWS = """
-SELECT status, count(*) AS n FROM workflows
-WHERE created_at >= %(since)s OR finished_at >= %(since)s
-   OR status IN ('pending', 'running', 'waiting_approval')
-GROUP BY status
 """
 
 _ALERTS = """
@@ -210,6 +194,8 @@ def dashboard(window_hours: float = 24) -> Dashboard:
         raise InvalidInput(f"the window must be more than 0 and at most {MAX_WINDOW_HOURS} hours")
     from autodev.config import get_settings
     from autodev.db import connection
+    from autodev.orchestrator.queue import usage_since
+    from autodev.workflows import status_counts
 
     with connection() as conn:
         clock = conn.execute(
@@ -222,9 +208,9 @@ def dashboard(window_hours: float = 24) -> Dashboard:
             "metric": TASK_FINISHED_METRIC,
             "limit": ALERTS_SHOWN,
         }
-        task_rows = conn.execute(_TASKS, params).fetchall()
+        task_rows = usage_since(clock["since"], conn=conn)
         timing = conn.execute(_DURATIONS, params).fetchone()
-        workflow_rows = conn.execute(_WORKFLOWS, params).fetchall()
+        workflows = status_counts(clock["since"], conn=conn)
         alert_rows = conn.execute(_ALERTS, params).fetchall()
     tasks, usage = _task_figures(task_rows)
     error_rate = tasks.errors / tasks.finished if tasks.finished else None
@@ -243,7 +229,7 @@ def dashboard(window_hours: float = 24) -> Dashboard:
             p95_seconds=_opt(timing["p95"]) if timing else None,
             longest_seconds=_opt(timing["longest"]) if timing else None,
         ),
-        workflows={str(r["status"]): int(r["n"]) for r in workflow_rows},
+        workflows=workflows,
         open_alerts=int(alert_rows[0]["total"]) if alert_rows else 0,
         alerts=tuple(
             AlertView(int(r["id"]), r["alert_type"], r["severity"], r["message"], r["created_at"])

@@ -10,15 +10,12 @@ ended, in words a person can act on.
 from __future__ import annotations
 
 import os
-import threading
-from pathlib import Path
 from typing import Any
 
 from autodev.config import ModelProvider, Settings
-from autodev.errors import AutodevError
-from autodev.models import providers, sessions
-from autodev.models.script import SCRIPTED_NOTICE, Script, script_from_json
-from autodev.models.server import ScriptedModelServer
+from autodev.errors import AutodevError, NotFound
+from autodev.models import providers
+from autodev.models.providers import SCRIPTED_NOTICE
 from autodev.observability import child_logger
 from autodev.orchestrator import metrics, queue, workspace
 from autodev.orchestrator.execution import Execution, StopCheck
@@ -26,6 +23,7 @@ from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
+from autodev.workflows.records import workflow_budget
 
 log = child_logger(__name__)
 
@@ -34,37 +32,12 @@ DEFAULT_TOOLS = ("Read", "Grep", "Glob")
 # The transcript artifact keeps at most this many events.
 _TRANSCRIPT_EVENTS = 500
 
-_server: ScriptedModelServer | None = None
-_server_lock = threading.Lock()
-
-
-def scripted_server() -> ScriptedModelServer:
-    """This process's scripted model server, started on first use."""
-    global _server
-    with _server_lock:
-        if _server is None:
-            _server = ScriptedModelServer().start()
-        return _server
-
 
 def _system_append(settings: Settings) -> str:
     return (
         "You are running as an autodev workflow step in an isolated copy of a Salesforce DX "
         "project. Work only inside the current directory. When the step asks for a JSON "
         "answer, end with that JSON object in a ```json block."
-    )
-
-
-def _script_for(task: ClaimedTask, repo: Path, tools: tuple[str, ...]) -> Script:
-    custom = task.context.get("scripted_session")
-    if custom is not None:
-        return script_from_json(custom, name="task-supplied").substitute({"workspace": str(repo)})
-    return sessions.session_for(
-        step=str(task.context.get("step") or task.step_name or ""),
-        task_type=task.task_type,
-        prompt=task.prompt,
-        workspace=repo,
-        allowed_tools=tools,
     )
 
 
@@ -80,7 +53,7 @@ class ClaudeCodeTaskRunner:
         """The diffs earlier steps of the task's workflow made, oldest first."""
         if not task.workflow_id:
             return []
-        from autodev.callbacks.results import get_result
+        from autodev.callbacks import Artifact, get_result
         from autodev.db import connection
 
         with connection() as conn:
@@ -95,10 +68,11 @@ class ClaudeCodeTaskRunner:
         found: list[tuple[str, str]] = []
         for row in rows:
             try:
-                body = get_result(str(row["diff_id"])).get("body") or ""
+                diff = get_result(str(row["diff_id"]))
             except AutodevError as error:
                 log.warning("diff of step %s not found: %s", row["step_name"], error)
                 continue
+            body = diff.body if isinstance(diff, Artifact) else None
             found.append((f"step {row['step_name'] or row['id']}", str(body)))
         return found
 
@@ -117,12 +91,7 @@ class ClaudeCodeTaskRunner:
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=True)
         tools = tuple(task.allowed_tools) or DEFAULT_TOOLS
-        base_url: str | None = None
-        server: ScriptedModelServer | None = None
         try:
-            if provider is ModelProvider.SCRIPTED:
-                server = scripted_server()
-                base_url = server.register(_script_for(task, space.repo, tools))
             credentials = None
             if provider is ModelProvider.BEDROCK and settings.autodev_bedrock_role_arn:
                 credentials = providers.assume_bedrock_role(
@@ -131,18 +100,15 @@ class ClaudeCodeTaskRunner:
             env = providers.agent_environment(
                 settings,
                 home=space.home,
-                scripted_base_url=base_url,
                 parent_env=os.environ,
                 bedrock_credentials=credentials,
+                task_id=task.id,
+                workspace=space.repo,
             )
         except AutodevError as error:
-            if server is not None and base_url is not None:
-                server.unregister(base_url)
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
         budget = self._budget(task)
         if budget is not None and budget <= 0:
-            if server is not None and base_url is not None:
-                server.unregister(base_url)
             return Execution(
                 ok=False,
                 provider=provider.value,
@@ -174,11 +140,7 @@ class ClaudeCodeTaskRunner:
             system_append=_system_append(settings),
             stderr_path=space.root / "claude-code.stderr.log",
         )
-        try:
-            outcome = run_agent(request, on_event, should_stop)
-        finally:
-            if server is not None and base_url is not None:
-                server.unregister(base_url)
+        outcome = run_agent(request, on_event, should_stop)
         execution = self._interpret(task, outcome, monitor, provider, budget)
         execution.transcript = transcript
         execution.warnings.extend(space.warnings)
@@ -192,9 +154,11 @@ class ClaudeCodeTaskRunner:
     def _budget(self, task: ClaimedTask) -> float | None:
         budget = task.budget_usd
         if task.workflow_id:
-            total, spent = queue.workflow_budget(task.workflow_id)
-            if total is not None:
-                left = total - spent
+            try:
+                left = workflow_budget(task.workflow_id).left_usd
+            except NotFound:
+                left = None  # a task outside any recorded workflow has only its own budget
+            if left is not None:
                 budget = left if budget is None else min(budget, left)
         return budget
 

@@ -101,7 +101,8 @@ class EcsLauncher:
 
 
 class LocalProcessLauncher:
-    """Workers as local processes (``python functions/claude_worker/main.py``).
+    """Workers as local processes (``python functions/claude_worker/main.py``, or
+    ``python -m AUTODEV_WORKER_MODULE`` when that names another worker entry point).
 
     Each worker's pid is kept in ``AUTODEV_STATE_DIR/workers/<pid>.json`` until it exits
     (the worker removes its own file; a file whose process is gone is swept by ``running``).
@@ -115,6 +116,8 @@ class LocalProcessLauncher:
         self.directory = (settings.autodev_state_dir / "workers").resolve()
         self.logs = (settings.autodev_state_dir / "logs").resolve()
         self.env = env
+        module = settings.autodev_worker_module
+        self.command = [sys.executable, *(["-m", module] if module else [str(WORKER_SCRIPT)])]
 
     def _reap(self) -> None:
         with self._lock:
@@ -130,7 +133,7 @@ class LocalProcessLauncher:
                 pid = int(entry.stem)
             except ValueError:
                 continue
-            if _is_worker(pid):
+            if _is_worker(pid, entry):
                 alive.append(pid)
             else:
                 entry.unlink(missing_ok=True)
@@ -152,7 +155,7 @@ class LocalProcessLauncher:
             )
             with log_path.open("ab") as output:
                 child = subprocess.Popen(
-                    [sys.executable, str(WORKER_SCRIPT)],
+                    self.command,
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -160,7 +163,7 @@ class LocalProcessLauncher:
                     start_new_session=True,
                 )
             (self.directory / f"{child.pid}.json").write_text(
-                json.dumps({"pid": child.pid, "log": str(log_path)})
+                json.dumps({"pid": child.pid, "log": str(log_path), "command": self.command})
             )
             with self._lock:
                 self._children.append(child)
@@ -168,20 +171,26 @@ class LocalProcessLauncher:
         return started
 
 
-def _is_worker(pid: int) -> bool:
+def _is_worker(pid: int, pidfile: Path) -> bool:
+    """Whether ``pid`` is alive and runs the command its pid file recorded (not a reused pid)."""
     import psutil
 
     try:
+        recorded = json.loads(pidfile.read_text()).get("command") or [str(WORKER_SCRIPT)]
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return any("claude_worker" in part for part in process.cmdline())
-    except psutil.Error:
+        return str(recorded[-1]) in process.cmdline()
+    except (psutil.Error, OSError, ValueError, AttributeError):
         return False
 
 
 def launcher_for(settings: Settings) -> Launcher:
-    kind = settings.autodev_worker_launcher or ("ecs" if settings.autodev_ecs_cluster else "local")
+    from autodev.runtime import in_aws
+
+    # In AWS workers are ECS tasks; a missing cluster setting is an error, not local processes.
+    default = "ecs" if settings.autodev_ecs_cluster or in_aws() else "local"
+    kind = settings.autodev_worker_launcher or default
     if kind == "ecs":
         return EcsLauncher(settings)
     return LocalProcessLauncher(settings)

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from autodev.db import connection
+from autodev.db import in_transaction
 
 Metric = tuple[str, float, str, dict[str, Any]]
 
@@ -26,11 +26,7 @@ def record_many(metrics: Iterable[Metric], *, conn: psycopg.Connection[Any] | No
     rows = [(name, float(value), unit, Jsonb(dims)) for name, value, unit, dims in metrics]
     if not rows:
         return
-    if conn is not None:
-        with conn.cursor() as cursor:
-            cursor.executemany(_INSERT, rows)
-        return
-    with connection() as own, own.cursor() as cursor:
+    with in_transaction(conn) as tx, tx.cursor() as cursor:
         cursor.executemany(_INSERT, rows)
 
 

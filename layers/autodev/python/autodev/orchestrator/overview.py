@@ -23,6 +23,6 @@ def recent_failures(limit: int = 10) -> list[dict[str, Any]]:
 def overview(failures: int = 10) -> dict[str, Any]:
     return {
         "workers": registry.live_workers(),
-        "queue": queue.queue_depth(),
+        "queue": queue.queue_depth().model_dump(),
         "recent_failures": recent_failures(failures),
     }

@@ -7,10 +7,11 @@ coalesced to one every ``min_interval`` seconds, except stage changes and the fi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autodev import progress
+from autodev.events import Metrics
 from autodev.observability import best_effort_failed, child_logger
 
 log = child_logger(__name__)
@@ -53,7 +54,7 @@ class ProgressHook:
         stage: str | None = None,
         stage_progress: float | None = None,
         status_message: str | None = None,
-        metrics: dict[str, Any] | None = None,
+        metrics: Mapping[str, Any] | Metrics | None = None,
     ) -> None:
         if not self._started:
             return
@@ -70,7 +71,9 @@ class ProgressHook:
             stage=stage,
         )
 
-    def finish(self, ok: bool, message: str, metrics: dict[str, Any] | None = None) -> None:
+    def finish(
+        self, ok: bool, message: str, metrics: Mapping[str, Any] | Metrics | None = None
+    ) -> None:
         if not self._started:
             return
         self._call(

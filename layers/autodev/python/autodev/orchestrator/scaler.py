@@ -50,8 +50,7 @@ def scale(launcher: Launcher | None = None, settings: Settings | None = None) ->
     with connection() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCALER_LOCK_KEY,))
         depth = queue.queue_depth(conn=conn)
-        queued = sum(depth["queued"].values())
-        running = int(depth["running"])
+        queued, running = depth.total_queued, depth.running
         desired = desired_workers(queued, running, settings.orchestrator_max_instances)
         workers = launcher.running()
         launched: list[str] = []

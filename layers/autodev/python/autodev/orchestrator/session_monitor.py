@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autodev.events import Metrics
+
 REPEATED_ERROR_LIMIT = 3
 _EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 # Parts of an error that differ between otherwise identical errors.
@@ -161,15 +163,15 @@ class SessionMonitor:
         if relative not in self.files_touched:
             self.files_touched.append(relative)
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> Metrics:
         """Cumulative totals in the progress reporter's terms."""
-        return {
-            "messages": self.turns,
-            "tokens": self.usage.total_tokens,
-            "cost_usd": round(self.usage.cost_usd, 6),
-            "files_modified": len(self.files_touched),
-            "tool_calls": sum(self.tool_calls.values()),
-        }
+        return Metrics(
+            messages=self.turns,
+            tokens=self.usage.total_tokens,
+            cost_usd=round(self.usage.cost_usd, 6),
+            files_modified=len(self.files_touched),
+            tool_calls=sum(self.tool_calls.values()),
+        )
 
 
 def _describe_input(arguments: dict[str, Any]) -> str:

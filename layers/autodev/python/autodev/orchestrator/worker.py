@@ -48,10 +48,7 @@ def new_worker_id() -> str:
 
 
 def make_runner(settings: Settings, worker_id: str) -> TaskRunner:
-    if settings.autodev_worker_runner == "echo":
-        from autodev.orchestrator.echo_task import EchoTaskRunner
-
-        return EchoTaskRunner()
+    """The runner a worker uses unless it is given one: Claude Code."""
     from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
 
     return ClaudeCodeTaskRunner(settings, worker_id)

@@ -13,8 +13,12 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
     get_progress(id) -> Progress | None
     workflow_steps(workflow_id) -> list[Progress]
     forget(id) -> None
+
+``metrics`` are ``Metrics`` (``autodev.events.Metrics``, the model the progress events carry)
+or a mapping of some of its fields; ``Progress.metrics`` is a ``Metrics``.
 """
 
+from autodev.events import Metrics
 from autodev.progress.clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
 from autodev.progress.tracking import (
     Progress,
@@ -30,6 +34,7 @@ __all__ = [
     "SYSTEM_CLOCK",
     "Clock",
     "ManualClock",
+    "Metrics",
     "Progress",
     "SystemClock",
     "complete",

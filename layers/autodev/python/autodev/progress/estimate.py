@@ -13,10 +13,14 @@ the next one, so two hundred updates in a second make one sample, not two hundre
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from autodev.errors import InvalidInput
+from autodev.events import Metrics
 
 # How long the average remembers: a stall shorter than this moves the ETA only partly.
 RATE_TIME_CONSTANT_SECONDS = 60.0
@@ -24,7 +28,7 @@ MIN_SAMPLE_SECONDS = 1.0
 # The ETA is "unknown" until this many samples have been averaged.
 MIN_SAMPLES_FOR_ETA = 3
 
-METRIC_NAMES = ("messages", "tokens", "cost_usd", "files_modified", "tool_calls")
+METRIC_NAMES = tuple(Metrics.model_fields)
 
 
 @dataclass(frozen=True)
@@ -109,23 +113,39 @@ def eta_seconds(state: RateState, percent: float) -> float | None:
     return (100.0 - percent) / state.rate
 
 
-def merge_metrics(current: dict[str, Any], update: dict[str, Any] | None) -> dict[str, Any]:
+def as_metrics(raw: Mapping[str, Any] | Metrics | None) -> Metrics:
+    """Metrics from a stored or given mapping; InvalidInput names what does not fit."""
+    if isinstance(raw, Metrics):
+        return raw
+    try:
+        return Metrics.model_validate(dict(raw or {}))
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "metrics"
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(METRIC_NAMES)
+            raise InvalidInput(f"unknown metric {name!r}; known: {known}") from None
+        raise InvalidInput(f"metric {name}: {first['msg']}") from None
+
+
+def merge_metrics(
+    current: Mapping[str, Any] | Metrics, update: Mapping[str, Any] | Metrics | None
+) -> Metrics:
     """Cumulative totals: each metric given replaces the stored one; unknown names refused."""
-    merged = {name: current.get(name, 0) for name in METRIC_NAMES}
-    for name, value in (update or {}).items():
-        if name not in METRIC_NAMES:
-            raise InvalidInput(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise InvalidInput(f"metric {name} must be a number, 0 or more")
-        merged[name] = float(value) if name == "cost_usd" else int(value)
-    return merged
+    base = as_metrics(current)
+    if update is None:
+        return base
+    given = update.model_dump(exclude_unset=True) if isinstance(update, Metrics) else update
+    return as_metrics({**base.model_dump(), **given})
 
 
-def sum_metrics(many: list[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = dict.fromkeys(METRIC_NAMES, 0)
-    total["cost_usd"] = 0.0
-    for metrics in many:
-        for name in METRIC_NAMES:
-            total[name] += metrics.get(name, 0) or 0
-    total["cost_usd"] = round(float(total["cost_usd"]), 6)
-    return total
+def sum_metrics(many: Iterable[Mapping[str, Any] | Metrics]) -> Metrics:
+    """The totals of several tasks' metrics (a workflow's, from its steps')."""
+    parts = [as_metrics(item) for item in many]
+    return Metrics(
+        messages=sum(part.messages for part in parts),
+        tokens=sum(part.tokens for part in parts),
+        cost_usd=round(sum(part.cost_usd for part in parts), 6),
+        files_modified=sum(part.files_modified for part in parts),
+        tool_calls=sum(part.tool_calls for part in parts),
+    )

@@ -15,6 +15,7 @@ target), which ``slack_updates`` sends at most once a second.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from autodev import events
 from autodev.db import connection
 from autodev.durations import format_duration
 from autodev.errors import InvalidInput, NotFound
+from autodev.events import Metrics
 from autodev.observability import best_effort_failed, child_logger
 from autodev.progress import estimate, render, slack_updates
 from autodev.progress.clock import SYSTEM_CLOCK, Clock
@@ -60,7 +62,7 @@ class Progress:
     percent: float
     status: str
     status_message: str
-    metrics: dict[str, Any]
+    metrics: Metrics
     eta_seconds: float | None
     started_at: float
     updated_at: float
@@ -93,7 +95,7 @@ class Progress:
             "percent": self.percent,
             "status": self.status,
             "status_message": self.status_message,
-            "metrics": self.metrics,
+            "metrics": self.metrics.model_dump(),
             "eta_seconds": self.eta_seconds,
             "eta": format_duration(self.eta_seconds) if self.status == "running" else None,
             "started_at": self.started_at,
@@ -120,7 +122,7 @@ def _from_row(row: dict[str, Any]) -> Progress:
         percent=row["percent"],
         status=row["status"],
         status_message=row["status_message"],
-        metrics=estimate.merge_metrics(row["metrics"], None),
+        metrics=estimate.as_metrics(row["metrics"]),
         eta_seconds=row["eta_seconds"],
         started_at=row["started_at"],
         updated_at=row["updated_at"],
@@ -160,6 +162,11 @@ def _load_tracked(conn: Conn, progress_id: str) -> dict[str, Any]:
     return row
 
 
+def _metrics_json(row: dict[str, Any]) -> Jsonb:
+    """The row's metrics as stored: a JSON object of the ``Metrics`` fields."""
+    return Jsonb(estimate.as_metrics(row["metrics"]).model_dump())
+
+
 def _save(conn: Conn, row: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE progress_tracking SET stages = %(stages)s, current_stage = %(current_stage)s,"
@@ -169,7 +176,7 @@ def _save(conn: Conn, row: dict[str, Any]) -> None:
         " sampled_percent = %(sampled_percent)s, updated_at = %(updated_at)s,"
         " completed_at = %(completed_at)s, event_sent_at = %(event_sent_at)s,"
         " event_percent = %(event_percent)s WHERE id = %(id)s",
-        {**row, "stages": Jsonb(row["stages"]), "metrics": Jsonb(row["metrics"])},
+        {**row, "stages": Jsonb(row["stages"]), "metrics": _metrics_json(row)},
     )
 
 
@@ -190,7 +197,7 @@ def _insert(conn: Conn, row: dict[str, Any]) -> None:
         " workflow_id = EXCLUDED.workflow_id, step_name = EXCLUDED.step_name,"
         " slack_channel = coalesce(EXCLUDED.slack_channel, progress_tracking.slack_channel),"
         " slack_thread_ts = coalesce(EXCLUDED.slack_thread_ts, progress_tracking.slack_thread_ts)",
-        {**row, "stages": Jsonb(row["stages"]), "metrics": Jsonb(row["metrics"])},
+        {**row, "stages": Jsonb(row["stages"]), "metrics": _metrics_json(row)},
     )
 
 
@@ -274,7 +281,7 @@ def _roll_up(conn: Conn, task: dict[str, Any], now: float, effects: _Effects) ->
                 "step_name": None,
                 "stages": [Stage(step, 1.0).to_json()],
                 "status_message": "",
-                "metrics": estimate.merge_metrics({}, None),
+                "metrics": Metrics(),
                 "now": now,
                 "slack_channel": None,
                 "slack_thread_ts": None,
@@ -316,7 +323,7 @@ def _roll_up(conn: Conn, task: dict[str, Any], now: float, effects: _Effects) ->
     workflow["current_stage"] = index
     if task["status_message"]:
         workflow["status_message"] = f"{step}: {task['status_message']}"
-    workflow["metrics"] = estimate.sum_metrics([dict(row["metrics"]) for row in tasks])
+    workflow["metrics"] = estimate.sum_metrics(row["metrics"] for row in tasks)
     _recompute(workflow, now)
     stage_changed = task.get("_stage_changed", False)
     detail = _updated_event(workflow, now, force=stage_changed)
@@ -390,7 +397,7 @@ def start_tracking(
                 for i, s in enumerate(parsed)
             ],
             "status_message": status_message,
-            "metrics": estimate.merge_metrics({}, None),
+            "metrics": Metrics(),
             "now": now,
             "slack_channel": slack_channel,
             "slack_thread_ts": slack_thread_ts,
@@ -432,7 +439,7 @@ def update_progress(
     task_id: str,
     stage_progress: float | None = None,
     status_message: str | None = None,
-    metrics: dict[str, Any] | None = None,
+    metrics: Mapping[str, Any] | Metrics | None = None,
     *,
     stage: str | int | None = None,
     clock: Clock = SYSTEM_CLOCK,
@@ -498,7 +505,7 @@ def complete(
     *,
     status: str = "completed",
     status_message: str | None = None,
-    metrics: dict[str, Any] | None = None,
+    metrics: Mapping[str, Any] | Metrics | None = None,
     clock: Clock = SYSTEM_CLOCK,
     wait_for_slack: bool = True,
 ) -> Progress:

@@ -1,13 +1,15 @@
 """The Slack Web API client every component uses.
 
-With ``SLACK_BOT_TOKEN`` set, calls go to the real Slack workspace. Without it they go to the
-local Slack sink (``autodev.slack.sink``) on loopback, with a dummy token that is not a secret,
-so the demo and the tests can read back exactly what would have been posted. Either way the
-client retries rate limits (honouring ``Retry-After``), connection errors and Slack's 5xx
-answers with slack_sdk's own retry handlers.
+It needs a bot token (``SLACK_BOT_TOKEN``, or in AWS the secret ``SLACK_BOT_TOKEN_ARN`` names)
+and talks to ``SLACK_API_URL`` (default: Slack's own Web API). Without a token it raises a
+ConfigError naming ``SLACK_BOT_TOKEN``; it never falls back to anything else. The local stack
+points both settings at its Slack sink. The client retries rate limits (honouring
+``Retry-After``), connection errors and Slack's 5xx answers with slack_sdk's retry handlers.
 """
 
 from __future__ import annotations
+
+import os
 
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -18,11 +20,9 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-# Sent to the local sink only; it is a placeholder, not a credential.
-LOCAL_DUMMY_TOKEN = "xoxb-local-sink-not-a-secret"  # noqa: S105
+from autodev.errors import ConfigError
 
-# Where a running local sink is announced to other processes on this machine.
-SINK_URL_ENV = "AUTODEV_SLACK_SINK_URL"
+API_URL_ENV = "SLACK_API_URL"
 
 
 def retry_handlers() -> list[RetryHandler]:
@@ -41,33 +41,23 @@ def _bot_token() -> str | None:
     return bot_token()
 
 
-def uses_real_slack() -> bool:
-    """True when a bot token is configured and calls reach a real Slack workspace."""
-    return _bot_token() is not None
-
-
-def sink_base_url() -> str:
-    """The local sink's Web API base URL (``http://127.0.0.1:PORT/api/``).
-
-    ``AUTODEV_SLACK_SINK_URL`` when the local stack announced one, else the sink file in
-    ``AUTODEV_STATE_DIR``, else a sink started in this process (so a script or test that
-    posts without the local stack still records its calls instead of failing).
-    """
-    from autodev.slack import sink
-
-    return sink.api_base_url()
+def api_url() -> str:
+    """The Web API base URL: ``SLACK_API_URL``, else Slack's own."""
+    configured = os.environ.get(API_URL_ENV, "").strip()
+    if not configured:
+        return WebClient.BASE_URL
+    return configured if configured.endswith("/") else configured + "/"
 
 
 def web_client(*, timeout: int = 10) -> WebClient:
-    """A WebClient for real Slack when SLACK_BOT_TOKEN is set, else for the local sink."""
+    """A WebClient with the bot token for ``SLACK_API_URL``; ConfigError without a token."""
     token = _bot_token()
-    if token is not None:
-        return WebClient(token=token, timeout=timeout, retry_handlers=retry_handlers())
+    if token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set (nor SLACK_BOT_TOKEN_ARN): autodev cannot call Slack"
+        )
     return WebClient(
-        token=LOCAL_DUMMY_TOKEN,
-        base_url=sink_base_url(),
-        timeout=timeout,
-        retry_handlers=retry_handlers(),
+        token=token, base_url=api_url(), timeout=timeout, retry_handlers=retry_handlers()
     )
 
 

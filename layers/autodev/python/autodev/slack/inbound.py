@@ -2,20 +2,33 @@
 
 Order matters: the signature is checked before the body is even parsed, and a refused
 request leaves nothing behind but one log line (no database row, no execution, no Slack
-message). Accepted work that may take longer than Slack's 3 seconds is handed to the Slack
-worker (``autodev.slack.jobs.dispatch``) and the answer goes back at once. Imports are kept
-light here: this module is what a cold start of the command handler pays for.
+message): 401 (413 when oversized) for a request that is not shown to come from Slack, 400
+for a signed one whose body does not fit (``autodev.slack.payloads``). Accepted work that
+may take longer than Slack's 3 seconds is handed to the Slack worker as a typed job
+(``autodev.slack.job_models``, through ``autodev.slack.jobs.dispatch``) and the answer goes
+back at once. Imports are kept light here: this module is what a cold start of the command
+handler pays for.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from autodev.observability import Metric, child_logger, count
 from autodev.slack import commands
+from autodev.slack.job_models import CommandJob, InteractionJob, MentionJob, SlackJob
+from autodev.slack.payloads import (
+    AppMention,
+    BlockActions,
+    CommandForm,
+    EventEnvelope,
+    InteractionKind,
+)
 from autodev.slack.signing import signing_secret
 from autodev.slack.verify import Refusal, RequestRefused, SlackRequest, verify
 
@@ -62,39 +75,79 @@ def _verified(event: Mapping[str, Any], endpoint: str) -> SlackRequest | Respons
         return http(refused.status, text=refused.public_message)
 
 
-def _form(request: SlackRequest, endpoint: str) -> dict[str, str] | Response:
+MALFORMED = 400  # signed by Slack, but not a request autodev can read
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _Malformed(Exception):
+    """The verified body does not fit; ``detail`` says where (never what was sent)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _malformed(endpoint: str, what: str) -> Response:
+    """A genuine (signed) request whose body does not fit: 400, one log line, nothing done."""
+    logger.warning(
+        "slack request malformed",
+        extra={"endpoint": endpoint, "reason": Refusal.GARBLED.value, "detail": what},
+    )
+    count(Metric.SLACK_REQUESTS_REFUSED, reason=Refusal.GARBLED.name.lower())
+    return http(MALFORMED, text=Refusal.GARBLED.value)
+
+
+def _read(model: type[_Model], data: Any, where: str = "") -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in (where, *first["loc"]) if part != "") or "body"
+        raise _Malformed(f"{path}: {first['type']}") from None
+
+
+def _form(request: SlackRequest) -> dict[str, str]:
     try:
         pairs = urllib.parse.parse_qsl(
             request.body, keep_blank_values=True, strict_parsing=bool(request.body)
         )
     except ValueError:
-        logger.warning(
-            "slack request refused", extra={"endpoint": endpoint, "reason": Refusal.GARBLED.value}
-        )
-        count(Metric.SLACK_REQUESTS_REFUSED, reason=Refusal.GARBLED.name.lower())
-        return http(401, text=RequestRefused(Refusal.GARBLED).public_message)
+        raise _Malformed("body is not a form") from None
     return dict(pairs)
 
 
-def _garbled(endpoint: str, what: str) -> Response:
-    logger.warning(
-        "slack request refused",
-        extra={"endpoint": endpoint, "reason": Refusal.GARBLED.value, "detail": what},
-    )
-    count(Metric.SLACK_REQUESTS_REFUSED, reason=Refusal.GARBLED.name.lower())
-    return http(401, text=RequestRefused(Refusal.GARBLED).public_message)
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise _Malformed(f"{what} is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise _Malformed(f"{what} is not an object")
+    return parsed
 
 
-def _dispatch(job: dict[str, Any]) -> bool:
+def _handle(
+    event: Mapping[str, Any], endpoint: str, answer: Callable[[SlackRequest], Response]
+) -> Response:
+    """Verify, then answer; a verified body that does not fit is a 400."""
+    verified = _verified(event, endpoint)
+    if not isinstance(verified, SlackRequest):
+        return verified
+    try:
+        return answer(verified)
+    except _Malformed as malformed:
+        return _malformed(endpoint, malformed.detail)
+
+
+def _dispatch(job: SlackJob) -> bool:
     from autodev.slack.jobs import dispatch
 
     try:
         dispatch(job)
     except Exception:
-        logger.exception(
-            "could not hand the Slack request to the worker", extra={"kind": job["kind"]}
-        )
-        count(Metric.SLACK_REQUESTS_FAILED, kind=str(job["kind"]))
+        logger.exception("could not hand the Slack request to the worker", extra={"kind": job.kind})
+        count(Metric.SLACK_REQUESTS_FAILED, kind=job.kind)
         return False
     return True
 
@@ -103,38 +156,33 @@ def _dispatch(job: dict[str, Any]) -> bool:
 
 
 def handle_command(event: Mapping[str, Any]) -> Response:
-    verified = _verified(event, "commands")
-    if not isinstance(verified, SlackRequest):
-        return verified
-    form = _form(verified, "commands")
-    if not isinstance(form, dict):
-        return form
-    name, user = form.get("command", ""), form.get("user_id", "")
-    if not name or not user:
-        return _garbled("commands", "no command or user")
+    return _handle(event, "commands", _command)
+
+
+def _command(verified: SlackRequest) -> Response:
+    form = _read(CommandForm, _form(verified))
     if verified.retry_num:
         # Slack redelivers when it thinks we were slow; the first delivery is being handled.
         logger.info("slack retry acknowledged", extra={"retry": verified.retry_num})
         return http(200, text="")
     try:
-        command = commands.parse(name, form.get("text", ""))
+        command = commands.parse(form.command, form.text)
     except commands.UsageError as usage:
         return ephemeral(str(usage))
     if command.action is commands.Action.HELP:
-        return ephemeral(commands.usage_for(name))
-    job = {
-        "kind": "command",
-        "action": command.action.value,
-        "template": command.template,
-        "target_id": command.target_id,
-        "input": command.input,
-        "comment": command.comment,
-        "user_id": user,
-        "channel_id": form.get("channel_id"),
-        "team_id": form.get("team_id"),
-        "trigger_id": form.get("trigger_id"),
-        "response_url": form.get("response_url"),
-    }
+        return ephemeral(commands.usage_for(form.command))
+    job = CommandJob(
+        action=command.action,
+        template=command.template,
+        target_id=command.target_id,
+        input=command.input,
+        comment=command.comment,
+        user_id=form.user_id,
+        channel_id=form.channel_id,
+        team_id=form.team_id,
+        trigger_id=form.trigger_id,
+        response_url=form.response_url,
+    )
     if not _dispatch(job):
         return ephemeral(":warning: autodev could not take the request just now; please try again.")
     if command.action is commands.Action.START:
@@ -142,7 +190,7 @@ def handle_command(event: Mapping[str, Any]) -> Response:
             200,
             {
                 "response_type": "in_channel",
-                "text": f":rocket: Starting *{command.template}* for <@{user}>…",
+                "text": f":rocket: Starting *{command.template}* for <@{form.user_id}>…",
             },
         )
     return http(200, text="")
@@ -152,44 +200,30 @@ def handle_command(event: Mapping[str, Any]) -> Response:
 
 
 def handle_interaction(event: Mapping[str, Any]) -> Response:
-    verified = _verified(event, "interactions")
-    if not isinstance(verified, SlackRequest):
-        return verified
-    form = _form(verified, "interactions")
-    if not isinstance(form, dict):
-        return form
-    try:
-        payload = json.loads(form.get("payload", ""))
-    except ValueError:
-        return _garbled("interactions", "payload is not JSON")
-    if not isinstance(payload, dict):
-        return _garbled("interactions", "payload is not an object")
+    return _handle(event, "interactions", _interaction)
+
+
+def _interaction(verified: SlackRequest) -> Response:
+    payload = _json_object(_form(verified).get("payload", ""), "payload")
+    kind = _read(InteractionKind, payload, "payload").type
     if verified.retry_num:
         return http(200, text="")
-    if payload.get("type") != "block_actions":
+    if kind != "block_actions":
         return http(200, text="")  # shortcuts and views are not used; acknowledge quietly
-    actions = payload.get("actions") or []
-    user = (payload.get("user") or {}).get("id")
-    if not actions or not isinstance(actions[0], dict) or not user:
-        return _garbled("interactions", "no action or user")
-    action = actions[0]
-    channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get(
-        "channel_id"
+    click = _read(BlockActions, payload, "payload")
+    action, message = click.actions[0], click.message
+    job = InteractionJob(
+        action_id=action.action_id,
+        value=action.value,
+        user_id=click.user.id,
+        channel_id=click.channel_id,
+        message_ts=message.ts if message else None,
+        thread_ts=(message.thread_ts or message.ts) if message else None,
+        team_id=click.team.id if click.team else None,
+        trigger_id=click.trigger_id,
+        action_ts=action.action_ts,
+        response_url=click.response_url,
     )
-    message = payload.get("message") or {}
-    job = {
-        "kind": "interaction",
-        "action_id": str(action.get("action_id", "")),
-        "value": str(action.get("value", "")),
-        "user_id": str(user),
-        "channel_id": channel,
-        "message_ts": message.get("ts"),
-        "thread_ts": message.get("thread_ts") or message.get("ts"),
-        "team_id": (payload.get("team") or {}).get("id"),
-        "trigger_id": payload.get("trigger_id"),
-        "action_ts": action.get("action_ts"),
-        "response_url": payload.get("response_url"),
-    }
     if not _dispatch(job):
         return ephemeral(":warning: autodev could not take the click just now; please try again.")
     return http(200, text="")
@@ -199,34 +233,29 @@ def handle_interaction(event: Mapping[str, Any]) -> Response:
 
 
 def handle_event(event: Mapping[str, Any]) -> Response:
-    verified = _verified(event, "events")
-    if not isinstance(verified, SlackRequest):
-        return verified
-    try:
-        envelope = json.loads(verified.body)
-    except ValueError:
-        return _garbled("events", "body is not JSON")
-    if not isinstance(envelope, dict):
-        return _garbled("events", "body is not an object")
-    kind = envelope.get("type")
-    if kind == "url_verification":
-        return http(200, {"challenge": str(envelope.get("challenge", ""))})
+    return _handle(event, "events", _event)
+
+
+def _event(verified: SlackRequest) -> Response:
+    envelope = _read(EventEnvelope, _json_object(verified.body, "body"))
+    if envelope.type == "url_verification":
+        return http(200, {"challenge": envelope.challenge})
     if verified.retry_num:
         logger.info("slack event retry acknowledged", extra={"retry": verified.retry_num})
         return http(200, text="")
-    inner = envelope.get("event") or {}
-    if kind != "event_callback" or not isinstance(inner, dict):
-        return http(200, text="")
-    if inner.get("type") != "app_mention" or inner.get("bot_id"):
-        return http(200, text="")  # our own messages and other events need nothing
-    job = {
-        "kind": "mention",
-        "event_id": envelope.get("event_id"),
-        "user_id": inner.get("user"),
-        "channel_id": inner.get("channel"),
-        "ts": inner.get("ts"),
-        "thread_ts": inner.get("thread_ts"),
-        "text": str(inner.get("text") or "")[:3000],
-    }
+    inner = envelope.event or {}
+    if envelope.type != "event_callback" or inner.get("type") != "app_mention":
+        return http(200, text="")  # other events need nothing
+    mention = _read(AppMention, inner, "event")
+    if mention.bot_id:
+        return http(200, text="")  # our own messages
+    job = MentionJob(
+        event_id=envelope.event_id,
+        user_id=mention.user,
+        channel_id=mention.channel,
+        ts=mention.ts,
+        thread_ts=mention.thread_ts,
+        text=mention.text[:3000],
+    )
     _dispatch(job)
     return http(200, text="")

@@ -2,59 +2,73 @@
 
 ``dispatch`` hands a job (a small JSON document with no secrets) to the function named by
 ``SLACK_WORKER_FUNCTION`` with an asynchronous ``lambda.invoke`` (InvocationType="Event");
-on the local stack that goes through moto to the same handler. Without the variable the job
-runs inline (tests and scripts). ``run`` does the work and answers through the request's
-``response_url`` or the workflow's thread.
+on the local stack that goes through moto to the same handler. Without the variable it raises
+a ConfigError naming it (never runs the job inline). ``run`` does the work and answers through
+the request's ``response_url`` or the workflow's thread.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from autodev.errors import AutodevError, InvalidInput
-from autodev.observability import Metric, child_logger, correlated, count
+from autodev.errors import AutodevError, ConfigError, InvalidInput
+from autodev.observability import Metric, child_logger, count, current_correlation_id
+from autodev.slack.commands import Action
+from autodev.slack.job_models import (
+    CommandJob,
+    InteractionJob,
+    MentionJob,
+    SlackJob,
+    job_json,
+    parse_job,
+)
 
 logger = child_logger(__name__)
 
 WORKER_FUNCTION_ENV = "SLACK_WORKER_FUNCTION"
 JOB_KEY = "slack_job"
 
-Job = dict[str, Any]
+__all__ = ["JOB_KEY", "SlackJob", "dispatch", "parse_job", "run"]
 
 
-def dispatch(job: Job) -> None:
+def dispatch(job: SlackJob) -> None:
     function = os.environ.get(WORKER_FUNCTION_ENV)
     if not function:
-        run(job)
-        return
+        raise ConfigError(f"{WORKER_FUNCTION_ENV} is not set: no Slack worker to hand the job to")
     from autodev.aws import client
 
+    if job.correlation_id is None:
+        # The worker's log lines carry the id of the request that asked for the job.
+        job = job.model_copy(update={"correlation_id": current_correlation_id()})
     client("lambda").invoke(
         FunctionName=function,
         InvocationType="Event",
-        Payload=json.dumps(correlated({JOB_KEY: job})).encode(),
+        Payload=json.dumps({JOB_KEY: job_json(job)}).encode(),
     )
 
 
-def run(job: Job) -> None:
-    """Do one job; failures are told to the person who asked, never raised to Slack."""
+def run(job: SlackJob | Mapping[str, Any]) -> None:
+    """Do one job; failures are told to the person who asked, never raised to Slack.
+
+    A job in its JSON form is validated first (``parse_job``): one that does not fit raises
+    InvalidInput before anything is done, since there is nobody known to tell."""
+    if isinstance(job, Mapping):
+        job = parse_job(job)
     try:
-        kind = job.get("kind")
-        if kind == "command":
+        if isinstance(job, CommandJob):
             _command(job)
-        elif kind == "interaction":
+        elif isinstance(job, InteractionJob):
             _interaction(job)
-        elif kind == "mention":
-            _mention(job)
         else:
-            raise InvalidInput(f"unknown Slack job kind {kind!r}")
+            _mention(job)
     except AutodevError as error:
         _respond(job, f":warning: {error}")
     except Exception:
-        logger.exception("slack job failed", extra={"kind": job.get("kind")})
-        count(Metric.SLACK_REQUESTS_FAILED, kind=str(job.get("kind")))
+        logger.exception("slack job failed", extra={"kind": job.kind})
+        count(Metric.SLACK_REQUESTS_FAILED, kind=job.kind)
         _respond(job, ":warning: Something went wrong on autodev's side; it has been logged.")
 
 
@@ -62,7 +76,7 @@ def run(job: Job) -> None:
 
 
 def _respond(
-    job: Job,
+    job: SlackJob,
     text: str,
     blocks: list[Any] | None = None,
     *,
@@ -73,81 +87,80 @@ def _respond(
     from autodev.slack.views import as_dicts
 
     rendered = as_dicts(blocks) if blocks else None
-    url = job.get("response_url")
-    if url:
-        response_url_client(str(url)).send(
+    if job.response_url:
+        response_url_client(job.response_url).send(
             text=text,
             blocks=rendered,
             response_type="in_channel" if in_channel else "ephemeral",
             replace_original=replace_original,
         )
         return
-    channel, user = job.get("channel_id"), job.get("user_id")
+    channel, user = job.channel_id, job.user_id
     if not channel:
-        logger.warning("nowhere to answer the Slack job", extra={"kind": job.get("kind")})
+        logger.warning("nowhere to answer the Slack job", extra={"kind": job.kind})
         return
     client = web_client()
     if in_channel or not user:
         client.chat_postMessage(
-            channel=channel, text=text, blocks=rendered, thread_ts=job.get("thread_ts")
+            channel=channel, text=text, blocks=rendered, thread_ts=job.thread_ts
         )
     else:
         client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=rendered)
 
 
-def _client_key(job: Job, purpose: str) -> str:
+def _client_key(job: SlackJob, purpose: str) -> str:
     # The same Slack request (trigger id, or the event/action timestamps) always maps to the
     # same key, so a redelivery can never start a second workflow.
-    ident = job.get("trigger_id") or job.get("action_ts") or job.get("event_id") or ""
+    ident = job.request_id
     if not ident:
         raise InvalidInput("the Slack request carries no trigger id; please try again")
-    return f"slack:{job.get('team_id') or '-'}:{purpose}:{ident}"
+    return f"slack:{job.team_id or '-'}:{purpose}:{ident}"
 
 
 # --- slash commands ---
 
 
-def _command(job: Job) -> None:
+def _command(job: CommandJob) -> None:
     from autodev import audit
     from autodev.slack import dashboards, platform, views
 
-    action, user = job["action"], str(job["user_id"])
+    action, user = job.action, job.user_id
     audit.record(
         f"slack:{user}",
-        f"slack.command.{action}",
-        job.get("target_id") or job.get("template"),
-        {"channel": job.get("channel_id"), "input": job.get("input") or {}},
+        f"slack.command.{action.value}",
+        job.target_id or job.template,
+        {"channel": job.channel_id, "input": job.input},
     )
-    if action == "list":
+    if action is Action.LIST:
         _respond(job, "Workflow templates", views.template_list(platform.list_templates()))
-    elif action == "start":
-        _start(job, str(job["template"]), dict(job.get("input") or {}), "start")
-    elif action == "status":
-        workflow = platform.status(str(job["target_id"]))
+    elif action is Action.START:
+        _start(job, str(job.template), dict(job.input), "start")
+    elif action is Action.STATUS:
+        workflow = platform.status(str(job.target_id))
         _respond(job, views.fallback_text(workflow), views.status_card(workflow))
-    elif action == "cancel":
-        workflow = platform.cancel(str(job["target_id"]), user)
+    elif action is Action.CANCEL:
+        workflow = platform.cancel(str(job.target_id), user)
         _respond(job, f"Cancelled {views.fallback_text(workflow)}", views.status_card(workflow))
-    elif action in ("approve", "reject"):
-        decision = platform.decide(
-            str(job["target_id"]), user, action == "approve", job.get("comment")
-        )
+    elif action in (Action.APPROVE, Action.REJECT):
+        decision = platform.decide(str(job.target_id), user, action is Action.APPROVE, job.comment)
         _respond(
             job,
             "decided",
             views.approval_decided(None, decision.approved, user, decision.comment),
         )
-    elif action == "monitor":
+    elif action is Action.MONITOR:
         board = platform.monitor_dashboard()
         _respond(job, dashboards.monitor_text(board), dashboards.monitor(board))
-    elif action == "orchestrator":
+    elif action is Action.ORCHESTRATOR:
         overview = platform.orchestrator_overview()
         _respond(job, dashboards.orchestrator_text(overview), dashboards.orchestrator(overview))
     else:
-        raise InvalidInput(f"unknown command action {action!r}")
+        raise InvalidInput(f"unknown command action {action.value!r}")
 
 
-def _start(job: Job, template: str, workflow_input: dict[str, Any], purpose: str) -> None:
+def _start(
+    job: CommandJob | InteractionJob, template: str, workflow_input: dict[str, Any], purpose: str
+) -> None:
     """Open a thread, start the workflow tied to it, turn the thread's root into its card."""
     from slack_sdk.errors import SlackApiError
 
@@ -156,7 +169,7 @@ def _start(job: Job, template: str, workflow_input: dict[str, Any], purpose: str
 
     if template not in platform.template_names():
         raise InvalidInput(f"There is no template `{template}`. `/workflow list` shows them.")
-    user, channel = str(job["user_id"]), str(job.get("channel_id") or "")
+    user, channel = job.user_id, job.channel_id or ""
     client_key = _client_key(job, purpose)
     client = web_client()
     root_ts: str | None = None
@@ -214,14 +227,12 @@ def _start(job: Job, template: str, workflow_input: dict[str, Any], purpose: str
 # --- button clicks ---
 
 
-def _interaction(job: Job) -> None:
+def _interaction(job: InteractionJob) -> None:
     from autodev import audit
     from autodev.slack import platform, views
 
-    action, value, user = job["action_id"], str(job["value"]), str(job["user_id"])
-    audit.record(
-        f"slack:{user}", f"slack.click.{action}", value, {"channel": job.get("channel_id")}
-    )
+    action, value, user = job.action_id, job.value, job.user_id
+    audit.record(f"slack:{user}", f"slack.click.{action}", value, {"channel": job.channel_id})
     if action in (views.APPROVE, views.REJECT):
         approved = action == views.APPROVE
         try:
@@ -254,18 +265,18 @@ def _interaction(job: Job) -> None:
 # --- mentions in a workflow's thread ---
 
 
-def _mention(job: Job) -> None:
+def _mention(job: MentionJob) -> None:
     import re
 
     from autodev import audit
     from autodev.slack import platform, threads, views
     from autodev.slack.client import web_client
 
-    channel, thread = job.get("channel_id"), job.get("thread_ts")
+    channel, thread = job.channel_id, job.thread_ts
     if not channel:
         return
-    reply_to = str(thread or job.get("ts") or "")
-    workflow_id = threads.workflow_for(str(channel), str(thread)) if thread else None
+    reply_to = thread or job.ts or ""
+    workflow_id = threads.workflow_for(channel, thread) if thread else None
     client = web_client()
     if workflow_id is None:
         client.chat_postMessage(
@@ -274,13 +285,11 @@ def _mention(job: Job) -> None:
             text="Mention me in a workflow's thread to ask about it, or use `/workflow help`.",
         )
         return
-    text = re.sub(r"<@[A-Z0-9]+>", "", str(job.get("text") or "")).strip()
+    text = re.sub(r"<@[A-Z0-9]+>", "", job.text).strip()
     workflow = platform.status(workflow_id)
     if text and text.lower() not in ("status", "status?", "how is it going?"):
         # Continuing the conversation: the message is recorded with the workflow's trail.
-        audit.record(
-            f"slack:{job.get('user_id')}", "slack.thread_message", workflow_id, {"text": text}
-        )
+        audit.record(f"slack:{job.user_id}", "slack.thread_message", workflow_id, {"text": text})
         note = "Noted — I recorded your message with this workflow."
     else:
         note = "Here is where it stands."

@@ -153,14 +153,16 @@ def start(
     # callback with the workflow); the thread's root becomes the live status message.
     callback = {"type": "slack", "channel": channel, "thread_ts": thread_ts} if channel else None
     result = workflows.start_workflow(
-        template,
-        _with_free_text(template, workflow_input),
-        requested_by,
-        callback,
-        client_key=client_key,
-        slack_channel=channel,
-        slack_thread_ts=thread_ts,
-        slack_status_ts=thread_ts,
+        workflows.StartRequest(
+            template,
+            _with_free_text(template, workflow_input),
+            requested_by,
+            callback,
+            client_key=client_key,
+            slack_channel=channel,
+            slack_thread_ts=thread_ts,
+            slack_status_ts=thread_ts,
+        )
     )
     created = bool(_get(result, "created", True))
     try:
@@ -208,12 +210,12 @@ def deliveries(workflow_id: str) -> tuple[DeliveryView, ...]:
 
     return tuple(
         DeliveryView(
-            channel=str(d["channel"]),
-            destination=str(d["destination"]),
-            status=str(d["status"]),
-            attempts=int(d["attempts"] or 0),
-            max_attempts=int(d["max_attempts"]) if d.get("max_attempts") else None,
-            last_error=_text(d.get("last_error")),
+            channel=d.channel,
+            destination=d.destination,
+            status=d.status,
+            attempts=d.attempts,
+            max_attempts=d.max_attempts,
+            last_error=d.last_error,
         )
         for d in callbacks.delivery_status(workflow_id)
     )

@@ -3,7 +3,9 @@
 Each template is a Step Functions state machine (``statemachines/<template>.asl.json``) with a
 catalog entry (``templates/<template>.json`` here). A workflow is one execution plus its row in
 ``workflows``; approvals keep their task tokens in ``approvals``. A workflow is named by its id,
-its execution name or its short id (``ids``).
+its execution name or its short id (``ids``). By use case: ``start``, ``status``, ``finish``
+and ``cancel``; ``records`` holds what they share of the ``workflows`` table (this package
+owns it and ``approvals``; the cost of a workflow's tasks comes from the orchestrator).
 """
 
 from autodev.workflows.approvals import (
@@ -17,17 +19,23 @@ from autodev.workflows.approvals import (
     register_group_resolver,
     respond_to_approval,
 )
+from autodev.workflows.cancel import cancel_workflow
 from autodev.workflows.catalog import StepInfo, TemplateInfo, get_template, list_templates
+from autodev.workflows.finish import finish_workflow
 from autodev.workflows.ids import AmbiguousId, resolve_workflow_id, short_id
-from autodev.workflows.models import Approval, StepRecord, WorkflowStart, WorkflowStatus
-from autodev.workflows.service import (
-    cancel_workflow,
-    finish_workflow,
-    get_workflow_status,
-    list_workflows,
-    start_workflow,
+from autodev.workflows.models import (
+    Approval,
+    StartRequest,
+    StepRecord,
+    WorkflowBudget,
+    WorkflowResult,
+    WorkflowStart,
+    WorkflowStatus,
 )
+from autodev.workflows.records import status_counts, workflow_budget
 from autodev.workflows.sfn import StepFunctionsError
+from autodev.workflows.start import start_workflow
+from autodev.workflows.status import get_workflow_status, list_workflows
 
 __all__ = [
     "AlreadyDecided",
@@ -35,10 +43,13 @@ __all__ = [
     "Approval",
     "GroupResolver",
     "NotAllowed",
+    "StartRequest",
     "StepFunctionsError",
     "StepInfo",
     "StepRecord",
     "TemplateInfo",
+    "WorkflowBudget",
+    "WorkflowResult",
     "WorkflowStart",
     "WorkflowStatus",
     "approval_to_answer",
@@ -56,4 +67,6 @@ __all__ = [
     "respond_to_approval",
     "short_id",
     "start_workflow",
+    "status_counts",
+    "workflow_budget",
 ]

@@ -29,6 +29,7 @@ from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows import sfn
 from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import Approval
+from autodev.workflows.records import mark_step
 
 log = child_logger(__name__)
 
@@ -90,8 +91,6 @@ def request_approval(
     workflow_id: str, task_token: str, step_name: str, message: str, timeout_seconds: int
 ) -> Approval:
     """Store an approval request (once per task token) and announce approval:requested."""
-    from autodev.workflows.service import mark_step  # service imports this module
-
     with connection() as conn:
         row = conn.execute(
             f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token, expires_at)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from autodev.db import connection
+from autodev.db import in_transaction
 from autodev.errors import InvalidInput, NotFound
 
 SHORT_ID_LENGTH = 8
@@ -83,11 +83,8 @@ def resolve_workflow_id(text: str, conn: psycopg.Connection[Any] | None = None) 
     reference = parse_reference(text)
     if reference.kind == "id":
         return reference.value
-    if conn is None:
-        with connection() as own:
-            rows = _lookup(own, reference)
-    else:
-        rows = _lookup(conn, reference)
+    with in_transaction(conn) as tx:
+        rows = _lookup(tx, reference)
     if not rows:
         raise NotFound(f"no workflow {_shown(str(text).strip())!r}")
     if len(rows) > 1:

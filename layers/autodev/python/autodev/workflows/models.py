@@ -1,10 +1,15 @@
-"""What the workflow API returns: plain frozen dataclasses, safe to show (no task tokens)."""
+"""What the workflow API takes and returns: plain frozen dataclasses, safe to show (no task
+tokens)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from autodev.errors import InvalidInput
+from autodev.workflows.catalog import PRIORITIES
 
 # workflows.status values; the last four are final.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting_approval"})
@@ -80,3 +85,75 @@ class WorkflowStatus:
     @property
     def finished(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What ``start_workflow`` is asked to start; the shape is checked here, the input
+    against the template's schema when it starts.
+
+    ``client_key`` makes the start idempotent (the same key returns the workflow it started);
+    ``budget_usd`` and ``priority`` default to the template's. With ``slack_channel`` the
+    workflow's progress is shown live in one status message in the thread
+    ``slack_thread_ts``: the message ``slack_status_ts`` edited in place, or a new one.
+    """
+
+    template: str
+    input: Any  # the spec's name for it; a JSON object the template's schema accepts
+    requested_by: str
+    callback: Mapping[str, Any] | None = None
+    client_key: str | None = None
+    budget_usd: float | None = None
+    priority: str | None = None
+    slack_channel: str | None = None
+    slack_thread_ts: str | None = None
+    slack_status_ts: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.priority is not None and self.priority not in PRIORITIES:
+            raise InvalidInput(
+                f"priority must be one of {', '.join(PRIORITIES)}, not {self.priority!r}"
+            )
+        if self.budget_usd is not None and not self.budget_usd > 0:
+            raise InvalidInput(f"a budget must be above 0 US dollars, not {self.budget_usd!r}")
+        if not self.requested_by or not self.requested_by.strip():
+            raise InvalidInput("a workflow needs the id of who requested it")
+        if self.callback is not None and not isinstance(self.callback, Mapping):
+            raise InvalidInput("a callback must be a JSON object")
+
+
+@dataclass(frozen=True)
+class WorkflowResult:
+    """How a workflow ended: what ``finish_workflow`` returns and its callbacks receive."""
+
+    workflow_id: str
+    template: str
+    status: str
+    success: bool
+    summary: str
+    result: Any
+    error: str | None
+    cause: str | None
+    failed_step: str | None
+    execution_name: str
+    execution_arn: str | None
+    console_url: str | None
+    requested_by: str
+    cost_usd: float
+    finished_at: str | None  # ISO 8601, as delivered
+
+    def to_json(self) -> dict[str, Any]:
+        """The result document the callbacks deliver and ``GET /results/{id}`` serves."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkflowBudget:
+    """A workflow's budget (None: it has none) and what its tasks have cost so far."""
+
+    limit_usd: float | None
+    spent_usd: float
+
+    @property
+    def left_usd(self) -> float | None:
+        return None if self.limit_usd is None else self.limit_usd - self.spent_usd

@@ -19,8 +19,9 @@ from autodev.observability import best_effort_failed, child_logger, correlated
 from autodev.orchestrator.queue import TaskSpec, submit_task
 from autodev.workflows import approvals
 from autodev.workflows.catalog import get_template, render_prompt
-from autodev.workflows.models import Approval
-from autodev.workflows.service import finish_workflow, mark_step, workflow_budget
+from autodev.workflows.finish import finish_workflow
+from autodev.workflows.models import Approval, WorkflowResult
+from autodev.workflows.records import mark_step, workflow_budget
 
 log = child_logger(__name__)
 
@@ -84,7 +85,7 @@ def enqueue_step(request: EnqueueRequest) -> str:
     )
     settings = get_settings()
     with connection() as conn:
-        budget = workflow_budget(request.workflow_id, conn)
+        budget = workflow_budget(request.workflow_id, conn=conn).limit_usd
         task_budget = (
             settings.task_budget_usd if budget is None else min(settings.task_budget_usd, budget)
         )
@@ -142,7 +143,7 @@ def poke_scaler(task_id: str) -> bool:
     return True
 
 
-def finish(request: FinishRequest) -> dict[str, Any]:
+def finish(request: FinishRequest) -> WorkflowResult:
     return finish_workflow(
         request.workflow_id,
         request.status,

@@ -1,4 +1,4 @@
-"""The deliveries' part of the local stack (found by ``autodev.local.services.discover``).
+"""The deliveries' part of the local stack (one of ``autodev.local.services.default_services``).
 
 In AWS the deliver_results function runs every minute on a schedule (and when kicked); here
 ``result-delivery`` does its work every couple of seconds in the local stack's process:
@@ -9,17 +9,17 @@ so this loop and a kick running at the same moment never send one twice.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import TYPE_CHECKING
 
 from autodev.callbacks.delivery import deliver_due
 from autodev.local.services import LocalService
+from autodev.observability import child_logger
 
 if TYPE_CHECKING:
     from autodev.local.stack import LocalStack
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 INTERVAL_SECONDS = 2.0
 
@@ -58,11 +58,9 @@ def _start(stack: LocalStack) -> DeliveryLoop:
     return DeliveryLoop().start()
 
 
-SERVICES = [
-    LocalService(
-        name="result-delivery",
-        start=_start,
-        order=70,
-        description="sends due result deliveries (Slack, webhooks, events) with retries",
-    )
-]
+SERVICE = LocalService(
+    name="result-delivery",
+    start=_start,
+    order=70,
+    description="sends due result deliveries (Slack, webhooks, events) with retries",
+)

@@ -1,10 +1,14 @@
-"""The Slack pieces of the local stack (found by ``autodev.local.services.discover``).
+"""The Slack pieces of the local stack (in ``autodev.local.services.default_services``).
 
-- ``slack-sink``: the local Slack sink; its URL is exported as ``AUTODEV_SLACK_SINK_URL``
-  (unless ``SLACK_BOT_TOKEN`` is set, when calls go to the real workspace anyway).
+- ``slack-sink``: the local Slack sink; its URL is exported as ``AUTODEV_SLACK_SINK_URL``.
+  Unless the user set a real bot token (``SLACK_BOT_TOKEN`` or ``SLACK_BOT_TOKEN_ARN``), the
+  stack also exports ``SLACK_API_URL`` (the sink's Web API) and a placeholder
+  ``SLACK_BOT_TOKEN``, so every Slack call of the stack's processes lands in the sink; with a
+  real token they go to the real workspace.
 - ``slack-gateway``: the three Slack handlers behind a loopback HTTP endpoint, exported as
   ``AUTODEV_SLACK_GATEWAY_URL``; the signing secret is generated once in AUTODEV_STATE_DIR
-  when ``SLACK_SIGNING_SECRET`` is unset (``autodev slack`` signs with the same one).
+  when ``SLACK_SIGNING_SECRET`` is unset and set in the stack's own process, where the
+  handlers run (``autodev slack`` signs with the same one). It is never written to local.json.
 - ``slack-approvals``: in AWS an EventBridge rule sends ``approval:requested`` straight to the
   Slack worker Lambda. moto's EventBridge cannot target Lambda, so locally the same rule
   targets an SQS queue and this service hands each event to the worker through
@@ -14,17 +18,23 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autodev.local.services import LocalService
-from autodev.slack import local_gateway, sink
+from autodev.local.slack import gateway, sink
+from autodev.local.slack.secret import ensure_local_signing_secret
+from autodev.slack.client import API_URL_ENV
+from autodev.slack.signing import BOT_TOKEN_ARN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV
 
 if TYPE_CHECKING:
     from autodev.local.stack import LocalStack
 
 SINK_URL_ENV = sink.SINK_URL_ENV
+# Sent to the local sink only; a placeholder, not a credential.
+PLACEHOLDER_TOKEN = "xoxb-local-sink-not-a-secret"  # noqa: S105
 GATEWAY_URL_ENV = "AUTODEV_SLACK_GATEWAY_URL"
 APPROVAL_QUEUE = "autodev-slack-approval-requests"
 APPROVAL_RULE = "autodev-slack-approval-requested"
@@ -37,12 +47,21 @@ def _state_dir() -> Path:
     return Path(get_settings().autodev_state_dir)
 
 
+def real_token_configured() -> bool:
+    """Whether the user gave a bot token of their own (then Slack calls go to Slack)."""
+    token = os.environ.get(BOT_TOKEN_ENV)
+    return bool((token and token != PLACEHOLDER_TOKEN) or os.environ.get(BOT_TOKEN_ARN_ENV))
+
+
 class _RunningSink:
     def __init__(self, stack: LocalStack) -> None:
         self.sink = sink.SlackSink().start()
         self.state_dir = _state_dir()
         sink.announce(self.sink, self.state_dir)
         stack.export(SINK_URL_ENV, self.sink.url)
+        if not real_token_configured():
+            stack.export(API_URL_ENV, self.sink.api_url)
+            stack.export(BOT_TOKEN_ENV, PLACEHOLDER_TOKEN)
 
     def stop(self) -> None:
         sink.withdraw(self.state_dir)
@@ -51,11 +70,11 @@ class _RunningSink:
 
 class _RunningGateway:
     def __init__(self, stack: LocalStack) -> None:
-        from autodev.slack.signing import ensure_local_signing_secret
-
         self.state_dir = _state_dir()
-        ensure_local_signing_secret(self.state_dir)
-        self.gateway = local_gateway.LocalGateway().start()
+        secret = ensure_local_signing_secret(self.state_dir)
+        # For the handlers in this process only: a secret never goes to local.json.
+        stack.export(SIGNING_SECRET_ENV, secret, share=False)
+        self.gateway = gateway.LocalGateway().start()
         self.gateway.announce(self.state_dir)
         stack.export(GATEWAY_URL_ENV, self.gateway.url)
 

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autodev.models.apex_checks import apex_files
+from autodev.local.model.apex_checks import apex_files
 
 PROJECT_FILE = "sfdx-project.json"
 _ROOT_TAGS = {".cls": "ApexClass", ".trigger": "ApexTrigger"}

@@ -1,6 +1,7 @@
 """The local Slack sink: a real HTTP server on loopback that answers like Slack's Web API.
 
-Without ``SLACK_BOT_TOKEN`` every Slack call autodev makes lands here instead of a workspace:
+The local stack points ``SLACK_API_URL`` here (with a placeholder token), so every Slack call
+autodev makes lands here instead of a workspace:
 ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``conversations.*`` and the
 posts to a command's or button's ``response_url``. Each call is recorded (method, arguments,
 the ``ts`` the sink assigned) so the demo, ``autodev slack`` and the tests can read back what
@@ -14,8 +15,9 @@ Endpoints (all on the sink's base URL):
 - ``GET /_sink/calls`` (``?since=SEQ``), ``DELETE /_sink/calls``, ``POST /_sink/fail``:
   read back, clear and fault injection for other processes (``RemoteSink`` wraps them).
 
-A sink run by the local stack announces its URL in ``AUTODEV_STATE_DIR/slack-sink.json``;
-``api_base_url()`` finds it (or ``AUTODEV_SLACK_SINK_URL``), else starts one in-process.
+A sink run by the local stack announces its URL in ``AUTODEV_STATE_DIR/slack-sink.json`` and
+``AUTODEV_SLACK_SINK_URL``; ``current()`` finds it (for reading back), else starts one in
+this process.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from autodev.loopback import LoopbackServer
+from autodev.local.loopback import LoopbackServer
 
 ANNOUNCE_FILE = "slack-sink.json"
 SINK_URL_ENV = "AUTODEV_SLACK_SINK_URL"
@@ -501,10 +503,6 @@ def current() -> SlackSink | RemoteSink:
     return shared_sink()
 
 
-def api_base_url() -> str:
-    return current().api_url
-
-
 @contextmanager
 def running(state_dir: Path | None = None, port: int = 0) -> Iterator[SlackSink]:
     """A sink announced in ``state_dir`` for the duration (what the local stack runs)."""
@@ -518,7 +516,7 @@ def running(state_dir: Path | None = None, port: int = 0) -> Iterator[SlackSink]
 
 
 def main() -> None:
-    """``python -m autodev.slack.sink [PORT]``: run an announced sink until interrupted."""
+    """``python -m autodev.local.slack.sink [PORT]``: run an announced sink until interrupted."""
     import sys
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0

@@ -59,11 +59,9 @@ def _start(stack: LocalStack) -> RunningService:
     return _Running(thread, stop)
 
 
-SERVICES = [
-    LocalService(
-        name="orchestrator-rescuer",
-        start=_start,
-        order=50,
-        description="returns tasks of dead workers, sends undelivered outcomes, runs the scaler",
-    )
-]
+SERVICE = LocalService(
+    name="orchestrator-rescuer",
+    start=_start,
+    order=50,
+    description="returns tasks of dead workers, sends undelivered outcomes, runs the scaler",
+)

@@ -1,8 +1,20 @@
 """The scripted model server: the Anthropic Messages API on loopback, replaying scripts.
 
-Claude Code (the real CLI) is pointed at it with ``ANTHROPIC_BASE_URL``. Each session is
-registered under a random key and reached at ``http://127.0.0.1:PORT/s/<key>``, so one server
-in a worker serves any number of sessions, and a session cannot be reached without its key.
+Claude Code (the real CLI) is pointed at it with ``ANTHROPIC_BASE_URL`` (the worker reads
+``AUTODEV_SCRIPTED_MODEL_URL``). The local stack runs one for every worker. Sessions are found
+two ways:
+
+- By task: the worker sends ``X-Autodev-Task-Id`` and ``X-Autodev-Workspace`` with every
+  request (``ANTHROPIC_CUSTOM_HEADERS``). On the first turn of a session the server asks its
+  ``resolve(task_id, workspace)`` for the script (``tasks.script_for_task`` reads the task's
+  step, prompt, tools and context from the database and looks at the workspace, which Claude
+  Code has not touched yet) and keeps it for the session's later turns. Without the workspace
+  header it takes the working directory Claude Code states in its system prompt.
+- By key, for tests of the server itself: ``register(script)`` returns a base URL
+  ``http://127.0.0.1:PORT/s/<key>``.
+
+Per-task statistics (``task_stats``; ``GET /_scripted/tasks/<id>`` for other processes) count
+the Claude Code runs (sessions) of each task, its requests and the turns served.
 
 It answers ``POST /v1/messages`` both streaming (server-sent events: ``message_start``,
 ``content_block_start``/``_delta``/``_stop`` for text and ``tool_use`` with
@@ -15,27 +27,41 @@ the way prompt caching would split it, so the CLI reports realistic token counts
 from __future__ import annotations
 
 import json
-import logging
+import re
 import secrets
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from autodev.models.script import SCRIPTED_NOTICE, Script, Turn, estimate_tokens
+from autodev.errors import AutodevError, InvalidInput, NotFound
+from autodev.local.model.script import SCRIPTED_NOTICE, Script, Turn, estimate_tokens
+from autodev.models.providers import TASK_ID_HEADER, WORKSPACE_HEADER
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # Text deltas are sent in pieces this long, as a real stream would.
 _TEXT_CHUNK = 48
 _JSON_CHUNK = 64
 
 
+# Sessions kept by task (oldest dropped first): far more than the workers of one machine run.
+MAX_TASK_SESSIONS = 512
+# "Working directory: /path" in Claude Code's system prompt (used when no header says).
+_WORKING_DIRECTORY = re.compile(r"Working directory: (/\S+)")
+
+# task id, workspace -> the script of that task's session in that workspace.
+Resolver = Callable[[str, Path], Script]
+
+
 @dataclass
 class SessionStats:
-    """What one session has served, for tests and for the worker's own checks."""
+    """What one session (or, for ``task_stats``, every session of a task) has served."""
 
     requests: int = 0
     side_requests: int = 0
@@ -45,9 +71,33 @@ class SessionStats:
 
 
 @dataclass
+class TaskStats(SessionStats):
+    """A task's figures: ``runs`` is how many Claude Code sessions asked for it."""
+
+    runs: int = 0
+
+
+@dataclass
 class _Session:
     script: Script
     stats: SessionStats = field(default_factory=SessionStats)
+    task_id: str | None = None
+
+
+class _RequestRefused(Exception):
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+def _workspace_from(headers: Any, request: dict[str, Any]) -> Path | None:
+    given = headers.get(WORKSPACE_HEADER)
+    if given:
+        return Path(given)
+    system = request.get("system") or ""
+    text = system if isinstance(system, str) else json.dumps(system)
+    found = _WORKING_DIRECTORY.search(text)
+    return Path(found.group(1)) if found else None
 
 
 def usage_for(request: dict[str, Any], turn: Turn, index: int) -> dict[str, int]:
@@ -161,11 +211,31 @@ def _sse_events(
     yield ("message_stop", {"type": "message_stop"})
 
 
-class ScriptedModelServer:
-    """A threaded HTTP server on 127.0.0.1 that replays registered scripts."""
+def _count_side_request(stats: SessionStats) -> None:
+    stats.side_requests += 1
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+
+def _count_turn(stats: SessionStats, index: int, usage: dict[str, int]) -> None:
+    stats.requests += 1
+    stats.turns_served.append(index)
+    stats.input_tokens += (
+        usage["input_tokens"]
+        + usage["cache_creation_input_tokens"]
+        + usage["cache_read_input_tokens"]
+    )
+    stats.output_tokens += usage["output_tokens"]
+
+
+class ScriptedModelServer:
+    """A threaded HTTP server on 127.0.0.1 that plays tasks' sessions and registered scripts."""
+
+    def __init__(
+        self, resolve: Resolver | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self._resolve = resolve
         self._sessions: dict[str, _Session] = {}
+        self._task_sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
+        self._task_stats: dict[str, TaskStats] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -222,6 +292,54 @@ class ScriptedModelServer:
         with self._lock:
             return self._sessions.get(key)
 
+    def task_stats(self, task_id: str) -> TaskStats | None:
+        """Every session of the task together; None when no request named it."""
+        with self._lock:
+            found = self._task_stats.get(task_id)
+            return None if found is None else TaskStats(**asdict(found))
+
+    def _task_session(self, headers: Any, request: dict[str, Any]) -> _Session:
+        """The session of the task the request names, its script built on first use."""
+        task_id = (headers.get(TASK_ID_HEADER) or "").strip()
+        if not task_id:
+            raise _RequestRefused(
+                400, "invalid_request_error", f"no {TASK_ID_HEADER} header: which task is this?"
+            )
+        workspace = _workspace_from(headers, request)
+        if workspace is None:
+            raise _RequestRefused(
+                400,
+                "invalid_request_error",
+                f"no {WORKSPACE_HEADER} header and no working directory in the system prompt",
+            )
+        key = (task_id, str(workspace))
+        with self._lock:
+            session = self._task_sessions.get(key)
+            if session is not None:
+                self._task_sessions.move_to_end(key)
+                return session
+        if self._resolve is None:
+            raise _RequestRefused(404, "not_found_error", "this server plays registered scripts")
+        try:
+            script = self._resolve(task_id, workspace)
+        except NotFound as error:
+            raise _RequestRefused(404, "not_found_error", str(error)) from None
+        except (InvalidInput, AutodevError) as error:
+            raise _RequestRefused(400, "invalid_request_error", str(error)) from None
+        with self._lock:
+            session = self._task_sessions.setdefault(key, _Session(script, task_id=task_id))
+            if session.script is script:  # this request opened it: one more run of the task
+                self._task_stats.setdefault(task_id, TaskStats()).runs += 1
+            while len(self._task_sessions) > MAX_TASK_SESSIONS:
+                self._task_sessions.popitem(last=False)
+        return session
+
+    def _count(self, session: _Session, update: Callable[[SessionStats], None]) -> None:
+        with self._lock:
+            update(session.stats)
+            if session.task_id is not None:
+                update(self._task_stats.setdefault(session.task_id, TaskStats()))
+
     # --- HTTP ---
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -234,6 +352,14 @@ class ScriptedModelServer:
                 log.debug("scripted model: " + format, *args)
 
             def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                if path.startswith("/_scripted/tasks/"):
+                    found = server.task_stats(unquote(path.rsplit("/", 1)[-1]))
+                    if found is None:
+                        self._error(404, "not_found_error", "no request named this task")
+                    else:
+                        self._json(200, asdict(found))
+                    return
                 # Start-up probes (settings, account, feature flags): answer harmlessly.
                 self._json(200, {})
 
@@ -257,35 +383,40 @@ class ScriptedModelServer:
                 if endpoint == "/v1/messages/count_tokens":
                     self._json(200, {"input_tokens": estimate_tokens(request)})
                 elif endpoint == "/v1/messages":
-                    if session is None:
-                        self._error(404, "not_found_error", "no scripted session at this URL")
-                        return
+                    if path.startswith("/s/"):
+                        if session is None:
+                            self._error(404, "not_found_error", "no scripted session at this URL")
+                            return
+                    elif _is_side_request(request):
+                        session = None  # titles and checks need no script
+                    else:
+                        try:
+                            session = server._task_session(self.headers, request)
+                        except _RequestRefused as refused:
+                            log.warning("scripted model refused a request: %s", refused.message)
+                            self._error(refused.status, refused.kind, refused.message)
+                            return
                     self._messages(session, request)
                 else:
                     self._json(200, {})
 
-            def _messages(self, session: _Session, request: dict[str, Any]) -> None:
+            def _messages(self, session: _Session | None, request: dict[str, Any]) -> None:
                 model = str(request.get("model") or "scripted")
                 message_id = "msg_" + secrets.token_hex(12)
-                if _is_side_request(request):
+                side = _is_side_request(request) or session is None
+                if side:
                     turn = Turn(text=f"{SCRIPTED_NOTICE} ok")
                     index = 0
-                    with server._lock:
-                        session.stats.side_requests += 1
+                    if session is not None:
+                        server._count(session, _count_side_request)
                 else:
+                    assert session is not None
                     index = _assistant_turns(request)
                     turn = session.script.turn_at(index)
                 usage = usage_for(request, turn, index)
-                if not _is_side_request(request):
-                    with server._lock:
-                        session.stats.requests += 1
-                        session.stats.turns_served.append(index)
-                        session.stats.input_tokens += (
-                            usage["input_tokens"]
-                            + usage["cache_creation_input_tokens"]
-                            + usage["cache_read_input_tokens"]
-                        )
-                        session.stats.output_tokens += usage["output_tokens"]
+                if not side:
+                    assert session is not None
+                    server._count(session, lambda stats: _count_turn(stats, index, usage))
                 if request.get("stream"):
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from autodev.local.lambdas import load_module
+from autodev.local.loopback import LoopbackServer
 from autodev.local.stack import FUNCTIONS_DIR
-from autodev.loopback import LoopbackServer
 
 ROUTES = {
     "/slack/commands": "slack_commands",

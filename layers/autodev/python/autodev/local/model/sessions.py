@@ -17,9 +17,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from autodev.models.apex_checks import Finding, apex_files, check_source, check_tree, fixed_source
-from autodev.models.metadata_checks import PROJECT_FILE, check_project
-from autodev.models.script import SCRIPTED_NOTICE, Script, ToolCall, Turn
+from autodev.local.model.apex_checks import (
+    Finding,
+    apex_files,
+    check_source,
+    check_tree,
+    fixed_source,
+)
+from autodev.local.model.metadata_checks import PROJECT_FILE, check_project
+from autodev.local.model.script import SCRIPTED_NOTICE, Script, ToolCall, Turn
 
 # Step kinds, matched in this order against the step name and task type.
 _KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (

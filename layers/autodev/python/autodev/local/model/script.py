@@ -14,8 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autodev.errors import InvalidInput
+from autodev.models.providers import SCRIPTED_NOTICE
 
-SCRIPTED_NOTICE = "[scripted model]"
+__all__ = [
+    "SCRIPTED_NOTICE",
+    "Script",
+    "ToolCall",
+    "Turn",
+    "estimate_tokens",
+    "script_from_json",
+    "script_to_json",
+]
 
 
 @dataclass(frozen=True)

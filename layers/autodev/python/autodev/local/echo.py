@@ -1,4 +1,9 @@
-"""A task runner without Claude Code, for queue tests and benchmarks (AUTODEV_WORKER_RUNNER=echo).
+"""A task runner without Claude Code, for queue tests and benchmarks.
+
+``python -m autodev.local.echo`` is a worker (the same loop as functions/claude_worker/main.py)
+that runs this runner; the local process launcher starts it instead of the Claude Code worker
+when ``AUTODEV_WORKER_MODULE=autodev.local.echo``. In-process, pass ``runner=EchoTaskRunner()``
+to ``Worker``.
 
 It answers with the prompt. ``context["echo"]`` can ask it to take ``seconds`` (default
 ``AUTODEV_ECHO_SECONDS``, 0; a stop request ends the wait), to fail with ``fail``
@@ -46,3 +51,16 @@ class EchoTaskRunner:
         return Execution(
             ok=True, summary=f"[echo runner] {task.prompt[:500]}", fields=output, provider="echo"
         )
+
+
+def main() -> int:
+    """The worker entry point with this runner instead of Claude Code."""
+    from autodev.local.lambdas import load_module
+    from autodev.orchestrator.launchers import WORKER_SCRIPT
+
+    worker_main = load_module(WORKER_SCRIPT).main
+    return int(worker_main(runner=EchoTaskRunner()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,7 +54,7 @@ class SlackSender:
 
     def _response_url(self, key: str) -> str:
         if self.response_url_base is None:
-            from autodev.slack import sink
+            from autodev.local.slack import sink
 
             return sink.current().response_url(key)
         return f"{self.response_url_base.rstrip('/')}/response/{key}"
@@ -74,7 +74,7 @@ class SlackSender:
         headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
         headers.update(extra_headers or {})
         if self.gateway_url is None:
-            from autodev.slack.local_gateway import call_handler
+            from autodev.local.slack.gateway import call_handler
 
             answer = call_handler(path, body.encode(), headers)
             return SlackAnswer(

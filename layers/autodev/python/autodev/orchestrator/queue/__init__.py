@@ -1,0 +1,85 @@
+"""The task queue in ``autonomous_tasks``, which the orchestrator alone reads and writes.
+
+By use case: ``claims`` (submit, claim, lease, finish, cancel), ``outbox`` (outcomes Step
+Functions has yet to hear, heartbeats of queued tasks), ``usage`` (tokens and cost, and what
+a workflow's tasks have cost), ``status`` (one task, the queue's depth). Callers use the names
+below (``from autodev.orchestrator import queue``; ``queue.claim_next(...)``).
+"""
+
+from autodev.orchestrator.queue.claims import (
+    BACKOFF_CAP_SECONDS,
+    backoff_seconds,
+    cancel_task,
+    cancel_workflow_tasks,
+    claim_next,
+    complete_task,
+    fail_task,
+    renew_lease,
+    rescue_expired,
+    submit_task,
+)
+from autodev.orchestrator.queue.models import (
+    ERROR_BUDGET,
+    ERROR_CANCELLED,
+    ERROR_FAILED,
+    ERROR_REPEATED,
+    ERROR_RETRIES_EXHAUSTED,
+    ERROR_TIMEOUT,
+    ERROR_TURN_LIMIT,
+    ERROR_WORKER_LOST,
+    ERROR_WORKFLOW_BUDGET,
+    PRIORITIES,
+    TERMINAL_STATUSES,
+    ClaimedTask,
+    FailureOutcome,
+    PendingOutcome,
+    QueueDepth,
+    TaskSpec,
+    TaskStatus,
+)
+from autodev.orchestrator.queue.outbox import (
+    mark_outcome_sent,
+    pending_outcomes,
+    queued_needing_heartbeat,
+)
+from autodev.orchestrator.queue.status import get_task_status, queue_depth, workflow_tasks
+from autodev.orchestrator.queue.usage import record_usage, usage_since, workflow_spend
+
+__all__ = [
+    "BACKOFF_CAP_SECONDS",
+    "ERROR_BUDGET",
+    "ERROR_CANCELLED",
+    "ERROR_FAILED",
+    "ERROR_REPEATED",
+    "ERROR_RETRIES_EXHAUSTED",
+    "ERROR_TIMEOUT",
+    "ERROR_TURN_LIMIT",
+    "ERROR_WORKER_LOST",
+    "ERROR_WORKFLOW_BUDGET",
+    "PRIORITIES",
+    "TERMINAL_STATUSES",
+    "ClaimedTask",
+    "FailureOutcome",
+    "PendingOutcome",
+    "QueueDepth",
+    "TaskSpec",
+    "TaskStatus",
+    "backoff_seconds",
+    "cancel_task",
+    "cancel_workflow_tasks",
+    "claim_next",
+    "complete_task",
+    "fail_task",
+    "get_task_status",
+    "mark_outcome_sent",
+    "pending_outcomes",
+    "queue_depth",
+    "queued_needing_heartbeat",
+    "record_usage",
+    "renew_lease",
+    "rescue_expired",
+    "submit_task",
+    "usage_since",
+    "workflow_spend",
+    "workflow_tasks",
+]

@@ -1,0 +1,54 @@
+"""Cancelling a workflow: its execution stopped, its tasks and pending approvals cancelled."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from autodev import audit
+from autodev.db import connection
+from autodev.errors import AutodevError
+from autodev.orchestrator import queue
+from autodev.workflows import approvals, records, sfn
+from autodev.workflows.finish import deliver_outcome
+from autodev.workflows.ids import resolve_workflow_id
+from autodev.workflows.models import FINAL_STATUSES, WorkflowStatus
+from autodev.workflows.status import to_status
+
+
+def cancel_workflow(workflow_id: str, by: str) -> WorkflowStatus:
+    """Stop the execution, cancel its queued and running tasks and pending approvals."""
+    workflow_id = resolve_workflow_id(workflow_id)
+    with connection() as conn:
+        row = records.load(conn, workflow_id)
+    if row["status"] in FINAL_STATUSES:
+        raise AutodevError(f"workflow {workflow_id} has already finished ({row['status']})")
+    reason = f"cancelled by {by}"
+    if row["execution_arn"]:
+        try:
+            sfn.sfn().stop_execution(
+                executionArn=row["execution_arn"], error="WorkflowCancelled", cause=reason
+            )
+        except (ClientError, BotoCoreError) as error:
+            if sfn.error_code(error) != "ExecutionDoesNotExist":
+                raise sfn.explain(error, f"cancel workflow {workflow_id}") from None
+    cancelled_tasks = queue.cancel_workflow_tasks(workflow_id, reason)
+    with connection() as conn:
+        updated = conn.execute(
+            """UPDATE workflows SET status = 'cancelled', error = 'WorkflowCancelled', cause = %s,
+                   finished_at = now(), updated_at = now(), cost_usd = %s
+               WHERE id = %s AND status IN ('pending', 'running', 'waiting_approval')
+               RETURNING *""",
+            (reason, queue.workflow_spend(workflow_id, conn=conn), workflow_id),
+        ).fetchone()
+        approvals.close_pending(workflow_id, "cancelled", conn=conn)
+        audit.record(
+            by,
+            "workflow.cancelled",
+            workflow_id,
+            {"tasks_cancelled": len(cancelled_tasks)},
+            conn=conn,
+        )
+        final = dict(updated) if updated is not None else records.load(conn, workflow_id)
+        if updated is not None:
+            deliver_outcome(conn, final)
+    return to_status(final, [], None)

@@ -1,0 +1,68 @@
+"""The ``workflows`` table, which this package alone reads and writes: a row, its step, its
+budget. Other packages reach a workflow's data through the functions of ``autodev.workflows``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from autodev.db import in_transaction
+from autodev.errors import NotFound
+from autodev.orchestrator import queue
+from autodev.workflows.models import WorkflowBudget
+
+Conn = psycopg.Connection[Any]
+
+
+def load(conn: Conn, workflow_id: str) -> dict[str, Any]:
+    """The workflow's row; NotFound when there is none."""
+    row = conn.execute("SELECT * FROM workflows WHERE id = %s", (workflow_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no workflow {workflow_id!r}")
+    return dict(row)
+
+
+def by_client_key(conn: Conn, client_key: str) -> dict[str, Any] | None:
+    """The row of the workflow a client key started, if any."""
+    row = conn.execute("SELECT * FROM workflows WHERE client_key = %s", (client_key,)).fetchone()
+    return dict(row) if row is not None else None
+
+
+def mark_step(workflow_id: str, state: str, *, waiting: bool = False, conn: Conn) -> None:
+    """Record the step the workflow is on (and whether it now waits for an approval)."""
+    conn.execute(
+        """UPDATE workflows SET current_step = %s, updated_at = now(),
+               status = CASE WHEN %s THEN 'waiting_approval' ELSE 'running' END
+           WHERE id = %s AND status IN ('pending', 'running', 'waiting_approval')""",
+        (state, waiting, workflow_id),
+    )
+
+
+def status_counts(since: datetime, *, conn: Conn | None = None) -> dict[str, int]:
+    """Workflows by status: those created or finished since ``since`` and the active ones."""
+    with in_transaction(conn) as tx:
+        rows = tx.execute(
+            """SELECT status, count(*) AS n FROM workflows
+               WHERE created_at >= %(since)s OR finished_at >= %(since)s
+                  OR status IN ('pending', 'running', 'waiting_approval')
+               GROUP BY status""",
+            {"since": since},
+        ).fetchall()
+    return {str(row["status"]): int(row["n"]) for row in rows}
+
+
+def workflow_budget(workflow_id: str, *, conn: Conn | None = None) -> WorkflowBudget:
+    """The workflow's budget and what its tasks have cost so far (from the orchestrator);
+    NotFound when there is no such workflow."""
+    with in_transaction(conn) as tx:
+        row = tx.execute(
+            "SELECT budget_usd FROM workflows WHERE id = %s", (workflow_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no workflow {workflow_id!r}")
+        spent = queue.workflow_spend(workflow_id, conn=tx)
+    limit = float(row["budget_usd"]) if row["budget_usd"] is not None else None
+    return WorkflowBudget(limit_usd=limit, spent_usd=float(spent))

@@ -1,0 +1,172 @@
+"""Starting a workflow: a ``workflows`` row beside a Step Functions execution.
+
+The row is written (and committed) before StartExecution, because the execution's first step
+refers to it at once; if StartExecution fails, the row is removed again, so a retry with the
+same client key starts afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from psycopg.types.json import Jsonb
+
+from autodev import audit, callbacks
+from autodev.db import connection
+from autodev.observability import best_effort_failed, child_logger
+from autodev.workflows import records, sfn
+from autodev.workflows.catalog import TemplateInfo, get_template
+from autodev.workflows.models import StartRequest, WorkflowStart
+
+log = child_logger(__name__)
+
+
+def _start_result(row: Mapping[str, Any], created: bool) -> WorkflowStart:
+    arn = str(row["execution_arn"] or "")
+    return WorkflowStart(
+        id=str(row["id"]),
+        template=str(row["template"]),
+        execution_name=str(row["execution_name"]),
+        execution_arn=arn,
+        console_url=sfn.console_url(arn) if arn else "",
+        status=str(row["status"]),
+        created=created,
+    )
+
+
+def start_workflow(request: StartRequest) -> WorkflowStart:
+    """Validate, record and start a workflow; with a used ``client_key``, return its workflow.
+
+    Its progress is tracked with its agent steps as stages (shown live in Slack when the
+    request names a channel). Raises NotFound for an unknown template and InvalidInput for
+    input the template's schema refuses; in both cases nothing is recorded or started.
+    """
+    info = get_template(request.template)
+    data = info.validate_input(request.input if request.input is not None else {})
+    priority = request.priority or info.default_priority
+    if request.client_key is not None:
+        with connection() as conn:
+            existing = records.by_client_key(conn, request.client_key)
+        if existing is not None:
+            return _start_result(existing, created=False)
+
+    template = request.template
+    try:
+        machine = sfn.state_machine_arn(template)
+    except (ClientError, BotoCoreError) as error:
+        raise sfn.explain(error, f"start {template}") from None
+    workflow_id = uuid.uuid4()
+    name = f"{template}-{workflow_id.hex[:8]}"
+    planned_arn = sfn.execution_arn(machine, name)
+    budget = request.budget_usd if request.budget_usd is not None else info.default_budget_usd
+    callback = dict(request.callback) if request.callback is not None else None
+    with connection() as conn:
+        row = conn.execute(
+            """INSERT INTO workflows (id, template, execution_name, execution_arn, status, input,
+                   requested_by, client_key, callback, budget_usd, slack_channel, slack_thread_ts)
+               VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (client_key) DO NOTHING
+               RETURNING id""",
+            (
+                workflow_id,
+                template,
+                name,
+                planned_arn,
+                Jsonb(data),
+                request.requested_by,
+                request.client_key,
+                Jsonb(callback) if callback is not None else None,
+                budget,
+                request.slack_channel,
+                request.slack_thread_ts,
+            ),
+        ).fetchone()
+        if row is None:  # the same key won a race a moment ago
+            assert request.client_key is not None
+            existing = records.by_client_key(conn, request.client_key)
+            assert existing is not None
+            return _start_result(existing, created=False)
+        if callback is not None:
+            # Refused callbacks (InvalidInput) roll the row back: nothing is started.
+            callbacks.register_callback(
+                str(workflow_id), callback, target_kind="workflow", conn=conn
+            )
+
+    # Tracked before the execution starts, so its first step's progress rolls up into it.
+    _track(workflow_id, info, request)
+    execution_input = {
+        "workflow_id": str(workflow_id),
+        "template": template,
+        "priority": priority,
+        "input": data,
+        "requested_by": request.requested_by,
+        "budget_usd": budget,
+    }
+    try:
+        started = sfn.sfn().start_execution(
+            stateMachineArn=machine, name=name, input=json.dumps(execution_input)
+        )
+    except (ClientError, BotoCoreError) as error:
+        with connection() as conn:
+            conn.execute("DELETE FROM workflows WHERE id = %s", (workflow_id,))
+        _untrack(workflow_id)
+        raise sfn.explain(error, f"start {template}") from None
+
+    with connection() as conn:
+        row = conn.execute(
+            """UPDATE workflows SET execution_arn = %s, updated_at = now(),
+                   status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
+               WHERE id = %s RETURNING *""",
+            (started["executionArn"], workflow_id),
+        ).fetchone()
+        audit.record(
+            request.requested_by,
+            "workflow.started",
+            str(workflow_id),
+            {
+                "template": template,
+                "execution_name": name,
+                "priority": priority,
+                "client_key": request.client_key,
+            },
+            conn=conn,
+        )
+    assert row is not None
+    return _start_result(row, created=True)
+
+
+def _track(workflow_id: uuid.UUID, info: TemplateInfo, request: StartRequest) -> None:
+    """Start the workflow's progress (advisory: a failure is logged, the workflow runs).
+
+    The stages are named as enqueue_task names the steps' tasks (the state names), which
+    is what the worker's progress reports roll up under.
+    """
+    from autodev import progress
+
+    stages = [{"name": step.state, "weight": 1} for step in info.steps if step.kind == "agent"]
+    channel = request.slack_channel
+    try:
+        progress.start_tracking(
+            str(workflow_id),
+            info.name,
+            stages or None,
+            kind="workflow",
+            slack_channel=channel,
+            slack_thread_ts=request.slack_thread_ts if channel else None,
+            slack_message_ts=request.slack_status_ts if channel else None,
+        )
+    except Exception:
+        best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
+
+
+def _untrack(workflow_id: uuid.UUID) -> None:
+    from autodev import progress
+
+    try:
+        progress.forget(str(workflow_id))
+    except Exception:
+        best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
