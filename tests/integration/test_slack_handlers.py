@@ -201,6 +201,24 @@ def test_malformed_signed_requests_get_400_and_one_log_line(
     assert _nothing_sent(slack_env)
 
 
+def test_the_slack_workers_lines_carry_the_correlation_id_of_the_request(
+    slack_env: SlackSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
+
+    # A click on a link button: the worker has nothing to do but to say so in its log.
+    event = _interaction(actions=[{"action_id": "open_link", "value": "x", "action_ts": "1.0"}])
+    request_id = event["requestContext"]["requestId"]
+    front = LocalContext("slack_interactions", "req-front")
+    assert load_handler("slack_interactions")(event, front)["statusCode"] == 200
+    assert _nothing_sent(slack_env)  # the job has run
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    [line] = [line for line in logged if line["message"] == "click needs no action"]
+    assert line["correlation_id"] == request_id  # the API Gateway request id, passed on
+    assert line["function_name"] != front.function_name  # logged by the Slack worker
+    assert line["function_request_id"] != front.aws_request_id
+
+
 def test_other_interactions_and_events_are_acknowledged_without_work(
     slack_env: SlackSink,
 ) -> None:

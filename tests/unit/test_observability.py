@@ -11,6 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -173,6 +174,64 @@ def test_asynchronous_work_carries_the_correlation_id_on(
     worker(payload, FakeContext())
     (line,) = lines(capsys.readouterr().err)
     assert line["correlation_id"] == "api-42"
+
+
+def test_invocations_running_at_once_in_one_process_keep_their_own_ids(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The local stack runs an asynchronous invoke in a thread while its caller goes on: one
+    invocation's start or end must not change the ids on the other's lines."""
+    started, finished = threading.Event(), threading.Event()
+
+    @lambda_handler(correlation_id_path=ASYNC)
+    def slow(event: dict[str, Any], context: Any) -> None:
+        log.info("slow begins")
+        started.set()
+        assert finished.wait(10)
+        log.info("slow ends")
+
+    @lambda_handler(correlation_id_path=ASYNC)
+    def quick(event: dict[str, Any], context: Any) -> None:
+        log.info("quick runs")
+
+    slow_context, quick_context = FakeContext(), FakeContext()
+    thread = threading.Thread(target=slow, args=({"correlation_id": "c-slow"}, slow_context))
+    thread.start()
+    assert started.wait(10)
+    quick({"correlation_id": "c-quick"}, quick_context)  # starts and ends meanwhile
+    finished.set()
+    thread.join(10)
+    by_message = {line["message"]: line for line in lines(capsys.readouterr().err)}
+    for message, context, correlation in [
+        ("slow begins", slow_context, "c-slow"),
+        ("quick runs", quick_context, "c-quick"),
+        ("slow ends", slow_context, "c-slow"),
+    ]:
+        line = by_message[message]
+        assert (line["function_request_id"], line["correlation_id"]) == (
+            context.aws_request_id,
+            correlation,
+        ), message
+
+
+def test_a_handler_called_inside_another_invocation_gives_it_its_ids_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @lambda_handler(correlation_id_path=ASYNC)
+    def inner(event: dict[str, Any], context: Any) -> None:
+        log.info("inner")
+
+    @lambda_handler(correlation_id_path=ASYNC)
+    def outer(event: dict[str, Any], context: Any) -> None:
+        inner({"correlation_id": "c-inner"}, FakeContext())
+        log.info("outer again")
+
+    outer({"correlation_id": "c-outer"}, FakeContext())
+    log.info("after")
+    inside, again, after = lines(capsys.readouterr().err)
+    assert (inside["correlation_id"], again["correlation_id"]) == ("c-inner", "c-outer")
+    assert again["cold_start"] is False
+    assert "correlation_id" not in after
 
 
 def test_an_exception_is_logged_with_both_ids_and_raised(

@@ -10,9 +10,10 @@
   service's level (``POWERTOOLS_LOG_LEVEL``, default INFO; the CLI shows warnings only).
   stderr rather than stdout because the same code runs inside the CLI on the local stack,
   whose stdout is the command's output; Lambda and ECS send both streams to CloudWatch Logs.
-- Handlers: ``@lambda_handler(correlation_id_path)`` applies ``inject_lambda_context`` (with a
-  correlation id taken from the event, else the Lambda request id),
-  ``Tracer.capture_lambda_handler`` and ``Metrics.log_metrics``.
+- Handlers: ``@lambda_handler(correlation_id_path)`` adds the keys of
+  ``inject_lambda_context`` (with a correlation id taken from the event, else the Lambda
+  request id) to the invocation's thread, and applies ``Tracer.capture_lambda_handler`` and
+  ``Metrics.log_metrics``.
 - Metrics: ``count(...)`` writes one CloudWatch embedded-metric document at once, so a count
   is not lost when a handler fails or a worker is stopped. In AWS (Lambda, ECS) documents go
   to stdout, where CloudWatch Logs extracts them; elsewhere they are log lines, so they never
@@ -40,11 +41,13 @@ from typing import IO, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.types import CloudWatchEMFOutput
+from aws_lambda_powertools.utilities import jmespath_utils
 
 from autodev.runtime import in_aws
 
@@ -116,8 +119,9 @@ def appended_keys(**keys: Any) -> Iterator[None]:
 
 
 def current_correlation_id() -> str | None:
-    """The correlation id of the invocation being handled, if any."""
-    return logger.get_correlation_id()
+    """The correlation id of the invocation this thread is handling, if any."""
+    current = logger.thread_safe_get_current_keys().get("correlation_id")
+    return str(current) if current else logger.get_correlation_id()
 
 
 def correlated(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,15 +241,20 @@ def trace_aws_calls() -> None:
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
-# The keys inject_lambda_context adds, plus the correlation id.
-_INVOCATION_KEYS = (
-    "cold_start",
-    "function_name",
-    "function_memory_size",
-    "function_arn",
-    "function_request_id",
-    "correlation_id",
-)
+_cold_start = True
+
+
+def _invocation_keys(event: Any, context: Any, correlation_id_path: str) -> dict[str, Any]:
+    """What ``inject_lambda_context`` would add: cold start, the context's function name,
+    memory, ARN and request id, and the correlation id found at ``correlation_id_path``."""
+    global _cold_start
+    cold_start, _cold_start = _cold_start, False
+    found = jmespath_utils.query(data=event, envelope=correlation_id_path) if event else None
+    return {
+        "cold_start": cold_start,
+        **build_lambda_context_model(context).__dict__,
+        "correlation_id": found if isinstance(found, str) and found else context.aws_request_id,
+    }
 
 
 def lambda_handler(correlation_id_path: str) -> Callable[[Handler], Handler]:
@@ -255,13 +264,16 @@ def lambda_handler(correlation_id_path: str) -> Callable[[Handler], Handler]:
     ``correlation_id_path`` is where the event holds the correlation id (``API_GATEWAY``,
     ``WORKFLOW``, ``ASYNC``); the Lambda request id stands in when it holds none. An
     exception the handler raises is logged (with both ids) before it propagates.
+
+    The keys are those of Powertools' ``inject_lambda_context``, kept per thread rather than
+    logger-wide: on the local stack several invocations run at once in one process (an
+    asynchronous invoke runs in a thread), and one invocation's end must not strip the ids
+    from another's lines, nor its start give them its own.
     """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        def with_correlation_id(event: Any, context: Any) -> Any:
-            if logger.get_correlation_id() is None:
-                logger.set_correlation_id(getattr(context, "aws_request_id", None))
+        def logging_errors(event: Any, context: Any) -> Any:
             try:
                 return handler(event, context)
             except Exception:
@@ -269,25 +281,25 @@ def lambda_handler(correlation_id_path: str) -> Callable[[Handler], Handler]:
                 logger.exception("the handler raised")
                 raise
 
-        inner: Callable[..., Any] = with_correlation_id
+        inner: Callable[..., Any] = logging_errors
         if tracing_active():
             # Responses can carry user content and run to megabytes: not trace metadata.
             inner = tracer().capture_lambda_handler(inner, capture_response=False)
         inner = metrics.log_metrics(inner)
-        injected = logger.inject_lambda_context(
-            inner, log_event=False, correlation_id_path=correlation_id_path, clear_state=True
-        )
 
         @functools.wraps(handler)
         def observed(event: Any, context: Any) -> Any:
             if not hasattr(context, "aws_request_id"):
                 return inner(event, context)  # called without a Lambda context (a script)
+            outer = dict(logger.thread_safe_get_current_keys())
+            logger.thread_safe_append_keys(**_invocation_keys(event, context, correlation_id_path))
             try:
-                return injected(event, context)
+                return inner(event, context)
             finally:
-                # Where handlers run inside a longer-lived process (the local stack, tests),
-                # later lines must not claim this invocation's ids.
-                logger.remove_keys(list(_INVOCATION_KEYS))
+                # A handler called inside another's invocation (in one thread) gives the
+                # outer one its keys back; later lines claim no invocation's ids.
+                logger.thread_safe_clear_keys()
+                logger.thread_safe_append_keys(**outer)
 
         observed.correlation_id_path = correlation_id_path  # type: ignore[attr-defined]
         return cast(Handler, observed)
