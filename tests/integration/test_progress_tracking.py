@@ -167,6 +167,40 @@ def test_completion_delivers_the_final_state(sink: SlackSink) -> None:
     assert "Completed" in message["text"]
 
 
+def test_the_final_state_waits_for_another_senders_claim_only_while_it_lasts(
+    sink: SlackSink,
+) -> None:
+    """Another sender (the background flusher, another process) holds the message while it
+    sends; once it lets go, the final state goes out, not when its claim would expire."""
+    from autodev.db import connection
+
+    clock = ManualClock()
+    progress.start_tracking("wf-cl", "bug-fix", STAGES, slack_channel="C4", clock=clock)
+    clock.advance(5.0)
+    progress.update_progress("wf-cl", 50, "half", clock=clock)  # sent at once
+    progress.update_progress("wf-cl", 60, "more", clock=clock)  # pending: too soon after
+    with connection() as conn:
+        conn.execute(
+            "UPDATE slack_status_messages SET claimed_by = 'another-sender',"
+            " claim_expires_at = %s WHERE key = 'wf-cl'",
+            (clock.now() + slack_updates.CLAIM_SECONDS,),
+        )
+
+    class ReleasingClock(ManualClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            with connection() as conn:  # the other sender is done meanwhile
+                conn.execute(
+                    "UPDATE slack_status_messages SET claimed_by = NULL,"
+                    " claim_expires_at = NULL WHERE key = 'wf-cl'"
+                )
+
+    waiting = ReleasingClock(clock.now())
+    assert slack_updates.flush_until_sent("wf-cl", clock=waiting)
+    assert waiting.now() - clock.now() < slack_updates.CLAIM_SECONDS / 10
+    assert "more" in sink.calls("chat.update")[-1].block_text()
+
+
 def test_map_iterations_count_toward_their_planned_step(database: str) -> None:
     # enqueue_task names Map iterations "<state> #<n>"; they fill the planned stage.
     clock = ManualClock()

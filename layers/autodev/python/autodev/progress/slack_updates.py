@@ -37,6 +37,9 @@ logger = child_logger(__name__)
 
 MIN_EDIT_INTERVAL_SECONDS = 1.0
 CLAIM_SECONDS = 30.0
+# How often a sender waiting on another's claim looks again: a live sender releases its claim
+# within a request's time; CLAIM_SECONDS is only for one that died holding it.
+CLAIM_POLL_SECONDS = 0.25
 ERROR_BACKOFF_SECONDS = 5.0
 # After this many failed sends in a row (other than 429s) the pending state is dropped.
 MAX_CONSECUTIVE_ERRORS = 5
@@ -255,7 +258,7 @@ def flush_until_sent(
             return True
         if due > deadline:
             return False
-        clock.sleep(max(0.01, due - clock.now()))
+        clock.sleep(min(max(0.01, due - clock.now()), CLAIM_POLL_SECONDS))
 
 
 def message_state(key: str) -> dict[str, Any] | None:
