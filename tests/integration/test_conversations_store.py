@@ -46,6 +46,8 @@ def test_a_slack_thread_is_one_conversation_with_its_workflow(
     assert conversation_for_workflow("wf-2") is None
     by_id = get_or_create_conversation("U1", conversation_id="cli-7")
     assert get_or_create_conversation("U1", conversation_id="cli-7").id == by_id.id == "cli-7"
+    with pytest.raises(InvalidInput, match="belongs to another thread"):
+        get_or_create_conversation("U1", channel_id="C9", thread_ts="9.9", conversation_id="cli-7")
     with pytest.raises(InvalidInput, match="channel_id"):
         get_or_create_conversation("U1", thread_ts="1.0")
     with pytest.raises(InvalidInput, match="user_id"):
@@ -97,6 +99,11 @@ def test_bad_messages_are_refused_and_change_nothing(
     ]:
         with pytest.raises(InvalidInput, match=match):
             add_message(conversation.id, role, content, tool_calls=calls)
+    nul = ToolCall(id="t3", name="Read", input={}, result="a\x00b")
+    with pytest.raises(InvalidInput, match="NUL"):
+        add_message(conversation.id, Role.ASSISTANT, "", tool_calls=[nul])
+    with pytest.raises(InvalidInput, match="must be JSON"):
+        add_message(conversation.id, Role.USER, "hi", metadata={"when": object()})
     with pytest.raises(NotFound):
         add_message("no-such-conversation", Role.USER, "hello")
     assert list_messages(conversation.id) == []

@@ -351,3 +351,15 @@ def test_the_scripted_answer_repeats_the_newest_question_and_what_it_was_given()
         "the summary of earlier turns, 2 memories."
     )
     assert scripted.count_request(request) == scripted.usage_of(request, text)["input_tokens"]
+
+
+def test_importing_the_manager_does_not_import_the_sdk() -> None:
+    # The SDK takes seconds to import; a Lambda that only records messages should not pay it.
+    import subprocess
+    import sys
+
+    script = "import sys, autodev.conversations; print('anthropic' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

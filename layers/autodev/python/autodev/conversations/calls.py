@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-
 from autodev.config import Settings
 from autodev.conversations.errors import ModelCallFailed
 from autodev.conversations.models import TokenUsage
@@ -34,6 +32,8 @@ def create_message(
     max_tokens: int,
 ) -> ModelAnswer:
     """One ``messages.create`` call (not streamed: these answers are short)."""
+    import anthropic
+
     try:
         response: Any = messages_client(settings).messages.create(
             model=model,

@@ -9,11 +9,13 @@ lock, and a summary recomputes it (see ``summaries``).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,6 +106,16 @@ def get_or_create_conversation(
     conflict = (
         "(channel_id, thread_ts) WHERE thread_ts IS NOT NULL" if thread_ts is not None else "(id)"
     )
+    try:
+        row = _upsert_conversation(conflict, values, settings)
+    except psycopg.errors.UniqueViolation:
+        raise InvalidInput(f"conversation id {conversation_id} belongs to another thread") from None
+    return rows.conversation(row)
+
+
+def _upsert_conversation(
+    conflict: str, values: tuple[str | None, ...], settings: Settings | None
+) -> dict[str, Any]:
     with connection(settings) as conn:
         row = conn.execute(
             "INSERT INTO conversations (id, user_id, channel_id, thread_ts, team_id, "  # noqa: S608
@@ -118,7 +130,7 @@ def get_or_create_conversation(
             values,
         ).fetchone()
     assert row is not None
-    return rows.conversation(row)
+    return row
 
 
 def get_conversation(conversation_id: str, settings: Settings | None = None) -> Conversation:
@@ -235,8 +247,27 @@ def _validated(message: NewMessage) -> None:
     ids = [call.id for call in message.tool_calls]
     if len(set(ids)) != len(ids):
         raise InvalidInput("each tool call of a message needs its own id")
-    if "\x00" in message.content:
+    stored = {
+        "metadata": message.metadata,
+        "tool_calls": [call.model_dump() for call in message.tool_calls],
+    }
+    try:
+        json.dumps(stored, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput("a message's metadata and tool inputs must be JSON") from None
+    # Postgres text and jsonb hold no NUL character.
+    if _has_nul(message.content) or _has_nul(stored):
         raise InvalidInput("a message cannot contain NUL characters")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def add_message(
@@ -253,7 +284,12 @@ def add_message(
     settings: Settings | None = None,
 ) -> Message:
     """Add one message (see ``NewMessage``); past the threshold, summarise (see
-    ``summaries``) unless ``summarize`` is False."""
+    ``summaries``) unless ``summarize`` is False.
+
+    Summarising calls the model, in this call: a caller that must answer quickly (a Slack
+    request) passes ``summarize=False`` and calls ``summarize_if_needed`` after answering.
+    A tool call is added with its result (``ToolCall.result``), in one message.
+    """
     try:
         new = NewMessage(
             role=Role(role),

@@ -26,13 +26,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from autodev.config import Settings
 from autodev.conversations.models import TokenSource
-from autodev.models.client import MessagesClient, messages_client, supports_token_counting
+from autodev.models.client import client_key, messages_client, supports_token_counting
+
+if TYPE_CHECKING:
+    from autodev.models.client import MessagesClient
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class TokenCounter:
             self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS
         ):
             return estimate_tokens(text), TokenSource.ESTIMATE
+        import anthropic
+
         try:
             result: Any = self._api().messages.count_tokens(
                 model=self._model, messages=[{"role": "user", "content": text}]
@@ -104,11 +107,7 @@ _counters_lock = threading.Lock()
 
 def counter_for(settings: Settings) -> TokenCounter:
     """The process's counter for these settings (its cache is shared by every caller)."""
-    key = (
-        settings.model_provider.value,
-        settings.autodev_model,
-        settings.autodev_scripted_model_url or "",
-    )
+    key = (*client_key(settings), settings.autodev_model)
     with _counters_lock:
         found = _counters.get(key)
         if found is None:

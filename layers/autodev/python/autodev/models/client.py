@@ -13,7 +13,9 @@ backoff and ``retry-after``) and timeouts:
   the very same requests, answered by the local stand-in. Nothing is sent that only the
   stand-in understands.
 
-Clients are kept per configuration, so that their HTTP connections are reused.
+Clients are kept per configuration, so that their HTTP connections are reused. The SDK is
+imported on first use: it takes seconds to import, which a Lambda's cold start should only
+pay when it calls the model.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-
-import anthropic
+from typing import TYPE_CHECKING, TypeAlias
 
 from autodev.config import ModelProvider, Settings
 from autodev.models.providers import SCRIPTED_API_KEY, SCRIPTED_MODEL_URL_ENV, ProviderUnavailable
 
-MessagesClient = anthropic.Anthropic | anthropic.AnthropicBedrock
+if TYPE_CHECKING:
+    import anthropic
+
+    MessagesClient: TypeAlias = anthropic.Anthropic | anthropic.AnthropicBedrock
 
 # Per request; the SDK retries this many times on top of the first attempt.
 TIMEOUT_SECONDS = 60.0
@@ -37,7 +41,8 @@ _clients: dict[tuple[str, ...], MessagesClient] = {}
 _lock = threading.Lock()
 
 
-def _key(settings: Settings) -> tuple[str, ...]:
+def client_key(settings: Settings) -> tuple[str, ...]:
+    """What tells one client configuration from another (a key only by its digest)."""
     provider = settings.model_provider
     if provider is ModelProvider.SCRIPTED:
         return (provider.value, settings.autodev_scripted_model_url or "")
@@ -51,6 +56,8 @@ def _key(settings: Settings) -> tuple[str, ...]:
 
 
 def _new_client(settings: Settings) -> MessagesClient:
+    import anthropic
+
     provider = settings.model_provider
     if provider is ModelProvider.SCRIPTED:
         if not settings.autodev_scripted_model_url:
@@ -84,7 +91,7 @@ def _new_client(settings: Settings) -> MessagesClient:
 
 def messages_client(settings: Settings) -> MessagesClient:
     """The SDK client for the configured provider (kept and reused per configuration)."""
-    key = _key(settings)
+    key = client_key(settings)
     with _lock:
         found = _clients.get(key)
         if found is None:
