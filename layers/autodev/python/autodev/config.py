@@ -56,6 +56,9 @@ _EXPECTED: dict[str, str] = {
     "autodev_worker_launcher": "one of ecs, local",
     "autodev_ecs_subnets": "a comma-separated list of subnet ids",
     "autodev_ecs_security_groups": "a comma-separated list of security group ids",
+    "autodev_instructions_file": (
+        "a file path relative to the repository, outside .claude/ and without '..'"
+    ),
 }
 
 SECRET_FIELDS = frozenset(
@@ -90,6 +93,14 @@ class Settings(BaseSettings):
     autodev_model: str = "claude-sonnet-4-5"
     # The scripted provider's Messages API endpoint (the local stack runs one and sets it).
     autodev_scripted_model_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+    # --- conversations (autodev.conversations) ---
+    # The small, fast model that summarises long conversations and extracts memories.
+    autodev_summary_model: str = "claude-haiku-4-5"
+    # The repository's instructions for agents, read into each agent step's system prompt.
+    autodev_instructions_file: str = "CLAUDE.md"
+    # Instructions for every agent step of the organisation, before the repository's own.
+    autodev_org_prompt: str | None = None
 
     # --- where the local stack keeps its state (embedded Postgres, logs, workspaces) ---
     autodev_state_dir: Path = Path(".autodev")
@@ -158,6 +169,21 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("autodev_instructions_file")
+    @classmethod
+    def _inside_the_repository(cls, value: str) -> str:
+        # Only the instructions file is read from a repository, never its Claude Code
+        # settings or hooks (.claude/), and never a file outside it.
+        parts = value.replace("\\", "/").split("/")
+        if (
+            not value.strip()
+            or value.startswith("/")
+            or any(part in ("", ".", "..") for part in parts)
+            or parts[0] == ".claude"
+        ):
+            raise ValueError("not a repository file outside .claude/")
         return value
 
     @property

@@ -16,6 +16,12 @@ two ways:
 Per-task statistics (``task_stats``; ``GET /_scripted/tasks/<id>`` for other processes) count
 the Claude Code runs (sessions) of each task, its requests and the turns served.
 
+Requests that name no task and offer no tools are autodev's own (the conversation manager's
+summaries, memory extraction and answers, through the ``anthropic`` SDK): ``conversation``
+answers them from the request, deterministically. ``conversation_stats`` (``GET
+/_scripted/conversations``) counts them by kind, and ``hold(kind)`` keeps requests of a kind
+waiting until ``release(kind)``, so that tests can hold a summary in flight.
+
 It answers ``POST /v1/messages`` both streaming (server-sent events: ``message_start``,
 ``content_block_start``/``_delta``/``_stop`` for text and ``tool_use`` with
 ``input_json_delta``, ``message_delta`` with usage and stop reason, ``message_stop``) and not
@@ -29,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -39,6 +46,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from autodev.errors import AutodevError, InvalidInput, NotFound
+from autodev.local.model import conversation
 from autodev.local.model.script import SCRIPTED_NOTICE, Script, Turn, estimate_tokens
 from autodev.models.providers import TASK_ID_HEADER, WORKSPACE_HEADER
 from autodev.observability import child_logger
@@ -54,6 +62,9 @@ _JSON_CHUNK = 64
 MAX_TASK_SESSIONS = 512
 # "Working directory: /path" in Claude Code's system prompt (used when no header says).
 _WORKING_DIRECTORY = re.compile(r"Working directory: (/\S+)")
+
+# A held request waits at most this long, so a test that forgets to release cannot hang.
+HOLD_TIMEOUT_SECONDS = 60.0
 
 # task id, workspace -> the script of that task's session in that workspace.
 Resolver = Callable[[str, Path], Script]
@@ -138,6 +149,12 @@ def _assistant_turns(request: dict[str, Any]) -> int:
 def _is_side_request(request: dict[str, Any]) -> bool:
     """Requests the CLI makes besides the conversation (titles, checks): no tools offered."""
     return not request.get("tools")
+
+
+def _is_autodev_request(headers: Any, request: dict[str, Any]) -> bool:
+    """autodev's own calls (summaries, memories, answers): no task named, no tools offered.
+    Claude Code names its task in every request, side requests included."""
+    return not (headers.get(TASK_ID_HEADER) or "").strip() and _is_side_request(request)
 
 
 def _content_blocks(turn: Turn, message_id: str) -> list[dict[str, Any]]:
@@ -236,6 +253,8 @@ class ScriptedModelServer:
         self._sessions: dict[str, _Session] = {}
         self._task_sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._task_stats: dict[str, TaskStats] = {}
+        self._conversation_stats: dict[str, int] = {}
+        self._holds: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -334,6 +353,33 @@ class ScriptedModelServer:
                 self._task_sessions.popitem(last=False)
         return session
 
+    # --- autodev's own requests ---
+    def conversation_stats(self) -> dict[str, int]:
+        """autodev's own requests served, by kind (summary, memories, answer, count_tokens)."""
+        with self._lock:
+            return dict(self._conversation_stats)
+
+    def _count_conversation(self, kind: str) -> None:
+        with self._lock:
+            self._conversation_stats[kind] = self._conversation_stats.get(kind, 0) + 1
+
+    def hold(self, kind: str) -> None:
+        """Keep requests of ``kind`` (e.g. ``summary``) waiting until ``release(kind)``."""
+        with self._lock:
+            self._holds[kind] = threading.Event()
+
+    def release(self, kind: str) -> None:
+        with self._lock:
+            held = self._holds.pop(kind, None)
+        if held is not None:
+            held.set()
+
+    def _wait_if_held(self, kind: str) -> None:
+        with self._lock:
+            held = self._holds.get(kind)
+        if held is not None:
+            held.wait(HOLD_TIMEOUT_SECONDS)
+
     def _count(self, session: _Session, update: Callable[[SessionStats], None]) -> None:
         with self._lock:
             update(session.stats)
@@ -348,11 +394,20 @@ class ScriptedModelServer:
             protocol_version = "HTTP/1.1"
             server_version = "autodev-scripted-model/1"
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes; without this, Nagle's algorithm
+                # and the client's delayed ACK hold each answer back by ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("scripted model: " + format, *args)
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                if path == "/_scripted/conversations":
+                    self._json(200, server.conversation_stats())
+                    return
                 if path.startswith("/_scripted/tasks/"):
                     found = server.task_stats(unquote(path.rsplit("/", 1)[-1]))
                     if found is None:
@@ -381,8 +436,13 @@ class ScriptedModelServer:
                     self._error(400, "invalid_request_error", "the body is not JSON")
                     return
                 if endpoint == "/v1/messages/count_tokens":
-                    self._json(200, {"input_tokens": estimate_tokens(request)})
+                    if _is_autodev_request(self.headers, request):
+                        server._count_conversation("count_tokens")
+                    self._json(200, {"input_tokens": conversation.count_request(request)})
                 elif endpoint == "/v1/messages":
+                    if not path.startswith("/s/") and _is_autodev_request(self.headers, request):
+                        self._conversation(request)
+                        return
                     if path.startswith("/s/"):
                         if session is None:
                             self._error(404, "not_found_error", "no scripted session at this URL")
@@ -400,9 +460,13 @@ class ScriptedModelServer:
                 else:
                     self._json(200, {})
 
+            def _conversation(self, request: dict[str, Any]) -> None:
+                kind, text = conversation.answer_for(request)
+                server._count_conversation(kind)  # on arrival: a held request is seen
+                server._wait_if_held(kind)
+                self._reply(request, Turn(text=text), conversation.usage_of(request, text))
+
             def _messages(self, session: _Session | None, request: dict[str, Any]) -> None:
-                model = str(request.get("model") or "scripted")
-                message_id = "msg_" + secrets.token_hex(12)
                 side = _is_side_request(request) or session is None
                 if side:
                     turn = Turn(text=f"{SCRIPTED_NOTICE} ok")
@@ -417,6 +481,11 @@ class ScriptedModelServer:
                 if not side:
                     assert session is not None
                     server._count(session, lambda stats: _count_turn(stats, index, usage))
+                self._reply(request, turn, usage)
+
+            def _reply(self, request: dict[str, Any], turn: Turn, usage: dict[str, int]) -> None:
+                model = str(request.get("model") or "scripted")
+                message_id = "msg_" + secrets.token_hex(12)
                 if request.get("stream"):
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")

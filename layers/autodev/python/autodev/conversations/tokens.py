@@ -1,0 +1,115 @@
+"""Token counts, real wherever they can be had.
+
+In order of preference:
+
+1. **Usage**: what the Messages API (or Claude Code) reported for a call. A model's answer is
+   stored with the ``output_tokens`` of the call that produced it; every call's usage is added
+   to the conversation's totals.
+2. **Counted**: text not yet sent (a user's message, a step's summary, a memory, a
+   repository's instructions) is counted with the Messages API's token counting endpoint
+   (``client.messages.count_tokens``), which is free and not billed as a model call.
+3. **Estimated**, only when counting is unreachable (Bedrock's SDK client has no counting; or
+   the endpoint failed after the SDK's retries): ``estimate_tokens``, one token per three
+   characters, rounded up, plus three. Claude averages about 3.5 characters a token on English
+   and fewer on code and JSON; erring high keeps the context within its limit. After a failed
+   call the counter estimates for ``RETRY_AFTER_SECONDS`` before it tries the endpoint again,
+   so that an outage does not add the SDK's retries to every message.
+
+Counts of one text are remembered (by digest), so a system prompt sent every turn is counted
+once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from autodev.config import Settings
+from autodev.conversations.models import TokenSource
+from autodev.models.client import client_key, messages_client, supports_token_counting
+
+if TYPE_CHECKING:
+    from autodev.models.client import MessagesClient
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 60.0
+_CACHE_SIZE = 2048
+
+
+def estimate_tokens(text: str) -> int:
+    """The documented fallback: ceil(characters / 3) + 3 (deliberately high)."""
+    return -(-len(text) // 3) + 3
+
+
+class TokenCounter:
+    """Counts text for one model with the token counting endpoint, else estimates."""
+
+    def __init__(self, settings: Settings, client: MessagesClient | None = None) -> None:
+        self._model = settings.autodev_model
+        self._enabled = supports_token_counting(settings)
+        self._client = client
+        self._settings = settings
+        self._failed_at: float | None = None
+        self._cache: OrderedDict[str, tuple[int, TokenSource]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _api(self) -> MessagesClient:
+        return self._client if self._client is not None else messages_client(self._settings)
+
+    def count(self, text: str) -> tuple[int, TokenSource]:
+        """The tokens of ``text`` sent as one message, and where the figure came from."""
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self._lock:
+            if digest in self._cache:
+                self._cache.move_to_end(digest)
+                return self._cache[digest]
+        found = self._count_uncached(text)
+        if found[1] is TokenSource.COUNTED:
+            with self._lock:
+                self._cache[digest] = found
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return found
+
+    def _count_uncached(self, text: str) -> tuple[int, TokenSource]:
+        if not text:
+            return 0, TokenSource.COUNTED
+        if not self._enabled or (
+            self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS
+        ):
+            return estimate_tokens(text), TokenSource.ESTIMATE
+        import anthropic
+
+        try:
+            result: Any = self._api().messages.count_tokens(
+                model=self._model, messages=[{"role": "user", "content": text}]
+            )
+        except anthropic.AnthropicError as error:
+            self._failed_at = time.monotonic()
+            log.warning(
+                "token counting is unavailable (%s); estimating for %.0f s",
+                type(error).__name__,
+                RETRY_AFTER_SECONDS,
+            )
+            return estimate_tokens(text), TokenSource.ESTIMATE
+        self._failed_at = None
+        return int(result.input_tokens), TokenSource.COUNTED
+
+
+_counters: dict[tuple[str, ...], TokenCounter] = {}
+_counters_lock = threading.Lock()
+
+
+def counter_for(settings: Settings) -> TokenCounter:
+    """The process's counter for these settings (its cache is shared by every caller)."""
+    key = (*client_key(settings), settings.autodev_model)
+    with _counters_lock:
+        found = _counters.get(key)
+        if found is None:
+            found = _counters[key] = TokenCounter(settings)
+        return found
