@@ -12,15 +12,15 @@ Beyond the context's knowledge budget the text is cut, with a note saying so.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from autodev.config import Settings, get_settings
 from autodev.conversations.budget import Budget
 from autodev.conversations.models import RepositoryKnowledge
 from autodev.conversations.tokens import counter_for
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024
 _CUT_NOTE = "\n[... cut: the instructions are longer than the context allows]"

@@ -20,7 +20,6 @@ memory budget and at most ``MAX_MEMORIES``.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -36,8 +35,9 @@ from autodev.conversations.tokens import counter_for
 from autodev.db import connection
 from autodev.db.pool import Conn
 from autodev.errors import InvalidInput, NotFound
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 MAX_MEMORY_CHARS = 1000
 MAX_KEY_CHARS = 300

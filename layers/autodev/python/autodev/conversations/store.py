@@ -10,7 +10,6 @@ lock, and a summary recomputes it (see ``summaries``).
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -33,8 +32,9 @@ from autodev.conversations.models import (
 from autodev.conversations.tokens import counter_for
 from autodev.db import connection
 from autodev.errors import InvalidInput, NotFound
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 _MAX_ID = 200
 

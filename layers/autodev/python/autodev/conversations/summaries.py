@@ -27,7 +27,6 @@ A single fold sends at most ``Budget.fold_tokens``; when more than that is past 
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 
@@ -42,8 +41,9 @@ from autodev.conversations.prompts import SUMMARY_SYSTEM
 from autodev.db import connection
 from autodev.db.pool import Conn
 from autodev.errors import AutodevError
+from autodev.observability import child_logger
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 # Longer than a summary call can take with the SDK's retries (60 s x 3).
 CLAIM_SECONDS = 300

@@ -22,7 +22,6 @@ once.
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -31,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 from autodev.config import Settings
 from autodev.conversations.models import TokenSource
 from autodev.models.client import client_key, messages_client, supports_token_counting
+from autodev.observability import child_logger
 
 if TYPE_CHECKING:
     from autodev.models.client import MessagesClient
 
-log = logging.getLogger(__name__)
+log = child_logger(__name__)
 
 RETRY_AFTER_SECONDS = 60.0
 _CACHE_SIZE = 2048
