@@ -101,7 +101,7 @@ _DEV: dict[str, Any] = {
     "max_fix_attempts": 3,
     "map_max_concurrency": 3,
     "model_provider": "anthropic",
-    "model": "claude-sonnet-4-5",
+    "model": "claude-sonnet-4-6",
     "alarm_email": None,
     "alert_channel": "#dev-alerts",
     "powertools_layer_version": 38,

@@ -125,7 +125,7 @@ def test_tokens_sent_per_turn_against_the_full_history(
 
     def counted(text: str) -> int:  # the counting endpoint, independent of the manager
         return counter.messages.count_tokens(
-            model="claude-sonnet-4-5", messages=[{"role": "user", "content": text}]
+            model="claude-sonnet-4-6", messages=[{"role": "user", "content": text}]
         ).input_tokens
 
     system_tokens = counted(ANSWER_SYSTEM)

@@ -84,10 +84,10 @@ def counted_by_the_api(server: ScriptedModelServer, context: ConversationContext
     messages: Any = context.messages or [{"role": "user", "content": "."}]
     with client:
         api = client.messages.count_tokens(
-            model="claude-sonnet-4-5", system=context.system or anthropic.omit, messages=messages
+            model="claude-sonnet-4-6", system=context.system or anthropic.omit, messages=messages
         ).input_tokens
         agent = client.messages.count_tokens(
-            model="claude-sonnet-4-5",
+            model="claude-sonnet-4-6",
             messages=[{"role": "user", "content": context.appended_system_prompt or "."}],
         ).input_tokens
     return max(api, agent)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
 
     # --- the model Claude Code talks to ---
     autodev_model_provider: ModelProvider | None = None
-    autodev_model: str = "claude-sonnet-4-5"
+    autodev_model: str = "claude-sonnet-4-6"
     # The scripted provider's Messages API endpoint (the local stack runs one and sets it).
     autodev_scripted_model_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
