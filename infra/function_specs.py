@@ -69,6 +69,12 @@ def _slack_front_door(description: str) -> FunctionSpec:
 
 SPECS: dict[str, FunctionSpec] = {
     # --- called by the state machines ---
+    "workflow_started": FunctionSpec(
+        "First state of every workflow: finds the execution's workflow row or registers one"
+        " (executions started from the console, EventBridge or another service).",
+        reserved_concurrency=5,
+        grants=frozenset({G.DATABASE}),
+    ),
     "enqueue_task": FunctionSpec(
         "Writes an agent step's task (with its task token) to the queue and pokes the scaler.",
         reserved_concurrency=10,
@@ -94,11 +100,13 @@ SPECS: dict[str, FunctionSpec] = {
         grants=frozenset({G.DATABASE, G.RUN_WORKERS}),
     ),
     "rescuer": FunctionSpec(
-        "Requeues tasks whose lease expired; fails them in Step Functions past their retries;"
-        " sends outcomes left in the outbox; then runs the scaler in-process.",
+        "Ends workflows whose execution ended or is gone; requeues tasks whose lease expired;"
+        " fails them past their retries; sends outcomes left in the outbox; runs the scaler.",
         timeout_seconds=120,
         reserved_concurrency=1,
-        grants=frozenset({G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS}),
+        grants=frozenset(
+            {G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS, G.READ_WORKFLOWS}
+        ),
         schedule="rate(1 minute)",
     ),
     # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---

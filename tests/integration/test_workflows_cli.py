@@ -79,6 +79,27 @@ def test_bad_json_input_is_one_clear_line(cli_env: dict[str, str]) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--budget", "1e308"], "a budget of $1e+308 is above the most a workflow may have"),
+        (["--budget", "inf"], "a budget must be a number of US dollars above 0, not inf"),
+        (["--budget", "-1"], "a budget must be a number of US dollars above 0, not -1.0"),
+        (["--input", '{"description": "N\\u0000PE"}'], "--input.description contains a NUL"),
+        (["--input", '{"description": "N\\ud800PE"}'], "--input.description contains an unpaired"),
+        # A byte the locale cannot decode reaches Python as an unpaired surrogate.
+        (["--key", "key-\udcff"], "--key contains an unpaired surrogate (\\udcff)"),
+    ],
+)
+def test_bad_budgets_and_unstorable_text_are_one_clear_line(
+    cli_env: dict[str, str], args: list[str], said: str
+) -> None:
+    done = run(cli_env, "workflow", "start", "bug-fix", *args, ok=False)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"autodev: {said}"), line
+
+
 def test_local_stack_drives_a_deployment_from_other_processes(
     background_stack: dict[str, str],
 ) -> None:

@@ -42,9 +42,16 @@ class LocalService:
 def default_services() -> list[LocalService]:
     """Every service of the local stack, in start order."""
     # Imported here: each service module imports this one for LocalService.
-    from autodev.local import delivery, orchestrator
+    from autodev.local import access, delivery, orchestrator, reconcile
     from autodev.local.model import service as scripted_model
     from autodev.local.slack import services as slack
 
-    found = [*slack.SERVICES, scripted_model.SERVICE, orchestrator.SERVICE, delivery.SERVICE]
+    found = [
+        access.SERVICE,
+        *slack.SERVICES,
+        scripted_model.SERVICE,
+        reconcile.SERVICE,
+        orchestrator.SERVICE,
+        delivery.SERVICE,
+    ]
     return sorted(found, key=lambda service: (service.order, service.name))
