@@ -51,6 +51,9 @@ class FunctionSpec:
     schedule: str | None = None
     # Detail types on the autodev bus (source "autodev") routed to the function by a rule.
     events: frozenset[str] = frozenset()
+    # Decides who may approve or cancel (autodev.access): gets the environment's APPROVERS,
+    # APPROVER_GROUP and ADMINS. The CLI in AWS applies slack_worker's.
+    decides_access: bool = False
 
 
 G = Grant
@@ -84,6 +87,7 @@ SPECS: dict[str, FunctionSpec] = {
         "Stores an approval's task token and posts the Approve/Reject card.",
         reserved_concurrency=5,
         grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS}),
+        decides_access=True,  # names the approvers in approval:requested
     ),
     "workflow_finished": FunctionSpec(
         "Records a workflow's outcome and hands its result to the delivery function.",
@@ -138,6 +142,7 @@ SPECS: dict[str, FunctionSpec] = {
             }
         ),
         events=frozenset({"approval:requested"}),
+        decides_access=True,  # approvals and cancels from Slack
     ),
     # --- results (issue 8) ---
     "deliver_results": FunctionSpec(
