@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autodev import access
 from autodev.config import get_settings
 from autodev.local.state import pid_alive, read_state
 from autodev.local.testing import WorkerDouble, wait_for
@@ -49,6 +50,8 @@ def background_stack(
 ) -> Iterator[dict[str, str]]:
     up = run(cli_env, "local", "up")
     assert "local stack" in up.stdout
+    # The person who started it may approve and cancel on it, and is told so.
+    assert f"you ({access.os_user()}) are an approver and an admin" in up.stdout
     state = read_state(Path(cli_env["AUTODEV_STATE_DIR"]))
     assert state is not None
     try:
@@ -137,7 +140,8 @@ def test_local_stack_drives_a_deployment_from_other_processes(
             "autodev: UOTHER may not answer approvals: approvers are the users in APPROVERS"
             " or members of APPROVER_GROUP"
         )
-        approved = run(env, "workflow", "approve", f"deployment-{short}", "--as", "UAPPROVER")
+        # No --as, no APPROVERS of one's own: the stack's starter approves as cli:<login>.
+        approved = run(env, "workflow", "approve", f"deployment-{short}")
         assert approved.stdout.startswith("approved (approval ")
 
         wait_for(lambda: get_workflow_status(workflow_id).finished, what="the deployment")
@@ -148,7 +152,7 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     for step in ("Request approval", "Deploy to org", "Run smoke tests", "Workflow succeeded"):
         assert step in done.stdout
     again = run(env, "workflow", "approve", workflow_id, "--as", "UAPPROVER", ok=False)
-    assert "was already approved by UAPPROVER at" in again.stderr
+    assert f"was already approved by {access.os_user()} at" in again.stderr
 
     # The cached result, its status and where it went (the spec's workflow:completed event,
     # sent by the stack's delivery service or the finishing step's kick).
