@@ -82,13 +82,19 @@ def send_failure(task_token: str, error: str, cause: str) -> str:
     return "sent" if _failure(task_token, error, cause) is None else "gone"
 
 
-def heartbeat(task_token: str) -> bool:
-    """Tell Step Functions the task is alive; False when the execution no longer waits."""
+def heartbeat_refused(task_token: str) -> str | None:
+    """Tell Step Functions the task is alive; its error when the execution no longer waits
+    (None: it does, or a transient failure the next heartbeat may get past)."""
     try:
-        return _call("send_task_heartbeat", taskToken=task_token) is None
+        return _call("send_task_heartbeat", taskToken=task_token)
     except DeliveryFailed as error:
         log.warning("heartbeat not sent: %s", error)
-        return True  # a transient failure; the next heartbeat may get through
+        return None
+
+
+def heartbeat(task_token: str) -> bool:
+    """Tell Step Functions the task is alive; False when the execution no longer waits."""
+    return heartbeat_refused(task_token) is None
 
 
 def deliver(pending: queue.PendingOutcome) -> str:
