@@ -59,7 +59,7 @@ def test_an_execution_started_elsewhere_runs_as_a_workflow(
     status = wait_until_finished(workflow_id)
     assert status.status == "succeeded", (status.error, status.cause)
     assert status.execution_arn == arn
-    assert status.requested_by == "stepfunctions"
+    assert (status.requested_by, status.started_by) == ("stepfunctions", "stepfunctions")
     assert status.input == {"target": "AccountTrigger"}
     assert status.budget_usd == get_template("code-review").default_budget_usd
     row = _row("nightly-review-1")

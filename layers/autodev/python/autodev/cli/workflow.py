@@ -168,7 +168,8 @@ def status_command(
     if status.error or status.cause:
         console.print(f"error: {status.error or ''} {status.cause or ''}".rstrip(), markup=False)
     console.print(
-        f"requested by {status.requested_by}; cost ${status.cost_usd:.4f}"
+        f"requested by {status.requested_by} (from {status.started_by});"
+        f" cost ${status.cost_usd:.4f}"
         + (f" of ${status.budget_usd:.2f}" if status.budget_usd is not None else "")
     )
     for approval in status.approvals:

@@ -85,6 +85,7 @@ class WorkflowStatus:
     slack_thread_ts: str | None = None
     steps: tuple[StepRecord, ...] = ()
     approvals: tuple[Approval, ...] = field(default=())
+    started_by: str = "api"  # which way it came in (STARTED_BY)
 
     @property
     def finished(self) -> bool:

@@ -106,6 +106,7 @@ def to_status(
         slack_thread_ts=row["slack_thread_ts"],
         steps=tuple(steps),
         approvals=tuple(approvals.approvals_for(str(row["id"]))),
+        started_by=str(row.get("started_by") or "api"),
     )
 
 
