@@ -1,5 +1,5 @@
-"""Services that run beside the local AWS endpoint: Slack sink and gateway, scripted model,
-rescuer, result delivery.
+"""Services that run beside the local AWS endpoint: the starter's access, Slack sink and
+gateway, scripted model, workflow reconciler, rescuer, result delivery.
 
 Each is a :class:`LocalService`; :func:`default_services` lists every one the local stack
 runs (``autodev local up``, the demo). Adding a service means adding it to that list.
