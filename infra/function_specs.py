@@ -51,6 +51,9 @@ class FunctionSpec:
     schedule: str | None = None
     # Detail types on the autodev bus (source "autodev") routed to the function by a rule.
     events: frozenset[str] = frozenset()
+    # Decides who may approve or cancel (autodev.access): gets the environment's APPROVERS,
+    # APPROVER_GROUP and ADMINS. The CLI in AWS applies slack_worker's.
+    decides_access: bool = False
 
 
 G = Grant
@@ -69,6 +72,12 @@ def _slack_front_door(description: str) -> FunctionSpec:
 
 SPECS: dict[str, FunctionSpec] = {
     # --- called by the state machines ---
+    "workflow_started": FunctionSpec(
+        "First state of every workflow: finds the execution's workflow row or registers one"
+        " (executions started from the console, EventBridge or another service).",
+        reserved_concurrency=5,
+        grants=frozenset({G.DATABASE}),
+    ),
     "enqueue_task": FunctionSpec(
         "Writes an agent step's task (with its task token) to the queue and pokes the scaler.",
         reserved_concurrency=10,
@@ -78,6 +87,7 @@ SPECS: dict[str, FunctionSpec] = {
         "Stores an approval's task token and posts the Approve/Reject card.",
         reserved_concurrency=5,
         grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS}),
+        decides_access=True,  # names the approvers in approval:requested
     ),
     "workflow_finished": FunctionSpec(
         "Records a workflow's outcome and hands its result to the delivery function.",
@@ -94,11 +104,13 @@ SPECS: dict[str, FunctionSpec] = {
         grants=frozenset({G.DATABASE, G.RUN_WORKERS}),
     ),
     "rescuer": FunctionSpec(
-        "Requeues tasks whose lease expired; fails them in Step Functions past their retries;"
-        " sends outcomes left in the outbox; then runs the scaler in-process.",
+        "Ends workflows whose execution ended or is gone; requeues tasks whose lease expired;"
+        " fails them past their retries; sends outcomes left in the outbox; runs the scaler.",
         timeout_seconds=120,
         reserved_concurrency=1,
-        grants=frozenset({G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS}),
+        grants=frozenset(
+            {G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS, G.READ_WORKFLOWS}
+        ),
         schedule="rate(1 minute)",
     ),
     # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---
@@ -130,6 +142,7 @@ SPECS: dict[str, FunctionSpec] = {
             }
         ),
         events=frozenset({"approval:requested"}),
+        decides_access=True,  # approvals and cancels from Slack
     ),
     # --- results (issue 8) ---
     "deliver_results": FunctionSpec(

@@ -25,7 +25,7 @@ from infra.discovery import REPO_ROOT, camel_name, handler_folders
 from infra.eventing import Eventing
 from infra.function_specs import FunctionSpec, Grant, spec_for
 from infra.layers import ARCHITECTURE, RUNTIME, Layers
-from infra.settings import EnvSettings
+from infra.settings import EnvSettings, access_environment
 from infra.workers import Workers
 
 # Actions that accept no resource narrower than "*" (see tests/infra/iam_policy_check.py).
@@ -131,7 +131,11 @@ class Functions(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={**self._common_environment(), **spec.environment},
+            environment={
+                **self._common_environment(),
+                **(access_environment(settings) if spec.decides_access else {}),
+                **spec.environment,
+            },
             vpc=self._data.vpc if in_vpc else None,
             vpc_subnets=self._data.app_subnets if in_vpc else None,
             security_groups=[self.security_group] if in_vpc else None,

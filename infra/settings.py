@@ -71,6 +71,12 @@ class EnvSettings:
     alert_channel: str
     # --- Powertools layer published by AWS (account 017000801446), by layer version ---
     powertools_layer_version: int
+    # --- who may do what (autodev.access), given to the functions that decide ---
+    # Comma-separated identities: Slack user ids, IAM principal ARNs (the CLI in AWS acts as
+    # its caller's), an ARN ending in /* for every session of a role. None: nobody.
+    approvers: str | None = None
+    approver_group: str | None = None  # a Slack user group id (S...) or handle
+    admins: str | None = None
 
 
 _DEV: dict[str, Any] = {
@@ -105,6 +111,9 @@ _DEV: dict[str, Any] = {
     "alarm_email": None,
     "alert_channel": "#dev-alerts",
     "powertools_layer_version": 38,
+    "approvers": None,
+    "approver_group": None,
+    "admins": None,
 }
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -133,6 +142,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 ENVIRONMENTS = tuple(_DEFAULTS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An identity autodev.access knows: a Slack user id, or an IAM user, role or assumed-role ARN.
+_IDENTITY = re.compile(
+    r"^(?:[UW][A-Z0-9]{2,}|arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/*-]+)$"
+)
+_GROUP = re.compile(r"^(?:S[A-Z0-9]{2,}|@?[a-z0-9][a-z0-9._-]{0,79})$")
 
 
 def _camel(name: str) -> str:
@@ -198,6 +212,34 @@ def _validate(settings: EnvSettings) -> None:
             raise SettingsError(f"context {_camel(name)} must be 1 or more")
     if settings.heartbeat_seconds >= settings.task_timeout_seconds:
         raise SettingsError("context heartbeatSeconds must be below taskTimeoutSeconds")
+    for name in ("approvers", "admins"):
+        for identity in identities(getattr(settings, name)):
+            if not _IDENTITY.match(identity):
+                raise SettingsError(
+                    f"context {_camel(name)} lists {identity!r}, which is neither a Slack user"
+                    " id (U...) nor an IAM principal ARN"
+                )
+    if settings.approver_group is not None and not _GROUP.match(settings.approver_group):
+        raise SettingsError(
+            "context approverGroup must be a Slack user group id (S...) or handle"
+            f" (got {settings.approver_group!r})"
+        )
+
+
+def identities(value: str | None) -> list[str]:
+    """The comma-separated identities of ``approvers`` or ``admins``."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def access_environment(settings: EnvSettings) -> dict[str, str]:
+    """APPROVERS, APPROVER_GROUP and ADMINS for the functions that decide who may do what
+    (only those set: an unset one means nobody, as in autodev.config)."""
+    values = {
+        "APPROVERS": ",".join(identities(settings.approvers)),
+        "APPROVER_GROUP": (settings.approver_group or "").strip(),
+        "ADMINS": ",".join(identities(settings.admins)),
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def settings_table() -> list[dict[str, Any]]:

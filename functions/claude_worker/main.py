@@ -3,7 +3,9 @@
 Claims tasks from the queue and runs them with Claude Code until the queue stays empty for
 ORCHESTRATOR_IDLE_TIMEOUT ms, then exits 0. SIGTERM (ECS stopping the task) lets the current
 task finish first. Started locally by the scaler's LocalProcessLauncher, which passes
-AUTODEV_WORKER_PIDFILE_DIR: the worker removes its pid file there when it exits. In ECS a
+AUTODEV_WORKER_PIDFILE_DIR (the worker removes its pid file there when it exits) and
+AUTODEV_WORKER_PARENT (the worker stops its task and exits when that process, the local
+stack, is gone). In ECS a
 missing setting stops it before it claims anything (see ``autodev.runtime``).
 
 ``main(runner)`` runs the same loop with another task runner; the local stack's echo worker
@@ -37,6 +39,7 @@ def main(runner: TaskRunner | None = None) -> int:
     runtime.require(*NEEDS, *_provider_needs())
     from autodev.config import settings_or_exit, with_secrets_from_arns
     from autodev.observability import logger
+    from autodev.orchestrator import parent_watch
     from autodev.orchestrator.worker import Worker
 
     # In AWS the Anthropic key arrives as ANTHROPIC_API_KEY_ARN; read it into settings only.
@@ -48,6 +51,9 @@ def main(runner: TaskRunner | None = None) -> int:
     try:
         worker = Worker(settings, launcher=launcher, runner=runner)
         worker.install_signal_handlers()
+        parent = os.environ.get(parent_watch.PARENT_ENV)
+        if parent:
+            parent_watch.watch(parent, worker.abandon)
         worker.run()
     except Exception:
         logger.exception("the worker stopped on an unexpected error")

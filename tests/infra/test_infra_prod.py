@@ -7,12 +7,24 @@ import pytest
 from tests.infra.conftest import Synth, synthesize
 from tests.infra.iam_policy_check import wildcard_findings
 
+# Who may approve and cancel in this environment (autodev.access), as CDK context.
+ACCESS_CONTEXT = {
+    "approvers": "U0RELEASE1, arn:aws:sts::123456789012:assumed-role/ReleaseManagers/*",
+    "approverGroup": "release-managers",
+    "admins": "U0ADMIN1",
+}
+
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.prod"),
-        {"env": "prod", "modelProvider": "bedrock", "alarmEmail": "ops@example.com"},
+        {
+            "env": "prod",
+            "modelProvider": "bedrock",
+            "alarmEmail": "ops@example.com",
+            **ACCESS_CONTEXT,
+        },
     )
 
 
@@ -52,3 +64,34 @@ def test_bedrock_role_only_invokes_models_and_only_the_worker_assumes_it(prod: S
     container = task_definition["Properties"]["ContainerDefinitions"][0]
     names = {variable["Name"] for variable in container["Environment"]}
     assert "AUTODEV_BEDROCK_ROLE_ARN" in names
+
+
+def test_the_approver_settings_reach_the_functions_that_decide(prod: Synth) -> None:
+    from autodev.cli.identity import deployed_function_name
+    from infra.function_specs import SPECS
+    from infra.naming import function_name
+
+    expected = {
+        "APPROVERS": "U0RELEASE1,arn:aws:sts::123456789012:assumed-role/ReleaseManagers/*",
+        "APPROVER_GROUP": "release-managers",
+        "ADMINS": "U0ADMIN1",
+    }
+    deciding = {folder for folder, spec in SPECS.items() if spec.decides_access}
+    assert deciding == {"slack_worker", "request_approval"}
+    seen = set()
+    for resource in prod.resources("AWS::Lambda::Function").values():
+        props = resource["Properties"]
+        name = props.get("FunctionName")
+        folder = next((f for f in SPECS if function_name("prod", f) == name), None)
+        if folder is None:
+            continue
+        variables = props.get("Environment", {}).get("Variables", {})
+        given = {key: variables.get(key) for key in expected}
+        if folder in deciding:
+            assert given == expected, folder
+            seen.add(folder)
+        else:
+            assert given == dict.fromkeys(expected), f"{folder} does not decide"
+    assert seen == deciding
+    # The CLI in AWS reads them from the function that decides for Slack, by its name.
+    assert deployed_function_name("prod") == function_name("prod", "slack_worker")

@@ -281,6 +281,25 @@ def test_settings_refuse_bad_context() -> None:
     with pytest.raises(SettingsError, match="natGateways must be a whole number"):
         load_env_settings(Context({"natGateways": "two"}))
     assert load_env_settings(Context({"natGateways": "2"})).nat_gateways == 2
+    with pytest.raises(SettingsError, match="approvers lists 'alice'"):
+        load_env_settings(Context({"approvers": "U0RELEASE1,alice"}))
+    with pytest.raises(SettingsError, match="approverGroup must be a Slack user group"):
+        load_env_settings(Context({"approverGroup": "Release Managers"}))
+    assert load_env_settings(Context({})).approvers is None  # nobody until configured
+
+
+def test_the_rescuer_may_read_executions_and_workflows_start_by_registering(synth: Synth) -> None:
+    # The rescuer's reconcile pass reads each active workflow's execution.
+    by_name = _functions_by_name(synth)
+    rescuer = synth.props(by_name[function_name(ENV, "rescuer")])
+    role = rescuer["Role"]["Fn::GetAtt"][0]
+    assert "states:DescribeExecution" in synth.role_actions(role)
+    # Every state machine's first state is the registration function's.
+    registration = by_name[function_name(ENV, "workflow_started")]
+    for resource in synth.resources("AWS::StepFunctions::StateMachine").values():
+        substitutions = resource["Properties"]["DefinitionSubstitutions"]
+        arn = substitutions["WorkflowStartedFunctionArn"]
+        assert arn == {"Fn::GetAtt": [registration, "Arn"]}
 
 
 # --- API ---

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,53 @@ def test_the_cli_says_why_in_one_line_without_the_pools_warnings(tmp_path: Path)
     assert done.returncode == 1
     assert done.stderr.startswith("autodev: the database is unavailable: connection")
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# Five threads of a fresh process reach an embedded Postgres that is not up yet, as the local
+# stack's handlers do when the first requests arrive together: pgserver's start-up lock is not
+# thread-safe (four of five failed with "Unable to release an unaquired lock"/AssertionError).
+_THREADS = """
+import sys, threading
+from pathlib import Path
+import psycopg
+from autodev.db import embedded
+
+state_dir = Path(sys.argv[1])
+barrier = threading.Barrier(5)
+failures = []
+
+def use():
+    barrier.wait()
+    try:
+        with psycopg.connect(embedded.embedded_url(state_dir)) as conn:
+            conn.execute("SELECT 1")
+    except Exception as error:
+        failures.append(f"{type(error).__name__}: {error}")
+
+threads = [threading.Thread(target=use) for _ in range(5)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(failures), *failures, sep="\\n")
+"""
+
+
+def test_threads_of_a_fresh_process_start_the_embedded_postgres_once() -> None:
+    from autodev.db import embedded
+
+    # A short path: Postgres's socket lives under it, and socket paths are short.
+    state_dir = Path(tempfile.mkdtemp(prefix="pg-threads-"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _THREADS, str(state_dir)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "0", done.stdout
+    finally:
+        embedded.stop(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)

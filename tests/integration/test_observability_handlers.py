@@ -129,6 +129,16 @@ def _invocations(workflow_id: str) -> dict[str, tuple[dict[str, Any], str | None
             },
             "api-results",
         ),
+        # An execution started outside autodev, registered on first sight.
+        "workflow_started": (
+            {
+                "template": "bug-fix",
+                "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:x:nightly-1",
+                "execution_name": "nightly-1",
+                "execution_input": {"description": "NPE"},
+            },
+            "nightly-1",
+        ),
         "enqueue_task": (
             {
                 "task_token": "token-1",

@@ -54,4 +54,6 @@ def test_queued_steps_are_heartbeated_and_abandoned_ones_cancelled(
     assert (alive, abandoned) == (0, [task["id"]])
     final = queue.get_task_status(task["id"])
     assert final.status == "cancelled"
+    # Its outcome was never sent: the token was refused, and that is what is recorded.
+    assert final.outcome_refused in {"InvalidToken", "TaskDoesNotExist", "TaskTimedOut"}
     assert queue.claim_next("w-test", 30) is None

@@ -105,7 +105,7 @@ def test_a_killed_worker_s_step_is_rescued_and_its_outcome_reaches_the_workflow_
     assert rescued["attempts"] == 2
     assert rescued["lease_owner"] is None
     kinds = [event["type"] for event in history]
-    # One success per agent step, plus the Lambda task that records the outcome: nothing was
-    # lost, nothing delivered twice, no step failed.
-    assert kinds.count("TaskSucceeded") == len(tasks) + 1
+    # One success per agent step, plus the Lambda tasks that register the workflow and record
+    # the outcome: nothing was lost, nothing delivered twice, no step failed.
+    assert kinds.count("TaskSucceeded") == len(tasks) + 2
     assert "TaskFailed" not in kinds

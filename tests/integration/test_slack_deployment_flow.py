@@ -243,3 +243,49 @@ def test_a_redelivered_start_starts_one_workflow(slack_stack: LocalStack) -> Non
         row = conn.execute("SELECT count(*) AS n FROM workflows").fetchone()
     assert row is not None
     assert row["n"] == 1
+
+
+def test_cancel_is_for_the_requester_the_approvers_and_the_admins(
+    slack_stack: LocalStack,
+) -> None:
+    from autodev import audit
+
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(
+        SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
+    )
+    _, key = requester.command("/workflow start bug-fix AccountTrigger NPE")
+    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
+    assert match
+    workflow_id = match.group(1)
+    [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
+    thread = opened.ts
+
+    # Someone else: the Cancel button and /workflow cancel are refused alike, only to them.
+    _, click_key = requester.click(
+        views.CANCEL, workflow_id, message_ts=thread, thread_ts=thread, user_id="UINTRUDER"
+    )
+    refused = _answer_to(sink, click_key)
+    assert refused.args.get("response_type") == "ephemeral"
+    assert refused.args.get("replace_original") is False
+    assert f"UINTRUDER may not cancel workflow {workflow_id}" in refused.text
+    intruder = SlackSender(
+        SECRET, os.environ[GATEWAY_URL_ENV], user_id="UINTRUDER", channel_id=CHANNEL
+    )
+    _, command_key = intruder.command(f"/workflow cancel {workflow_id}")
+    assert "UINTRUDER may not cancel" in _answer_to(sink, command_key).text
+    assert _workflow_status(workflow_id) == "running"
+    refusals = [e for e in audit.recent(50, target=workflow_id) if e["actor"] == "UINTRUDER"]
+    assert [e["action"] for e in refusals].count("workflow.cancel_refused") == 2
+
+    # An approver may: the card is replaced by the cancelled workflow, without its button.
+    _, approver_key = requester.click(
+        views.CANCEL, workflow_id, message_ts=thread, thread_ts=thread, user_id="UAPPROVER"
+    )
+    cancelled = _answer_to(sink, approver_key)
+    assert cancelled.args.get("replace_original") is True
+    assert _workflow_status(workflow_id) == "cancelled"
+    assert not _action_values(cancelled, views.CANCEL)
+    trail = audit.recent(50, target=workflow_id)
+    [done] = [e for e in trail if e["action"] == "workflow.cancelled"]
+    assert done["actor"] == "UAPPROVER"

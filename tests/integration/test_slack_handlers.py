@@ -262,6 +262,49 @@ def test_usage_is_answered_at_once_without_side_effects(slack_env: SlackSink) ->
     assert _nothing_sent(slack_env)
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        # Postgres can store neither: refused here, not after "Starting" was posted.
+        ("/workflow start bug-fix NPE\x00 on bulk insert", "contains a NUL character"),
+        ("/workflow approve 6f1c1a2b fine\x00", "contains a NUL character"),
+        # inf, NaN and 1e308 would overflow the numeric column.
+        ("/workflow start bug-fix NPE budget=1e308", "above the most a workflow may have"),
+        ("/workflow start bug-fix NPE budget=inf", "budget must be a number of US dollars"),
+        ("/workflow start bug-fix NPE budget=0", "budget must be a number of US dollars"),
+        ("/workflow start bug-fix NPE budget=lots", "budget is a number of US dollars"),
+    ],
+)
+def test_bad_text_and_budgets_are_refused_before_anything_is_posted(
+    typed: str, said: str, slack_env: SlackSink
+) -> None:
+    sender = SlackSender(SECRET, response_url_base=slack_env.url)
+    answer, _ = sender.command(typed)
+    assert answer.status == 200
+    assert answer.json()["response_type"] == "ephemeral"
+    assert said in answer.text
+    assert _counts() == dict.fromkeys(_counts(), 0)
+    assert _executions() == 0
+    assert _nothing_sent(slack_env)
+
+
+def test_a_budget_given_in_slack_is_the_workflows(slack_env: SlackSink) -> None:
+    from autodev.db import connection
+
+    sender = SlackSender(SECRET, response_url_base=slack_env.url)
+    answer, _ = sender.command("/workflow start bug-fix NPE on insert budget=3.5")
+    assert answer.json()["response_type"] == "in_channel"
+
+    def started() -> dict[str, Any] | None:
+        with connection() as conn:
+            return conn.execute("SELECT budget_usd, started_by, input FROM workflows").fetchone()
+
+    row = wait_for(started, what="the workflow")
+    assert (float(row["budget_usd"]), row["started_by"]) == (3.5, "slack")
+    assert row["input"] == {"description": "NPE on insert"}  # budget= is not input
+    assert lambdas.wait_for_background(10)
+
+
 def test_a_retried_delivery_is_acknowledged_without_work(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     body, _ = sender.command_body("/workflow list")

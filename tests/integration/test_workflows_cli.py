@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autodev import access
 from autodev.config import get_settings
 from autodev.local.state import pid_alive, read_state
 from autodev.local.testing import WorkerDouble, wait_for
@@ -49,6 +50,8 @@ def background_stack(
 ) -> Iterator[dict[str, str]]:
     up = run(cli_env, "local", "up")
     assert "local stack" in up.stdout
+    # The person who started it may approve and cancel on it, and is told so.
+    assert f"you ({access.os_user()}) are an approver and an admin" in up.stdout
     state = read_state(Path(cli_env["AUTODEV_STATE_DIR"]))
     assert state is not None
     try:
@@ -77,6 +80,27 @@ def test_bad_json_input_is_one_clear_line(cli_env: dict[str, str]) -> None:
     assert not_object.stderr.strip() == (
         'autodev: --input must be a JSON object, like \'{"target": "X"}\''
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--budget", "1e308"], "a budget of $1e+308 is above the most a workflow may have"),
+        (["--budget", "inf"], "a budget must be a number of US dollars above 0, not inf"),
+        (["--budget", "-1"], "a budget must be a number of US dollars above 0, not -1.0"),
+        (["--input", '{"description": "N\\u0000PE"}'], "--input.description contains a NUL"),
+        (["--input", '{"description": "N\\ud800PE"}'], "--input.description contains an unpaired"),
+        # A byte the locale cannot decode reaches Python as an unpaired surrogate.
+        (["--key", "key-\udcff"], "--key contains an unpaired surrogate (\\udcff)"),
+    ],
+)
+def test_bad_budgets_and_unstorable_text_are_one_clear_line(
+    cli_env: dict[str, str], args: list[str], said: str
+) -> None:
+    done = run(cli_env, "workflow", "start", "bug-fix", *args, ok=False)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"autodev: {said}"), line
 
 
 def test_local_stack_drives_a_deployment_from_other_processes(
@@ -116,7 +140,8 @@ def test_local_stack_drives_a_deployment_from_other_processes(
             "autodev: UOTHER may not answer approvals: approvers are the users in APPROVERS"
             " or members of APPROVER_GROUP"
         )
-        approved = run(env, "workflow", "approve", f"deployment-{short}", "--as", "UAPPROVER")
+        # No --as, no APPROVERS of one's own: the stack's starter approves as cli:<login>.
+        approved = run(env, "workflow", "approve", f"deployment-{short}")
         assert approved.stdout.startswith("approved (approval ")
 
         wait_for(lambda: get_workflow_status(workflow_id).finished, what="the deployment")
@@ -127,7 +152,7 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     for step in ("Request approval", "Deploy to org", "Run smoke tests", "Workflow succeeded"):
         assert step in done.stdout
     again = run(env, "workflow", "approve", workflow_id, "--as", "UAPPROVER", ok=False)
-    assert "was already approved by UAPPROVER at" in again.stderr
+    assert f"was already approved by {access.os_user()} at" in again.stderr
 
     # The cached result, its status and where it went (the spec's workflow:completed event,
     # sent by the stack's delivery service or the finishing step's kick).

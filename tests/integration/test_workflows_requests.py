@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from autodev import audit
+from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
 from autodev.workflows import (
+    NotAllowed,
     StartRequest,
     cancel_workflow,
     get_workflow_status,
@@ -65,10 +67,21 @@ def test_bad_options_change_nothing(local_stack: LocalStack) -> None:
     before = _counts()
     with pytest.raises(InvalidInput, match="priority must be one of"):
         start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", priority="urgent"))
-    with pytest.raises(InvalidInput, match="budget must be above 0"):
-        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", budget_usd=0))
+    for budget in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(InvalidInput, match="budget must be a number of US dollars above 0"):
+            start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", budget_usd=budget))
+    # 1e308 would overflow the numeric column: above WORKFLOW_MAX_BUDGET_USD, refused first.
+    with pytest.raises(InvalidInput, match=r"above the most a workflow may have, \$100\.00"):
+        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1", budget_usd=1e308))
     with pytest.raises(InvalidInput, match="requested it"):
         start_workflow(StartRequest("bug-fix", {"description": "NPE"}, " "))
+    # Text Postgres cannot store is refused before anything is written, saying where it is.
+    with pytest.raises(InvalidInput, match=r"the input\.description contains a NUL character"):
+        start_workflow(StartRequest("bug-fix", {"description": "N\x00PE"}, "U1"))
+    with pytest.raises(InvalidInput, match=r"the input\.component contains an unpaired surrog"):
+        start_workflow(
+            StartRequest("bug-fix", {"description": "NPE", "component": "A\udcff"}, "U1")
+        )
     assert _counts() == before
     assert _executions(local_stack) == []
 
@@ -122,13 +135,29 @@ def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> No
     assert event["detail"]["template"] == "bug-fix"
 
 
-def test_cancel_stops_the_execution_and_its_tasks(local_stack: LocalStack) -> None:
+def test_cancel_stops_the_execution_and_its_tasks(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADMINS", "U2")
+    monkeypatch.setenv("APPROVERS", "UAPPROVER")
+    get_settings.cache_clear()
     started = start_workflow(StartRequest("bug-fix", {"description": "NPE on insert"}, "U1"))
     wait_for(
         lambda: get_workflow_status(started.id).current_step == "Reproduce the bug",
         what="the first step to be queued",
     )
-    cancelled = cancel_workflow(started.id, "U2")
+    # Neither its requester, an approver nor an admin: refused, audited, nothing changed.
+    with pytest.raises(NotAllowed, match=r"U3 may not cancel workflow .*who requested it"):
+        cancel_workflow(started.id, "U3")
+    refused = audit.recent(1, target=started.id)[0]
+    assert (refused["actor"], refused["action"]) == ("U3", "workflow.cancel_refused")
+    assert refused["detail"] == {"requested_by": "U1"}
+    assert get_workflow_status(started.id).status == "running"
+    with connection() as conn:
+        assert conn.execute(
+            "SELECT status FROM autonomous_tasks WHERE workflow_id = %s", (started.id,)
+        ).fetchone() == {"status": "queued"}
+    cancelled = cancel_workflow(started.id, "U2")  # an admin
     assert cancelled.status == "cancelled"
     assert cancelled.cause == "cancelled by U2"
     described = wait_for(

@@ -299,7 +299,7 @@ def test_a_best_effort_failure_is_logged_and_counted_in_aws(
     assert warning["effect"] == "approver_group_check"
     assert warning["user_id"] == "U1"
     assert warning["exception_name"] == "ConnectionError"
-    assert warning["location"].startswith("autodev.workflows.approvals:is_allowed_approver:")
+    assert warning["location"].startswith("autodev.access:is_approver:")
 
 
 def test_best_effort_swallows_and_counts(

@@ -73,3 +73,29 @@ def test_bad_input_gets_short_usage(text: str, expected: str) -> None:
 def test_unknown_command() -> None:
     with pytest.raises(UsageError, match="Unknown command `/deploy`"):
         parse("/deploy", "now")
+
+
+def test_budget_is_taken_from_start_and_not_left_in_the_input() -> None:
+    command = parse("/workflow", "start bug-fix AccountTrigger NPE budget=12.5")
+    assert command.budget_usd == 12.5
+    assert command.input == {"request": "AccountTrigger NPE"}
+    assert parse("/workflow", "start bug-fix NPE").budget_usd is None
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("start bug-fix NPE budget=inf", "above 0, not 'inf'"),
+        ("start bug-fix NPE budget=nan", "above 0, not 'nan'"),
+        ("start bug-fix NPE budget=-3", "above 0, not '-3'"),
+        ("start bug-fix NPE budget=1e308", "$1e+308 is above the most a workflow may have"),
+        ("start bug-fix NPE budget=", "is a number of US dollars, not ''"),
+        ("start bug-fix N\x00PE", "contains a NUL character"),
+        ("start bug-fix NPE \ud800", "contains an unpaired surrogate (\\ud800)"),
+        ("reject 6f1c1a2b no\x00", "contains a NUL character"),
+    ],
+)
+def test_bad_budgets_and_unstorable_text_are_usage_errors(text: str, said: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        parse("/workflow", text)
+    assert said in str(refused.value)

@@ -99,14 +99,35 @@ def test_every_task_has_retry_catch_and_timeout(template: str) -> None:
     assert tasks >= 4
 
 
+def _calling(states: dict[str, Any], function: str) -> set[str]:
+    return {
+        name
+        for name, state in states.items()
+        if state.get("Parameters", {}).get("FunctionName", "").endswith(f":{function}")
+    }
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_execution_first_becomes_a_workflow(template: str) -> None:
+    # An execution started from the console or EventBridge has no workflow row yet: the first
+    # state registers it (or finds the row start_workflow wrote) before any step needs it.
+    definition = _rendered(template)
+    states = definition["States"]
+    first = states[definition["StartAt"]]
+    assert {definition["StartAt"]} == _calling(states, "workflow_started")
+    payload = first["Parameters"]["Payload"]
+    assert payload["template"] == template
+    assert payload["execution_arn.$"] == "$$.Execution.Id"
+    assert payload["execution_input.$"] == "$"
+    assert set(first["ResultSelector"]) == {"workflow_id.$", "template.$", "priority.$", "input.$"}
+    assert states[first["Next"]]["Type"] == "Pass"  # then the steps' record starts
+
+
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_every_path_ends_by_recording_the_outcome(template: str) -> None:
     states = _rendered(template)["States"]
-    finish = {
-        name
-        for name, state in states.items()
-        if state.get("Parameters", {}).get("FunctionName", "").endswith(":workflow_finished")
-    }
+    # The registration records a refusal itself (the workflow's row, failed with the reason).
+    finish = _calling(states, "workflow_finished") | _calling(states, "workflow_started")
     for name, state in states.items():
         if state["Type"] in {"Succeed", "Fail"}:
             feeders = [

@@ -31,18 +31,15 @@ def test_the_three_forms_are_recognised(typed: str, expected: Reference) -> None
 
 
 @pytest.mark.parametrize(
-    "typed",
-    [
-        "",
-        "   ",
-        "1650cb2",
-        "1650cb25a",
-        "1650cbzz",
-        "bug-fix-",
-        "bug-fix-1650cb2",
-        "bug fix 1650cb25",
-        "no-such-workflow",
-    ],
+    "typed", ["1650cb2", "1650cb25a", "bug-fix-", "nightly-review-1", "Nightly_Review"]
+)
+def test_other_step_functions_names_are_execution_names(typed: str) -> None:
+    # An execution started outside autodev (console, EventBridge) keeps its own name.
+    assert parse_reference(typed) == Reference("execution_name", typed)
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "   ", "bug fix 1650cb25", "a/b", "x" * 81, "name;drop", "näme"]
 )
 def test_anything_else_is_no_workflow(typed: str) -> None:
     with pytest.raises(NotFound, match=r"^no workflow "):

@@ -41,8 +41,10 @@ _EXPECTED: dict[str, str] = {
     "task_max_attempts": "a whole number from 1 to 100",
     "task_budget_usd": "a number of US dollars above 0",
     "workflow_budget_usd": "a number of US dollars above 0",
+    "workflow_max_budget_usd": "a number of US dollars above 0",
     "db_pool_max_size": "a whole number from 1 to 100",
-    "approvers": "a comma-separated list of Slack user ids",
+    "approvers": "a comma-separated list of Slack user ids, IAM principal ARNs or cli:<login>",
+    "admins": "a comma-separated list of Slack user ids, IAM principal ARNs or cli:<login>",
     "workflow_heartbeat_seconds": "a whole number of seconds above 0",
     "approval_timeout_seconds": "a whole number of seconds above 0",
     "workflow_timeout_seconds": "a whole number of seconds above 0",
@@ -108,8 +110,10 @@ class Settings(BaseSettings):
     # --- orchestrator details beyond the spec ---
     orchestrator_idle_timeout: int = Field(default=30_000, gt=0)
     task_max_attempts: int = Field(default=3, ge=1, le=100)
-    task_budget_usd: float = Field(default=5.0, gt=0)
-    workflow_budget_usd: float = Field(default=25.0, gt=0)
+    task_budget_usd: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    workflow_budget_usd: float = Field(default=25.0, gt=0, allow_inf_nan=False)
+    # The most a workflow may be given (--budget, Slack's budget=): bounded and finite.
+    workflow_max_budget_usd: float = Field(default=100.0, gt=0, allow_inf_nan=False)
     # First retry delay of a failed task; doubles each attempt (capped at 5 min), full jitter.
     task_retry_backoff_ms: int = Field(default=2_000, ge=0, le=300_000)
     # A worker's lease on its task; renewed every third of it while the task runs.
@@ -153,13 +157,20 @@ class Settings(BaseSettings):
     # enqueue_task pokes this function (asynchronously) after queueing; unset: no poke.
     autodev_scaler_function: str | None = None
 
-    # --- approvals and webhooks ---
+    # --- who may do what (autodev.access); in AWS the CDK app's settings per environment ---
+    # Approve deployments: these identities, or members of the Slack user group.
     approvers: CommaList = ()
     approver_group: str | None = None
+    # Cancel any workflow (its requester and the approvers may cancel it too).
+    admins: CommaList = ()
+    # The CLI in AWS applies the access settings of this deployed function (its environment),
+    # never its own; unset: autodev-<AUTODEV_ENV>-slack-worker.
+    autodev_access_function: str | None = None
     webhook_allowed_hosts: CommaList = ()
 
     @field_validator(
         "approvers",
+        "admins",
         "webhook_allowed_hosts",
         "autodev_ecs_subnets",
         "autodev_ecs_security_groups",

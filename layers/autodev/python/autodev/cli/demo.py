@@ -143,7 +143,9 @@ def run_demo(
     )
     Migrator(settings).up()
     finished: list[_Run] = []
-    with LocalStack(services=default_services()):
+    with LocalStack(services=default_services()) as stack:
+        for note in stack.notes:
+            console.print(note, markup=False, soft_wrap=True)
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs

@@ -111,6 +111,8 @@ def _show(state: dict[str, Any], path: Path) -> None:
             ("state file", str(path)),
         ],
     )
+    for note in state.get("notes") or []:
+        console.print(str(note), markup=False, soft_wrap=True)
 
 
 @local_app.command("down")

@@ -7,9 +7,7 @@ one runs and no AWS endpoint is set; otherwise it talks to AWS as configured.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,7 +33,9 @@ workflow_app = typer.Typer(
 AsOption = Annotated[
     str | None,
     typer.Option(
-        "--as", help="Who you are (a Slack user id); default AUTODEV_USER or cli:<login>."
+        "--as",
+        help="On the local stack only: act as someone else (e.g. a Slack user id) instead of"
+        " cli:<login>. In AWS you are your IAM principal.",
     ),
 ]
 
@@ -47,8 +47,10 @@ def _ready() -> None:
     activate()
 
 
-def _me(given: str | None) -> str:
-    return given or os.environ.get("AUTODEV_USER") or f"cli:{getpass.getuser()}"
+def _me(given: str | None, *, deciding: bool = False) -> str:
+    from autodev.cli.identity import acting_as
+
+    return acting_as(given, deciding=deciding)
 
 
 def _json_object(text: str, option: str) -> dict[str, Any]:
@@ -110,20 +112,38 @@ def start_command(
     priority: Annotated[
         str | None, typer.Option(help="critical, high, normal or low (default: the template's).")
     ] = None,
-    budget: Annotated[float | None, typer.Option(help="Budget in US dollars.")] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(help="Budget in US dollars (above 0, at most WORKFLOW_MAX_BUDGET_USD)."),
+    ] = None,
     key: Annotated[
         str | None, typer.Option(help="A client key: starting twice with it starts once.")
     ] = None,
     as_user: AsOption = None,
 ) -> None:
     """Start a workflow and print its id and where to follow it."""
+    from autodev import validation
+
     given = _json_object(input_json, "--input") if input_json is not None else {}
+    # Refused before anything is asked of AWS or written (StartRequest checks them again).
+    validation.check_strings(given, "--input")
+    if key is not None:
+        validation.check_text(key, "--key")
+    if budget is not None:
+        settings_or_exit()
+        validation.budget_usd(budget)
     _ready()
     from autodev.workflows import StartRequest, start_workflow
 
     started = start_workflow(
         StartRequest(
-            template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+            template,
+            given,
+            _me(as_user),
+            client_key=key,
+            budget_usd=budget,
+            priority=priority,
+            started_by="cli",
         )
     )
     verb = "started" if started.created else "already started with this key:"
@@ -148,7 +168,8 @@ def status_command(
     if status.error or status.cause:
         console.print(f"error: {status.error or ''} {status.cause or ''}".rstrip(), markup=False)
     console.print(
-        f"requested by {status.requested_by}; cost ${status.cost_usd:.4f}"
+        f"requested by {status.requested_by} (from {status.started_by});"
+        f" cost ${status.cost_usd:.4f}"
         + (f" of ${status.budget_usd:.2f}" if status.budget_usd is not None else "")
     )
     for approval in status.approvals:
@@ -234,7 +255,8 @@ def _answer(approval_id: str, approved: bool, comment: str | None, as_user: str 
     _ready()
     from autodev.workflows import approval_to_answer, respond_to_approval
 
-    decided = respond_to_approval(approval_to_answer(approval_id), _me(as_user), approved, comment)
+    me = _me(as_user, deciding=True)
+    decided = respond_to_approval(approval_to_answer(approval_id), me, approved, comment)
     console.print(f"{decided.status} (approval {decided.id}, workflow {decided.workflow_id})")
 
 
@@ -244,7 +266,7 @@ def approve_command(
     comment: Annotated[str | None, typer.Option(help="Why.")] = None,
     as_user: AsOption = None,
 ) -> None:
-    """Approve a waiting step (you must be in APPROVERS or APPROVER_GROUP)."""
+    """Approve a waiting step (you must be an approver: APPROVERS or APPROVER_GROUP)."""
     _answer(approval_id, True, comment, as_user)
 
 
@@ -263,11 +285,12 @@ def cancel_command(
     workflow_id: Annotated[str, typer.Argument(help=WORKFLOW_REF_HELP)],
     as_user: AsOption = None,
 ) -> None:
-    """Stop a running workflow and cancel its queued tasks and approvals."""
+    """Stop a running workflow and cancel its queued tasks and approvals (its requester, an
+    approver or an admin)."""
     _ready()
     from autodev.workflows import cancel_workflow
 
-    cancelled = cancel_workflow(workflow_id, _me(as_user))
+    cancelled = cancel_workflow(workflow_id, _me(as_user, deciding=True))
     console.print(f"workflow {cancelled.id} {cancelled.status}")
 
 

@@ -2,14 +2,22 @@
 
 The server lives under ``AUTODEV_STATE_DIR/pgdata``; it is started on first use and left
 running so that later commands (and other local processes) reuse it. ``pgserver`` keeps the
-shared postmaster safe across processes with its own lock file.
+shared postmaster safe across processes with its own lock file, but that lock (fasteners'
+InterProcessLock) is not safe between threads of one process: threads that start it at once
+fail with "Unable to release an unaquired lock". So each process starts (or finds) it once,
+under a lock of its own, and keeps the handle; it looks again only when the server has been
+stopped since (``autodev local down`` from another process).
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
+
+_lock = threading.Lock()
+_servers: dict[Path, Any] = {}
 
 
 def pgdata_dir(state_dir: Path) -> Path:
@@ -17,6 +25,18 @@ def pgdata_dir(state_dir: Path) -> Path:
 
 
 def _server(state_dir: Path) -> Any:
+    """The server's handle: started once per process (see the module's description)."""
+    directory = pgdata_dir(state_dir)
+    with _lock:
+        server = _servers.get(directory)
+        if server is not None and is_running(state_dir):
+            return server
+        server = _start(state_dir)
+        _servers[directory] = server
+        return server
+
+
+def _start(state_dir: Path) -> Any:
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
@@ -32,7 +52,12 @@ def _server(state_dir: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # cleanup_mode=None: keep the server running after this process exits, for reuse.
-        return pgserver.get_server(directory, cleanup_mode=None)  # type: ignore[attr-defined]
+        server = pgserver.get_server(directory, cleanup_mode=None)  # type: ignore[attr-defined]
+        if not is_running(state_dir):
+            # pgserver hands back its handle from before the server was stopped elsewhere.
+            with server._lock:
+                server.ensure_postgres_running()
+        return server
 
 
 def embedded_url(state_dir: Path) -> str:
@@ -53,5 +78,7 @@ def stop(state_dir: Path) -> bool:
         warnings.simplefilter("ignore")
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
-    pg_ctl(["-w", "stop"], pgdata=pgdata_dir(state_dir), user=server.system_user)
+    with _lock:
+        pg_ctl(["-w", "stop"], pgdata=pgdata_dir(state_dir), user=server.system_user)
+        _servers.pop(pgdata_dir(state_dir), None)
     return True

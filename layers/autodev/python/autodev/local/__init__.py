@@ -27,8 +27,11 @@ publish an endpoint or setting to other processes. Tests that want a service pas
 
 Where things are: ``slack/`` (sink, gateway, signed sender, the stack's signing secret),
 ``model/`` (the scripted Messages API server and its sessions), ``echo`` (a runner without
-Claude Code, and its worker entry point), ``delivery`` and ``orchestrator`` (the loops that
-stand in for the scheduled functions), ``testing`` (the pytest plugin).
+Claude Code, and its worker entry point), ``delivery``, ``orchestrator`` and ``reconcile``
+(the loops that stand in for the scheduled functions; the reconciler also runs once as the
+stack starts, for workflows a previous stack left running), ``access`` (the person running
+the stack approves and administers it), ``testing`` (the pytest plugin). ``stack.note(...)``
+tells that person something (``autodev local up`` and the demo print it).
 
 Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
 exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as

@@ -100,6 +100,9 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._server: Any = None
         self._running: list[tuple[LocalService, RunningService]] = []
+        # What services want the person who started the stack to know (printed by `local up`
+        # and the demo, kept in local.json).
+        self.notes: list[str] = []
 
     # --- life cycle ---
 
@@ -170,6 +173,11 @@ class LocalStack:
         if share:
             self.env[name] = value
         get_settings.cache_clear()
+
+    def note(self, text: str) -> None:
+        """Tell the person who started the stack something (``autodev local up`` prints it)."""
+        self.notes.append(text)
+        log.info("%s", text)
 
     def service(self, name: str) -> RunningService:
         """The running service called ``name`` (e.g. the scripted model server)."""
@@ -313,4 +321,5 @@ class LocalStack:
             "functions": dict(self.function_arns),
             "state_machines": dict(self.state_machine_arns),
             "services": [service.name for service, _ in self._running],
+            "notes": list(self.notes),
         }

@@ -15,6 +15,9 @@ from autodev.aws import reset_clients
 from autodev.config import get_settings
 
 STATE_FILE = "local.json"
+# Who may approve and administer is the stack's to say (as a deployment's is in AWS): its
+# values, which include the ones its starter configured, win over this process's.
+STACK_DECIDES = frozenset({"APPROVERS", "APPROVER_GROUP", "ADMINS"})
 
 
 def state_path(state_dir: Path | None = None) -> Path:
@@ -64,7 +67,8 @@ def activate(state_dir: Path | None = None) -> bool:
     """Point this process at the background local stack, if one runs and no endpoint is set.
 
     Sets the stack's exported environment (endpoint, fake credentials, region, function and
-    state machine names) unless AWS_ENDPOINT_URL is already set; returns whether it did.
+    state machine names, and its approvers and admins) unless AWS_ENDPOINT_URL is already set;
+    returns whether it did.
     """
     if os.environ.get("AWS_ENDPOINT_URL"):
         return False
@@ -74,7 +78,10 @@ def activate(state_dir: Path | None = None) -> bool:
     for name, value in dict(data.get("env", {})).items():
         if name == "MOTO_PORT":
             continue  # only the stack's own process needs it
-        os.environ.setdefault(name, str(value))
+        if name in STACK_DECIDES:
+            os.environ[name] = str(value)
+        else:
+            os.environ.setdefault(name, str(value))
     reset_clients()
     get_settings.cache_clear()
     return True

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from autodev.config import Settings
 from autodev.errors import AutodevError
 from autodev.observability import child_logger
+from autodev.orchestrator import parent_watch
 
 log = child_logger(__name__)
 
@@ -106,6 +107,7 @@ class LocalProcessLauncher:
 
     Each worker's pid is kept in ``AUTODEV_STATE_DIR/workers/<pid>.json`` until it exits
     (the worker removes its own file; a file whose process is gone is swept by ``running``).
+    A worker stops when the process that launched it is gone (``parent_watch``).
     """
 
     name = "local"
@@ -150,6 +152,8 @@ class LocalProcessLauncher:
             env = dict(self.env if self.env is not None else os.environ)
             env["AUTODEV_WORKER_PIDFILE_DIR"] = str(self.directory)
             env["AUTODEV_WORKER_LAUNCHER_NAME"] = self.name
+            # The worker stops when this process (the local stack) is gone, even by SIGKILL.
+            env[parent_watch.PARENT_ENV] = parent_watch.this_process()
             log_path = (
                 self.logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.log"
             )

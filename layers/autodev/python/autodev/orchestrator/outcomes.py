@@ -4,8 +4,9 @@ The task's outcome is committed to Postgres first; then it is sent, and the send
 (``outcome_sent_at``). A worker that dies in between leaves the outcome in that outbox, and
 the rescuer sends it. Step Functions accepts a task token's outcome once: a token that was
 already answered (or whose execution has ended) is refused with ``TaskTimedOut``,
-``TaskDoesNotExist`` or ``InvalidToken``, and that counts as delivered, so an outcome reaches
-the workflow exactly once.
+``TaskDoesNotExist`` or ``InvalidToken``: then nobody waits for the outcome any more, so it
+leaves the outbox too, recorded as refused with that error (``outcome_refused``), not as
+delivered. An outcome reaches a workflow at most once.
 """
 
 from __future__ import annotations
@@ -39,29 +40,30 @@ def _error_code(error: ClientError) -> str:
     return code.rsplit("#", 1)[-1]
 
 
-def _call(operation: str, **kwargs: Any) -> str:
-    """'sent', or 'gone' when the token no longer takes an outcome."""
+def _call(operation: str, **kwargs: Any) -> str | None:
+    """None when Step Functions took it; the error code when the token no longer takes an
+    outcome (``_GONE``); DeliveryFailed for anything else."""
     try:
         getattr(client("stepfunctions"), operation)(**kwargs)
     except ClientError as error:
         code = _error_code(error)
         if code in _GONE:
             log.info("%s: the task token no longer waits (%s)", operation, code)
-            return "gone"
+            return code
         raise DeliveryFailed(f"{operation} failed: {code or error}") from error
     except BotoCoreError as error:
         raise DeliveryFailed(f"{operation} failed: {error}") from error
-    return "sent"
+    return None
 
 
-def send_success(task_token: str, output: dict[str, Any]) -> str:
+def _success(task_token: str, output: dict[str, Any]) -> str | None:
     encoded = json.dumps(output, default=str)
     if len(encoded.encode()) > MAX_OUTPUT_BYTES:
         raise ValueError("a task output must stay under 256 KB; store artifacts separately")
     return _call("send_task_success", taskToken=task_token, output=encoded)
 
 
-def send_failure(task_token: str, error: str, cause: str) -> str:
+def _failure(task_token: str, error: str, cause: str) -> str | None:
     return _call(
         "send_task_failure",
         taskToken=task_token,
@@ -70,27 +72,44 @@ def send_failure(task_token: str, error: str, cause: str) -> str:
     )
 
 
-def heartbeat(task_token: str) -> bool:
-    """Tell Step Functions the task is alive; False when the execution no longer waits."""
+def send_success(task_token: str, output: dict[str, Any]) -> str:
+    """'sent', or 'gone' when the token no longer takes an outcome."""
+    return "sent" if _success(task_token, output) is None else "gone"
+
+
+def send_failure(task_token: str, error: str, cause: str) -> str:
+    """'sent', or 'gone' when the token no longer takes an outcome."""
+    return "sent" if _failure(task_token, error, cause) is None else "gone"
+
+
+def heartbeat_refused(task_token: str) -> str | None:
+    """Tell Step Functions the task is alive; its error when the execution no longer waits
+    (None: it does, or a transient failure the next heartbeat may get past)."""
     try:
-        return _call("send_task_heartbeat", taskToken=task_token) == "sent"
+        return _call("send_task_heartbeat", taskToken=task_token)
     except DeliveryFailed as error:
         log.warning("heartbeat not sent: %s", error)
-        return True  # a transient failure; the next heartbeat may get through
+        return None
+
+
+def heartbeat(task_token: str) -> bool:
+    """Tell Step Functions the task is alive; False when the execution no longer waits."""
+    return heartbeat_refused(task_token) is None
 
 
 def deliver(pending: queue.PendingOutcome) -> str:
-    """Send one finished task's outcome and record it; returns 'sent' or 'gone'."""
+    """Send one finished task's outcome and record how it went; returns 'sent' or 'gone'
+    (refused: the token no longer waits, recorded with Step Functions' error)."""
     if pending.status == "succeeded":
-        answer = send_success(pending.task_token, pending.result or {})
+        refused = _success(pending.task_token, pending.result or {})
     else:
         code = pending.error_code or (
             queue.ERROR_CANCELLED if pending.status == "cancelled" else queue.ERROR_FAILED
         )
         cause = pending.error or f"the task ended {pending.status}"
-        answer = send_failure(pending.task_token, code, cause)
-    queue.mark_outcome_sent(pending.task_id)
-    return answer
+        refused = _failure(pending.task_token, code, cause)
+    queue.mark_outcome_sent(pending.task_id, refused=refused)
+    return "sent" if refused is None else "gone"
 
 
 def deliver_task(task_id: str) -> str | None:

@@ -88,9 +88,12 @@ def heartbeat_queued(
     alive = 0
     abandoned: list[str] = []
     for task_id, token in queue.queued_needing_heartbeat(older_than_seconds):
-        if outcomes.heartbeat(token):
+        refused = outcomes.heartbeat_refused(token)
+        if refused is None:
             alive += 1
-        elif queue.cancel_task(task_id, "the workflow no longer waits for this step"):
+        elif queue.cancel_task(
+            task_id, "the workflow no longer waits for this step", refused=refused
+        ):
             abandoned.append(task_id)
     return alive, abandoned
 

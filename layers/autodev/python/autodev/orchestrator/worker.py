@@ -71,9 +71,16 @@ class Worker:
         self.max_tasks = max_tasks
         self.tasks_run = 0
         self._stopping = threading.Event()
+        self._abandoned: str | None = None
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
+        self._stopping.set()
+
+    def abandon(self, reason: str) -> None:
+        """Stop the current task now (it ends failed with ``reason``), then exit: whoever the
+        worker would report to is gone (the local stack that started it)."""
+        self._abandoned = reason
         self._stopping.set()
 
     def install_signal_handlers(self) -> None:
@@ -147,8 +154,12 @@ class Worker:
             task_token=task.task_token,
             heartbeat_seconds=float(getattr(self.settings, "workflow_heartbeat_seconds", 0) or 0),
         ).start()
+
+        def should_stop() -> str | None:
+            return self._abandoned or keeper.stop_reason()
+
         try:
-            execution = self._execute(task, keeper.stop_reason, progress)
+            execution = self._execute(task, should_stop, progress)
         finally:
             keeper.stop()
         seconds = time.monotonic() - started

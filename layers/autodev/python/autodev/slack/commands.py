@@ -12,10 +12,12 @@ import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from autodev import validation
 from autodev.errors import InvalidInput
 
 WORKFLOW_USAGE = (
-    "*Usage:* `/workflow list` · `/workflow start <template> [text or key=value ...]` · "
+    "*Usage:* `/workflow list` · "
+    "`/workflow start <template> [text or key=value ...] [budget=<US dollars>]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
     "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`. "
     "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
@@ -56,6 +58,7 @@ class Command:
     target_id: str | None = None  # the workflow (or approval) id the command is about
     input: dict[str, str] = field(default_factory=dict)  # workflow input for ``start``
     comment: str | None = None  # the reason given with approve/reject
+    budget_usd: float | None = None  # ``budget=`` with ``start``: the workflow's budget
 
     @property
     def is_slow(self) -> bool:
@@ -69,6 +72,10 @@ def parse(command: str, text: str) -> Command:
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
         raise UsageError(f"That command is too long (at most {MAX_TEXT} characters).")
+    problem = validation.unstorable(text)
+    if problem is not None:
+        # Refused here, before anything is posted: Postgres could not store it later.
+        raise UsageError(f"That command contains {problem}; remove it and try again.")
     if name == "monitor":
         if text and text.lower() != "help":
             raise UsageError(MONITOR_USAGE)
@@ -127,7 +134,15 @@ def _parse_start(rest: str) -> Command:
         raise UsageError(
             f"`{template[:40]}` is not a template name. `/workflow list` shows the templates."
         )
-    return Command(Action.START, template=template, input=parse_input(tail))
+    fields = parse_input(tail)
+    budget = None
+    if "budget" in fields:
+        try:
+            budget = validation.budget_usd(fields.pop("budget"))
+        except InvalidInput as error:
+            text = str(error)
+            raise UsageError(f"{text[:1].upper()}{text[1:]}.") from None
+    return Command(Action.START, template=template, input=fields, budget_usd=budget)
 
 
 def parse_input(tail: str) -> dict[str, str]:
@@ -136,6 +151,7 @@ def parse_input(tail: str) -> dict[str, str]:
     ``/workflow start bug-fix AccountTrigger NPE on bulk insert`` gives
     ``{"request": "AccountTrigger NPE on bulk insert"}``; ``target=AccountTrigger org=dev``
     gives ``{"target": "AccountTrigger", "org": "dev"}``. Quotes group words (``note="a b"``).
+    ``budget=`` is not input: ``parse`` takes it as the workflow's budget.
     """
     tail = tail.strip()
     if not tail:

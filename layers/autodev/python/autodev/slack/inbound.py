@@ -31,6 +31,7 @@ from autodev.slack.payloads import (
 )
 from autodev.slack.signing import signing_secret
 from autodev.slack.verify import Refusal, RequestRefused, SlackRequest, verify
+from autodev.validation import without_unstorable
 
 logger = child_logger(__name__)
 
@@ -177,6 +178,7 @@ def _command(verified: SlackRequest) -> Response:
         target_id=command.target_id,
         input=command.input,
         comment=command.comment,
+        budget_usd=command.budget_usd,
         user_id=form.user_id,
         channel_id=form.channel_id,
         team_id=form.team_id,
@@ -255,7 +257,9 @@ def _event(verified: SlackRequest) -> Response:
         channel_id=mention.channel,
         ts=mention.ts,
         thread_ts=mention.thread_ts,
-        text=mention.text[:3000],
+        # A mention cannot be refused in words before it is read; what Postgres could not
+        # store (a NUL, an unpaired surrogate) is dropped instead.
+        text=without_unstorable(mention.text)[:3000],
     )
     _dispatch(job)
     return http(200, text="")

@@ -43,6 +43,7 @@ class CommandJob(_Job):
     target_id: str | None = None
     input: dict[str, Any] = Field(default_factory=dict)
     comment: str | None = None
+    budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     trigger_id: str | None = None
 
     @property

@@ -188,6 +188,7 @@ def _start(
             workflow_input,
             user,
             client_key=client_key,
+            budget_usd=job.budget_usd if isinstance(job, CommandJob) else None,
             channel=channel if root_ts else None,
             thread_ts=root_ts,
         )

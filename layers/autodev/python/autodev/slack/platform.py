@@ -146,6 +146,7 @@ def start(
     client_key: str,
     channel: str | None,
     thread_ts: str | None,
+    budget_usd: float | None = None,
 ) -> Started:
     from autodev import workflows
 
@@ -162,6 +163,8 @@ def start(
             slack_channel=channel,
             slack_thread_ts=thread_ts,
             slack_status_ts=thread_ts,
+            budget_usd=budget_usd,
+            started_by="slack",
         )
     )
     created = bool(_get(result, "created", True))

@@ -3,9 +3,11 @@
 Each template is a Step Functions state machine (``statemachines/<template>.asl.json``) with a
 catalog entry (``templates/<template>.json`` here). A workflow is one execution plus its row in
 ``workflows``; approvals keep their task tokens in ``approvals``. A workflow is named by its id,
-its execution name or its short id (``ids``). By use case: ``start``, ``status``, ``finish``
-and ``cancel``; ``records`` holds what they share of the ``workflows`` table (this package
-owns it and ``approvals``; the cost of a workflow's tasks comes from the orchestrator).
+its execution name or its short id (``ids``). By use case: ``start``, ``register`` (an
+execution started elsewhere becomes a workflow), ``status``, ``finish``, ``cancel`` and
+``reconcile`` (rows whose execution ended or is gone); ``records`` holds what they share of
+the ``workflows`` table (this package owns it and ``approvals``; the cost of a workflow's tasks
+comes from the orchestrator).
 """
 
 from autodev.workflows.approvals import (
@@ -32,6 +34,7 @@ from autodev.workflows.models import (
     WorkflowStart,
     WorkflowStatus,
 )
+from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
 from autodev.workflows.records import status_counts, workflow_budget
 from autodev.workflows.sfn import StepFunctionsError
 from autodev.workflows.start import start_workflow
@@ -43,6 +46,7 @@ __all__ = [
     "Approval",
     "GroupResolver",
     "NotAllowed",
+    "ReconcileReport",
     "StartRequest",
     "StepFunctionsError",
     "StepInfo",
@@ -62,6 +66,7 @@ __all__ = [
     "list_templates",
     "list_workflows",
     "pending_approvals",
+    "reconcile_workflows",
     "register_group_resolver",
     "resolve_workflow_id",
     "respond_to_approval",

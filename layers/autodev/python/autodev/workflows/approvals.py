@@ -1,9 +1,8 @@
 """Approval requests: the task token stays in Postgres; people see an opaque approval id.
 
-Who may answer: a Slack user id listed in ``APPROVERS``, or a member of ``APPROVER_GROUP``.
-Group membership is asked of a resolver, ``(user_id, group) -> bool``, that the Slack layer
-registers with :func:`register_group_resolver` (tests pass their own); with no resolver, group
-membership cannot be shown and only ``APPROVERS`` count.
+Who may answer is ``autodev.access``'s rule: an identity listed in ``APPROVERS``, or a member
+of the Slack user group ``APPROVER_GROUP`` (Slack's usergroups.users.list, cached briefly;
+tests pass their own resolver, ``(identity, group) -> bool``).
 
 The first answer wins: the decision is an ``UPDATE ... WHERE status = 'pending'`` whose row lock
 is held while Step Functions is told, so a second answer waits and then finds it decided.
@@ -14,14 +13,18 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from autodev import audit, events
+from autodev import access, audit, events, validation
+
+# Re-exported: callers have always found these here.
+from autodev.access import GroupResolver as GroupResolver
+from autodev.access import register_group_resolver as register_group_resolver
 from autodev.config import Settings, get_settings
 from autodev.db import connection
 from autodev.errors import AutodevError, NotFound
@@ -33,14 +36,11 @@ from autodev.workflows.records import mark_step
 
 log = child_logger(__name__)
 
-GroupResolver = Callable[[str, str], bool]
 REJECTED_ERROR = "ApprovalRejected"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 _COLUMNS = """id, workflow_id, step_name, message, status, requested_at, expires_at, decided_by,
     decided_at, comment"""
-
-_group_resolver: GroupResolver | None = None
 
 
 class NotAllowed(AutodevError):
@@ -51,25 +51,11 @@ class AlreadyDecided(AutodevError):
     """The approval was answered before (or expired); nothing was changed."""
 
 
-def register_group_resolver(resolver: GroupResolver | None) -> None:
-    """Set how APPROVER_GROUP membership is checked (None: forget it)."""
-    global _group_resolver
-    _group_resolver = resolver
-
-
 def is_allowed_approver(
     user_id: str, settings: Settings | None = None, group_resolver: GroupResolver | None = None
 ) -> bool:
-    settings = settings or get_settings()
-    if user_id in settings.approvers:
-        return True
-    resolver = group_resolver or _group_resolver
-    if settings.approver_group and resolver is not None:
-        try:
-            return bool(resolver(user_id, settings.approver_group))
-        except Exception:
-            best_effort_failed("approver_group_check", log, user_id=user_id)
-    return False
+    """Whether ``user_id`` (an identity, see ``autodev.access``) may answer approvals."""
+    return access.is_approver(user_id, settings, group_resolver)
 
 
 def _approval(row: Mapping[str, Any]) -> Approval:
@@ -235,13 +221,13 @@ def respond_to_approval(
     answered first, or it expired), or a StepFunctionsError whose message says why the
     workflow could not be told; in each case nothing else changes.
     """
+    validation.check_text(approver, "the approver's id")
+    if comment is not None:
+        validation.check_text(comment, "the comment")
     current = get_approval(approval_id)
     if not is_allowed_approver(approver, group_resolver=group_resolver):
         log.info("%s tried to answer approval %s and is not an approver", approver, approval_id)
-        raise NotAllowed(
-            f"{approver} may not answer approvals: approvers are the users in APPROVERS"
-            " or members of APPROVER_GROUP"
-        )
+        raise NotAllowed(f"{approver} may not answer approvals: {access.APPROVE_RULE}")
     if current.status != "pending":
         raise AlreadyDecided(_decided_message(current))
     comment = (comment or "").strip() or None

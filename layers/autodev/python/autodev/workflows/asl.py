@@ -29,7 +29,12 @@ REPO_ROOT = _HERE.parents[5] if len(_HERE.parents) > 5 else _HERE.parent
 STATEMACHINES_DIR = REPO_ROOT / "statemachines"
 
 # The Lambda functions the definitions call, by folder under functions/.
-STATE_MACHINE_FUNCTIONS = ("enqueue_task", "request_approval", "workflow_finished")
+STATE_MACHINE_FUNCTIONS = (
+    "workflow_started",
+    "enqueue_task",
+    "request_approval",
+    "workflow_finished",
+)
 
 NUMERIC_SUBSTITUTIONS = frozenset(
     {

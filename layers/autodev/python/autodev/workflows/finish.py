@@ -1,9 +1,10 @@
 """Finishing a workflow: its outcome recorded on its row, then delivered to its callbacks.
 
 The last state of every template calls ``finish_workflow`` (through
-functions/workflow_finished); ``autodev.workflows.status`` records an end that Step Functions
-reached without telling us, and ``autodev.workflows.cancel`` a cancellation, both through
-``deliver_outcome`` here.
+functions/workflow_finished); ``end_workflow`` records an end that Step Functions reached
+without telling us, or an execution that no longer exists (``autodev.workflows.status`` when
+someone looks, ``autodev.workflows.reconcile`` on a schedule and when the local stack starts);
+``autodev.workflows.cancel`` records a cancellation. Each delivers through ``deliver_outcome``.
 """
 
 from __future__ import annotations
@@ -102,6 +103,58 @@ def finish_workflow(
         )
         deliver_outcome(conn, updated)
     return result_of(updated)
+
+
+def end_workflow(
+    workflow_id: str,
+    status: str,
+    *,
+    error: str | None,
+    cause: str | None,
+    seen_by: str,
+    finished_at: Any = None,
+) -> dict[str, Any] | None:
+    """Record that the workflow ended outside its last state (its execution stopped, timed out
+    as a whole, or is gone): its tasks still queued or running are cancelled, its pending
+    approvals expire, the end is audited and delivered. Returns the updated row, or None when
+    the workflow had already ended (nothing changes then)."""
+    if status not in FINISHING_STATUSES | {"cancelled"}:
+        raise InvalidInput(
+            f"a workflow ends succeeded, failed, timed_out or cancelled, not {status!r}"
+        )
+    reason = cause or error or f"the workflow ended {status}"
+    with connection() as conn:
+        row = conn.execute(
+            """UPDATE workflows SET status = %s, error = coalesce(error, %s),
+                   cause = coalesce(cause, %s), finished_at = coalesce(%s, now()),
+                   updated_at = now(), cost_usd = %s
+               WHERE id = %s AND status IN ('pending', 'running', 'waiting_approval')
+               RETURNING *""",
+            (
+                status,
+                error,
+                cause,
+                finished_at,
+                queue.workflow_spend(workflow_id, conn=conn),
+                workflow_id,
+            ),
+        ).fetchone()
+        if row is None:
+            return None
+        approvals.close_pending(workflow_id, "expired", conn=conn)
+        audit.record(
+            "stepfunctions",
+            "workflow.finished",
+            workflow_id,
+            {"status": status, "error": error, "cause": cause, "seen_by": seen_by},
+            conn=conn,
+        )
+        deliver_outcome(conn, row)
+    # After the commit: a worker that holds one of its tasks sees its lease vanish and stops.
+    cancelled = queue.cancel_workflow_tasks(workflow_id, f"the workflow ended: {reason}")
+    if cancelled:
+        log.info("cancelled %d task(s) of ended workflow %s", len(cancelled), workflow_id)
+    return dict(row)
 
 
 def _summary(row: Mapping[str, Any]) -> str:

@@ -2,8 +2,10 @@
 
 Slack messages and the CLI show the execution name (``bug-fix-1650cb25``). ``start_workflow``
 names an execution ``<template>-<first 8 hex digits of the workflow id>``, so the hex part
-(``1650cb25``, the "short id") is the start of the id. Every call that takes a workflow id
-from a person resolves it here, so each of the three forms works everywhere.
+(``1650cb25``, the "short id") is the start of the id. An execution started elsewhere keeps
+the name it was given (``nightly-review-1``), which names its workflow too. Every call that
+takes a workflow id from a person resolves it here, so each of the three forms works
+everywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from autodev.errors import InvalidInput, NotFound
 SHORT_ID_LENGTH = 8
 _SHORT_ID = re.compile(rf"^[0-9a-f]{{{SHORT_ID_LENGTH}}}$")
 _EXECUTION_NAME = re.compile(rf"^[a-z0-9][a-z0-9-]*-[0-9a-f]{{{SHORT_ID_LENGTH}}}$")
+# Any other name Step Functions accepts (an execution started outside autodev).
+_OTHER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _SHOWN = 60  # characters of a reference quoted back in an error
 _LISTED = 5  # candidates an ambiguous short id names
 
@@ -58,6 +62,8 @@ def parse_reference(text: str) -> Reference:
         return Reference("short_id", lowered)
     if _EXECUTION_NAME.match(lowered):
         return Reference("execution_name", lowered)
+    if _OTHER_NAME.match(given):
+        return Reference("execution_name", given)
     raise NotFound(f"no workflow {_shown(given)!r}")
 
 

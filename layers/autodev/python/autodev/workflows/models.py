@@ -8,12 +8,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from autodev import validation
 from autodev.errors import InvalidInput
 from autodev.workflows.catalog import PRIORITIES
 
 # workflows.status values; the last four are final.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting_approval"})
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+# workflows.started_by: where a workflow came from. ``stepfunctions``: an execution started in
+# Step Functions directly (console, EventBridge, another service), registered on first sight.
+STARTED_BY = ("cli", "slack", "api", "stepfunctions")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class WorkflowStatus:
     slack_thread_ts: str | None = None
     steps: tuple[StepRecord, ...] = ()
     approvals: tuple[Approval, ...] = field(default=())
+    started_by: str = "api"  # which way it came in (STARTED_BY)
 
     @property
     def finished(self) -> bool:
@@ -93,9 +98,12 @@ class StartRequest:
     against the template's schema when it starts.
 
     ``client_key`` makes the start idempotent (the same key returns the workflow it started);
-    ``budget_usd`` and ``priority`` default to the template's. With ``slack_channel`` the
-    workflow's progress is shown live in one status message in the thread
-    ``slack_thread_ts``: the message ``slack_status_ts`` edited in place, or a new one.
+    ``budget_usd`` and ``priority`` default to the template's; a budget is bounded by
+    ``WORKFLOW_MAX_BUDGET_USD``. With ``slack_channel`` the workflow's progress is shown live in
+    one status message in the thread ``slack_thread_ts``: the message ``slack_status_ts``
+    edited in place, or a new one. ``started_by`` says which way in it came (``STARTED_BY``).
+    Text Postgres cannot store (a NUL, an unpaired surrogate) is refused here, before anything
+    is recorded or started.
     """
 
     template: str
@@ -108,18 +116,30 @@ class StartRequest:
     slack_channel: str | None = None
     slack_thread_ts: str | None = None
     slack_status_ts: str | None = None
+    started_by: str = "api"
 
     def __post_init__(self) -> None:
         if self.priority is not None and self.priority not in PRIORITIES:
             raise InvalidInput(
                 f"priority must be one of {', '.join(PRIORITIES)}, not {self.priority!r}"
             )
-        if self.budget_usd is not None and not self.budget_usd > 0:
-            raise InvalidInput(f"a budget must be above 0 US dollars, not {self.budget_usd!r}")
+        if self.budget_usd is not None:
+            validation.budget_usd(self.budget_usd)
         if not self.requested_by or not self.requested_by.strip():
             raise InvalidInput("a workflow needs the id of who requested it")
         if self.callback is not None and not isinstance(self.callback, Mapping):
             raise InvalidInput("a callback must be a JSON object")
+        if self.started_by not in STARTED_BY:
+            raise InvalidInput(f"started_by must be one of {', '.join(STARTED_BY)}")
+        validation.check_text(self.requested_by, "the requester's id")
+        validation.check_text(self.template, "the template name")
+        validation.check_strings(self.input, "the input")
+        for name in ("client_key", "slack_channel", "slack_thread_ts", "slack_status_ts"):
+            value = getattr(self, name)
+            if value is not None:
+                validation.check_text(value, name)
+        if self.callback is not None:
+            validation.check_strings(dict(self.callback), "the callback")
 
 
 @dataclass(frozen=True)

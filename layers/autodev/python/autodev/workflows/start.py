@@ -67,8 +67,9 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
     with connection() as conn:
         row = conn.execute(
             """INSERT INTO workflows (id, template, execution_name, execution_arn, status, input,
-                   requested_by, client_key, callback, budget_usd, slack_channel, slack_thread_ts)
-               VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s)
+                   requested_by, client_key, callback, budget_usd, slack_channel, slack_thread_ts,
+                   started_by)
+               VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (client_key) DO NOTHING
                RETURNING id""",
             (
@@ -83,6 +84,7 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
                 budget,
                 request.slack_channel,
                 request.slack_thread_ts,
+                request.started_by,
             ),
         ).fetchone()
         if row is None:  # the same key won a race a moment ago
@@ -97,7 +99,13 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
             )
 
     # Tracked before the execution starts, so its first step's progress rolls up into it.
-    _track(workflow_id, info, request)
+    track(
+        str(workflow_id),
+        info,
+        slack_channel=request.slack_channel,
+        slack_thread_ts=request.slack_thread_ts,
+        slack_status_ts=request.slack_status_ts,
+    )
     execution_input = {
         "workflow_id": str(workflow_id),
         "template": template,
@@ -132,6 +140,7 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
                 "execution_name": name,
                 "priority": priority,
                 "client_key": request.client_key,
+                "started_by": request.started_by,
             },
             conn=conn,
         )
@@ -139,7 +148,14 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
     return _start_result(row, created=True)
 
 
-def _track(workflow_id: uuid.UUID, info: TemplateInfo, request: StartRequest) -> None:
+def track(
+    workflow_id: str,
+    info: TemplateInfo,
+    *,
+    slack_channel: str | None = None,
+    slack_thread_ts: str | None = None,
+    slack_status_ts: str | None = None,
+) -> None:
     """Start the workflow's progress (advisory: a failure is logged, the workflow runs).
 
     The stages are named as enqueue_task names the steps' tasks (the state names), which
@@ -148,19 +164,18 @@ def _track(workflow_id: uuid.UUID, info: TemplateInfo, request: StartRequest) ->
     from autodev import progress
 
     stages = [{"name": step.state, "weight": 1} for step in info.steps if step.kind == "agent"]
-    channel = request.slack_channel
     try:
         progress.start_tracking(
-            str(workflow_id),
+            workflow_id,
             info.name,
             stages or None,
             kind="workflow",
-            slack_channel=channel,
-            slack_thread_ts=request.slack_thread_ts if channel else None,
-            slack_message_ts=request.slack_status_ts if channel else None,
+            slack_channel=slack_channel,
+            slack_thread_ts=slack_thread_ts if slack_channel else None,
+            slack_message_ts=slack_status_ts if slack_channel else None,
         )
     except Exception:
-        best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
+        best_effort_failed("progress_tracking", log, workflow_id=workflow_id)
 
 
 def _untrack(workflow_id: uuid.UUID) -> None:

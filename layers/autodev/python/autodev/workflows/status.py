@@ -12,16 +12,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from autodev import audit
 from autodev.db import connection
 from autodev.workflows import approvals, records, sfn
-from autodev.workflows.finish import deliver_outcome
+from autodev.workflows.finish import end_workflow
 from autodev.workflows.history import current_step, steps_from_history
 from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import ACTIVE_STATUSES, FINAL_STATUSES, StepRecord, WorkflowStatus
 
 # DescribeExecution status -> workflows.status, for executions that ended without telling us.
-_EXECUTION_STATUS = {
+EXECUTION_STATUS = {
     "SUCCEEDED": "succeeded",
     "FAILED": "failed",
     "TIMED_OUT": "timed_out",
@@ -61,7 +60,7 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
         if (
             described is not None
             and row["status"] in ACTIVE_STATUSES
-            and execution_status in _EXECUTION_STATUS
+            and execution_status in EXECUTION_STATUS
         ):
             row = _refresh(workflow_id, described) or row
     live_step = current_step(steps) if steps else None
@@ -69,34 +68,15 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
 
 
 def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] | None:
-    status = _EXECUTION_STATUS[str(described["status"])]
-    with connection() as conn:
-        row = conn.execute(
-            """UPDATE workflows SET status = %s, error = coalesce(error, %s),
-                   cause = coalesce(cause, %s), finished_at = coalesce(%s, now()),
-                   updated_at = now()
-               WHERE id = %s AND status IN ('pending', 'running', 'waiting_approval')
-               RETURNING *""",
-            (
-                status,
-                described.get("error"),
-                described.get("cause"),
-                described.get("stopDate"),
-                workflow_id,
-            ),
-        ).fetchone()
-        if row is not None:
-            approvals.close_pending(workflow_id, "expired", conn=conn)
-            audit.record(
-                "stepfunctions",
-                "workflow.finished",
-                workflow_id,
-                {"status": status, "seen_by": "status refresh"},
-                conn=conn,
-            )
-            # Its callbacks hear of the end too (sent by the next delivery sweep).
-            deliver_outcome(conn, row)
-    return dict(row) if row is not None else None
+    # Its callbacks hear of the end too (sent by the next delivery sweep).
+    return end_workflow(
+        workflow_id,
+        EXECUTION_STATUS[str(described["status"])],
+        error=described.get("error"),
+        cause=described.get("cause"),
+        finished_at=described.get("stopDate"),
+        seen_by="status refresh",
+    )
 
 
 def to_status(
@@ -126,6 +106,7 @@ def to_status(
         slack_thread_ts=row["slack_thread_ts"],
         steps=tuple(steps),
         approvals=tuple(approvals.approvals_for(str(row["id"]))),
+        started_by=str(row.get("started_by") or "api"),
     )
 
 

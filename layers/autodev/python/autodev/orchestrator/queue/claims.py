@@ -276,15 +276,19 @@ def cancel_workflow_tasks(
     return [str(row["id"]) for row in rows]
 
 
-def cancel_task(task_id: str, reason: str) -> bool:
-    """Cancel one queued task (its workflow no longer waits for it); True when it was queued."""
+def cancel_task(task_id: str, reason: str, *, refused: str | None = None) -> bool:
+    """Cancel one queued task (its workflow no longer waits for it); True when it was queued.
+
+    Its outcome is not sent: ``refused`` is the error Step Functions answered its token with.
+    """
     with connection() as conn:
         cursor = conn.execute(
             """UPDATE autonomous_tasks
                SET status = 'cancelled', finished_at = now(), last_error = %s,
-                   error_code = %s, outcome_sent_at = now(), updated_at = now()
+                   error_code = %s, outcome_sent_at = now(), outcome_refused = %s,
+                   updated_at = now()
                WHERE id = %s AND status = 'queued'""",
-            (reason, ERROR_CANCELLED, task_id),
+            (reason, ERROR_CANCELLED, refused, task_id),
         )
         return cursor.rowcount == 1
 

@@ -130,6 +130,8 @@ class TaskStatus(BaseModel):
     lease_expires_at: datetime | None
     available_at: datetime
     outcome_sent_at: datetime | None
+    # Step Functions' error when it refused the outcome (nobody waited any more); None: taken.
+    outcome_refused: str | None = None
 
     @property
     def finished(self) -> bool:

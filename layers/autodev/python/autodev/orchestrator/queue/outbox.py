@@ -1,7 +1,8 @@
 """Outcomes and heartbeats: what Step Functions has yet to hear about the queue's tasks.
 
 A finished task with a task token is an outcome to send until ``outcome_sent_at`` is set
-(``autodev.orchestrator.outcomes`` sends them); a queued task with a task token needs a
+(``autodev.orchestrator.outcomes`` sends them; ``outcome_refused`` keeps the error of a token
+nobody waited for any more); a queued task with a task token needs a
 heartbeat now and then, so that its step does not time out while it waits for a worker.
 """
 
@@ -39,13 +40,14 @@ def pending_outcomes(
     ]
 
 
-def mark_outcome_sent(task_id: str) -> bool:
-    """Record that Step Functions has the outcome; False when it was already recorded."""
+def mark_outcome_sent(task_id: str, *, refused: str | None = None) -> bool:
+    """Record that the outcome left the outbox: Step Functions took it, or (``refused``: its
+    error, e.g. InvalidToken) nobody waited for it any more. False when already recorded."""
     with connection() as conn:
         cursor = conn.execute(
-            """UPDATE autonomous_tasks SET outcome_sent_at = now()
+            """UPDATE autonomous_tasks SET outcome_sent_at = now(), outcome_refused = %s
                WHERE id = %s AND outcome_sent_at IS NULL""",
-            (task_id,),
+            (refused, task_id),
         )
         return cursor.rowcount == 1
 

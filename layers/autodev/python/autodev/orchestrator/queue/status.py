@@ -15,7 +15,7 @@ _STATUS_COLUMNS = """id::text, workflow_id::text, step_name, task_type, priority
     attempts, max_attempts, last_error, error_code, result, model, model_provider, turns,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd,
     budget_usd, max_turns, created_at, started_at, finished_at, lease_owner,
-    lease_expires_at, available_at, outcome_sent_at"""
+    lease_expires_at, available_at, outcome_sent_at, outcome_refused"""
 
 
 def get_task_status(task_id: str) -> TaskStatus:
