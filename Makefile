@@ -8,11 +8,12 @@ RUN := $(UV) run --frozen
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup uv python-deps node-deps lint typecheck test unit integration e2e infra bench demo synth deploy clean
+.PHONY: help setup uv python-deps node-deps lint typecheck test slow unit integration e2e infra bench demo synth deploy clean
 
 help:
 	@echo "make demo    run a real workflow end to end on the embedded local stack"
 	@echo "make test    lint, type-check and run the whole test suite"
+	@echo "make slow    the slow fault and load tests (CI runs them after make test)"
 	@echo "make bench   run the benchmarks and write bench-results.json"
 	@echo "make synth   synthesise the CDK app (no AWS credentials or Docker needed)"
 	@echo "make deploy  cdk deploy to the AWS account in your environment"
@@ -42,6 +43,10 @@ typecheck: python-deps
 
 test: setup lint typecheck
 	$(RUN) pytest
+
+# Fault and load tests too slow for the default run (marked @pytest.mark.slow); CI runs them too.
+slow: setup
+	$(RUN) pytest -m slow
 
 unit: python-deps
 	$(RUN) pytest tests/unit
