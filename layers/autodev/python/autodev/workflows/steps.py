@@ -11,8 +11,9 @@ acknowledged, the function timed out after it). Each agent Task sends the execut
 after a failed verification; with the state name and the Map item index they are the step's
 key. A call whose key is taken gets the task queued before, with the new task token (a Retry
 is a new attempt of the Task, which Step Functions waits on under a new token); the worker
-answers with the token it reads from the task when it is done. A step of a workflow that has
-ended is refused (WorkflowEnded) and nothing is queued.
+answers with the token it reads from the task when it is done, and a task that had already
+finished is answered again at once, to the new token. A step of a workflow that has ended is
+refused (WorkflowEnded) and nothing is queued.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autodev.aws import client
 from autodev.config import get_settings
-from autodev.db import connection
+from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError, InvalidInput
 from autodev.observability import best_effort_failed, child_logger, correlated
-from autodev.orchestrator import queue
+from autodev.orchestrator import outcomes, queue
 from autodev.orchestrator.queue import TaskSpec
 from autodev.workflows import approvals
 from autodev.workflows.catalog import get_template, render_prompt
@@ -164,14 +165,24 @@ def enqueue_step(request: EnqueueRequest) -> str:
         )
         mark_step(request.workflow_id, name, conn=conn)
     if not submitted.created:
-        # A finished task's outcome goes to the new token through the outbox (the rescuer).
         log.info(
             "step %r was queued before (a retry): task %s (%s) now answers the new token",
             name,
             submitted.id,
             submitted.status,
         )
+        if submitted.finished:
+            _answer_again(submitted.id)
     return submitted.id
+
+
+def _answer_again(task_id: str) -> None:
+    """Send a finished task's outcome to the token its step waits on now (the one it had is
+    spent: its attempt failed). What cannot be sent now the rescuer sends from the outbox."""
+    try:
+        outcomes.deliver_task(task_id)
+    except (outcomes.DeliveryFailed, DatabaseUnavailable) as error:
+        log.warning("outcome of task %s left for the rescuer: %s", task_id, error)
 
 
 def open_approval(request: ApprovalRequest) -> Approval:
