@@ -19,7 +19,7 @@ def _pgserver() -> tuple[Any, Any]:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
         import pgserver
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     return pgserver, pg_ctl
 

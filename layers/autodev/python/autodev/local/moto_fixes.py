@@ -98,7 +98,7 @@ def _keep_answers_given_before_the_wait() -> None:
     original = CallbackEndpoint.setup_heartbeat_endpoint
 
     def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
-        endpoint = original(self, heartbeat_seconds)
+        endpoint: Any = original(self, heartbeat_seconds)
         if self.get_outcome() is not None:
             endpoint.notify()
         return endpoint
