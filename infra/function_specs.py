@@ -81,7 +81,8 @@ SPECS: dict[str, FunctionSpec] = {
     "enqueue_task": FunctionSpec(
         "Writes an agent step's task (with its task token) to the queue and pokes the scaler.",
         reserved_concurrency=10,
-        grants=frozenset({G.DATABASE, G.INVOKE_SCALER}),
+        # TASK_CALLBACKS: a Retry of a step whose task had already finished is answered at once.
+        grants=frozenset({G.DATABASE, G.INVOKE_SCALER, G.TASK_CALLBACKS}),
     ),
     "request_approval": FunctionSpec(
         "Stores an approval's task token and posts the Approve/Reject card.",

@@ -11,8 +11,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.integration.stoppable_postgres import StoppablePostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = ROOT / ".autodev" / "test"
@@ -85,3 +89,29 @@ def database(empty_database: str) -> str:
 
     Migrator(get_settings()).up()
     return empty_database
+
+
+@pytest.fixture
+def stoppable_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[StoppablePostgres]:
+    """A migrated database on a Postgres server of this test's own, which it may stop and
+    start (``tests.integration.stoppable_postgres``); DATABASE_URL points at it."""
+    import psycopg
+
+    from autodev.config import get_settings
+    from autodev.db.migrate import Migrator
+    from tests.integration.stoppable_postgres import StoppablePostgres
+
+    server = StoppablePostgres()
+    try:
+        with psycopg.connect(server.url, autocommit=True) as admin:
+            admin.execute('CREATE DATABASE "autodev"')
+        monkeypatch.setenv("DATABASE_URL", server.url_of("autodev"))
+        monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path / "state"))
+        reset_process_state()
+        Migrator(get_settings()).up()
+        yield server
+    finally:
+        reset_process_state()
+        server.remove()

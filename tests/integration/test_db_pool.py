@@ -1,4 +1,5 @@
-"""The pool against a database that is not there: one clear error that says why."""
+"""The pool against a database that is not there: one clear error that says why; and
+against one that goes away and comes back: it recovers without failing first."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autodev.db import DatabaseUnavailable, connection, get_pool
+from autodev.db import DatabaseUnavailable, connection, get_pool, recently_unavailable
 from tests.conftest import reset_process_state
+from tests.integration.stoppable_postgres import StoppablePostgres
 
 
 def test_a_pool_that_cannot_connect_says_why(
@@ -118,3 +120,36 @@ def test_threads_of_a_fresh_process_start_the_embedded_postgres_once() -> None:
     finally:
         embedded.stop(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _two_connections_in_the_pool() -> None:
+    with connection() as first, connection() as second:
+        for conn in (first, second):
+            conn.execute("SELECT 1")
+
+
+def test_the_pool_recovers_when_the_database_comes_back(
+    stoppable_database: StoppablePostgres,
+) -> None:
+    _two_connections_in_the_pool()
+    assert get_pool().get_stats()["pool_available"] == 2  # kept, idle
+    stoppable_database.stop()
+    get_pool().timeout = 0.5  # the wait for a connection; the default is 10 s
+    with pytest.raises(DatabaseUnavailable), connection() as conn:
+        conn.execute("SELECT 1")
+    assert recently_unavailable()
+    stoppable_database.start()
+    # The connections it kept died with the server; each is checked when handed out and
+    # replaced, so the first use after the restart works, as do as many as it kept.
+    get_pool().timeout = 10
+    for _ in range(4):
+        with connection() as conn:
+            assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    assert not recently_unavailable()
+    # A restart the pool never saw (the database bounced between two uses) is just as quiet.
+    _two_connections_in_the_pool()
+    stoppable_database.stop()
+    stoppable_database.start()
+    for _ in range(4):
+        with connection() as conn:
+            assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}

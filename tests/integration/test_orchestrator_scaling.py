@@ -135,6 +135,8 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
     (victim,) = wait_for(launcher.pids, timeout=60)
     owner = wait_for(lambda: queue.get_task_status(task_id).lease_owner, timeout=60)
     assert f"-{victim}-" in owner
+    # Mid task: the worker has claimed it and recorded that it started running it.
+    wait_for(lambda: [run for run in _runs() if run["task"] == task_id], timeout=60)
     os.kill(victim, signal.SIGKILL)
     wait_for(
         lambda: not psutil.pid_exists(victim) or psutil.Process(victim).status() == "zombie",

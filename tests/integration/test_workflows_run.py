@@ -174,6 +174,8 @@ def test_bug_fix_goes_back_to_the_fix_after_a_failed_verification(
     # The second fix attempt was told what the failed verification said.
     second_fix = worker_double.completions[4].task
     assert "still NPE" in second_fix.prompt
+    # Entering the fix state again is a new task, not a retry of the first one.
+    assert second_fix.id != worker_double.completions[2].task.id
 
 
 def test_bug_fix_fails_with_a_clear_cause_after_max_fix_attempts(

@@ -1,8 +1,10 @@
-"""The ECS launcher against moto's ECS (in-process, no sockets): RunTask and counting."""
+"""The ECS launcher against moto's ECS (in-process, no sockets): RunTask, counting, and
+whether a worker's task still runs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -10,7 +12,8 @@ from moto import mock_aws
 
 from autodev.aws import reset_clients
 from autodev.config import load_settings
-from autodev.orchestrator.launchers import STARTED_BY, EcsLauncher, LaunchFailed
+from autodev.orchestrator.launchers import STARTED_BY, EcsLauncher, LaunchFailed, worker_alive
+from autodev.orchestrator.registry import WorkerRecord
 
 
 @pytest.fixture
@@ -82,3 +85,33 @@ def test_needs_its_cluster_task_definition_and_subnets() -> None:
         EcsLauncher(load_settings())
     with pytest.raises(LaunchFailed, match="AUTODEV_ECS_SUBNETS"):
         EcsLauncher(load_settings(autodev_ecs_cluster="c", autodev_ecs_task_definition="t"))
+
+
+def _worker(instance: str | None) -> WorkerRecord:
+    return WorkerRecord(
+        id="ip-10-0-1-10-1-abc123",
+        launcher="ecs",
+        host="ip-10-0-1-10",
+        pid=1,
+        instance=instance,
+        started_at=datetime.now(UTC),
+        status="busy",
+        current_task_id=None,
+    )
+
+
+def test_a_worker_lives_while_its_ecs_task_runs(ecs: tuple[str, str, str]) -> None:
+    cluster, subnet, group = ecs
+    settings = load_settings(
+        autodev_ecs_cluster=cluster,
+        autodev_ecs_task_definition="autodev-worker",
+        autodev_ecs_subnets=subnet,
+        autodev_ecs_security_groups=group,
+    )
+    (arn,) = EcsLauncher(settings).launch(1)
+    assert worker_alive(_worker(arn), settings)
+    boto3.client("ecs", region_name="us-east-1").stop_task(cluster=cluster, task=arn)
+    assert not worker_alive(_worker(arn), settings)
+    unknown = arn.rsplit("/", 1)[0] + "/0123456789abcdef0123456789abcdef"
+    assert not worker_alive(_worker(unknown), settings)
+    assert not worker_alive(_worker(None), settings)  # it never said which task it is

@@ -124,6 +124,37 @@ def test_every_execution_first_becomes_a_workflow(template: str) -> None:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
+def test_agent_steps_send_what_makes_each_attempt_one_task(template: str) -> None:
+    # enqueue_task keys a step's task on execution, state, entered time and Map item: a
+    # Lambda Retry of one entry into the state repeats them all (it is the same task); the
+    # state entered again (bug-fix's loop) has a new entered time (a new task).
+    agent_steps = 0
+    for where, machine in _machines(_rendered(template)):
+        for name, state in machine["States"].items():
+            parameters = state.get("Parameters", {})
+            if not str(parameters.get("FunctionName", "")).endswith(":enqueue_task"):
+                continue
+            agent_steps += 1
+            payload = parameters["Payload"]
+            label = f"{where}: {name}"
+            assert payload["execution_id.$"] == "$$.Execution.Id", label
+            assert payload["state.$"] == "$$.State.Name", label
+            assert payload["state_entered_at.$"] == "$$.State.EnteredTime", label
+            # Iterations of a Map share the state and may share the entered time.
+            assert ("item_index.$" in payload) == where.endswith(" items"), label
+    assert agent_steps == len(get_template(template).steps) - _approvals(template)
+
+
+def _approvals(template: str) -> int:
+    return sum(
+        1
+        for _, machine in _machines(_rendered(template))
+        for state in machine["States"].values()
+        if str(state.get("Parameters", {}).get("FunctionName", "")).endswith(":request_approval")
+    )
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_every_path_ends_by_recording_the_outcome(template: str) -> None:
     states = _rendered(template)["States"]
     # The registration records a refusal itself (the workflow's row, failed with the reason).

@@ -6,6 +6,14 @@ from autodev.db.pool import (
     connection,
     get_pool,
     in_transaction,
+    recently_unavailable,
 )
 
-__all__ = ["DatabaseUnavailable", "close_pool", "connection", "get_pool", "in_transaction"]
+__all__ = [
+    "DatabaseUnavailable",
+    "close_pool",
+    "connection",
+    "get_pool",
+    "in_transaction",
+    "recently_unavailable",
+]

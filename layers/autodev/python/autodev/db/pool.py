@@ -3,12 +3,19 @@
 Sized for Lambda: each execution environment serves one request at a time, so a pool of one
 or two connections is plenty, and many environments share the database through RDS Proxy.
 Prepared statements are off because RDS Proxy pins a client session that uses them.
+
+After the database has been down (a restart, a failover), the connections the pool kept are
+dead; each is checked when it is handed out and replaced when it does not answer, so the
+first use after the database is back works instead of failing once per pooled connection.
+``recently_unavailable`` lets advisory writers (progress, streaming metrics) skip the
+database for a moment after it failed, rather than each waiting for the pool's timeout.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +39,8 @@ Conn = psycopg.Connection[Row]
 _pool: ConnectionPool[Conn] | None = None
 _pool_url: str | None = None
 _lock = threading.Lock()
+# When this process last found the database unreachable (monotonic), None once it answered.
+_unavailable_at: float | None = None
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -107,6 +116,9 @@ def get_pool(settings: Settings | None = None) -> ConnectionPool[Conn]:
                 max_size=settings.db_pool_max_size,
                 kwargs={"row_factory": dict_row, "autocommit": False},
                 configure=_configure,
+                # A connection that died while idle (the server restarted) is replaced here
+                # rather than handed out to fail.
+                check=ConnectionPool.check_connection,
                 open=True,
                 timeout=10,
                 name="autodev",
@@ -126,16 +138,27 @@ def close_pool() -> None:
 @contextmanager
 def connection(settings: Settings | None = None) -> Iterator[Conn]:
     """A pooled connection inside a transaction: committed on success, rolled back on error."""
+    global _unavailable_at
     try:
         pool = get_pool(settings)
         with pool.connection() as conn:
+            _unavailable_at = None
             yield conn
     except PoolTimeout as error:
+        _unavailable_at = time.monotonic()
         raise DatabaseUnavailable(
             f"the database is unavailable: {_why_no_connection(pool) or _first_line(error)}"
         ) from error
     except psycopg.OperationalError as error:
+        _unavailable_at = time.monotonic()
         raise DatabaseUnavailable(f"the database is unavailable: {_first_line(error)}") from error
+
+
+def recently_unavailable(within_seconds: float = 10.0) -> bool:
+    """Whether this process found the database unreachable in the last ``within_seconds``
+    (and has not reached it since)."""
+    failed_at = _unavailable_at
+    return failed_at is not None and time.monotonic() - failed_at < within_seconds
 
 
 @contextmanager

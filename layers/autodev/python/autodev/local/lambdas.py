@@ -7,6 +7,11 @@ that loads the function's handler by file path and calls it in a thread of this 
 ``RequestResponse`` answers with the handler's return value (or a Lambda-shaped error with
 ``FunctionError: Unhandled``), ``Event`` returns 202 at once and runs the handler in the
 background, ``DryRun`` returns 204. Functions we did not register fall through to moto.
+
+For tests of callers that retry, ``responses_lost`` injects a fault: the handler runs (and
+commits whatever it commits), then the caller gets ``Lambda.ServiceException`` as if the
+response had been lost on its way back, which is what makes Step Functions retry a Task whose
+work is already done.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +39,10 @@ _modules: dict[Path, ModuleType] = {}
 _original_invoke: Any = None
 # Background (Event) invocations still running, so a stack can wait for them when it stops.
 _background: set[threading.Thread] = set()
+# function name -> (which events lose their response, the events that lost it): see
+# ``responses_lost``.
+_lost: dict[str, tuple[Callable[[Any], bool], list[Any]]] = {}
+LOST_RESPONSE_ERROR = "Lambda.ServiceException"
 
 
 @dataclass
@@ -69,6 +79,30 @@ def register(functions: Mapping[str, Path]) -> None:
         if _original_invoke is None:
             _original_invoke = LambdaBackend.invoke
             LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
+
+
+@contextmanager
+def responses_lost(function_name: str, when: Callable[[Any], bool]) -> Iterator[list[Any]]:
+    """While active, a RequestResponse invocation of ``function_name`` whose event ``when``
+    accepts runs its handler, then fails with ``Lambda.ServiceException`` (the response was
+    lost). Yields the list of those events, filled in as it happens. A fault for tests."""
+    lost: list[Any] = []
+    with _lock:
+        _lost[function_name] = (when, lost)
+    try:
+        yield lost
+    finally:
+        with _lock:
+            _lost.pop(function_name, None)
+
+
+def _response_lost(function_name: str, event: Any) -> bool:
+    with _lock:
+        rule = _lost.get(function_name)
+    if rule is None or not rule[0](event):
+        return False
+    rule[1].append(event)
+    return True
 
 
 def registered() -> dict[str, Path]:
@@ -151,6 +185,16 @@ def _invoke(
     try:
         result = call_handler(path, event, context)
         payload = json.dumps(result, default=str).encode()
+        if _response_lost(function.function_name, event):
+            log.info("%s ran; its response is lost (an injected fault)", function.function_name)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(
+                {
+                    "errorMessage": "the response was lost (a fault injected by the local stack)",
+                    "errorType": LOST_RESPONSE_ERROR,
+                    "requestId": context.aws_request_id,
+                }
+            ).encode()
     except Exception as error:
         log.info("%s raised %s: %s", function.function_name, type(error).__name__, error)
         response_headers["x-amz-function-error"] = "Unhandled"

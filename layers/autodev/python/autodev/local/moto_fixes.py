@@ -19,6 +19,7 @@ def apply() -> None:
             return
         _keep_task_failure_cause()
         _stop_waiting_tasks_on_stop_execution()
+        _keep_answers_given_before_the_wait()
         _applied = True
 
 
@@ -84,6 +85,25 @@ def _stop_waiting_tasks_on_stop_execution() -> None:
     original_stop_execution = StepFunctionResponse.stop_execution
     Execution.stop = stop  # type: ignore[method-assign]
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+def _keep_answers_given_before_the_wait() -> None:
+    """SendTaskSuccess/Failure: AWS takes the answer to a task token as soon as the token is
+    issued, even before the invoked function has returned (a retried step whose task had
+    already finished is answered by enqueue_task itself). moto stores the answer, but a Task
+    with HeartbeatSeconds then waits for a heartbeat before it looks at it (minutes); let it
+    look at once."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    original = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint: Any = original(self, heartbeat_seconds)
+        if self.get_outcome() is not None:
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
 
 
 # The error and cause of the StopExecution request being handled on this thread.

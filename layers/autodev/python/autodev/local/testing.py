@@ -16,7 +16,6 @@ in ``addopts``), so every test can ask for these fixtures without importing them
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from autodev.local.model.tasks import script_for_task
 from autodev.local.slack.services import PLACEHOLDER_TOKEN, SINK_URL_ENV
 from autodev.local.slack.sink import SlackSink
 from autodev.local.stack import LocalStack
-from autodev.orchestrator import queue
+from autodev.orchestrator import outcomes, queue
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.workflows import sfn
 from autodev.workflows.models import WorkflowStatus
@@ -112,21 +111,22 @@ class WorkerDouble:
         claimed_at = time.monotonic()
         while self.hold is not None and self.hold(task) and not self._stop.is_set():
             self._stop.wait(self.poll_seconds)
-        client = sfn.sfn()
         assert task.task_token is not None
+        # As a worker does: record the outcome, then send it with the token the task holds
+        # now (a retried step refreshes it), not the one it was claimed with.
         try:
             output = self.respond(task)
         except StepFailed as failed:
-            queue.fail_task(task.id, self.worker_id, failed.cause, retryable=False)
-            client.send_task_failure(
-                taskToken=task.task_token, error=failed.error, cause=failed.cause
+            queue.fail_task(
+                task.id, self.worker_id, failed.cause, retryable=False, error_code=failed.error
             )
+            outcomes.deliver_task(task.id)
             self.completions.append(
                 Completion(task, claimed_at, time.monotonic(), None, failed.error)
             )
             return
         queue.complete_task(task.id, self.worker_id, output)
-        client.send_task_success(taskToken=task.task_token, output=json.dumps(output))
+        outcomes.deliver_task(task.id)
         self.completions.append(Completion(task, claimed_at, time.monotonic(), output))
 
     def steps_answered(self) -> list[str]:

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from autodev.config import ModelProvider, Settings
+from autodev.db import recently_unavailable
 from autodev.errors import AutodevError, NotFound
 from autodev.models import providers
 from autodev.models.providers import SCRIPTED_NOTICE
@@ -191,7 +192,9 @@ class ClaudeCodeTaskRunner:
                     ("orchestrator.task.tool_use", 1, "Count", {**dims, "tool": use.get("name")})
                 )
         try:
-            metrics.record_many(rows)
+            # Advisory: while the database is unreachable they are dropped, not waited for.
+            if not recently_unavailable():
+                metrics.record_many(rows)
         except AutodevError as error:
             log.warning("metrics of task %s not recorded: %s", task.id, error)
         if monitor.turns > seen_turns or sum(monitor.tool_calls.values()) > seen_tools:

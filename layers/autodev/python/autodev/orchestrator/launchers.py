@@ -1,13 +1,16 @@
 """Starting worker instances: ECS Fargate tasks in AWS, local processes on the local stack.
 
 One interface: ``running()`` counts the workers that are up (or starting), ``launch(n)``
-starts ``n`` more. The scaler decides how many.
+starts ``n`` more. The scaler decides how many. ``worker_alive`` asks the launcher that
+started a worker whether it still runs (its local process, its ECS task), so that the rescuer
+does not hand a live worker's task to another while that worker is finishing it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -20,11 +23,19 @@ from autodev.config import Settings
 from autodev.errors import AutodevError
 from autodev.observability import child_logger
 from autodev.orchestrator import parent_watch
+from autodev.orchestrator.registry import WorkerRecord
 
 log = child_logger(__name__)
 
 # ECS tasks started by the scaler carry this as startedBy, which ListTasks filters on.
 STARTED_BY = "autodev-scaler"
+# ECS task states (lastStatus) in which the worker's container may still run: a stopping task
+# has been sent SIGTERM, and the worker finishes its current task before it exits.
+_ECS_LIVE_STATES = frozenset(
+    {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING"}
+)
+# A process started this long after its worker registered is another one with a reused pid.
+_PID_REUSE_SLACK_SECONDS = 5.0
 WORKER_SCRIPT = Path(__file__).resolve().parents[5] / "functions" / "claude_worker" / "main.py"
 
 
@@ -100,6 +111,23 @@ class EcsLauncher:
             remaining -= batch
         return started
 
+    def is_alive(self, worker: WorkerRecord) -> bool:
+        """Whether the worker's ECS task may still run; False when ECS says it stopped, has
+        no such task, or cannot be asked (then the rescuer does as it would for a dead one)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not worker.instance:
+            return False
+        try:
+            response = self._ecs().describe_tasks(
+                cluster=self.settings.autodev_ecs_cluster, tasks=[worker.instance]
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.warning("ECS did not say whether worker %s lives: %s", worker.id, error)
+            return False
+        statuses = [str(task.get("lastStatus")) for task in response.get("tasks", [])]
+        return any(status in _ECS_LIVE_STATES for status in statuses)
+
 
 class LocalProcessLauncher:
     """Workers as local processes (``python functions/claude_worker/main.py``, or
@@ -173,6 +201,36 @@ class LocalProcessLauncher:
                 self._children.append(child)
             started.append(str(child.pid))
         return started
+
+    def is_alive(self, worker: WorkerRecord) -> bool:
+        """Whether the worker's process still runs on this host (not a zombie, not a later
+        process that reused its pid); a worker on another host cannot be told: False."""
+        import psutil
+
+        if worker.pid is None or worker.host != socket.gethostname():
+            return False
+        try:
+            process = psutil.Process(worker.pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+            started = process.create_time()
+        except psutil.Error:
+            return False
+        return started <= worker.started_at.timestamp() + _PID_REUSE_SLACK_SECONDS
+
+
+def worker_alive(worker: WorkerRecord, settings: Settings) -> bool:
+    """Ask the launcher that started ``worker`` whether it still runs; False when it stopped,
+    or when nobody can tell (a worker is then treated as dead, as before liveness checks)."""
+    if worker.status == "stopped":
+        return False
+    try:
+        if worker.launcher == EcsLauncher.name:
+            return EcsLauncher(settings).is_alive(worker)
+        return LocalProcessLauncher(settings).is_alive(worker)
+    except LaunchFailed as error:
+        log.warning("cannot tell whether worker %s lives: %s", worker.id, error)
+        return False
 
 
 def _is_worker(pid: int, pidfile: Path) -> bool:

@@ -4,6 +4,10 @@ The lease is renewed every third of its length, so two renewals can fail (a slow
 before it lapses. A renewal that finds the lease gone (the task was cancelled, or rescued and
 handed to another worker after this one stalled) tells the worker to stop at once; so does a
 heartbeat that Step Functions refuses because the execution no longer waits for the task.
+Heartbeats go to the token each renewal reads: a retried step gives its task a new token, and
+the old one would be refused although the step still waits. The keeper runs until the worker
+has recorded the task's outcome, so a live worker keeps its lease (and the step its
+heartbeats) while it waits for the database to record a finished result.
 """
 
 from __future__ import annotations
@@ -72,18 +76,40 @@ class LeaseKeeper:
             now = time.monotonic()
             if now >= next_renewal:
                 next_renewal = now + self.interval
-                try:
-                    if not queue.renew_lease(self.task_id, self.worker_id, self.lease_seconds):
-                        self._lease_lost = True
-                        self._reason = (
-                            "the worker no longer holds the task's lease (the task was "
-                            "cancelled or handed to another worker)"
-                        )
-                        return
-                except DatabaseUnavailable as error:
-                    log.warning("lease of %s not renewed: %s", self.task_id, error)
+                if not self._renew():
+                    return
             if self.task_token and now >= next_heartbeat:
                 next_heartbeat = now + self.heartbeat_interval
-                if not outcomes.heartbeat(self.task_token):
-                    self._reason = "Step Functions no longer waits for this task"
+                if not self._heartbeat():
                     return
+
+    def _renew(self) -> bool:
+        """Renew the lease and read the current token; False when the lease is gone."""
+        try:
+            renewed = queue.renew_lease(self.task_id, self.worker_id, self.lease_seconds)
+        except DatabaseUnavailable as error:
+            log.warning("lease of %s not renewed: %s", self.task_id, error)
+            return True  # the next renewal may get through; the rescuer asks if we live
+        if renewed is None:
+            self._lease_lost = True
+            self._reason = (
+                "the worker no longer holds the task's lease (the task was "
+                "cancelled or handed to another worker)"
+            )
+            return False
+        self.task_token = renewed.task_token or self.task_token
+        return True
+
+    def _heartbeat(self) -> bool:
+        """Heartbeat the step; False when Step Functions no longer waits for the task."""
+        token = self.task_token
+        if token is None or outcomes.heartbeat(token):
+            return True
+        # The step may have been retried since the last renewal, with a new token.
+        renewed = self._renew()
+        fresh = self.task_token
+        if renewed and fresh is not None and fresh != token and outcomes.heartbeat(fresh):
+            return True
+        if self._reason is None:
+            self._reason = "Step Functions no longer waits for this task"
+        return False

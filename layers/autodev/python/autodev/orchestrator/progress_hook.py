@@ -1,7 +1,9 @@
 """The one place the worker reports progress to ``autodev.progress``.
 
 Progress is advisory: a failure to report it is logged and never fails the task. Updates are
-coalesced to one every ``min_interval`` seconds, except stage changes and the final one.
+coalesced to one every ``min_interval`` seconds, except stage changes and the final one. While
+the database is unreachable, reports are skipped rather than each waiting for the pool's
+timeout (the agent's event stream must not stall behind them).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from autodev import progress
+from autodev.db import recently_unavailable
 from autodev.events import Metrics
 from autodev.observability import best_effort_failed, child_logger
 
@@ -31,6 +34,9 @@ class ProgressHook:
         self._started = False
 
     def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if recently_unavailable():
+            log.debug("progress of task %s not reported: the database is unreachable", self.task_id)
+            return
         try:
             report(*args, **kwargs)
         except Exception:  # advisory: never let progress fail the task

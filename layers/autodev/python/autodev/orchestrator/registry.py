@@ -2,30 +2,94 @@
 
 A worker registers when it starts, says what it is doing as it claims and finishes tasks,
 and marks itself stopped when it exits. A worker killed outright cannot say so; its row goes
-stale, and a row not seen for a while counts as gone.
+stale, and a row not seen for a while counts as gone. The row also says how to find the
+worker (host and pid, or its ECS task), so the rescuer can ask whether a worker whose lease
+lapsed is still alive (see ``launchers.worker_alive``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from autodev.db import connection
+from autodev.observability import child_logger
+
+log = child_logger(__name__)
 
 # A worker updates its row at least this often while it lives (every claim attempt).
 STALE_AFTER_SECONDS = 120
 
 
-def register(worker_id: str, launcher: str) -> None:
+# Set by ECS in every container of a task: the task metadata endpoint (version 4).
+ECS_METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """Where a worker runs, as it registered: enough for its launcher to tell if it lives."""
+
+    id: str
+    launcher: str
+    host: str
+    pid: int | None
+    instance: str | None
+    started_at: datetime
+    status: str
+    current_task_id: str | None
+
+
+def ecs_task_arn() -> str | None:
+    """This container's ECS task ARN, from the task metadata endpoint; None outside ECS."""
+    base = os.environ.get(ECS_METADATA_ENV)
+    if not base:
+        return None
+    try:
+        with urllib.request.urlopen(f"{base}/task", timeout=2) as response:  # noqa: S310 - ECS's
+            arn = json.loads(response.read()).get("TaskARN")
+    except (OSError, ValueError) as error:
+        log.warning("the ECS task metadata did not answer: %s", error)
+        return None
+    return str(arn) if arn else None
+
+
+def register(worker_id: str, launcher: str, instance: str | None = None) -> None:
     with connection() as conn:
         conn.execute(
-            """INSERT INTO orchestrator_workers (id, launcher, host, pid)
-               VALUES (%s, %s, %s, %s)
+            """INSERT INTO orchestrator_workers (id, launcher, host, pid, instance)
+               VALUES (%s, %s, %s, %s, %s)
                ON CONFLICT (id) DO UPDATE SET status = 'idle', last_seen_at = now(),
-                   stopped_at = NULL, exit_reason = NULL""",
-            (worker_id, launcher, socket.gethostname(), os.getpid()),
+                   stopped_at = NULL, exit_reason = NULL, instance = EXCLUDED.instance""",
+            (worker_id, launcher, socket.gethostname(), os.getpid(), instance),
         )
+
+
+def lookup(worker_id: str) -> WorkerRecord | None:
+    """The worker's registration, or None when it never registered (or is unknown)."""
+    with connection() as conn:
+        row = conn.execute(
+            """SELECT id, launcher, host, pid, instance, started_at, status,
+                      current_task_id::text
+               FROM orchestrator_workers WHERE id = %s""",
+            (worker_id,),
+        ).fetchone()
+    if row is None:
+        return None
+    return WorkerRecord(
+        id=str(row["id"]),
+        launcher=str(row["launcher"]),
+        host=str(row["host"]),
+        pid=None if row["pid"] is None else int(row["pid"]),
+        instance=None if row["instance"] is None else str(row["instance"]),
+        started_at=row["started_at"],
+        status=str(row["status"]),
+        current_task_id=row["current_task_id"],
+    )
 
 
 def seen(worker_id: str, task_id: str | None = None) -> None:

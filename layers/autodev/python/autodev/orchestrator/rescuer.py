@@ -4,18 +4,27 @@ Scheduled every minute in AWS (functions/rescuer); a loop on the local stack. Ea
 tasks whose lease expired go back to the queue with backoff (or end dead after their last
 attempt, and their workflow is told with SendTaskFailure); outcomes left in the outbox are
 sent; and the scaler is asked to start workers for what is queued.
+
+A lease also lapses when its worker lives but cannot reach the database (an outage longer
+than the lease while it finishes a step). Running Claude Code again then would do the work
+twice, so before rescuing, the rescuer asks the owner's registration whether it works on
+that task and the launcher that started it whether it still runs (its process, its ECS
+task): a live owner's lease is extended instead, up to the attempt's deadline (its time limit
+plus a grace to record the outcome). A dead owner, or one nobody can vouch for, is rescued as
+before.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from autodev.config import Settings, get_settings
 from autodev.errors import AutodevError
 from autodev.observability import Metric, best_effort_failed, child_logger, count
-from autodev.orchestrator import outcomes, queue
-from autodev.orchestrator.launchers import Launcher
+from autodev.orchestrator import outcomes, queue, registry
+from autodev.orchestrator.launchers import Launcher, worker_alive
 
 log = child_logger(__name__)
 
@@ -31,6 +40,7 @@ def rescue_once(
     scale: bool = True,
 ) -> dict[str, Any]:
     settings = settings or get_settings()
+    spared = spare_live_workers(settings)
     rescued = queue.rescue_expired()
     requeued = [o.task_id for o in rescued if o.status == "queued"]
     dead = [o for o in rescued if o.final]
@@ -52,6 +62,7 @@ def rescue_once(
     later = outcomes.deliver_pending(older_than_seconds=outbox_grace_seconds)
     alive, abandoned = heartbeat_queued(settings)
     report: dict[str, Any] = {
+        "spared": spared,
         "requeued": requeued,
         "dead": [o.task_id for o in dead],
         "outcomes_sent": delivered["sent"] + later.get("sent", 0),
@@ -69,6 +80,35 @@ def rescue_once(
             log.warning("scaler not run: %s", error)
             report["scale_error"] = str(error)
     return report
+
+
+def spare_live_workers(settings: Settings | None = None) -> list[str]:
+    """Extend the lapsed leases of owners that still run (until their attempt's deadline);
+    returns the ids of the tasks spared. What is left lapsed is for ``rescue_expired``."""
+    settings = settings or get_settings()
+    now = datetime.now(UTC)
+    alive: dict[str, bool] = {}
+    spared: list[str] = []
+    for lease in queue.expired_leases():
+        if lease.deadline <= now:
+            continue
+        record = registry.lookup(lease.owner)
+        # The owner must say it works on this task: a claim whose answer it never got (the
+        # connection died) leaves a lease its owner does not know about.
+        if record is None or record.current_task_id != lease.task_id:
+            continue
+        if lease.owner not in alive:
+            alive[lease.owner] = worker_alive(record, settings)
+        if alive[lease.owner] and queue.extend_expired_lease(
+            lease, settings.orchestrator_lease_seconds
+        ):
+            log.info(
+                "task %s: its worker %s lives but has not renewed its lease; lease extended",
+                lease.task_id,
+                lease.owner,
+            )
+            spared.append(lease.task_id)
+    return spared
 
 
 def heartbeat_queued(

@@ -5,6 +5,14 @@ Functions heartbeats. The outcome is committed together with the task's usage an
 then sent to Step Functions (see ``outcomes``: an outcome the worker could not send stays in
 the outbox for the rescuer). A worker whose lease was lost records nothing: the task belongs
 to someone else. After ``ORCHESTRATOR_IDLE_TIMEOUT`` ms with nothing to claim, it exits.
+
+A finished attempt is the expensive part (a Claude Code session), so the worker does not drop
+it when the database is unreachable: it keeps the outcome in memory and tries again, with
+backoff, until the database answers or the attempt's deadline passes (its time limit plus
+``queue.RECORD_GRACE_SECONDS``). Meanwhile the lease keeper goes on renewing (and
+heartbeating the step), and the rescuer, which sees the lease lapse, asks whether this worker
+lives before it hands the task to another. Bookkeeping the task can do without (progress, the
+worker's registry row, metrics of the start) never stops the worker.
 """
 
 from __future__ import annotations
@@ -17,13 +25,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from autodev.config import Settings
 from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError
-from autodev.observability import Metric, appended_keys, child_logger, count
+from autodev.observability import Metric, appended_keys, best_effort, child_logger, count
 from autodev.orchestrator import metrics, outcomes, queue, registry
 from autodev.orchestrator.execution import Execution, TaskRunner, build_result
 from autodev.orchestrator.lease import LeaseKeeper
@@ -37,6 +46,16 @@ _BUDGETS = {queue.ERROR_BUDGET: "task", queue.ERROR_WORKFLOW_BUDGET: "workflow"}
 
 # How often an idle worker looks for work (with jitter, so idle workers do not march in step).
 POLL_SECONDS = 0.25
+# Waits between tries to record an outcome while the database is unreachable: doubling from
+# the first to the longest, with jitter, until the attempt's deadline.
+RECORD_RETRY_FIRST_SECONDS = 0.5
+RECORD_RETRY_MAX_SECONDS = 15.0
+
+T = TypeVar("T")
+
+
+class _GaveUp(Exception):
+    """The database stayed unreachable until the attempt's deadline; the outcome is lost."""
 
 
 class _LeaseLost(Exception):
@@ -96,7 +115,8 @@ class Worker:
 
     def _run(self) -> str:
         idle_limit = self.settings.orchestrator_idle_timeout / 1000
-        registry.register(self.worker_id, self.launcher)
+        instance = registry.ecs_task_arn() if self.launcher == "ecs" else None
+        registry.register(self.worker_id, self.launcher, instance)
         reason = "stopped"
         try:
             idle_since = time.monotonic()
@@ -140,9 +160,12 @@ class Worker:
             return self._run_task(task)
 
     def _run_task(self, task: ClaimedTask) -> Execution:
-        registry.seen(self.worker_id, task.id)
+        # The rescuer spares a live worker's lapsed lease only for the task its row names.
+        with best_effort("worker_registry", log, task_id=task.id):
+            registry.seen(self.worker_id, task.id)
         dims = {"task_id": task.id, "worker": self.worker_id, "attempt": task.attempts}
-        metrics.record("orchestrator.task.started", 1, "Count", dims)
+        with best_effort("task_started_metric", log, task_id=task.id):
+            metrics.record("orchestrator.task.started", 1, "Count", dims)
         log.info("task started", extra={"task_type": task.task_type})
         progress = ProgressHook(task.id)
         progress.start(task.task_type, task.workflow_id, task.step_name)
@@ -160,23 +183,32 @@ class Worker:
 
         try:
             execution = self._execute(task, should_stop, progress)
+            seconds = time.monotonic() - started
+            if keeper.lease_lost:
+                log.warning(
+                    "task %s: %s; its outcome is not recorded here", task.id, keeper.stop_reason()
+                )
+                with best_effort("task_finished_metric", log, task_id=task.id):
+                    metrics.record(
+                        "orchestrator.task.finished",
+                        seconds,
+                        "Seconds",
+                        {**dims, "outcome": "lease_lost"},
+                    )
+                progress.finish(False, keeper.stop_reason() or "the lease was lost")
+                self._task_done(False)
+                return execution
+            # The keeper goes on renewing while the outcome is recorded, however long the
+            # database takes to answer.
+            deliver = (
+                self._succeed(task, execution, seconds, dims)
+                if execution.ok
+                else self._fail(task, execution, seconds, dims)
+            )
         finally:
             keeper.stop()
-        seconds = time.monotonic() - started
-        if keeper.lease_lost:
-            log.warning(
-                "task %s: %s; its outcome is not recorded here", task.id, keeper.stop_reason()
-            )
-            metrics.record(
-                "orchestrator.task.finished", seconds, "Seconds", {**dims, "outcome": "lease_lost"}
-            )
-            progress.finish(False, keeper.stop_reason() or "the lease was lost")
-            registry.task_done(self.worker_id, False)
-            return execution
-        if execution.ok:
-            self._succeed(task, execution, seconds, dims)
-        else:
-            self._fail(task, execution, seconds, dims)
+        if deliver:
+            self._deliver(task)
         progress.finish(
             execution.ok,
             (execution.summary if execution.ok else execution.error or "failed")[:500],
@@ -186,7 +218,7 @@ class Worker:
                 "files_modified": len(execution.files_changed),
             },
         )
-        registry.task_done(self.worker_id, execution.ok)
+        self._task_done(execution.ok)
         log.info(
             "task finished",
             extra={
@@ -197,6 +229,47 @@ class Worker:
             },
         )
         return execution
+
+    def _task_done(self, ok: bool) -> None:
+        with best_effort("worker_registry", log):
+            registry.task_done(self.worker_id, ok)
+
+    def _record(self, task: ClaimedTask, write: Callable[[Any], T]) -> T:
+        """``write(conn)`` in one transaction, tried again while the database is unreachable
+        until the attempt's deadline; raises _GaveUp then (the outcome is lost)."""
+        delay = RECORD_RETRY_FIRST_SECONDS
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with connection() as conn:
+                    result = write(conn)
+            except DatabaseUnavailable as error:
+                left = (task.deadline - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    log.error(
+                        "task %s: the outcome could not be recorded before the attempt's "
+                        "deadline (%s tries): %s",
+                        task.id,
+                        tries,
+                        error,
+                    )
+                    raise _GaveUp from error
+                wait = min(left, delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                log.warning(
+                    "task %s: the outcome is kept and recorded when the database answers "
+                    "(try %s failed: %s; next in %.1f s)",
+                    task.id,
+                    tries,
+                    error,
+                    wait,
+                )
+                time.sleep(wait)
+                delay = min(RECORD_RETRY_MAX_SECONDS, delay * 2)
+                continue
+            if tries > 1:
+                log.info("task %s: the outcome is recorded (try %s)", task.id, tries)
+            return result
 
     def _execute(
         self, task: ClaimedTask, should_stop: Callable[[], str | None], progress: ProgressHook
@@ -268,47 +341,57 @@ class Worker:
 
     def _succeed(
         self, task: ClaimedTask, execution: Execution, seconds: float, dims: dict[str, Any]
-    ) -> None:
+    ) -> bool:
+        """Record the success; True when it is recorded and Step Functions is to be told."""
+
+        def write(conn: Any) -> None:
+            artifacts = self._artifacts(conn, task, execution)
+            result = build_result(task, execution, artifacts)
+            self._usage(conn, task, execution)
+            if not queue.complete_task(task.id, self.worker_id, result, conn=conn):
+                raise _LeaseLost
+            metrics.record_many(self._finished_metrics(task, execution, seconds, dims), conn=conn)
+
         try:
-            with connection() as conn:
-                artifacts = self._artifacts(conn, task, execution)
-                result = build_result(task, execution, artifacts)
-                self._usage(conn, task, execution)
-                if not queue.complete_task(task.id, self.worker_id, result, conn=conn):
-                    raise _LeaseLost
-                metrics.record_many(
-                    self._finished_metrics(task, execution, seconds, dims), conn=conn
-                )
+            self._record(task, write)
         except _LeaseLost:
             log.warning("task %s finished after its lease was lost; result dropped", task.id)
-            return
-        self._deliver(task)
+            return False
+        except _GaveUp:
+            return False
+        return True
 
     def _fail(
         self, task: ClaimedTask, execution: Execution, seconds: float, dims: dict[str, Any]
-    ) -> None:
+    ) -> bool:
+        """Record the failed attempt; True when it is recorded and final (Step Functions is
+        to be told; a retryable failure went back to the queue)."""
         error = execution.error or "the task failed"
+
+        def write(conn: Any) -> queue.FailureOutcome:
+            self._usage(conn, task, execution)
+            if execution.diff:
+                self._artifacts(conn, task, Execution(ok=False, diff=execution.diff))
+            outcome = queue.fail_task(
+                task.id,
+                self.worker_id,
+                error,
+                retryable=execution.retryable,
+                error_code=execution.error_code,
+                conn=conn,
+            )
+            if outcome is None:
+                raise _LeaseLost
+            metrics.record_many(self._finished_metrics(task, execution, seconds, dims), conn=conn)
+            return outcome
+
         try:
-            with connection() as conn:
-                self._usage(conn, task, execution)
-                if execution.diff:
-                    self._artifacts(conn, task, Execution(ok=False, diff=execution.diff))
-                outcome = queue.fail_task(
-                    task.id,
-                    self.worker_id,
-                    error,
-                    retryable=execution.retryable,
-                    error_code=execution.error_code,
-                    conn=conn,
-                )
-                if outcome is None:
-                    raise _LeaseLost
-                metrics.record_many(
-                    self._finished_metrics(task, execution, seconds, dims), conn=conn
-                )
+            outcome = self._record(task, write)
         except _LeaseLost:
             log.warning("task %s failed after its lease was lost; nothing recorded", task.id)
-            return
+            return False
+        except _GaveUp:
+            return False
         log.info(
             "task %s attempt %s failed (%s): %s", task.id, task.attempts, outcome.status, error
         )
@@ -316,13 +399,14 @@ class Worker:
             count(Metric.TASKS_DEAD)
         if execution.error_code in _BUDGETS:
             count(Metric.BUDGET_STOPS, budget=_BUDGETS[execution.error_code])
-        if outcome.final:
-            self._deliver(task)
+        return outcome.final
 
     def _deliver(self, task: ClaimedTask) -> None:
+        """Tell Step Functions, with the token it waits on now (read from the task's row, not
+        the one claimed: a retried step refreshes it)."""
         if not task.task_token:
             return
         try:
             outcomes.deliver_task(task.id)
-        except outcomes.DeliveryFailed as error:
+        except (outcomes.DeliveryFailed, DatabaseUnavailable) as error:
             log.warning("outcome of task %s left for the rescuer: %s", task.id, error)

@@ -31,6 +31,17 @@ def by_client_key(conn: Conn, client_key: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def lock_status(conn: Conn, workflow_id: str) -> str:
+    """The workflow's status, its row locked until ``conn`` commits (so that it cannot end
+    while a step is being queued for it); NotFound when there is none."""
+    row = conn.execute(
+        "SELECT status FROM workflows WHERE id = %s FOR UPDATE", (workflow_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no workflow {workflow_id!r}")
+    return str(row["status"])
+
+
 def mark_step(workflow_id: str, state: str, *, waiting: bool = False, conn: Conn) -> None:
     """Record the step the workflow is on (and whether it now waits for an approval)."""
     conn.execute(

@@ -2,28 +2,46 @@
 
 Both payloads are validated here; the prompt and allowed tools of a step come from the
 template catalog unless the payload gives its own (a state machine outside the catalog).
+
+A step runs once. Step Functions may call enqueue_task again for the same step: a Lambda
+Retry after the first call committed its task (the connection dropped as the commit was
+acknowledged, the function timed out after it). Each agent Task sends the execution id and
+``$$.State.EnteredTime``, which stays the same across the Retries of one entry into the state
+(RetryCount counts them) and changes when the state is entered again, as bug-fix's fix is
+after a failed verification; with the state name and the Map item index they are the step's
+key. A call whose key is taken gets the task queued before, with the new task token (a Retry
+is a new attempt of the Task, which Step Functions waits on under a new token); the worker
+answers with the token it reads from the task when it is done, and a task that had already
+finished is answered again at once, to the new token. A step of a workflow that has ended is
+refused (WorkflowEnded) and nothing is queued.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autodev.aws import client
 from autodev.config import get_settings
-from autodev.db import connection
-from autodev.errors import InvalidInput
+from autodev.db import DatabaseUnavailable, connection
+from autodev.errors import AutodevError, InvalidInput
 from autodev.observability import best_effort_failed, child_logger, correlated
-from autodev.orchestrator.queue import TaskSpec, submit_task
+from autodev.orchestrator import outcomes, queue
+from autodev.orchestrator.queue import TaskSpec
 from autodev.workflows import approvals
 from autodev.workflows.catalog import get_template, render_prompt
 from autodev.workflows.finish import finish_workflow
-from autodev.workflows.models import Approval, WorkflowResult
-from autodev.workflows.records import mark_step, workflow_budget
+from autodev.workflows.models import FINAL_STATUSES, Approval, WorkflowResult
+from autodev.workflows.records import lock_status, mark_step, workflow_budget
 
 log = child_logger(__name__)
+
+
+class WorkflowEnded(AutodevError):
+    """A step was asked for a workflow that has already ended; nothing was queued."""
 
 
 class _Payload(BaseModel):
@@ -43,6 +61,24 @@ class EnqueueRequest(_Payload):
     item_index: int | None = Field(default=None, ge=0)
     prompt: str | None = None
     allowed_tools: list[str] | None = None
+    # $$.Execution.Id and $$.State.EnteredTime: with the state and the item, the step's key.
+    # Optional, so that executions started before they were sent still run (without the key).
+    execution_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    state_entered_at: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("state_entered_at")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            datetime.fromisoformat(value)  # a ValueError is reported as a validation error
+        return value
+
+    def step_key(self) -> str | None:
+        """The key of this attempt of the step (None without the execution's details)."""
+        if self.execution_id is None or self.state_entered_at is None:
+            return None
+        parts = [self.execution_id, self.state, self.state_entered_at, self.item_index]
+        return json.dumps(parts, separators=(",", ":"))
 
 
 class ApprovalRequest(_Payload):
@@ -70,7 +106,11 @@ def parse(model: type[BaseModel], event: Any) -> Any:
 
 
 def enqueue_step(request: EnqueueRequest) -> str:
-    """Queue the agent task of a step, keeping its task token server-side; return the task id."""
+    """Queue the agent task of a step, keeping its task token server-side; return the task id.
+
+    Called again for the same attempt of the step (a Retry), it returns the task queued the
+    first time and gives it the new token. Refuses (WorkflowEnded) a workflow that has ended.
+    """
     template = get_template(request.template)
     step = template.step(request.step)
     prompt = request.prompt or render_prompt(template, step, request.context)
@@ -83,13 +123,27 @@ def enqueue_step(request: EnqueueRequest) -> str:
         if request.item_index is None
         else f"{request.state} #{request.item_index + 1}"
     )
+    key = request.step_key()
+    if key is None:
+        log.warning(
+            "step %r of workflow %s came without its execution id and entered time; "
+            "a retry of it would be queued again",
+            name,
+            request.workflow_id,
+        )
     settings = get_settings()
     with connection() as conn:
+        status = lock_status(conn, request.workflow_id)
+        if status in FINAL_STATUSES:
+            raise WorkflowEnded(
+                f"workflow {request.workflow_id} has already ended ({status}); "
+                f"its step {name!r} was not queued"
+            )
         budget = workflow_budget(request.workflow_id, conn=conn).limit_usd
         task_budget = (
             settings.task_budget_usd if budget is None else min(settings.task_budget_usd, budget)
         )
-        task_id = submit_task(
+        submitted = queue.submit(
             TaskSpec(
                 task_type=step.task_type,
                 prompt=prompt,
@@ -105,11 +159,30 @@ def enqueue_step(request: EnqueueRequest) -> str:
                 workflow_id=request.workflow_id,
                 step_name=name,
                 task_token=request.task_token,
+                step_key=key,
             ),
             conn=conn,
         )
         mark_step(request.workflow_id, name, conn=conn)
-    return task_id
+    if not submitted.created:
+        log.info(
+            "step %r was queued before (a retry): task %s (%s) now answers the new token",
+            name,
+            submitted.id,
+            submitted.status,
+        )
+        if submitted.finished:
+            _answer_again(submitted.id)
+    return submitted.id
+
+
+def _answer_again(task_id: str) -> None:
+    """Send a finished task's outcome to the token its step waits on now (the one it had is
+    spent: its attempt failed). What cannot be sent now the rescuer sends from the outbox."""
+    try:
+        outcomes.deliver_task(task_id)
+    except (outcomes.DeliveryFailed, DatabaseUnavailable) as error:
+        log.warning("outcome of task %s left for the rescuer: %s", task_id, error)
 
 
 def open_approval(request: ApprovalRequest) -> Approval:

@@ -26,8 +26,12 @@ from autodev.orchestrator.queue.models import (
     ERROR_WORKER_LOST,
     PRIORITIES,
     ClaimedTask,
+    ExpiredLease,
     FailureOutcome,
+    RenewedLease,
+    SubmittedTask,
     TaskSpec,
+    attempt_deadline,
 )
 
 # Backoff between attempts: TASK_RETRY_BACKOFF_MS * 2^(attempt-1), capped, with full jitter.
@@ -45,16 +49,40 @@ def backoff_seconds(
 
 
 def submit_task(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> str:
-    """Queue a task and return its id."""
+    """Queue a task and return its id (with a step key: the task already queued for it)."""
+    return submit(spec, conn=conn).id
+
+
+# A spec whose step key is taken is the same attempt of the same step, asked for again (a
+# Lambda Retry after the first call committed): it gets the task already there. Step Functions
+# waits on the newest token now, so the task takes it, and an outcome already sent (to the old
+# token) is sent again to the new one.
+_SUBMIT = """
+    INSERT INTO autonomous_tasks AS t (id, workflow_id, step_name, task_type, prompt, context,
+        allowed_tools, max_turns, budget_usd, priority, task_token, timeout_ms, max_attempts,
+        step_key)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (step_key) WHERE step_key IS NOT NULL DO UPDATE SET
+        task_token = EXCLUDED.task_token,
+        outcome_sent_at = CASE WHEN t.status IN ('succeeded', 'failed', 'dead', 'cancelled')
+                               THEN NULL ELSE t.outcome_sent_at END,
+        queued_heartbeat_at = CASE WHEN t.status = 'queued' THEN now()
+                                   ELSE t.queued_heartbeat_at END,
+        updated_at = now()
+    RETURNING t.id::text AS id, t.status, (t.xmax = 0) AS created
+"""
+
+
+def submit(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> SubmittedTask:
+    """Queue a task; with a step key already taken, return that task (its token refreshed)."""
     if spec.priority not in PRIORITIES:
         choices = ", ".join(PRIORITIES)
         raise InvalidInput(f"priority must be one of {choices}, not {spec.priority!r}")
     if not spec.prompt.strip():
         raise InvalidInput("a task needs a prompt")
     settings = get_settings()
-    task_id = str(uuid.uuid4())
     params = (
-        task_id,
+        str(uuid.uuid4()),
         spec.workflow_id,
         spec.step_name,
         spec.task_type,
@@ -67,16 +95,12 @@ def submit_task(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) 
         spec.task_token,
         spec.timeout_ms or settings.orchestrator_timeout,
         spec.max_attempts or settings.task_max_attempts,
+        spec.step_key,
     )
     with in_transaction(conn) as tx:
-        tx.execute(
-            """INSERT INTO autonomous_tasks (id, workflow_id, step_name, task_type, prompt,
-                   context, allowed_tools, max_turns, budget_usd, priority, task_token,
-                   timeout_ms, max_attempts)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            params,
-        )
-    return task_id
+        row = tx.execute(_SUBMIT, params).fetchone()
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE returns the row either way
+    return SubmittedTask(str(row["id"]), bool(row["created"]), str(row["status"]))
 
 
 _CLAIM = """
@@ -86,6 +110,7 @@ _CLAIM = """
         lease_expires_at = now() + make_interval(secs => %(lease)s),
         attempts = attempts + 1,
         started_at = coalesce(started_at, now()),
+        claimed_at = now(),
         updated_at = now()
     WHERE id = (
         SELECT id FROM autonomous_tasks
@@ -95,7 +120,8 @@ _CLAIM = """
         LIMIT 1
     )
     RETURNING id, workflow_id, step_name, task_type, prompt, context, allowed_tools, max_turns,
-        budget_usd, priority, timeout_ms, attempts, max_attempts, task_token, lease_expires_at
+        budget_usd, priority, timeout_ms, attempts, max_attempts, task_token, lease_expires_at,
+        claimed_at
 """
 
 
@@ -121,17 +147,59 @@ def claim_next(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
         max_attempts=int(row["max_attempts"]),
         task_token=_opt_str(row["task_token"]),
         lease_expires_at=row["lease_expires_at"],
+        claimed_at=row["claimed_at"],
     )
 
 
-def renew_lease(task_id: str, worker_id: str, lease_seconds: float) -> bool:
-    """Extend the lease; False means this worker no longer holds it and must stop."""
+def renew_lease(task_id: str, worker_id: str, lease_seconds: float) -> RenewedLease | None:
+    """Extend the lease; None means this worker no longer holds it and must stop.
+
+    The renewal carries the task token Step Functions waits on now (a retried step refreshes
+    it), for the worker's heartbeats.
+    """
+    with connection() as conn:
+        row = conn.execute(
+            """UPDATE autonomous_tasks
+               SET lease_expires_at = now() + make_interval(secs => %s), updated_at = now()
+               WHERE id = %s AND status = 'running' AND lease_owner = %s
+               RETURNING task_token""",
+            (lease_seconds, task_id, worker_id),
+        ).fetchone()
+    return None if row is None else RenewedLease(_opt_str(row["task_token"]))
+
+
+def expired_leases(limit: int = 100) -> list[ExpiredLease]:
+    """Running tasks whose lease has lapsed, with their owner and their attempt's deadline."""
+    with connection() as conn:
+        rows = conn.execute(
+            """SELECT id::text, lease_owner, coalesce(claimed_at, started_at) AS claimed_at,
+                      timeout_ms
+               FROM autonomous_tasks
+               WHERE status = 'running' AND lease_expires_at < now()
+               ORDER BY lease_expires_at LIMIT %s""",
+            (limit,),
+        ).fetchall()
+    return [
+        ExpiredLease(
+            str(row["id"]),
+            str(row["lease_owner"]),
+            attempt_deadline(row["claimed_at"], int(row["timeout_ms"])),
+        )
+        for row in rows
+    ]
+
+
+def extend_expired_lease(lease: ExpiredLease, lease_seconds: float) -> bool:
+    """Give a live owner's lapsed lease another term, never past its attempt's deadline;
+    False when the lease was renewed, rescued or finished meanwhile, or the deadline passed."""
     with connection() as conn:
         cursor = conn.execute(
             """UPDATE autonomous_tasks
-               SET lease_expires_at = now() + make_interval(secs => %s), updated_at = now()
-               WHERE id = %s AND status = 'running' AND lease_owner = %s""",
-            (lease_seconds, task_id, worker_id),
+               SET lease_expires_at = least(now() + make_interval(secs => %s), %s),
+                   updated_at = now()
+               WHERE id = %s AND status = 'running' AND lease_owner = %s
+                 AND lease_expires_at < now() AND %s > now()""",
+            (lease_seconds, lease.deadline, lease.task_id, lease.owner, lease.deadline),
         )
         return cursor.rowcount == 1
 

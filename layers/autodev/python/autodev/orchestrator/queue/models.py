@@ -8,7 +8,7 @@ to answer Step Functions).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +28,17 @@ ERROR_WORKFLOW_BUDGET = "Autodev.WorkflowBudgetExceeded"
 ERROR_TURN_LIMIT = "Autodev.TurnLimitReached"
 ERROR_REPEATED = "Autodev.RepeatedError"
 
+# How long after an attempt's time limit its worker may still record the outcome (a slow or
+# briefly unreachable database), and the rescuer leaves a live worker's lease alone.
+RECORD_GRACE_SECONDS = 120.0
+
+
+def attempt_deadline(claimed_at: datetime, timeout_ms: int) -> datetime:
+    """When an attempt claimed at ``claimed_at`` must have recorded its outcome: its time
+    limit plus ``RECORD_GRACE_SECONDS``. The worker stops trying to record it then, and the
+    rescuer takes the task back from a worker that is still alive."""
+    return claimed_at + timedelta(milliseconds=timeout_ms, seconds=RECORD_GRACE_SECONDS)
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -45,6 +56,40 @@ class TaskSpec:
     workflow_id: str | None = None
     step_name: str | None = None
     task_token: str | None = None
+    # The attempt of a workflow step this task runs (see migration 0008): submitting a spec
+    # with the key of a task already queued returns that task and refreshes its token.
+    step_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    """What submitting a task did: queued a new one, or found the one with its step key."""
+
+    id: str
+    created: bool
+    status: str
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class RenewedLease:
+    """A lease renewed, with the task token Step Functions waits on now (a retried step
+    refreshes it, so a worker heartbeats and answers with this one, not the one it claimed)."""
+
+    task_token: str | None
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    """A running task whose lease has lapsed: its owner died, or is alive but could not renew
+    (the database was unreachable)."""
+
+    task_id: str
+    owner: str
+    deadline: datetime
 
 
 @dataclass(frozen=True)
@@ -66,6 +111,12 @@ class ClaimedTask:
     max_attempts: int
     task_token: str | None
     lease_expires_at: datetime
+    claimed_at: datetime
+
+    @property
+    def deadline(self) -> datetime:
+        """When this attempt must have recorded its outcome (see ``attempt_deadline``)."""
+        return attempt_deadline(self.claimed_at, self.timeout_ms)
 
 
 @dataclass(frozen=True)
