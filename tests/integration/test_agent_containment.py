@@ -31,7 +31,7 @@ from autodev.orchestrator.launchers import LocalProcessLauncher
 from autodev.orchestrator.queue import TaskSpec
 from tests.conftest import TEST_STATE_DIR
 
-pytestmark = pytest.mark.skipif(
+as_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="the agent gets a user of its own only when the worker is root"
 )
 
@@ -97,6 +97,7 @@ def _transcript(status: queue.TaskStatus) -> list[dict[str, Any]]:
     return [json.loads(line) for line in str(artifact.body).splitlines()]
 
 
+@as_root
 def test_the_agent_cannot_read_the_worker_its_secrets_or_other_workspaces_nor_write_outside(
     state_dir: Path,
 ) -> None:
@@ -191,6 +192,7 @@ def _processes_of(task_id: str, marker: str) -> list[psutil.Process]:
     return found
 
 
+@as_root
 def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path) -> None:
     marker = f"autodev-orphan-{uuid.uuid4().hex[:8]}"
     sleeper = f'python3 -c "import time; time.sleep(300)" {marker}'
@@ -218,3 +220,29 @@ def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path)
     worker.send_signal(signal.SIGKILL)
     wait_for(lambda: not _processes_of(task_id, marker), timeout=20, what="no agent left")
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_guard_kills_an_uncontained_agents_whole_tree_when_its_worker_goes() -> None:
+    """A worker that is not root runs the agent as itself: the guard still ends the agent's
+    tree, including what left its process group and session."""
+    marker = f"autodev-guarded-{uuid.uuid4().hex[:8]}"
+    sleeper = f'python3 -c "import time; time.sleep(300)" {marker}'
+    containment = Containment(None)  # what a worker that is not root has
+    agent = psutil.Popen(
+        ["bash", "-c", f"setsid {sleeper} & exec {sleeper}"],
+        start_new_session=True,
+    )
+    containment.started(agent.pid)
+
+    def tree() -> list[psutil.Process]:
+        return [
+            process
+            for process in psutil.process_iter(["cmdline", "status"])
+            if marker in " ".join(process.info["cmdline"] or [])
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+        ]
+
+    wait_for(lambda: len(tree()) == 2, timeout=10, what="the agent and its daemon")
+    containment.close()  # the guard's pipe closes, as when the worker dies
+    wait_for(lambda: not tree(), timeout=10, what="the agent's tree to be gone")
+    agent.wait(timeout=5)

@@ -5,9 +5,11 @@ starts in milliseconds), in a session of its own so that a signal to the worker'
 group does not reach it. It reads its stdin, a pipe whose only writer is the worker:
 
 - ``watch PID`` / ``done PID``: a Claude Code CLI the worker started, and its end;
+- ``kill SIGNAL``: send SIGNAL to every process of the agent's uid now (answered ``killed``
+  on stdout): ``kill(-1)`` from a child that has become that uid, one call that reaches every
+  process of the uid and that no fork can slip past;
 - end of file: the worker is gone (exited, or killed with SIGKILL: the kernel closes the
-  pipe either way). The guard then kills every process of the agent's uid (``kill(-1)`` from
-  a child that has become that uid: one call, which no fork can slip past), and the process
+  pipe either way). The guard then kills every process of the agent's uid, and the process
   trees of the CLIs still watched (the only way to find an agent that runs as the worker's own
   user), and exits.
 
@@ -72,14 +74,15 @@ def _kill_trees(roots: set[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _kill_user(uid: int, gid: int) -> None:
+def _kill_user(uid: int, gid: int, signum: int) -> None:
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked child
         try:
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # no process of the uid is left
+                os.kill(-1, signum)
         finally:
             os._exit(0)
     os.waitpid(child, 0)
@@ -93,15 +96,21 @@ def main(argv: list[str]) -> int:
     watched: set[int] = set()
     for raw in sys.stdin.buffer:
         words = raw.decode(errors="replace").split()
-        if len(words) == 2 and words[1].isdigit():
-            if words[0] == "watch":
-                watched.add(int(words[1]))
-            elif words[0] == "done":
-                watched.discard(int(words[1]))
+        if len(words) != 2 or not words[1].isdigit():
+            continue
+        if words[0] == "watch":
+            watched.add(int(words[1]))
+        elif words[0] == "done":
+            watched.discard(int(words[1]))
+        elif words[0] == "kill":
+            if uid is not None:
+                _kill_user(uid, gid, int(words[1]))
+            sys.stdout.write("killed\n")
+            sys.stdout.flush()
     if watched:
         _kill_trees(watched)
     if uid is not None:
-        _kill_user(uid, gid)
+        _kill_user(uid, gid, signal.SIGKILL)
     return 0
 
 

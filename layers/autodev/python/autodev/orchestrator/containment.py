@@ -30,12 +30,14 @@ import fcntl
 import os
 import pwd
 import re
+import select
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,24 +232,48 @@ def unreachable_part(path: Path, user: AgentUser) -> Path | None:
 
 
 class _Guard:
-    """The worker's end of the agent guard: a pipe only the worker writes to."""
+    """The worker's end of the agent guard: a pipe only the worker writes to, and its answers."""
 
     def __init__(self, user: AgentUser | None, lock: int | None) -> None:
         args = [str(user.uid), str(user.gid)] if user else ["-", "-"]
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-S", str(GUARD_SCRIPT), *args],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             pass_fds=(lock,) if lock is not None else (),
             start_new_session=True,
         )
         self._lock = threading.Lock()
 
-    def tell(self, word: str, pid: int) -> None:
-        with self._lock, contextlib.suppress(BrokenPipeError, ValueError):
-            assert self.process.stdin is not None
-            self.process.stdin.write(f"{word} {pid}\n".encode())
+    def tell(self, word: str, number: int) -> bool:
+        with self._lock:
+            return self._send(word, number)
+
+    def _send(self, word: str, number: int) -> bool:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(f"{word} {number}\n".encode())
             self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return False
+        return True
+
+    def kill(self, signum: int, timeout: float = 10.0) -> bool:
+        """Have the guard signal every process of the agent's uid; False if it did not answer."""
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        with self._lock:
+            if not self._send("kill", signum):
+                return False
+            answer = b""
+            deadline = time.monotonic() + timeout
+            while not answer.endswith(b"\n"):
+                ready, _, _ = select.select([descriptor], [], [], deadline - time.monotonic())
+                chunk = os.read(descriptor, 64) if ready else b""
+                if not chunk:
+                    return False
+                answer += chunk
+            return answer == b"killed\n"
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(BrokenPipeError, ValueError):
@@ -279,9 +305,9 @@ class Containment:
             )
             return cls(None)
         user, lock = _take_free(candidate_users(settings.autodev_agent_user, worker_uid))
-        # A worker that held this uid before may have died before its guard could act.
-        signal_user(user.uid, signal.SIGKILL)
         containment = cls(user, lock)
+        # A worker that held this uid before may have died before its guard could act.
+        containment.signal(signal.SIGKILL)
         containment.reclaim_orphans(settings.workspace_root)
         log.info("agent sessions run as %s (gid %s)", user.name, user.gid)
         return containment
@@ -350,22 +376,27 @@ class Containment:
     def finished(self, pid: int) -> None:
         self._guard.tell("done", pid)
 
+    def signal(self, signum: int) -> None:
+        """Signal every process of the agent's user (through the guard: one ``kill(-1)``)."""
+        if self.user is not None and not self._guard.kill(signum):
+            log.warning("the agent guard did not answer; signalling uid %s itself", self.user.uid)
+            signal_user(self.user.uid, signum)
+
     def stop(self, process: subprocess.Popen[bytes], grace: float) -> None:
         """End the session now: SIGTERM, and SIGKILL for what is left after ``grace``."""
         if self.user is None:
             kill_tree(process, grace)
         else:
-            signal_user(self.user.uid, signal.SIGTERM)
+            self.signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=grace)
-            signal_user(self.user.uid, signal.SIGKILL)
+            self.signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
 
     def sweep(self) -> None:
         """Kill whatever the session left running (a background command), before the next."""
-        if self.user is not None:
-            signal_user(self.user.uid, signal.SIGKILL)
+        self.signal(signal.SIGKILL)
 
     def close(self) -> None:
         self._guard.close()

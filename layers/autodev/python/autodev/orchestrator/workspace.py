@@ -2,8 +2,9 @@
 
 Each attempt gets a new directory ``<root>/<task id>-<attempt>/`` holding ``repo/`` (Claude
 Code's working directory) and ``home/`` (its HOME, so nothing of the worker's home is seen or
-changed); ``containment`` hands both to the agent's user for the session, ``.git`` excepted. ``repo/`` holds the task's files from ``context["files"]``, or a copy (a clone, for
-a git URL) of the configured Salesforce DX repository. It becomes a git repository with a
+changed); ``containment`` hands both to the agent's user for the session, ``.git`` excepted.
+``repo/`` holds the task's files from ``context["files"]``, or a copy (a clone, for a git URL)
+of the configured Salesforce DX repository. It becomes a git repository with a
 baseline commit before Claude Code runs, so the diff of the task's changes is a real
 ``git diff``. The changes earlier steps of the same workflow made (their diffs) are applied
 and committed first, so a verify step sees the fix that the fix step made.
