@@ -95,6 +95,15 @@ class ClaudeCodeTaskRunner:
         settings = self.settings
         provider = settings.model_provider
         hook: ProgressHook = progress
+        budget = self._budget(task)
+        if budget is not None and budget <= 0:
+            return Execution(
+                ok=False,
+                provider=provider.value,
+                error="the workflow has spent its budget; the step was not started",
+                error_code=queue.ERROR_WORKFLOW_BUDGET,
+                retryable=False,
+            )
         try:
             space = workspace.prepare(
                 self.root,
@@ -111,7 +120,7 @@ class ClaudeCodeTaskRunner:
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
         try:
-            execution = self._run_session(task, space, containment, should_stop, hook)
+            execution = self._run_session(task, space, containment, budget, should_stop, hook)
         finally:
             # Before the worker's git reads the workspace: nothing in it is the agent's then.
             containment.take_back(space.repo, space.home)
@@ -127,6 +136,7 @@ class ClaudeCodeTaskRunner:
         task: ClaimedTask,
         space: workspace.Workspace,
         containment: Containment,
+        budget: float | None,
         should_stop: StopCheck,
         hook: ProgressHook,
     ) -> Execution:
@@ -149,15 +159,6 @@ class ClaudeCodeTaskRunner:
             )
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
-        budget = self._budget(task)
-        if budget is not None and budget <= 0:
-            return Execution(
-                ok=False,
-                provider=provider.value,
-                error="the workflow has spent its budget; the step was not started",
-                error_code=queue.ERROR_WORKFLOW_BUDGET,
-                retryable=False,
-            )
         monitor = SessionMonitor(space.repo)
         transcript: list[dict[str, Any]] = []
         hook.update(stage="Claude Code", stage_progress=0, status_message="starting Claude Code")
