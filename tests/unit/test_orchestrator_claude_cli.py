@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,9 @@ import pytest
 from autodev.config import load_settings
 from autodev.errors import ConfigError
 from autodev.orchestrator import claude_cli
+from autodev.orchestrator.agent_users import AgentUser, ContainmentError, candidate_users
 from autodev.orchestrator.claude_cli import SessionOptions
-from autodev.orchestrator.containment import (
-    AgentUser,
-    ContainmentError,
-    candidate_users,
-    unreachable_part,
-)
+from autodev.orchestrator.containment import unreachable_part
 
 CLI = Path("/opt/claude")
 
@@ -60,7 +57,7 @@ def test_the_command_passes_every_value_bound_to_its_flag_and_no_prompt() -> Non
     assert not [arg for arg in no_budget if arg.startswith("--max-budget-usd")]
 
 
-def _line(message: dict[str, object]) -> bytes:
+def _line(message: Mapping[str, object]) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 

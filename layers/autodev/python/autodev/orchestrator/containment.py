@@ -11,7 +11,7 @@ root, in CI) every session runs as an unprivileged uid of its own:
   to it for the session and taken back after (the repository's ``.git`` stays the worker's, so
   nothing the agent writes changes what the worker's own git runs). The rest of the machine
   is not its to write, apart from the system's world-writable temporary directories.
-- Each worker takes one uid from ``AUTODEV_AGENT_USER`` (a user, or a range of uids) and
+- Each worker takes one uid from ``AUTODEV_AGENT_USER`` (``agent_users``: a user, or a range) and
   holds a lock on it while it lives, so two workers' agents never share a uid and cannot read
   or signal each other.
 - Ending a session ends every process of that uid, including what Claude Code started in
@@ -26,120 +26,33 @@ session.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import pwd
-import re
 import select
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autodev.config import Settings
-from autodev.errors import AutodevError
 from autodev.observability import child_logger
+from autodev.orchestrator.agent_users import (
+    AgentUser,
+    ContainmentError,
+    candidate_users,
+    take_free,
+)
 
 log = child_logger(__name__)
 
 GUARD_SCRIPT = Path(__file__).with_name("agent_guard.py")
-# The locks that give each worker its own agent uid; root's, not the agents'.
-LOCK_DIR_NAME = "autodev-agent-users"
 # The agent's files are its own; the worker reads them as root after taking them back.
 AGENT_UMASK = 0o077
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
 _KILL_ROUNDS = 50
-
-
-class ContainmentError(AutodevError):
-    """The agent cannot be contained as configured (a bad user, no free uid, a workspace the
-    agent's user cannot reach)."""
-
-
-@dataclass(frozen=True)
-class AgentUser:
-    uid: int
-    gid: int
-    name: str
-
-
-def candidate_users(spec: str, worker_uid: int) -> list[AgentUser]:
-    """The users ``AUTODEV_AGENT_USER`` names: a user name, a uid, or a range ``FIRST-LAST``."""
-    spec = spec.strip()
-    users: list[AgentUser]
-    matched = _RANGE.match(spec)
-    if matched:
-        first, last = int(matched.group(1)), int(matched.group(2))
-        if first > last or last - first > 100_000:
-            raise ContainmentError(
-                f"AUTODEV_AGENT_USER range {spec} is not valid: expected FIRST-LAST, FIRST <= "
-                "LAST, at most 100000 uids"
-            )
-        users = [AgentUser(uid, uid, f"uid {uid}") for uid in range(first, last + 1)]
-    elif spec.isdigit():
-        uid = int(spec)
-        try:
-            gid = pwd.getpwuid(uid).pw_gid
-        except KeyError:
-            gid = uid  # a uid with no account: its own group number, which nothing else uses
-        users = [AgentUser(uid, gid, f"uid {uid}")]
-    else:
-        try:
-            entry = pwd.getpwnam(spec)
-        except KeyError:
-            raise ContainmentError(
-                f"AUTODEV_AGENT_USER names the user {spec!r}, which does not exist on this machine"
-            ) from None
-        users = [AgentUser(entry.pw_uid, entry.pw_gid, spec)]
-    if any(user.uid in (0, worker_uid) for user in users):
-        raise ContainmentError(
-            "AUTODEV_AGENT_USER must name an unprivileged user other than the worker's own "
-            f"(got {spec})"
-        )
-    return users
-
-
-def _lock_dir() -> Path:
-    """A directory only this (root) user may use, for the uid locks of every worker here."""
-    directory = Path(tempfile.gettempdir()) / LOCK_DIR_NAME
-    with contextlib.suppress(FileExistsError):
-        directory.mkdir(mode=0o700)
-    info = directory.lstat()
-    if (
-        not stat.S_ISDIR(info.st_mode)
-        or info.st_uid != os.geteuid()
-        or stat.S_IMODE(info.st_mode) & 0o077
-    ):
-        raise ContainmentError(
-            f"{directory} must be a directory of uid {os.geteuid()} that nobody else can use; "
-            "remove it and start the worker again"
-        )
-    return directory
-
-
-def _take_free(users: list[AgentUser]) -> tuple[AgentUser, int]:
-    directory = _lock_dir()
-    for user in users:
-        descriptor = os.open(
-            directory / f"{user.uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
-        )
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            continue
-        return user, descriptor
-    raise ContainmentError(
-        f"all {len(users)} agent user(s) of AUTODEV_AGENT_USER are taken by other workers on "
-        "this machine; give it a larger range"
-    )
 
 
 def processes_of(uid: int) -> list[Any]:
@@ -304,7 +217,7 @@ class Containment:
                 worker_uid,
             )
             return cls(None)
-        user, lock = _take_free(candidate_users(settings.autodev_agent_user, worker_uid))
+        user, lock = take_free(candidate_users(settings.autodev_agent_user, worker_uid))
         containment = cls(user, lock)
         # A worker that held this uid before may have died before its guard could act.
         containment.signal(signal.SIGKILL)
