@@ -1,20 +1,25 @@
 """Step overhead: one agent step run by the worker's runner against the CLI spawned directly.
 
 Both play the same scripted session (a Read, then an answer) against the same scripted model
-server, with the same scrubbed environment, command line and user, in alternating rounds; each
-is timed from spawn to exit. The runner's step is what the worker does for every step around
-the CLI: hand the workspace to the agent's user, start the CLI (as that user, in its own
-session, the prompt on stdin), read and interpret its stream of events, end whatever the
-session left running, take the workspace back. Its agent guard and agent user are set up once
-per worker, as in the worker, outside the rounds. ``AUTODEV_BENCH_STEPS`` sets the rounds.
+server, with the same scrubbed environment, command line and user, in rounds that alternate
+which goes first; each is timed from spawn to exit, and the medians are compared. The runner's
+step is what the worker does for every step around the CLI: hand the workspace to the agent's
+user, start the CLI (as that user, in its own session, the prompt on stdin), read and
+interpret its stream of events, end whatever the session left running, take the workspace
+back. Its agent guard and agent user are set up once per worker, as in the worker, outside
+the rounds. The scripted model server runs in a process of its own, as on the local stack (in
+this one it would take turns with the runner's threads). ``AUTODEV_BENCH_STEPS`` sets the
+rounds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,8 +29,6 @@ from typing import Any
 import pytest
 
 from autodev.config import Settings, load_settings
-from autodev.local.model.script import script_from_json
-from autodev.local.model.server import ScriptedModelServer
 from autodev.models import providers
 from autodev.orchestrator import claude_cli, workspace
 from autodev.orchestrator.containment import Containment
@@ -36,6 +39,38 @@ from tests.conftest import TEST_STATE_DIR
 
 ROUNDS = int(os.environ.get("AUTODEV_BENCH_STEPS", "3"))
 PROMPT = "Read the README and say what it holds."
+
+
+SESSION = [
+    {"text": "Reading.", "tool_calls": [{"name": "Read", "input": {"file_path": "README.md"}}]},
+    {"text": "[scripted model] It says hello."},
+]
+_SERVER = """
+import json, sys
+from autodev.local.model.script import script_from_json
+from autodev.local.model.server import ScriptedModelServer
+server = ScriptedModelServer().start()
+print(server.register(script_from_json(json.loads(sys.argv[1]))), flush=True)
+sys.stdin.read()  # until the benchmark closes it
+"""
+
+
+@pytest.fixture
+def model_url() -> Iterator[str]:
+    """The URL of a scripted model server, in its own process, playing SESSION."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, json.dumps(SESSION)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    assert server.stdin is not None
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
 
 
 @pytest.fixture
@@ -97,42 +132,29 @@ def _direct_step(settings: Settings, containment: Containment, space: workspace.
 
 
 def test_step_overhead_against_the_cli_spawned_directly(
-    bench: BenchReport, bench_dir: Path
+    bench: BenchReport, bench_dir: Path, model_url: str
 ) -> None:
-    session = script_from_json(
-        [
-            {
-                "text": "Reading.",
-                "tool_calls": [{"name": "Read", "input": {"file_path": "README.md"}}],
-            },
-            {"text": "[scripted model] It says hello."},
-        ]
+    settings = load_settings(
+        autodev_model_provider="scripted",
+        autodev_scripted_model_url=model_url,
+        autodev_workspace_dir=bench_dir / "workspaces",
     )
-    with ScriptedModelServer() as server:
-        url = server.register(session)
-        settings = load_settings(
-            autodev_model_provider="scripted",
-            autodev_scripted_model_url=url,
-            autodev_workspace_dir=bench_dir / "workspaces",
-        )
-        containment = Containment.for_worker(settings)
-        try:
-            runner: list[float] = []
-            direct: list[float] = []
-            for number in range(ROUNDS):
-                for name, timings, step in (
-                    ("runner", runner, _runner_step),
-                    ("direct", direct, _direct_step),
-                ):
-                    space = workspace.prepare(
-                        settings.workspace_root,
-                        f"{name}-{number}",
-                        context={"files": {"README.md": "hello\n"}},
-                        source=None,
-                    )
-                    timings.append(step(settings, containment, space))
-        finally:
-            containment.close()
+    containment = Containment.for_worker(settings)
+    runner: list[float] = []
+    direct: list[float] = []
+    steps = [("runner", runner, _runner_step), ("direct", direct, _direct_step)]
+    try:
+        for number in range(ROUNDS):
+            for name, timings, step in steps if number % 2 else reversed(steps):
+                space = workspace.prepare(
+                    settings.workspace_root,
+                    f"{name}-{number}",
+                    context={"files": {"README.md": "hello\n"}},
+                    source=None,
+                )
+                timings.append(step(settings, containment, space))
+    finally:
+        containment.close()
     row = bench.record(
         "step overhead",
         statistics.median(runner),

@@ -58,8 +58,9 @@ def state_dir(
 
 def _launch_worker() -> int:
     """A Claude Code worker process, started as the local stack's scaler starts one, with a
-    secret of the worker's in its environment."""
-    env = {**os.environ, "ANTHROPIC_API_KEY_BACKUP": ENV_CANARY}
+    secret of the worker's in its environment (and the stack's signing secret in the
+    environment it is started from)."""
+    env = {**os.environ, "ANTHROPIC_API_KEY_BACKUP": ENV_CANARY, "SLACK_SIGNING_SECRET": ENV_CANARY}
     (pid,) = LocalProcessLauncher(get_settings(), env=env).launch(1)
     return int(pid)
 
@@ -209,6 +210,9 @@ def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path)
     ]
     task_id = _submit(session)
     worker = psutil.Process(_launch_worker())
+    # The worker has no use for the Slack signing secret, so it is not given it.
+    assert "SLACK_SIGNING_SECRET" not in worker.environ()
+    assert worker.environ()["ANTHROPIC_API_KEY_BACKUP"] == ENV_CANARY
 
     def running() -> list[psutil.Process] | None:
         found = _processes_of(task_id, marker)

@@ -15,7 +15,7 @@ from autodev.errors import ConfigError
 from autodev.orchestrator import claude_cli
 from autodev.orchestrator.agent_users import AgentUser, ContainmentError, candidate_users
 from autodev.orchestrator.claude_cli import SessionOptions
-from autodev.orchestrator.containment import unreachable_part
+from autodev.orchestrator.containment import Containment, unreachable_part
 
 CLI = Path("/opt/claude")
 
@@ -177,3 +177,18 @@ def test_the_first_directory_the_agent_cannot_pass_is_named(tmp_path: Path) -> N
     assert unreachable_part(inner, stranger) in (closed, *closed.parents)
     closed.chmod(0o711)
     assert unreachable_part(inner, AgentUser(os.geteuid(), os.getegid(), "me")) is None
+
+
+def test_a_worker_that_is_not_root_warns_that_the_agent_runs_as_itself(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    containment = Containment.for_worker(load_settings())
+    try:
+        assert not containment.contained
+        assert containment.popen_options() == {}
+    finally:
+        containment.close()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "not root" in warning
+    assert "can read what the worker can" in warning
