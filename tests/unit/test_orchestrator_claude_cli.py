@@ -163,6 +163,19 @@ def test_an_agent_user_that_would_not_contain_it_is_refused(spec: str, message: 
         candidate_users(spec, worker_uid=0)
 
 
+def test_an_account_that_can_log_in_is_never_the_agents_user() -> None:
+    """Every process of the agent's user ends with each session: never a person's account."""
+    login = next(
+        (e for e in pwd.getpwall() if e.pw_uid != 0 and Path(e.pw_shell).name == "bash"), None
+    )
+    if login is None:
+        pytest.skip("no account with a login shell on this machine")
+    with pytest.raises(ContainmentError, match="an account that can log in"):
+        candidate_users(login.pw_name, worker_uid=0)
+    with pytest.raises(ContainmentError, match="an account that can log in"):
+        candidate_users(f"{login.pw_uid}-{login.pw_uid + 1}", worker_uid=0)
+
+
 def test_a_malformed_agent_user_setting_stops_start_up_naming_it() -> None:
     with pytest.raises(ConfigError, match="AUTODEV_AGENT_USER"):
         load_settings(autodev_agent_user="a b")

@@ -24,6 +24,7 @@ from autodev.errors import AutodevError
 # The locks that give each worker its own agent uid; root's, not the agents'.
 LOCK_DIR_NAME = "autodev-agent-users"
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
+_NO_LOGIN_SHELLS = frozenset({"nologin", "false"})
 
 
 class ContainmentError(AutodevError):
@@ -39,10 +40,14 @@ class AgentUser:
 
 
 def candidate_users(spec: str, worker_uid: int) -> list[AgentUser]:
-    """The users ``AUTODEV_AGENT_USER`` names: a user name, a uid, or a range ``FIRST-LAST``."""
+    """The users ``AUTODEV_AGENT_USER`` names: a user name, a uid, or a range ``FIRST-LAST``.
+
+    Every process of an agent's user is ended after each session, so it must be a user of the
+    agent's own: never root, the worker's user, or an account that can log in.
+    """
     spec = spec.strip()
-    users: list[AgentUser]
     matched = _RANGE.match(spec)
+    uids: range | list[int]
     if matched:
         first, last = int(matched.group(1)), int(matched.group(2))
         if first > last or last - first > 100_000:
@@ -50,27 +55,36 @@ def candidate_users(spec: str, worker_uid: int) -> list[AgentUser]:
                 f"AUTODEV_AGENT_USER range {spec} is not valid: expected FIRST-LAST, FIRST <= "
                 "LAST, at most 100000 uids"
             )
-        users = [AgentUser(uid, uid, f"uid {uid}") for uid in range(first, last + 1)]
+        uids = range(first, last + 1)
     elif spec.isdigit():
-        uid = int(spec)
-        try:
-            gid = pwd.getpwuid(uid).pw_gid
-        except KeyError:
-            gid = uid  # a uid with no account: its own group number, which nothing else uses
-        users = [AgentUser(uid, gid, f"uid {uid}")]
+        uids = [int(spec)]
     else:
         try:
-            entry = pwd.getpwnam(spec)
+            uids = [pwd.getpwnam(spec).pw_uid]
         except KeyError:
             raise ContainmentError(
                 f"AUTODEV_AGENT_USER names the user {spec!r}, which does not exist on this machine"
             ) from None
-        users = [AgentUser(entry.pw_uid, entry.pw_gid, spec)]
-    if any(user.uid in (0, worker_uid) for user in users):
-        raise ContainmentError(
-            "AUTODEV_AGENT_USER must name an unprivileged user other than the worker's own "
-            f"(got {spec})"
-        )
+    accounts = {entry.pw_uid: entry for entry in pwd.getpwall() if entry.pw_uid in uids}
+    users: list[AgentUser] = []
+    for uid in uids:
+        entry = accounts.get(uid)
+        if uid in (0, worker_uid):
+            raise ContainmentError(
+                "AUTODEV_AGENT_USER must name an unprivileged user other than the worker's own "
+                f"(got {spec})"
+            )
+        if entry is None:
+            # A uid with no account: its own group number, which nothing else uses.
+            users.append(AgentUser(uid, uid, f"uid {uid}"))
+            continue
+        if Path(entry.pw_shell).name not in _NO_LOGIN_SHELLS:
+            raise ContainmentError(
+                f"AUTODEV_AGENT_USER includes {entry.pw_name} (uid {uid}), an account that can "
+                "log in: the agent needs a user of its own, as every process of it is ended "
+                "after each session"
+            )
+        users.append(AgentUser(uid, entry.pw_gid, entry.pw_name))
     return users
 
 
