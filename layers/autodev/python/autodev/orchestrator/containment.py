@@ -284,6 +284,11 @@ class Containment:
     # --- the session's processes ---
 
     def started(self, pid: int) -> None:
+        if self._guard.process.poll() is not None:  # killed by someone: a session needs one
+            log.warning(
+                "the agent guard had ended (%s); starting another", self._guard.process.returncode
+            )
+            self._guard = _Guard(self.user, self._lock)
         self._guard.tell("watch", pid)
 
     def finished(self, pid: int) -> None:
