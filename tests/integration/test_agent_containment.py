@@ -129,7 +129,7 @@ def test_the_agent_cannot_read_the_worker_its_secrets_or_other_workspaces_nor_wr
         "write": f"python3 -c \"open('{outside}', 'w').write('pwned')\"",
         "write-other": f"python3 -c \"open('{other_space.repo / 'pwned.txt'}', 'w').write('x')\"",
     }
-    session = [
+    session: list[dict[str, Any]] = [
         {
             "text": "Looking around.",
             "tool_calls": [
@@ -197,7 +197,7 @@ def _processes_of(task_id: str, marker: str) -> list[psutil.Process]:
 def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path) -> None:
     marker = f"autodev-orphan-{uuid.uuid4().hex[:8]}"
     sleeper = f'python3 -c "import time; time.sleep(300)" {marker}'
-    session = [
+    session: list[dict[str, Any]] = [
         {
             "text": "Starting a daemon, then a long command.",
             "tool_calls": [
