@@ -9,7 +9,15 @@ Isolation of the agent (Claude Code runs arbitrary tools in its workspace):
   APIs, git over https) and Postgres to RDS Proxy only.
 - The task role can do only what the worker's own code does: answer Step Functions task
   tokens of autodev's state machines (SendTaskSuccess/Failure/Heartbeat), read its two secrets
-  and the database secret, and publish autodev events. Nothing else is reachable with it.
+  (the Anthropic key and the Slack bot token: the construct is given those two, not the Slack
+  signing secret, which only the Slack handlers verify with) and the database secret, and
+  publish autodev events. Nothing else is reachable with it.
+- Inside the container the worker runs as root only so that it can start each Claude Code
+  session as the image's unprivileged ``agent`` user (``autodev.orchestrator.containment``):
+  the agent cannot read the worker's process, files or credentials, writes only its
+  workspace, and dies with the worker. The container keeps only the capabilities that needs
+  (switching users, signalling the agent's processes, handing workspaces over and back); the
+  others Docker grants by default are dropped. An init process reaps what the agent leaves.
 - The credentials/metadata endpoint: Fargate has no EC2 instance metadata service
   (169.254.169.254), so ``ECS_AWSVPC_BLOCK_IMDS`` (an EC2-launch-type agent setting) does not
   apply. What remains is the task metadata and credentials endpoint (169.254.170.2), which a
@@ -33,15 +41,29 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import common
-from infra.app_secrets import AppSecrets
 from infra.data import Data
 from infra.discovery import REPO_ROOT, worker_dockerfile
 from infra.settings import EnvSettings
 
 CONTAINER_NAME = "worker"
+# Docker's default capabilities the worker does not use. It keeps CHOWN, DAC_OVERRIDE, FOWNER
+# (workspaces handed to the agent's user and taken back), SETUID, SETGID (starting the agent as
+# that user) and KILL (ending the agent's processes). Fargate lets a task drop capabilities but
+# add only SYS_PTRACE, so the list names what goes.
+DROPPED_CAPABILITIES = (
+    ecs.Capability.AUDIT_WRITE,
+    ecs.Capability.FSETID,
+    ecs.Capability.MKNOD,
+    ecs.Capability.NET_BIND_SERVICE,
+    ecs.Capability.NET_RAW,
+    ecs.Capability.SETFCAP,
+    ecs.Capability.SETPCAP,
+    ecs.Capability.SYS_CHROOT,
+)
 
 # Kept out of the image build context (the repository root): large, local or irrelevant, and
 # the local stack's stand-ins (autodev.local), which the worker must not ship. The same list
@@ -80,7 +102,8 @@ class Workers(Construct):
         *,
         settings: EnvSettings,
         data: Data,
-        secrets: AppSecrets,
+        model_key: secretsmanager.ISecret,
+        slack_bot_token: secretsmanager.ISecret,
         bus: events.IEventBus,
         state_machine_arns: list[str],
         root: Path = REPO_ROOT,
@@ -127,8 +150,8 @@ class Workers(Construct):
         self.image_is_asset = worker_dockerfile(root).exists()
         environment = {
             **common.runtime_environment(settings, bus.event_bus_name),
-            "ANTHROPIC_API_KEY_ARN": secrets.anthropic_api_key.secret_arn,
-            "SLACK_BOT_TOKEN_ARN": secrets.slack_bot_token.secret_arn,
+            "ANTHROPIC_API_KEY_ARN": model_key.secret_arn,
+            "SLACK_BOT_TOKEN_ARN": slack_bot_token.secret_arn,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **data.connection_environment(),
         }
@@ -140,6 +163,7 @@ class Workers(Construct):
             logging=ecs.LogDriver.aws_logs(stream_prefix="worker", log_group=self.log_group),
             stop_timeout=Duration.seconds(120),  # finish the heartbeat / fail the task cleanly
             essential=True,
+            linux_parameters=self._linux_parameters(),
         )
 
         task_role = self.task_definition.task_role
@@ -149,8 +173,8 @@ class Workers(Construct):
                     actions=list(common.TASK_CALLBACK_ACTIONS), resources=state_machine_arns
                 )
             )
-        secrets.anthropic_api_key.grant_read(task_role)
-        secrets.slack_bot_token.grant_read(task_role)
+        model_key.grant_read(task_role)
+        slack_bot_token.grant_read(task_role)
         data.secret.grant_read(task_role)
         bus.grant_put_events_to(task_role)
         self.bedrock_role: iam.Role | None = None
@@ -185,6 +209,11 @@ class Workers(Construct):
             )
             self.bedrock_role.grant_assume_role(task_role)
             self.container.add_environment("AUTODEV_BEDROCK_ROLE_ARN", self.bedrock_role.role_arn)
+
+    def _linux_parameters(self) -> ecs.LinuxParameters:
+        parameters = ecs.LinuxParameters(self, "Linux", init_process_enabled=True)
+        parameters.drop_capabilities(*DROPPED_CAPABILITIES)
+        return parameters
 
     # --- what the scaler needs to run, count and stop workers ---
 

@@ -8,6 +8,7 @@ the ``pgserver`` wheel under ``.autodev/test``. Nothing here mocks the database.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,11 +73,16 @@ def empty_database(
     url = _with_database(pg_admin_url, name)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path / "state"))
+    # Claude Code runs as a user of its own (the tests run as root), which cannot pass through
+    # pytest's private temporary directory: its workspaces go where it can reach them.
+    workspaces = TEST_STATE_DIR / "workspaces" / name
+    monkeypatch.setenv("AUTODEV_WORKSPACE_DIR", str(workspaces))
     reset_process_state()
     try:
         yield url
     finally:
         reset_process_state()
+        shutil.rmtree(workspaces, ignore_errors=True)
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

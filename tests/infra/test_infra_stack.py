@@ -220,6 +220,42 @@ def test_worker_task_role_can_only_answer_tasks_read_its_secrets_and_publish(syn
     assert "states:SendTaskSuccess" in actions
 
 
+def test_the_worker_gets_only_the_secrets_it_needs_and_runs_its_agent_contained(
+    synth: Synth,
+) -> None:
+    (task_definition,) = synth.resources("AWS::ECS::TaskDefinition").values()
+    (container,) = task_definition["Properties"]["ContainerDefinitions"]
+    names = {variable["Name"] for variable in container.get("Environment", [])}
+    assert {"ANTHROPIC_API_KEY_ARN", "SLACK_BOT_TOKEN_ARN"} <= names
+    assert not [name for name in names if "SIGNING" in name]
+    assert "Secrets" not in container
+    secrets = {
+        resource["Properties"]["Name"]: logical_id
+        for logical_id, resource in synth.resources("AWS::SecretsManager::Secret").items()
+    }
+    signing = {"Ref": secrets[f"autodev/{ENV}/slack-signing-secret"]}
+    roles = [task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]]
+    if "ExecutionRoleArn" in task_definition["Properties"]:
+        roles.append(task_definition["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0])
+    readable = [
+        resource
+        for role in roles
+        for statement in synth.role_statements(role)
+        for resource in as_list(statement["Resource"])
+    ]
+    assert {"Ref": secrets[f"autodev/{ENV}/anthropic-api-key"]} in readable
+    assert signing not in readable
+    # The worker starts the agent as the image's unprivileged user: it keeps the capabilities
+    # that takes and no more, under an init process that reaps what the agent leaves.
+    linux = container["LinuxParameters"]
+    assert linux["InitProcessEnabled"] is True
+    assert "Add" not in linux["Capabilities"]
+    assert {"NET_RAW", "MKNOD", "SYS_CHROOT", "SETPCAP", "SETFCAP"} <= set(
+        linux["Capabilities"]["Drop"]
+    )
+    assert not {"SETUID", "SETGID", "KILL", "CHOWN"} & set(linux["Capabilities"]["Drop"])
+
+
 # --- network and database ---
 
 

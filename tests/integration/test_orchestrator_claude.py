@@ -7,6 +7,7 @@ fixture: the server the local stack would run), with a session the task itself s
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -17,11 +18,14 @@ import claude_agent_sdk
 import psutil
 import pytest
 
+from autodev import progress
 from autodev.config import get_settings
+from autodev.db import connection
 from autodev.local.model.server import ScriptedModelServer
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
+from autodev.progress.render import status_message
 
 CLAUDE_CLI = str(Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude")
 SECRETS = {
@@ -175,3 +179,68 @@ def test_a_task_stops_with_a_clear_cause_at_its_turn_limit_or_budget(
     assert (status.last_error or "").startswith(cause)
     assert status.cost_usd > 0  # what was spent is recorded, even on failure
     assert status.input_tokens > 0
+
+
+# Four assistant messages and four tool uses (Claude Code prints each message once per
+# content block, so a count of its events would say otherwise).
+_KNOWN_COUNTS = [
+    {
+        "text": "Reading twice.",
+        "tool_calls": [
+            {"name": "Read", "input": {"file_path": "{workspace}/README.md"}},
+            {"name": "Read", "input": {"file_path": "{workspace}/README.md"}},
+        ],
+    },
+    {
+        "text": "Editing.",
+        "tool_calls": [
+            {
+                "name": "Edit",
+                "input": {
+                    "file_path": "{workspace}/README.md",
+                    "old_string": "hello",
+                    "new_string": "hello, world",
+                },
+            }
+        ],
+    },
+    {
+        "tool_calls": [
+            {"name": "Bash", "input": {"command": "cat README.md", "description": "Show"}}
+        ]
+    },
+    {"text": "[scripted model] Done."},
+]
+
+
+def test_progress_counts_each_assistant_message_and_tool_use_claude_code_reports(
+    scripted: str,
+) -> None:
+    task_id = queue.submit_task(
+        TaskSpec(
+            task_type="analysis",
+            prompt="Edit the README",
+            allowed_tools=("Read", "Edit", "Bash"),
+            context={"files": {"README.md": "hello\n"}, "scripted_session": _KNOWN_COUNTS},
+        )
+    )
+    status = _run_worker(task_id)
+    assert status.status == "succeeded", status.last_error
+    tracked = progress.get_progress(task_id)
+    assert tracked is not None
+    assert tracked.metrics.model_dump(include={"messages", "tool_calls", "files_modified"}) == {
+        "messages": 4,
+        "tool_calls": 4,
+        "files_modified": 1,
+    }
+    card = json.dumps(status_message(tracked.to_json()))
+    assert "4 messages" in card
+    assert "4 tool calls" in card
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT dimensions ->> 'tool' AS tool, count(*) AS uses FROM monitoring_metrics"
+            " WHERE metric_name = 'orchestrator.task.tool_use' AND dimensions ->> 'task_id' = %s"
+            " GROUP BY 1",
+            (task_id,),
+        ).fetchall()
+    assert {row["tool"]: row["uses"] for row in rows} == {"Read": 2, "Edit": 1, "Bash": 1}

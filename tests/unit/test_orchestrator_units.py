@@ -18,7 +18,7 @@ from autodev.local.model.server import usage_for
 from autodev.local.model.sessions import session_for, step_kind
 from autodev.models import providers
 from autodev.orchestrator import workspace
-from autodev.orchestrator.runner import base_tool_names
+from autodev.orchestrator.claude_cli import base_tool_names
 from autodev.orchestrator.scaler import desired_workers
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 

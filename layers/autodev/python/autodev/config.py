@@ -61,6 +61,7 @@ _EXPECTED: dict[str, str] = {
     "autodev_instructions_file": (
         "a file path relative to the repository, outside .claude/ and without '..'"
     ),
+    "autodev_agent_user": "a user name, a uid, or a range of uids FIRST-LAST",
 }
 
 SECRET_FIELDS = frozenset(
@@ -137,6 +138,15 @@ class Settings(BaseSettings):
     autodev_sfdx_repo: str | None = None
     # Bedrock mode: a role that may only invoke models, assumed for each agent session.
     autodev_bedrock_role_arn: str | None = None
+    # Who Claude Code runs as when the worker runs as root (autodev.orchestrator.containment):
+    # a user name, a uid, or a range of uids FIRST-LAST, of which each worker takes a free one.
+    # Numbers far above ordinary accounts, so that no account of the machine is reused.
+    autodev_agent_user: str = Field(
+        default="2000000000-2000000999", pattern=r"^([A-Za-z_][A-Za-z0-9_.-]*|\d+|\d+-\d+)$"
+    )
+    # Where task workspaces are made (unset: AUTODEV_STATE_DIR/workspaces); an agent running as
+    # a user of its own must be able to pass through its parent directories.
+    autodev_workspace_dir: Path | None = None
 
     # --- database pool: small, because each Lambda instance holds its own ---
     db_pool_max_size: int = Field(default=2, ge=1, le=100)
@@ -203,6 +213,11 @@ class Settings(BaseSettings):
         if self.autodev_model_provider is not None:
             return self.autodev_model_provider
         return ModelProvider.ANTHROPIC if self.anthropic_api_key else ModelProvider.SCRIPTED
+
+    @property
+    def workspace_root(self) -> Path:
+        """The directory that holds every task's workspace."""
+        return (self.autodev_workspace_dir or self.autodev_state_dir / "workspaces").resolve()
 
     @property
     def orchestrator_timeout_seconds(self) -> int:

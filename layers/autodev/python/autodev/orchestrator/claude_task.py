@@ -1,6 +1,7 @@
 """Running a task with Claude Code: workspace, provider, session, outcome.
 
-For each attempt: a fresh workspace (with earlier steps' changes applied), the provider's
+For each attempt: a fresh workspace (with earlier steps' changes applied), handed to the
+worker's agent user for the session and taken back after (``containment``), the provider's
 environment and nothing else, the step's prompt, tools, turn limit and budget (the smaller of
 the task's and what is left of the workflow's), the task's deadline. What Claude Code reports
 streams into ``monitoring_metrics`` and the progress hook as it comes. The outcome says how it
@@ -19,6 +20,7 @@ from autodev.models import providers
 from autodev.models.providers import SCRIPTED_NOTICE
 from autodev.observability import child_logger
 from autodev.orchestrator import metrics, queue, workspace
+from autodev.orchestrator.containment import Containment
 from autodev.orchestrator.execution import Execution, StopCheck
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
@@ -48,7 +50,20 @@ class ClaudeCodeTaskRunner:
     def __init__(self, settings: Settings, worker_id: str) -> None:
         self.settings = settings
         self.worker_id = worker_id
-        self.root = (settings.autodev_state_dir / "workspaces").resolve()
+        self.root = settings.workspace_root
+        self._containment: Containment | None = None
+
+    def containment(self) -> Containment:
+        """The worker's containment of its agents, set up with its first session."""
+        if self._containment is None:
+            self._containment = Containment.for_worker(self.settings)
+        return self._containment
+
+    def close(self) -> None:
+        """The worker is done: its guard ends and its agent user is free for another worker."""
+        if self._containment is not None:
+            self._containment.close()
+            self._containment = None
 
     def patches(self, task: ClaimedTask) -> list[tuple[str, str]]:
         """The diffs earlier steps of the task's workflow made, oldest first."""
@@ -81,6 +96,15 @@ class ClaudeCodeTaskRunner:
         settings = self.settings
         provider = settings.model_provider
         hook: ProgressHook = progress
+        budget = self._budget(task)
+        if budget is not None and budget <= 0:
+            return Execution(
+                ok=False,
+                provider=provider.value,
+                error="the workflow has spent its budget; the step was not started",
+                error_code=queue.ERROR_WORKFLOW_BUDGET,
+                retryable=False,
+            )
         try:
             space = workspace.prepare(
                 self.root,
@@ -91,6 +115,34 @@ class ClaudeCodeTaskRunner:
             )
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=True)
+        try:
+            containment = self.containment()
+            containment.hand_over(self.root, space.root, space.repo, space.home)
+        except AutodevError as error:
+            return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
+        try:
+            execution = self._run_session(task, space, containment, budget, should_stop, hook)
+        finally:
+            # Before the worker's git reads the workspace: nothing in it is the agent's then.
+            containment.take_back(space.repo, space.home)
+        if execution.workspace is not None:
+            try:
+                execution.diff, execution.files_changed = workspace.diff(space)
+            except AutodevError as error:
+                execution.warnings.append(str(error))
+        return execution
+
+    def _run_session(
+        self,
+        task: ClaimedTask,
+        space: workspace.Workspace,
+        containment: Containment,
+        budget: float | None,
+        should_stop: StopCheck,
+        hook: ProgressHook,
+    ) -> Execution:
+        settings = self.settings
+        provider = settings.model_provider
         tools = tuple(task.allowed_tools) or DEFAULT_TOOLS
         try:
             credentials = None
@@ -108,25 +160,16 @@ class ClaudeCodeTaskRunner:
             )
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
-        budget = self._budget(task)
-        if budget is not None and budget <= 0:
-            return Execution(
-                ok=False,
-                provider=provider.value,
-                error="the workflow has spent its budget; the step was not started",
-                error_code=queue.ERROR_WORKFLOW_BUDGET,
-                retryable=False,
-            )
         monitor = SessionMonitor(space.repo)
         transcript: list[dict[str, Any]] = []
         hook.update(stage="Claude Code", stage_progress=0, status_message="starting Claude Code")
 
         def on_event(event: dict[str, Any]) -> str | None:
-            seen_turns, seen_tools = monitor.turns, sum(monitor.tool_calls.values())
+            seen_messages, seen_tools = monitor.messages, sum(monitor.tool_calls.values())
             reason = monitor.observe(event)
             if len(transcript) < _TRANSCRIPT_EVENTS:
                 transcript.append(event)
-            self._stream(task, event, monitor, seen_turns, seen_tools, hook)
+            self._stream(task, event, monitor, seen_messages, seen_tools, hook)
             return reason
 
         request = AgentRequest(
@@ -141,15 +184,11 @@ class ClaudeCodeTaskRunner:
             system_append=_system_append(settings),
             stderr_path=space.root / "claude-code.stderr.log",
         )
-        outcome = run_agent(request, on_event, should_stop)
+        outcome = run_agent(request, on_event, containment, should_stop)
         execution = self._interpret(task, outcome, monitor, provider, budget)
         execution.transcript = transcript
         execution.warnings.extend(space.warnings)
         execution.workspace = str(space.repo)
-        try:
-            execution.diff, execution.files_changed = workspace.diff(space)
-        except AutodevError as error:
-            execution.warnings.append(str(error))
         return execution
 
     def _budget(self, task: ClaimedTask) -> float | None:
@@ -168,14 +207,14 @@ class ClaudeCodeTaskRunner:
         task: ClaimedTask,
         event: dict[str, Any],
         monitor: SessionMonitor,
-        seen_turns: int,
+        seen_messages: int,
         seen_tools: int,
         hook: ProgressHook,
     ) -> None:
         dims = {"task_id": task.id, "worker": self.worker_id, "step": task.step_name}
         rows: list[metrics.Metric] = []
         if event.get("type") == "assistant":
-            if monitor.turns > seen_turns:
+            if monitor.messages > seen_messages:
                 usage = event.get("usage") or {}
                 tokens = sum(
                     int(usage.get(key) or 0)
@@ -197,7 +236,7 @@ class ClaudeCodeTaskRunner:
                 metrics.record_many(rows)
         except AutodevError as error:
             log.warning("metrics of task %s not recorded: %s", task.id, error)
-        if monitor.turns > seen_turns or sum(monitor.tool_calls.values()) > seen_tools:
+        if monitor.messages > seen_messages or sum(monitor.tool_calls.values()) > seen_tools:
             hook.update(
                 stage_progress=min(95.0, 100.0 * monitor.turns / max(1, task.max_turns)),
                 status_message=monitor.last_activity or None,

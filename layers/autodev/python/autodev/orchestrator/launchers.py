@@ -37,6 +37,9 @@ _ECS_LIVE_STATES = frozenset(
 # A process started this long after its worker registered is another one with a reused pid.
 _PID_REUSE_SLACK_SECONDS = 5.0
 WORKER_SCRIPT = Path(__file__).resolve().parents[5] / "functions" / "claude_worker" / "main.py"
+# Secrets of the process that starts workers (the local stack runs the Slack handlers) that a
+# worker has no use for, so it is not given them (as in AWS, where its task definition has none).
+WORKER_NEEDS_NOT = ("SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET_ARN")
 
 
 class LaunchFailed(AutodevError):
@@ -175,9 +178,12 @@ class LocalProcessLauncher:
     def launch(self, count: int) -> list[str]:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.logs.chmod(0o700)  # the workers' own: no agent reads them
         started: list[str] = []
         for _ in range(count):
             env = dict(self.env if self.env is not None else os.environ)
+            for name in WORKER_NEEDS_NOT:
+                env.pop(name, None)
             env["AUTODEV_WORKER_PIDFILE_DIR"] = str(self.directory)
             env["AUTODEV_WORKER_LAUNCHER_NAME"] = self.name
             # The worker stops when this process (the local stack) is gone, even by SIGKILL.

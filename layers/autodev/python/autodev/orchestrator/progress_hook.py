@@ -1,9 +1,10 @@
 """The one place the worker reports progress to ``autodev.progress``.
 
 Progress is advisory: a failure to report it is logged and never fails the task. Updates are
-coalesced to one every ``min_interval`` seconds, except stage changes and the final one. While
-the database is unreachable, reports are skipped rather than each waiting for the pool's
-timeout (the agent's event stream must not stall behind them).
+coalesced to one every ``min_interval`` seconds, except stage changes and the final one; the
+figures of an update that was coalesced away are not lost: the next update, or the final one,
+carries the latest. While the database is unreachable, reports are skipped rather than each
+waiting for the pool's timeout (the agent's event stream must not stall behind them).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ProgressHook:
         self._min_interval = min_interval
         self._last = 0.0
         self._started = False
+        # The latest cumulative figures given, sent or not (a fast session's are mostly not).
+        self._figures: dict[str, Any] = {}
 
     def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if recently_unavailable():
@@ -64,6 +67,7 @@ class ProgressHook:
     ) -> None:
         if not self._started:
             return
+        self._remember(metrics)
         now = time.monotonic()
         if stage is None and now - self._last < self._min_interval:
             return
@@ -73,7 +77,7 @@ class ProgressHook:
             self.task_id,
             stage_progress=None if stage_progress is None else max(0.0, min(100.0, stage_progress)),
             status_message=status_message,
-            metrics=metrics,
+            metrics=dict(self._figures) or None,
             stage=stage,
         )
 
@@ -82,10 +86,17 @@ class ProgressHook:
     ) -> None:
         if not self._started:
             return
+        self._remember(metrics)
         self._call(
             progress.complete,
             self.task_id,
             status="completed" if ok else "failed",
             status_message=message[:500],
-            metrics=metrics,
+            metrics=dict(self._figures) or None,
         )
+
+    def _remember(self, metrics: Mapping[str, Any] | Metrics | None) -> None:
+        if isinstance(metrics, Metrics):
+            self._figures.update(metrics.model_dump())
+        elif metrics:
+            self._figures.update(metrics)

@@ -1,21 +1,20 @@
-"""Run one Claude Code session in its own process group, under a deadline.
+"""Run one Claude Code session, contained, under a deadline, streaming its events.
 
-The session runs in ``agent_process`` (a child Python process with a scrubbed environment),
-which runs the CLI in turn; both share a new process group, so ending the session at its
-deadline, or when the worker loses its lease, is one ``killpg``. Events stream back one JSON
-line at a time and are handed to the caller as they come; the caller may stop the session
-after any event (a budget reached, an error repeated).
+The worker starts the CLI bundled in claude-agent-sdk directly (``claude_cli``): with the
+scrubbed environment it is given (``autodev.models.providers``), in a new process group and
+session, as the worker's agent user (``containment``), with the prompt on its stdin. The CLI
+prints one JSON message a line; each becomes the worker's events, handed to the caller as
+they come, and the caller may stop the session after any of them (a budget reached, an error
+repeated). At the deadline, when the caller stops it, and after it ends, every process of the
+session is ended, including what it started in sessions of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autodev.orchestrator import claude_cli
+from autodev.orchestrator.claude_cli import SessionOptions
+from autodev.orchestrator.containment import Containment
+
 # How long the session gets to stop after SIGTERM before SIGKILL.
-_TERM_GRACE_SECONDS = 3.0
+TERM_GRACE_SECONDS = 3.0
+# How long a session that reported its result gets to exit by itself.
+_EXIT_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,15 @@ class AgentRequest:
     max_budget_usd: float | None = None
     system_append: str = ""
     stderr_path: Path | None = None
+
+    def options(self) -> SessionOptions:
+        return SessionOptions(
+            model=self.model,
+            allowed_tools=tuple(self.allowed_tools),
+            max_turns=self.max_turns,
+            max_budget_usd=self.max_budget_usd,
+            system_append=self.system_append,
+        )
 
 
 @dataclass
@@ -57,46 +71,6 @@ class AgentOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def base_tool_names(allowed: Sequence[str]) -> list[str]:
-    """``Bash(sf apex run test:*)`` -> ``Bash``: the tools to offer, from the permission rules."""
-    names: list[str] = []
-    for rule in allowed:
-        name = rule.split("(", 1)[0].strip()
-        if name and name not in names:
-            names.append(name)
-    return names
-
-
-def kill_tree(process: subprocess.Popen[bytes], grace: float = _TERM_GRACE_SECONDS) -> None:
-    """End the session and everything it started: SIGTERM, then SIGKILL after ``grace``.
-
-    Claude Code runs each Bash command in a session of its own, so the process group is not
-    enough: the tree is taken from the process table before anything is signalled (once the
-    CLI is gone its children are re-parented and can no longer be found from it).
-    """
-    import psutil
-
-    try:
-        root = psutil.Process(process.pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
-    for member in tree:
-        with contextlib.suppress(psutil.Error):
-            member.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=grace)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    for member in alive:
-        with contextlib.suppress(psutil.Error):
-            member.kill()
-    psutil.wait_procs(alive, timeout=5)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
 def _tail(path: Path | None, limit: int = 2000) -> str:
     if path is None or not path.exists():
         return ""
@@ -107,43 +81,40 @@ def _tail(path: Path | None, limit: int = 2000) -> str:
         return handle.read().decode(errors="replace").strip()
 
 
-def run_agent(
-    request: AgentRequest,
-    on_event: Callable[[dict[str, Any]], str | None],
-    should_stop: Callable[[], str | None] = lambda: None,
-) -> AgentOutcome:
-    """Run the session; ``on_event`` and ``should_stop`` return a reason to stop it early."""
-    payload = {
-        "prompt": request.prompt,
-        "cwd": str(request.cwd),
-        "model": request.model,
-        "allowed_tools": list(request.allowed_tools),
-        "max_turns": request.max_turns,
-        "max_budget_usd": request.max_budget_usd,
-        "system_append": request.system_append,
-    }
+def start(request: AgentRequest, containment: Containment) -> subprocess.Popen[bytes]:
+    """Start the CLI for ``request``; its stdin is left open for the prompt."""
     stderr_target: Any = subprocess.DEVNULL
     if request.stderr_path is not None:
         request.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         stderr_target = request.stderr_path.open("ab")
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "autodev.orchestrator.agent_process"],
+            claude_cli.command(request.options()),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr_target,
             env=dict(request.env),
             cwd=request.cwd,
             start_new_session=True,
+            **containment.popen_options(),
         )
     finally:
         if stderr_target is not subprocess.DEVNULL:
             stderr_target.close()
+    containment.started(process.pid)
+    return process
+
+
+def run_agent(
+    request: AgentRequest,
+    on_event: Callable[[dict[str, Any]], str | None],
+    containment: Containment,
+    should_stop: Callable[[], str | None] = lambda: None,
+) -> AgentOutcome:
+    """Run the session; ``on_event`` and ``should_stop`` return a reason to stop it early."""
+    process = start(request, containment)
     assert process.stdin is not None
     assert process.stdout is not None
-    process.stdin.write(json.dumps(payload).encode())
-    process.stdin.close()
-
     lines: queue.Queue[bytes | None] = queue.Queue()
 
     def pump() -> None:
@@ -154,56 +125,68 @@ def run_agent(
 
     reader = threading.Thread(target=pump, name="agent-events", daemon=True)
     reader.start()
+    # The prompt goes in on stdin (never on the command line, which other users can read).
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.write(request.prompt.encode())
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+
     outcome = AgentOutcome(status="crashed", pid=process.pid)
+    output_ended = False
     deadline = time.monotonic() + request.timeout_seconds
+
+    def stop(status: str, reason: str) -> None:
+        outcome.status, outcome.stop_reason = status, reason
+        containment.stop(process, TERM_GRACE_SECONDS)
+
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                outcome.status = "timed_out"
-                outcome.stop_reason = (
+                stop(
+                    "timed_out",
                     f"the task timed out after {request.timeout_seconds:g} s and Claude Code "
-                    "was stopped"
+                    "was stopped",
                 )
-                kill_tree(process)
                 break
             reason = should_stop()
             if reason:
-                outcome.status, outcome.stop_reason = "stopped", reason
-                kill_tree(process)
+                stop("stopped", reason)
                 break
             try:
                 line = lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
             if line is None:
+                output_ended = True
                 break
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # not an event (a stray print); ignore it
-            outcome.events += 1
-            if event.get("type") == "result":
-                outcome.result = event
-                outcome.status = "completed"
-            elif event.get("type") == "error":
-                outcome.error = str(event.get("message"))
-            reason = on_event(event)
-            if reason:
-                outcome.status, outcome.stop_reason = "stopped", reason
-                kill_tree(process)
+            message = claude_cli.parse_line(line)
+            if message is None:
+                continue  # not a message (a stray print); ignore it
+            for event in claude_cli.events(message):
+                outcome.events += 1
+                if event["type"] == "result":
+                    outcome.result = event
+                    outcome.status = "completed"
+                reason = on_event(event)
+                if reason:
+                    stop("stopped", reason)
+                    break
+            if outcome.stop_reason:
                 break
     finally:
         if process.poll() is None:
             try:
-                outcome.exit_code = process.wait(
-                    timeout=10 if outcome.status == "completed" else 0.1
-                )
+                # A CLI that closed its output is exiting; anything else is ended now.
+                process.wait(timeout=_EXIT_GRACE_SECONDS if output_ended else 0)
             except subprocess.TimeoutExpired:
-                kill_tree(process)
+                containment.stop(process, TERM_GRACE_SECONDS)
         outcome.exit_code = process.poll()
+        containment.finished(process.pid)
+        # Whatever the session started and left running (a background command) ends with it.
+        containment.sweep()
         reader.join(timeout=5)
-    if outcome.status == "crashed" and outcome.error is None:
+    if outcome.status == "crashed":
         outcome.error = f"Claude Code ended without a result (exit code {outcome.exit_code})"
     outcome.stderr_tail = _tail(request.stderr_path)
     return outcome

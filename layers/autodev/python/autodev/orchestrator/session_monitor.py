@@ -1,8 +1,11 @@
 """What a Claude Code session has done so far, read from its events, and when to stop it.
 
-Pure bookkeeping (no I/O), so that the rules are easy to test: turns, tool calls, tokens per
-message (Claude Code reports one assistant message in several events that share a message id
-and its usage, so usage is counted once per id), files written or edited, and the errors.
+Pure bookkeeping (no I/O), so that the rules are easy to test: assistant messages, turns, tool
+calls, tokens per message (Claude Code reports one assistant message in several events, one per
+content block, that share the message's id and usage, so a message and its usage are counted
+once per id, and each tool use once), files written or edited, and the errors. ``messages`` is
+what the model said (the progress card's figure); ``turns`` is the CLI's own count, which its
+turn limit applies to and which also counts the turns that carry tool results back.
 The same error three times in a row stops the session early: a model that keeps hitting the
 same wall only burns budget.
 """
@@ -68,6 +71,7 @@ class SessionMonitor:
     repeated_error_limit: int = REPEATED_ERROR_LIMIT
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
+    messages: int = 0
     turns: int = 0
     tool_calls: dict[str, int] = field(default_factory=dict)
     files_touched: list[str] = field(default_factory=list)
@@ -94,9 +98,10 @@ class SessionMonitor:
 
     def _assistant(self, event: dict[str, Any]) -> str | None:
         message_id = str(event.get("message_id") or "")
-        if message_id and message_id not in self._seen_messages:
+        if not message_id or message_id not in self._seen_messages:
             self._seen_messages.add(message_id)
-            self.turns += 1
+            self.messages += 1
+            self.turns = max(self.turns, self.messages)
             self.usage.add_message(event.get("usage") or {})
         self.model = event.get("model") or self.model
         text = str(event.get("text") or "")
@@ -166,7 +171,7 @@ class SessionMonitor:
     def metrics(self) -> Metrics:
         """Cumulative totals in the progress reporter's terms."""
         return Metrics(
-            messages=self.turns,
+            messages=self.messages,
             tokens=self.usage.total_tokens,
             cost_usd=round(self.usage.cost_usd, 6),
             files_modified=len(self.files_touched),

@@ -141,6 +141,10 @@ class Worker:
                 self.tasks_run += 1
                 idle_since = time.monotonic()
         finally:
+            # The runner's agent guard and agent user (Claude Code's runner) end with the loop.
+            close = getattr(self.runner, "close", None)
+            if callable(close):
+                close()
             try:
                 registry.stopped(self.worker_id, reason)
             except AutodevError as error:

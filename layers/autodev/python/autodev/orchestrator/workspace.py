@@ -2,8 +2,9 @@
 
 Each attempt gets a new directory ``<root>/<task id>-<attempt>/`` holding ``repo/`` (Claude
 Code's working directory) and ``home/`` (its HOME, so nothing of the worker's home is seen or
-changed). ``repo/`` holds the task's files from ``context["files"]``, or a copy (a clone, for
-a git URL) of the configured Salesforce DX repository. It becomes a git repository with a
+changed); ``containment`` hands both to the agent's user for the session, ``.git`` excepted.
+``repo/`` holds the task's files from ``context["files"]``, or a copy (a clone, for a git URL)
+of the configured Salesforce DX repository. It becomes a git repository with a
 baseline commit before Claude Code runs, so the diff of the task's changes is a real
 ``git diff``. The changes earlier steps of the same workflow made (their diffs) are applied
 and committed first, so a verify step sees the fix that the fix step made.
@@ -35,6 +36,8 @@ _GIT = (
     "core.hooksPath=/dev/null",
     "-c",
     "init.defaultBranch=main",
+    "-c",
+    "core.fsmonitor=false",
 )
 _GIT_URL = re.compile(r"^(https?://|ssh://|git@|file://)")
 _MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -67,7 +70,14 @@ def _git(repo: Path, *args: str, input: str | None = None) -> str:
         capture_output=True,
         text=True,
         check=False,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(repo.parent / "home")},
+        # No configuration but the repository's own, whose .git the agent may not write: not
+        # the system's, and not a HOME's (the workspace's home/ is the agent's to write).
+        env={
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(repo.parent),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+        },
     )
     if completed.returncode != 0:
         raise WorkspaceError(
