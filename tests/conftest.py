@@ -60,6 +60,16 @@ def pg_admin_url() -> str:
     return _admin_url()
 
 
+def _use_state_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> Path:
+    """Point the state directory into the test's own temporary directory, and the workspaces
+    where Claude Code can reach them: it runs as a user of its own (the tests run as root),
+    which cannot pass through pytest's private temporary directory."""
+    monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path / "state"))
+    workspaces = TEST_STATE_DIR / "workspaces" / name
+    monkeypatch.setenv("AUTODEV_WORKSPACE_DIR", str(workspaces))
+    return workspaces
+
+
 @pytest.fixture
 def empty_database(
     pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -72,11 +82,7 @@ def empty_database(
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _with_database(pg_admin_url, name)
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path / "state"))
-    # Claude Code runs as a user of its own (the tests run as root), which cannot pass through
-    # pytest's private temporary directory: its workspaces go where it can reach them.
-    workspaces = TEST_STATE_DIR / "workspaces" / name
-    monkeypatch.setenv("AUTODEV_WORKSPACE_DIR", str(workspaces))
+    workspaces = _use_state_dirs(monkeypatch, tmp_path, name)
     reset_process_state()
     try:
         yield url
@@ -109,15 +115,16 @@ def stoppable_database(
     from autodev.db.migrate import Migrator
     from tests.integration.stoppable_postgres import StoppablePostgres
 
+    workspaces = _use_state_dirs(monkeypatch, tmp_path, f"stoppable_{uuid.uuid4().hex[:12]}")
     server = StoppablePostgres()
     try:
         with psycopg.connect(server.url, autocommit=True) as admin:
             admin.execute('CREATE DATABASE "autodev"')
         monkeypatch.setenv("DATABASE_URL", server.url_of("autodev"))
-        monkeypatch.setenv("AUTODEV_STATE_DIR", str(tmp_path / "state"))
         reset_process_state()
         Migrator(get_settings()).up()
         yield server
     finally:
         reset_process_state()
         server.remove()
+        shutil.rmtree(workspaces, ignore_errors=True)

@@ -96,7 +96,7 @@ def test_a_step_finished_while_the_database_is_down_is_recorded_once_it_is_back(
     )
     stoppable_database.stop()
     stopped_at = time.monotonic()
-    workspace = get_settings().autodev_state_dir / "workspaces" / f"{task_id}-1"
+    workspace = get_settings().workspace_root / f"{task_id}-1"
     Path(workspace / RELEASE).touch()
     wait_for(
         lambda: (stats := scripted_model.task_stats(task_id)) and len(stats.turns_served) == 2,
