@@ -177,6 +177,8 @@ def _command(verified: SlackRequest) -> Response:
         target_id=command.target_id,
         input=command.input,
         comment=command.comment,
+        schedule=command.schedule,
+        timezone=command.timezone,
         user_id=form.user_id,
         channel_id=form.channel_id,
         team_id=form.team_id,

@@ -43,6 +43,8 @@ class CommandJob(_Job):
     target_id: str | None = None
     input: dict[str, Any] = Field(default_factory=dict)
     comment: str | None = None
+    schedule: str | None = Field(default=None, max_length=300)
+    timezone: str | None = Field(default=None, max_length=64)
     trigger_id: str | None = None
 
     @property
