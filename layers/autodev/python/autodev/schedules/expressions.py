@@ -110,6 +110,8 @@ def _check_item(field: _Field, item: str, alone: bool) -> None:
         return
     if item.startswith("L-"):
         raise InvalidSchedule(f"`{item}` (days before the last) is not supported")
+    if field.name == "day-of-week" and item == "L":
+        raise InvalidSchedule("day-of-week takes `L` after a day: `6L` is the last Friday")
     if field.name == "day-of-week" and ("#" in item or item.endswith("L")):
         if not alone:
             raise InvalidSchedule(f"`{item}` stands alone in the day-of-week field")
@@ -129,9 +131,6 @@ def _check_item(field: _Field, item: str, alone: bool) -> None:
             raise InvalidSchedule(f"the {field.name} field has step `{step}`: expected a number")
         _range_or_value(field, start)
         return
-    for char in "?LW#":
-        if char in item and item not in ("*",):
-            raise InvalidSchedule(f"the {field.name} field does not take `{char}` in `{item}`")
     _range_or_value(field, item)
 
 

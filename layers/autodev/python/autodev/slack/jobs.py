@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from autodev.errors import AutodevError, ConfigError, InvalidInput
-from autodev.observability import Metric, child_logger, count, current_correlation_id
+from autodev.observability import (
+    Metric,
+    best_effort,
+    child_logger,
+    count,
+    current_correlation_id,
+)
 from autodev.slack.commands import Action
 from autodev.slack.job_models import (
     CommandJob,
@@ -125,13 +131,16 @@ def _command(job: CommandJob) -> None:
     from autodev.slack import dashboards, platform, views
 
     action, user = job.action, job.user_id
-    audit.record(
-        f"slack:{user}",
-        f"slack.command.{action.value}",
-        job.target_id or job.template,
-        {"channel": job.channel_id, "input": job.input}
-        | ({"schedule": job.schedule, "timezone": job.timezone} if job.schedule else {}),
-    )
+    # Best effort: what a command changes is audited with the change itself; this record of
+    # the request must not stop /monitor from showing that the database is down.
+    with best_effort("command_audit", logger, action=action.value):
+        audit.record(
+            f"slack:{user}",
+            f"slack.command.{action.value}",
+            job.target_id or job.template,
+            {"channel": job.channel_id, "input": job.input}
+            | ({"schedule": job.schedule, "timezone": job.timezone} if job.schedule else {}),
+        )
     if action is Action.LIST:
         _respond(job, "Workflow templates", views.template_list(platform.list_templates()))
     elif action is Action.START:
