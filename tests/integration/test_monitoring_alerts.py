@@ -34,9 +34,7 @@ class Clock:
 
 
 @pytest.fixture
-def alerting(
-    database: str, slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch
-) -> SlackSink:
+def alerting(database: str, slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch) -> SlackSink:
     monkeypatch.setenv("ALERT_CHANNEL", CHANNEL)
     monkeypatch.setenv("ALERT_COOLDOWN", str(10 * 60 * 1000))  # 10 minutes
     monkeypatch.setenv("ALERT_ERROR_RATE_THRESHOLD", "0.25")

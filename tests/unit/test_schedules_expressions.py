@@ -24,7 +24,12 @@ NOW = datetime(2025, 3, 29, 12, 0, tzinfo=UTC)  # a Saturday, the eve of Paris's
         ("cron(0 10 ? * 2#1 *)", "UTC", "cron(0 10 ? * 2#1 *)", "2025-04-07T10:00"),  # 1st Mon
         ("cron(0 8 15W * ? *)", "UTC", "cron(0 8 15W * ? *)", "2025-04-15T08:00"),
         ("cron(0 12 L * ? *)", "UTC", "cron(0 12 L * ? *)", "2025-03-31T12:00"),
-        ("cron(30 6 1 JAN,JUL ? 2026-2030)", "UTC", "cron(30 6 1 JAN,JUL ? 2026-2030)", "2026-01-01T06:30"),  # noqa: E501
+        (
+            "cron(30 6 1 JAN,JUL ? 2026-2030)",
+            "UTC",
+            "cron(30 6 1 JAN,JUL ? 2026-2030)",
+            "2026-01-01T06:30",
+        ),
         ("rate(1 minutes)", "UTC", "rate(1 minute)", "2025-03-29T12:01"),
         ("rate(6 hours)", "Asia/Tokyo", "rate(6 hours)", "2025-03-29T18:00"),
         ("at(2025-03-30T09:00:00)", "Europe/London", "at(2025-03-30T09:00:00)", "2025-03-30T08:00"),

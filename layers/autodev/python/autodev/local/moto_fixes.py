@@ -19,6 +19,7 @@ def apply() -> None:
             return
         _keep_task_failure_cause()
         _stop_waiting_tasks_on_stop_execution()
+        _name_unnamed_executions()
         _applied = True
 
 
@@ -84,6 +85,24 @@ def _stop_waiting_tasks_on_stop_execution() -> None:
     original_stop_execution = StepFunctionResponse.stop_execution
     Execution.stop = stop  # type: ignore[method-assign]
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+def _name_unnamed_executions() -> None:
+    """StartExecution without a name: AWS names the execution with a UUID (EventBridge
+    Scheduler starts executions that way). moto's interpreter leaves the name None, and the
+    execution's ARN ends in ``:None``."""
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
 # The error and cause of the StopExecution request being handled on this thread.
