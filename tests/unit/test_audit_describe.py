@@ -60,9 +60,7 @@ def _event(action: str, detail: dict[str, Any], actor: str = "U123") -> AuditEve
         ("workflow.started", {"template": "bug-fix"}, "workflow.started (template=bug-fix)"),
     ],
 )
-def test_each_event_reads_as_who_did_what(
-    action: str, detail: dict[str, Any], words: str
-) -> None:
+def test_each_event_reads_as_who_did_what(action: str, detail: dict[str, Any], words: str) -> None:
     assert _event(action, detail).describe().startswith(words)
 
 
