@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -113,7 +114,7 @@ def test_a_workflow_s_tasks_publish_task_completed_and_their_results_are_served_
     assert len(tasks) == 5  # three reviews in parallel, combine, report
 
     for task in tasks:
-        [event] = wait_for(lambda t=task: inbox.for_task(t.id), what=f"task:completed of {task.id}")
+        [event] = wait_for(partial(inbox.for_task, task.id), what=f"task:completed of {task.id}")
         detail = _documented(event)
         assert event["detail-type"] == "task:completed"
         assert detail["workflow_id"] == started.id
