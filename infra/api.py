@@ -5,7 +5,8 @@
   authorizer: the handlers verify ``X-Slack-Signature`` before anything else. API Gateway
   already refuses (400) a request without the two Slack signature headers (request validator).
 - ``GET /results/{id}`` -> results_api, with IAM authorization (SigV4).
-- ``GET /health`` -> a mock integration, so the API has a method before any handler exists.
+- ``GET /health`` -> functions/health, without authorization (uptime monitors cannot sign):
+  each check's state and latency, 503 when one fails; no details (those are in ``/monitor``).
 
 Request size: API Gateway has no body-size setting (its hard limit is 10 MB), so a WAF web ACL
 on the stage blocks any body above ``maxRequestBodyBytes`` (default 16 KB, the most WAF
@@ -36,7 +37,8 @@ class Route:
     path: str  # without the leading slash
     method: str
     function: str  # functions/<folder>
-    auth: str  # "slack" (signature checked in the handler) or "iam"
+    # "slack" (signature checked in the handler), "iam" (SigV4) or "open" (no credentials)
+    auth: str
 
 
 ROUTES = (
@@ -44,6 +46,7 @@ ROUTES = (
     Route("slack/interactions", "POST", "slack_interactions", "slack"),
     Route("slack/events", "POST", "slack_events", "slack"),
     Route("results/{id}", "GET", "results_api", "iam"),
+    Route("health", "GET", "health", "open"),
 )
 
 
@@ -102,7 +105,6 @@ class Api(Construct):
             # takes effect where a model is added later.
             validate_request_body=True,
         )
-        self._health()
         self.routes: dict[str, apigw.Method] = {}
         for route in ROUTES:
             function = functions.get(route.function)
@@ -113,21 +115,6 @@ class Api(Construct):
     def _resource(self, path: str) -> apigw.IResource:
         return self.rest_api.root.resource_for_path(path)
 
-    def _health(self) -> None:
-        self.health = self._resource("health").add_method(
-            "GET",
-            apigw.MockIntegration(
-                request_templates={"application/json": '{"statusCode": 200}'},
-                integration_responses=[
-                    apigw.IntegrationResponse(
-                        status_code="200",
-                        response_templates={"application/json": '{"status": "ok"}'},
-                    )
-                ],
-            ),
-            method_responses=[apigw.MethodResponse(status_code="200")],
-        )
-
     def _route(self, route: Route, function: lambda_.Function) -> apigw.Method:
         if route.auth == "iam":
             parameters = {
@@ -136,6 +123,9 @@ class Api(Construct):
                 if name.startswith("{")
             }
             authorization = apigw.AuthorizationType.IAM
+        elif route.auth == "open":
+            parameters = {}
+            authorization = apigw.AuthorizationType.NONE
         else:
             parameters = {f"method.request.header.{h}": True for h in SLACK_SIGNATURE_HEADERS}
             authorization = apigw.AuthorizationType.NONE

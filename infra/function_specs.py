@@ -36,6 +36,9 @@ class Grant(StrEnum):
     INVOKE_SLACK_WORKER = "invoke-slack-worker"  # the slow half of Slack requests
     # EventBridge Scheduler schedules for `/workflow schedule` (group autodev-<env>).
     MANAGE_SCHEDULES = "manage-schedules"
+    # The model API health check: the Anthropic key (anthropic) or ListFoundationModels
+    # (bedrock), whichever provider the stack uses.
+    PROBE_MODEL = "probe-model"
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,19 @@ SPECS: dict[str, FunctionSpec] = {
     ),
     "rescuer": FunctionSpec(
         "Ends workflows whose execution ended or is gone; requeues tasks whose lease expired;"
-        " fails them past their retries; sends outcomes left in the outbox; runs the scaler.",
+        " fails them past their retries; sends outcomes left in the outbox; publishes"
+        " unpublished task results; runs the scaler.",
         timeout_seconds=120,
         reserved_concurrency=1,
         grants=frozenset(
-            {G.DATABASE, G.TASK_CALLBACKS, G.PUBLISH_EVENTS, G.RUN_WORKERS, G.READ_WORKFLOWS}
+            {
+                G.DATABASE,
+                G.TASK_CALLBACKS,
+                G.PUBLISH_EVENTS,
+                G.RUN_WORKERS,
+                G.READ_WORKFLOWS,
+                G.INVOKE_DELIVERY,
+            }
         ),
         schedule="rate(1 minute)",
     ),
@@ -161,8 +172,40 @@ SPECS: dict[str, FunctionSpec] = {
     ),
     # --- monitoring ---
     "alerts": FunctionSpec(
-        "Posts CloudWatch alarm notifications to the alert channel, with a cooldown.",
+        "Evaluates alerts every minute (error rate, health, dead tasks, budgets, queue age) and"
+        " posts CloudWatch alarms from SNS to the alert channel, with a cooldown.",
+        timeout_seconds=60,
+        # One at a time: the evaluator also takes an advisory lock, this saves the wait.
         reserved_concurrency=1,
+        grants=frozenset(
+            {
+                G.DATABASE,
+                G.SLACK_BOT_TOKEN,
+                G.PUBLISH_EVENTS,
+                G.READ_WORKFLOWS,
+                G.PROBE_MODEL,
+            }
+        ),
+        schedule="rate(1 minute)",
+    ),
+    "health": FunctionSpec(
+        "GET /health: each health check's state and latency; 503 when one fails.",
+        timeout_seconds=30,
+        reserved_concurrency=2,
+        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.READ_WORKFLOWS, G.PROBE_MODEL}),
+    ),
+    "retention": FunctionSpec(
+        "Rolls metric rows past METRICS_RETENTION_DAYS up into hourly figures, hourly.",
+        timeout_seconds=300,
+        reserved_concurrency=1,
+        grants=frozenset({G.DATABASE}),
+        schedule="rate(1 hour)",
+    ),
+    # --- scheduled runs ---
+    "scheduled_run": FunctionSpec(
+        "A scheduled run's first step: records its workflow and announces it in Slack.",
+        timeout_seconds=30,
+        reserved_concurrency=5,
         grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN}),
     ),
 }

@@ -5,8 +5,10 @@ to a topic encrypted with the AWS-managed SNS key. Alarms: any Lambda error or t
 failed/timed-out/aborted execution, API 5xx, database CPU and free storage, and autodev's own
 metrics (``autodev.observability.Metric``, published as embedded metric format by the
 functions and the worker): dead tasks, dead deliveries, budget stops, Slack requests refused
-or failed, best-effort side effects that failed. When an ``alerts`` function exists it is
-subscribed to the topic (it posts to ALERT_CHANNEL with a cooldown).
+or failed, best-effort side effects that failed. Each alarm notifies the topic when it fires
+and when it is OK again; the ``alerts`` function is subscribed to the topic and posts both
+to ALERT_CHANNEL (the alarm with a cooldown, then its resolution), through the same code as
+autodev's own alerts.
 """
 
 from __future__ import annotations
@@ -198,6 +200,8 @@ class Monitoring(Construct):
             alarm_description=f"autodev {name}",
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
+        # Back to OK too: the alerts function posts the resolution.
+        alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
         return alarm
 

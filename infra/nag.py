@@ -29,6 +29,8 @@ WILDCARD_REASONS = {
     "list-schedules": "scheduler:ListSchedules accepts no resource but '*'.",
     "executions": "Execution names are chosen at run time; scoped to autodev's own machines.",
     "schedules": "Schedule names are chosen at run time; scoped to the autodev-<env> group.",
+    "list-models": "bedrock:ListFoundationModels (the model health check, Bedrock mode) has "
+    "no resource-level permissions.",
     "task-definitions": "Every revision of the worker task definition family (RunTask by "
     "family runs the latest); also conditioned on the autodev cluster.",
     "tasks": "Worker task ids are assigned by ECS at run time; scoped to the autodev cluster "
@@ -56,11 +58,16 @@ def suppress(stack: AutodevStack) -> None:
             )
             _ack(method, "APIG4", reason)
             _ack(method, "COG4", reason)
+        elif key == "GET /health":
+            reason = (
+                "Health endpoint for uptime monitors, which cannot sign requests: it answers "
+                "each check's name, state and latency only (no details, no data); WAF "
+                "rate-limits it like every route."
+            )
+            _ack(method, "APIG4", reason)
+            _ack(method, "COG4", reason)
         else:
             _ack(method, "COG4", "IAM (SigV4) authorization instead of a Cognito user pool.")
-    health = "Static health check (mock integration): no data, no backend."
-    _ack(api.health, "APIG4", health)
-    _ack(api.health, "COG4", health)
     cloud_watch_role = api.rest_api.node.try_find_child("CloudWatchRole")
     if cloud_watch_role is not None:
         _ack(
@@ -142,7 +149,7 @@ def suppress(stack: AutodevStack) -> None:
             role,
             "IAM5[Resource::*]",
             f"{WILDCARD_REASONS['xray']} {WILDCARD_REASONS['eni']} "
-            f"{WILDCARD_REASONS['list-schedules']}",
+            f"{WILDCARD_REASONS['list-schedules']} {WILDCARD_REASONS['list-models']}",
         )
     _ack(
         stack.migrations.function.role or stack.migrations,

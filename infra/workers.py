@@ -44,7 +44,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import common
+from infra import common, naming
 from infra.data import Data
 from infra.discovery import REPO_ROOT, worker_dockerfile
 from infra.settings import EnvSettings
@@ -153,6 +153,9 @@ class Workers(Construct):
             "ANTHROPIC_API_KEY_ARN": model_key.secret_arn,
             "SLACK_BOT_TOKEN_ARN": slack_bot_token.secret_arn,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # A finished task's result deliveries are sent now by the delivery function
+            # (kicked asynchronously), not by the worker itself.
+            "AUTODEV_DELIVERY_FUNCTION": naming.function_name(env, "deliver_results"),
             **data.connection_environment(),
         }
         self.container = self.task_definition.add_container(
@@ -177,6 +180,12 @@ class Workers(Construct):
         slack_bot_token.grant_read(task_role)
         data.secret.grant_read(task_role)
         bus.grant_put_events_to(task_role)
+        task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[naming.function_arn(Stack.of(self), env, "deliver_results")],
+            )
+        )
         self.bedrock_role: iam.Role | None = None
         if settings.model_provider == "bedrock":
             # Assumed by the worker for each agent session (AUTODEV_BEDROCK_ROLE_ARN): the

@@ -47,12 +47,15 @@ def _with_database(url: str, name: str) -> str:
 
 
 def reset_process_state() -> None:
-    """Forget cached settings and pooled connections, so the next use reads the env anew."""
+    """Forget cached settings, pooled connections and health answers, so the next use reads
+    the env anew."""
     from autodev.config import get_settings
     from autodev.db import close_pool
+    from autodev.monitoring import forget_cached_health
 
     close_pool()
     get_settings.cache_clear()
+    forget_cached_health()
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ STAR_RESOURCE_ACTIONS: dict[str, str] = {
     "logs:DescribeLogGroups": "Step Functions log delivery: '*' is required (AWS docs)",
     "scheduler:ListSchedules": "no resource-level permissions",
     "ecr:GetAuthorizationToken": "ECR login token: no resource-level permissions",
+    "bedrock:ListFoundationModels": "the model health check (Bedrock): no resource level",
     "kms:Decrypt": "in a KMS key policy, '*' means the key itself",
     "kms:GenerateDataKey*": "in a KMS key policy, '*' means the key itself",
 }

@@ -216,6 +216,7 @@ def test_worker_task_role_can_only_answer_tasks_read_its_secrets_and_publish(syn
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
         "events:PutEvents",
+        "lambda:InvokeFunction",  # the delivery function, kicked for a task's result
     }
     assert "states:SendTaskSuccess" in actions
 
@@ -370,6 +371,10 @@ def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
             }
     if "results_api" in folders:
         assert by_route["GET /results/{id}"]["AuthorizationType"] == "AWS_IAM"
+    if "health" in folders:
+        health = by_route["GET /health"]
+        assert health["AuthorizationType"] == "NONE"
+        assert health["Integration"]["Type"] == "AWS_PROXY"  # the health function, not a mock
     stage = next(iter(synth.resources("AWS::ApiGateway::Stage").values()))["Properties"]
     assert stage["AccessLogSetting"]["DestinationArn"]
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] > 0

@@ -121,3 +121,37 @@ def test_a_detail_that_does_not_fit_is_refused_and_nothing_is_sent(bus: str) -> 
     with pytest.raises(InvalidInput, match="bogus"):
         events.publish("alert", {"alert_type": "x", "severity": "info", "message": "m", "bogus": 1})
     assert _received(bus) == []
+
+
+def test_alerts_publish_the_alert_event_when_they_open_and_when_they_clear(bus: str) -> None:
+    from autodev.monitoring import alerts
+
+    posted: list[str] = []
+
+    def post(text: str, blocks: list[Any]) -> None:  # the alert channel, as text
+        del blocks
+        posted.append(text)
+
+    condition = alerts.Condition(
+        "queue_age",
+        "queue_age",
+        "warning",
+        "The oldest queued task has waited 20m",
+        "`/orchestrator`",
+        {"oldest_queued_seconds": 1200.0},
+    )
+    opened = alerts.raise_alert(condition, notify=post)
+    alerts.raise_alert(condition, notify=post)  # within the cooldown: neither posted nor sent
+    alerts.resolve_alert("queue_age", notify=post)
+    assert len(posted) == 2
+    fired, cleared = [e["detail"] for e in _received(bus) if e["detail-type"] == "alert"]
+    for detail in (fired, cleared):
+        events.SCHEMAS["alert"].model_validate(detail)
+        assert detail["fingerprint"] == "queue_age"
+        assert detail["details"]["alert_id"] == opened.opened[0]
+    assert (fired["severity"], fired["details"]["state"]) == ("warning", "firing")
+    assert fired["details"]["oldest_queued_seconds"] == 1200.0
+    assert fired["details"]["look_at"] == "`/orchestrator`"
+    assert (cleared["severity"], cleared["details"]["state"]) == ("info", "resolved")
+    assert cleared["message"] == "Resolved: The oldest queued task has waited 20m"
+    assert fired["event_id"] != cleared["event_id"]

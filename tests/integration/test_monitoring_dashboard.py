@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autodev.config import get_settings
-from autodev.db import DatabaseUnavailable, connection, get_pool
+from autodev.db import connection, get_pool
 from autodev.errors import InvalidInput
 from autodev.monitoring import (
     Health,
@@ -67,13 +67,13 @@ def _populate() -> None:
                    VALUES (%s, 'bug-fix', %s, %s, 'U1')""",
                 (uuid.uuid4(), f"bug-fix-{uuid.uuid4().hex[:8]}", status),
             )
-        # No module raises alerts yet; these rows are what one would write.
+        # Rows as autodev.monitoring.alerts writes them (one open alert per fingerprint).
         for severity, state in (("warning", "open"), ("critical", "open"), ("info", "resolved")):
             conn.execute(
                 """INSERT INTO monitoring_alerts (alert_type, severity, message, fingerprint,
                                                   status)
-                   VALUES ('error_rate', %s, %s, 'error_rate', %s)""",
-                (severity, f"{severity} alert", state),
+                   VALUES ('error_rate', %s, %s, %s, %s)""",
+                (severity, f"{severity} alert", f"error_rate:{severity}", state),
             )
     for seconds, outcome in ((10.0, "succeeded"), (20.0, "succeeded"), (30.0, "failed")):
         metrics.record(TASK_FINISHED_METRIC, seconds, "Seconds", {"outcome": outcome})
@@ -112,7 +112,14 @@ def test_dashboard_counts_tasks_errors_cost_alerts_in_the_window(database: str) 
     assert board.workflows == {"running": 1, "succeeded": 1, "failed": 1}
     assert board.open_alerts == 2
     assert [a.severity for a in board.alerts] == ["critical", "warning"]  # most severe first
-    assert [(c.name, c.healthy) for c in board.health] == [("database", True)]
+    # Without Slack, a model server or an AWS endpoint, those checks are skipped, not failing.
+    assert [(c.name, c.state) for c in board.health] == [
+        ("database", "ok"),
+        ("model_api", "skipped"),
+        ("step_functions", "skipped"),
+        ("orchestrator", "ok"),
+        ("slack", "skipped"),
+    ]
     assert board.healthy
 
     data = board.to_dict()
@@ -167,7 +174,7 @@ def test_a_failing_health_check_is_reported_not_raised(database: str) -> None:
     assert not checks["disk"].healthy
     assert checks["disk"].detail == "RuntimeError: disk full"
     assert not board.healthy
-    assert [c.name for c in run_health_checks()] == ["database"]
+    assert [c.name for c in run_health_checks()] == BUILT_IN
 
 
 def test_with_the_database_down_its_check_fails_and_the_dashboard_says_why(
@@ -178,14 +185,22 @@ def test_with_the_database_down_its_check_fails_and_the_dashboard_says_why(
     reset_process_state()
     try:
         get_pool().timeout = 0.5
-        [check] = run_health_checks()
-        assert check.name == "database"
-        assert not check.healthy
-        assert check.detail.startswith("the database is unavailable")
-        with pytest.raises(DatabaseUnavailable):
-            dashboard()
+        checks = {check.name: check for check in run_health_checks()}
+        assert checks["database"].state == "failing"
+        assert checks["database"].detail.startswith("unavailable: ")
+        # What needs the database is not asked, and says why.
+        assert checks["orchestrator"].state == "failing"
+        assert checks["orchestrator"].detail == "not checked: database is failing"
+        board = dashboard()
+        assert board.unavailable is not None
+        assert board.unavailable.startswith("the database is unavailable: ")
+        assert not board.healthy
+        assert board.tasks.finished == 0
     finally:
         reset_process_state()
+
+
+BUILT_IN = ["database", "model_api", "step_functions", "orchestrator", "slack"]
 
 
 @pytest.mark.parametrize("hours", [0, -1, 24 * 365])

@@ -13,6 +13,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from autodev import callbacks, runtime
+from autodev.aws import reset_clients
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import InvalidInput
@@ -92,15 +94,19 @@ def _workflow(budget_usd: float | None = None) -> str:
 
 
 @pytest.fixture
-def lambda_env(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def lambda_env(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "autodev-test")
+    # An AWS call (the health checks make one) fails at once on loopback: nothing leaves.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    reset_clients()
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.delenv("AUTODEV_EVENT_BUS", raising=False)
     monkeypatch.delenv("AUTODEV_SCALER_FUNCTION", raising=False)
     # In Lambda the scaler and the rescuer would count ECS tasks; these count local workers.
     monkeypatch.setenv("AUTODEV_WORKER_LAUNCHER", "local")
     get_settings.cache_clear()
-    return database
+    yield database
+    reset_clients()  # the next test's clients follow its own endpoint
 
 
 def _invocations(workflow_id: str) -> dict[str, tuple[dict[str, Any], str | None]]:
@@ -158,6 +164,57 @@ def _invocations(workflow_id: str) -> dict[str, tuple[dict[str, Any], str | None
         "deliver_results": (
             {"correlation_id": "from-workflow-finished", "delivery_ids": "all"},
             "from-workflow-finished",
+        ),
+        "health": (
+            {
+                "resource": "/health",
+                "path": "/health",
+                "httpMethod": "GET",
+                "headers": {},
+                "requestContext": {"requestId": "api-health", "httpMethod": "GET"},
+                "body": None,
+                "isBase64Encoded": False,
+            },
+            "api-health",
+        ),
+        # An alarm back to OK that no alert is open for: nothing to post.
+        "alerts": (
+            {
+                "Records": [
+                    {
+                        "EventSource": "aws:sns",
+                        "EventVersion": "1.0",
+                        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:a:1",
+                        "Sns": {
+                            "Type": "Notification",
+                            "MessageId": "00000000-0000-4000-8000-000000000001",
+                            "TopicArn": "arn:aws:sns:us-east-1:123456789012:a",
+                            "Message": json.dumps(
+                                {"AlarmName": "autodev-dev-api-5xx", "NewStateValue": "OK"}
+                            ),
+                            "Timestamp": "2025-01-01T12:00:00.000Z",
+                            "SignatureVersion": "1",
+                            "Signature": "c2ln",
+                            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/c.pem",
+                            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/u",
+                            "MessageAttributes": {},
+                        },
+                    }
+                ]
+            },
+            None,
+        ),
+        "retention": ({"correlation_id": "tick-retention"}, "tick-retention"),
+        # A schedule removed after it fired: nothing to run.
+        "scheduled_run": (
+            {
+                "scheduled_job_id": results_id,
+                "scheduled_time": "2025-01-01T09:00:00Z",
+                "template": "bug-fix",
+                "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:m:e",
+                "execution_name": "e",
+            },
+            results_id,
         ),
     }
 

@@ -104,17 +104,20 @@ def test_monitor_shows_the_dashboard(database: str, slack_sink_env: SlackSink) -
     )
 
 
-def test_with_the_database_down_both_answer_in_one_polite_line(
+def test_with_the_database_down_monitor_shows_the_health_and_orchestrator_one_polite_line(
     slack_sink_env: SlackSink, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
     reset_process_state()
     try:
         get_pool().timeout = 0.5
-        for command in ("/monitor", "/orchestrator"):
-            reply = _ask(slack_sink_env, command)
-            assert reply.args["text"].startswith(":warning: the database is unavailable")
-            assert "\n" not in reply.args["text"]
-            assert not reply.args.get("blocks")
+        monitor = _ask(slack_sink_env, "/monitor")
+        assert monitor.args["text"].startswith("Monitoring: no figures (the database is")
+        assert ":x: database" in monitor.block_text()
+        assert "No figures: the database is unavailable" in monitor.block_text()
+        reply = _ask(slack_sink_env, "/orchestrator")
+        assert reply.args["text"].startswith(":warning: the database is unavailable")
+        assert "\n" not in reply.args["text"]
+        assert not reply.args.get("blocks")
     finally:
         reset_process_state()

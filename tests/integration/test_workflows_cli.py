@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,8 @@ from autodev import access
 from autodev.config import get_settings
 from autodev.local.state import pid_alive, read_state
 from autodev.local.testing import WorkerDouble, wait_for
-from autodev.workflows import get_workflow_status
+from autodev.schedules import list_schedules
+from autodev.workflows import get_workflow_status, list_workflows
 
 AUTODEV = [sys.executable, "-c", "from autodev.cli import main; main()"]
 
@@ -172,3 +175,62 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     unknown = run(env, "workflow", "result", "no-such-workflow", ok=False)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "autodev: no result for no-such-workflow (yet)"
+
+    # A schedule made from the command line: the stack's ticker fires it when it is due.
+    # Far enough ahead for the command to start on a busy machine (at() in the past is refused).
+    when = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%S")
+    target = {"target": "force-app/main/default/classes/AccountService.cls"}
+    made = run(
+        env,
+        "workflow",
+        "schedule",
+        "code-review",
+        f"at({when})",
+        "--input",
+        json.dumps(target),
+        "--as",
+        "UCLI",
+    )
+    match = re.search(r"as (code-review-[0-9a-f]{8})", made.stdout)
+    assert match, made.stdout
+    name = match.group(1)
+
+    # Meanwhile: who did what to the deployment, and when.
+    trail = run(env, "audit", "--workflow", short)
+    assert f"audit trail of deployment deployment-{short}" in trail.stdout
+    for line in ("started deployment as", "asked for approval at", "approved", "recorded the end"):
+        assert line in trail.stdout, line
+    assert "UAPPROVER" in trail.stdout
+    refused = run(
+        env,
+        "workflow",
+        "schedule",
+        "code-review",
+        "cron(0 9 * * MON *)",
+        "--input",
+        json.dumps(target),
+        ok=False,
+    )
+    assert refused.stderr.strip() == (
+        "autodev: one of day-of-month and day-of-week must be `?` (and not both)"
+    )
+
+    def scheduled_run() -> str | None:
+        found = [w for w in list_workflows(limit=20) if w.requested_by == "UCLI"]
+        return found[0].id if found and found[0].finished else None
+
+    double = WorkerDouble().start()
+    try:
+        run_id = wait_for(scheduled_run, timeout=90, what="the scheduled code review")
+    finally:
+        double.stop()
+    assert get_workflow_status(run_id).status == "succeeded"
+    listed = run(env, "workflow", "schedules", "--json")
+    [job] = [j for j in json.loads(listed.stdout) if j["name"] == name]
+    assert (job["runs"], job["enabled"], job["next_run"]) == (1, False, None)  # at() ran once
+    trail = run(env, "audit", "--workflow", run_id)
+    assert f"scheduled code-review at({when}) UTC as {name}" in trail.stdout
+    assert f"(scheduled run of {name}, set up by UCLI)" in trail.stdout
+    removed = run(env, "workflow", "unschedule", name, "--as", "UCLI")
+    assert removed.stdout.strip() == f"removed the schedule {name} (code-review)"
+    assert list_schedules() == []

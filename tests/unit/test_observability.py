@@ -423,7 +423,7 @@ PACKAGE_DIR = ROOT / "layers" / "autodev" / "python" / "autodev"
 # and why that is right.
 HANDLED_ELSEWHERE = {
     ("orchestrator/worker.py", "_execute"): "becomes the task's failed attempt (retried, dead)",
-    ("monitoring/health.py", "run_health_checks"): "becomes an unhealthy check result",
+    ("monitoring/health.py", "_run_one"): "becomes an unhealthy check result",
     ("callbacks/channels.py", "send_slack"): "a failed delivery attempt (retried, dead)",
     ("callbacks/channels.py", "send_event"): "a failed delivery attempt (retried, dead)",
     ("callbacks/delivery.py", "deliver_due"): "a failed delivery attempt (retried, dead)",

@@ -34,6 +34,9 @@ def test_mixed_input_and_unbalanced_quote() -> None:
         ("approve 6f1c looks good", Action.APPROVE, "6f1c", "looks good"),
         ("reject 6f1c", Action.REJECT, "6f1c", None),
         ("STATUS abc", Action.STATUS, "abc", None),
+        ("schedules", Action.SCHEDULES, None, None),
+        ("unschedule bug-fix-1a2b3c4d", Action.UNSCHEDULE, "bug-fix-1a2b3c4d", None),
+        ("audit 1a2b3c4d", Action.AUDIT, "1a2b3c4d", None),
     ],
 )
 def test_workflow_subcommands(
@@ -41,6 +44,23 @@ def test_workflow_subcommands(
 ) -> None:
     command = parse("/workflow", text)
     assert (command.action, command.target_id, command.comment) == (action, target, comment)
+
+
+def test_schedule_takes_the_expression_whole_a_time_zone_and_input() -> None:
+    command = parse(
+        "/workflow",
+        "schedule bug-fix cron(0  9 ? * MON-FRI *) tz=Europe/Paris AccountTrigger NPE",
+    )
+    assert command.action is Action.SCHEDULE
+    assert command.template == "bug-fix"
+    assert command.schedule == "cron(0 9 ? * MON-FRI *)"
+    assert command.timezone == "Europe/Paris"
+    assert command.input == {"request": "AccountTrigger NPE"}
+    plain = parse("/workflow", "schedule code-review RATE(6 hours) target=AccountService")
+    assert (plain.schedule, plain.timezone) == ("rate(6 hours)", None)
+    assert plain.input == {"target": "AccountService"}
+    # The expression itself is checked when the schedule is created, with the reason.
+    assert parse("/workflow", "schedule bug-fix cron(99 * * *)").schedule == "cron(99 * * *)"
 
 
 def test_monitor_and_orchestrator() -> None:
@@ -62,12 +82,20 @@ def test_monitor_and_orchestrator() -> None:
         ("status ../../etc", "needs one workflow id"),
         ("list extra", "takes no arguments"),
         ("start bug-fix " + "x" * 5000, "too long"),
+        ("schedule", "needs a template and a schedule"),
+        ("schedule bug-fix", "needs a template and a schedule"),
+        ("schedule bug-fix every day", "needs a template and a schedule"),
+        ("schedule Bad!Name cron(0 9 ? * MON *)", "is not a template name"),
+        ("schedules extra", "takes no arguments"),
+        ("unschedule", "needs one schedule id"),
+        ("audit a b", "needs one workflow id"),
     ],
 )
 def test_bad_input_gets_short_usage(text: str, expected: str) -> None:
     with pytest.raises(UsageError, match=expected) as raised:
         parse("/workflow", text)
-    assert len(str(raised.value)) < 400
+    # Short enough to read at a glance (the usage lists every subcommand in one line).
+    assert len(str(raised.value)) < 560
 
 
 def test_unknown_command() -> None:

@@ -160,6 +160,8 @@ def test_every_path_ends_by_recording_the_outcome(template: str) -> None:
     # The registration records a refusal itself (the workflow's row, failed with the reason).
     finish = _calling(states, "workflow_finished") | _calling(states, "workflow_started")
     for name, state in states.items():
+        if name in asl.SCHEDULED_RUN_STATES:
+            continue  # before a scheduled run's workflow exists: nothing to record yet
         if state["Type"] in {"Succeed", "Fail"}:
             feeders = [
                 n
@@ -181,6 +183,32 @@ def test_agent_steps_agree_with_the_catalog(template: str) -> None:
                 assert payload["template"] == template
                 used[payload["step"]] = name
     assert used == {step.key: step.state for step in info.steps}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_scheduled_start_is_recorded_before_the_workflow_is_registered(template: str) -> None:
+    states = _rendered(template)["States"]
+    assert _rendered(template)["StartAt"] == "Scheduled run?"
+    gate = states["Scheduled run?"]
+    assert gate["Default"] == "Register workflow"
+    assert gate["Choices"] == [
+        {
+            "Variable": "$.scheduled_job_id",
+            "IsPresent": True,
+            "Next": "Register the scheduled run",
+        }
+    ]
+    register = states["Register the scheduled run"]
+    assert register["Parameters"]["FunctionName"].endswith(":scheduled_run")
+    assert register["Parameters"]["Payload"]["template"] == template
+    assert register["Parameters"]["Payload"]["execution_arn.$"] == "$$.Execution.Id"
+    assert register["OutputPath"] == "$.Payload"
+    # A scheduled run, once recorded, is registered like any other start (its row found).
+    assert states["Run it?"]["Choices"][0]["Next"] == "Register workflow"
+    assert states["Register workflow"]["Next"] == "Prepare workflow"
+    # The states before the workflow exists are exactly the ones allowed to end unrecorded.
+    before = {name for name in states if name in asl.SCHEDULED_RUN_STATES}
+    assert before == asl.SCHEDULED_RUN_STATES
 
 
 def test_numbers_are_rendered_as_numbers_and_text_inside_strings() -> None:

@@ -36,6 +36,17 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, region_name=region(), config=_CONFIG)  # type: ignore[call-overload]
 
 
+# Health checks ask once and briefly: a dependency that does not answer at once is failing.
+_PROBE_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
+
+
+@cache
+def probe_client(service: str) -> Any:
+    """A cached client for health checks: one attempt, short timeouts."""
+    return boto3.session.Session().client(service, region_name=region(), config=_PROBE_CONFIG)  # type: ignore[call-overload]
+
+
 def reset_clients() -> None:
     """Forget cached clients (after the endpoint or credentials in the environment change)."""
     client.cache_clear()
+    probe_client.cache_clear()

@@ -62,6 +62,14 @@ _EXPECTED: dict[str, str] = {
         "a file path relative to the repository, outside .claude/ and without '..'"
     ),
     "autodev_agent_user": "a user name, a uid, or a range of uids FIRST-LAST",
+    "alert_error_rate_window": "a whole number of milliseconds from 60000",
+    "alert_error_rate_min_tasks": "a whole number from 1 to 100000",
+    "alert_queue_age": "a whole number of milliseconds above 0",
+    "metrics_retention_days": "a whole number of days from 1 to 3650",
+    "metrics_hourly_retention_days": "a whole number of days from 1 to 36500",
+    "autodev_schedule_timezone": "an IANA time zone, like UTC or Europe/Paris",
+    "autodev_schedule_group": "an EventBridge Scheduler group name",
+    "autodev_scheduler_role_arn": "an IAM role ARN",
 }
 
 SECRET_FIELDS = frozenset(
@@ -84,6 +92,14 @@ class Settings(BaseSettings):
     alert_error_rate_threshold: float = Field(default=0.1, ge=0, le=1)
     alert_cooldown: int = Field(default=300_000, ge=0)
     alert_channel: str = "#dev-alerts"
+    # --- alerts beyond the spec: the error rate's window and the least sample it needs, and
+    # how long the oldest queued task may wait before it is an alert ---
+    alert_error_rate_window: int = Field(default=3_600_000, ge=60_000)
+    alert_error_rate_min_tasks: int = Field(default=5, ge=1, le=100_000)
+    alert_queue_age: int = Field(default=900_000, gt=0)
+    # --- metric retention: raw rows older than this are rolled up into hourly figures ---
+    metrics_retention_days: int = Field(default=90, ge=1, le=3650)
+    metrics_hourly_retention_days: int = Field(default=730, ge=1, le=36_500)
 
     # --- connections and credentials ---
     database_url: SecretStr | None = None
@@ -167,6 +183,12 @@ class Settings(BaseSettings):
     # enqueue_task pokes this function (asynchronously) after queueing; unset: no poke.
     autodev_scaler_function: str | None = None
 
+    # --- scheduled runs (EventBridge Scheduler; the local stack sets both names) ---
+    autodev_schedule_group: str | None = Field(default=None, pattern=r"^[0-9A-Za-z_.-]{1,64}$")
+    autodev_scheduler_role_arn: str | None = Field(default=None, pattern=r"^arn:[^:]+:iam::")
+    # The time zone of a schedule that names none.
+    autodev_schedule_timezone: str = "UTC"
+
     # --- who may do what (autodev.access); in AWS the CDK app's settings per environment ---
     # Approve deployments: these identities, or members of the Slack user group.
     approvers: CommaList = ()
@@ -207,6 +229,17 @@ class Settings(BaseSettings):
             raise ValueError("not a repository file outside .claude/")
         return value
 
+    @field_validator("autodev_schedule_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone") from None
+        return value
+
     @property
     def model_provider(self) -> ModelProvider:
         """The provider in force: the explicit setting, else anthropic when a key is set."""
@@ -226,6 +259,14 @@ class Settings(BaseSettings):
     @property
     def alert_cooldown_seconds(self) -> float:
         return self.alert_cooldown / 1000
+
+    @property
+    def alert_error_rate_window_seconds(self) -> float:
+        return self.alert_error_rate_window / 1000
+
+    @property
+    def alert_queue_age_seconds(self) -> float:
+        return self.alert_queue_age / 1000
 
 
 def with_secrets_from_arns(settings: Settings, env: Mapping[str, str] | None = None) -> Settings:

@@ -9,7 +9,8 @@ function) sends them at least once each, with a stable id, retrying with backoff
 Public API (a contract; other components call these)::
 
     register_callback(target_id, spec, *, target_kind="workflow", conn=None) -> str
-    deliver_result(target_id, result, *, target_kind="workflow", conn=None) -> str
+    deliver_result(target_id, result, *, target_kind="workflow", conn=None,
+                   finish_progress=True) -> str
     save_artifact(target_id, name, body, *, content_type="text/plain", target_kind="task",
                   conn=None) -> str
     get_result(result_or_target_id) -> CachedResult | Artifact
@@ -23,7 +24,13 @@ from autodev.callbacks.delivery import DeliveryReport, deliver_due, kick_deliver
 from autodev.callbacks.models import Artifact, CachedResult, Delivery
 from autodev.callbacks.outbox import delivery_status
 from autodev.callbacks.registry import callback_secret, register_callback
-from autodev.callbacks.results import deliver_result, get_result, result_status, save_artifact
+from autodev.callbacks.results import (
+    deliver_result,
+    finish_progress,
+    get_result,
+    result_status,
+    save_artifact,
+)
 
 __all__ = [
     "Artifact",
@@ -34,6 +41,7 @@ __all__ = [
     "deliver_due",
     "deliver_result",
     "delivery_status",
+    "finish_progress",
     "get_result",
     "kick_delivery",
     "register_callback",

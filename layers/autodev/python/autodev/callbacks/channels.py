@@ -124,7 +124,9 @@ def event_for(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "task_type": result.get("task_type"),
     }
     if data["status"] == "succeeded":
-        return "task:completed", {**task, "result": result}
+        # A task's cached document holds its own result as "output" (orchestrator.task_results).
+        output = result.get("output")
+        return "task:completed", {**task, "result": output if isinstance(output, dict) else result}
     return "task:failed", {
         **task,
         "error": str(result.get("error") or data["status"]),

@@ -112,11 +112,14 @@ def deliver_result(
     *,
     target_kind: str = "workflow",
     conn: Conn | None = None,
+    finish_progress: bool = True,
 ) -> str:
     """Cache ``result`` for a task or workflow and queue it to every registered callback
     (plus the spec's event on the bus); returns the result id. Pass ``conn`` to write in the
     caller's transaction. The deliveries are sent by ``deliver_due`` (the deliver_results
-    function), at least once each, with a stable id."""
+    function), at least once each, with a stable id. The target's live progress is marked
+    finished (another connection) unless ``finish_progress`` is False: a caller holding its
+    transaction open on a pool of one does that itself after committing."""
     check_kind(target_kind)
     if not isinstance(result, dict):
         raise InvalidInput("a result is a JSON object")
@@ -124,8 +127,15 @@ def deliver_result(
         raise InvalidInput("a result needs a task or workflow id")
     with in_transaction(conn) as tx:
         result_id = _write(tx, str(target_id), result, target_kind)
-    _finish_progress(str(target_id), result_status(result))
+    if finish_progress:
+        _finish_progress(str(target_id), result_status(result))
     return result_id
+
+
+def finish_progress(target_id: str, status: str) -> None:
+    """Mark the target's live progress finished, if it is tracked (best effort), for a
+    caller that passed ``finish_progress=False`` to ``deliver_result``."""
+    _finish_progress(target_id, status)
 
 
 def _finish_progress(target_id: str, status: str) -> None:

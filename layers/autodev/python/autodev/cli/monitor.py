@@ -30,12 +30,31 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else format_duration(value)
 
 
+def _health(board: Dashboard) -> None:
+    print_table(
+        "Health checks",
+        ["check", "status", "ms", "detail"],
+        [
+            [
+                c.name,
+                "FAILING" if c.state == "failing" else c.state,
+                f"{c.milliseconds:.0f}",
+                c.detail,
+            ]
+            for c in board.health
+        ],
+    )
+
+
 def show(board: Dashboard) -> None:
     tasks = board.tasks
     console.print(
         f"[bold]autodev, last {board.window_hours:g}h[/bold] "
         f"(since {board.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
     )
+    if board.unavailable is not None:
+        _health(board)
+        return
     print_table(
         "Tasks",
         ["succeeded", "failed", "dead", "cancelled", "running", "queued", "error rate"],
@@ -108,14 +127,7 @@ def show(board: Dashboard) -> None:
         )
     else:
         console.print("no open alerts")
-    print_table(
-        "Health checks",
-        ["check", "status", "ms", "detail"],
-        [
-            [c.name, "ok" if c.healthy else "FAILING", f"{c.milliseconds:.0f}", c.detail]
-            for c in board.health
-        ],
-    )
+    _health(board)
 
 
 def register(app: typer.Typer) -> None:
@@ -126,7 +138,10 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the data as JSON."),
     ) -> None:
-        """The monitoring dashboard: tasks, error rate, tokens and cost by model, alerts."""
+        """The monitoring dashboard: tasks, error rate, tokens and cost by model, alerts, health.
+
+        When the database is down it shows the health checks, then fails with one line."""
+        from autodev.db import DatabaseUnavailable
         from autodev.monitoring import dashboard
 
         board = dashboard(hours)
@@ -134,3 +149,5 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(board.to_dict(), default=str))
         else:
             show(board)
+        if board.unavailable is not None:
+            raise DatabaseUnavailable(f"no figures: {board.unavailable}")

@@ -1,4 +1,4 @@
-"""`autodev workflow list|start|status|result|approve|reject|cancel`.
+"""`autodev workflow list|start|status|result|approve|reject|cancel|schedule|schedules|unschedule`.
 
 Every command first points itself at the background local stack (``autodev local up``) when
 one runs and no AWS endpoint is set; otherwise it talks to AWS as configured.
@@ -292,6 +292,106 @@ def cancel_command(
 
     cancelled = cancel_workflow(workflow_id, _me(as_user, deciding=True))
     console.print(f"workflow {cancelled.id} {cancelled.status}")
+
+
+@workflow_app.command("schedule")
+def schedule_command(
+    template: Annotated[str, typer.Argument(help="The template, e.g. bug-fix.")],
+    expression: Annotated[
+        str,
+        typer.Argument(
+            help="cron(min hour day-of-month month day-of-week year), rate(N minutes|hours|days)"
+            " or at(yyyy-mm-ddThh:mm:ss), as EventBridge Scheduler reads them;"
+            " e.g. 'cron(0 9 ? * MON-FRI *)'."
+        ),
+    ],
+    input_json: Annotated[
+        str | None,
+        typer.Option("--input", help='The input as a JSON object, e.g. \'{"target": "X"}\'.'),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            "--tz",
+            help="IANA time zone of cron and at (default AUTODEV_SCHEDULE_TIMEZONE).",
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Slack channel (id) where runs are announced.")
+    ] = None,
+    as_user: AsOption = None,
+) -> None:
+    """Run a workflow on a schedule (an EventBridge Scheduler schedule)."""
+    given = _json_object(input_json, "--input") if input_json is not None else {}
+    _ready()
+    from autodev.schedules import ScheduleRequest, schedule_workflow
+
+    scheduled = schedule_workflow(
+        ScheduleRequest(
+            template, expression, given, _me(as_user), timezone=timezone, slack_channel=channel
+        )
+    )
+    job = scheduled.job
+    upcoming = scheduled.next_run()
+    console.print(f"scheduled {job.template} {scheduled.expression.describe()} as {job.name}")
+    console.print(f"id:       {job.id}")
+    console.print(f"next run: {upcoming.isoformat(timespec='seconds') if upcoming else 'never'}")
+    console.print(f"remove:   autodev workflow unschedule {job.name}")
+
+
+@workflow_app.command("schedules")
+def schedules_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+) -> None:
+    """List the schedules and when each runs next."""
+    _ready()
+    from autodev.schedules import list_schedules
+
+    found = list_schedules()
+    if as_json:
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        **s.job.to_json(),
+                        "next_run": (n.isoformat() if (n := s.next_run()) else None),
+                    }
+                    for s in found
+                ],
+                default=str,
+            )
+        )
+        return
+    print_table(
+        "schedules",
+        ("name", "template", "schedule", "next run (UTC)", "runs", "by", "input"),
+        (
+            (
+                s.job.name,
+                s.job.template,
+                s.expression.describe(),
+                (n.strftime("%Y-%m-%d %H:%M") if (n := s.next_run()) else "done"),
+                s.job.runs,
+                s.job.created_by,
+                json.dumps(s.job.input, sort_keys=True)[:60] if s.job.input else "",
+            )
+            for s in found
+        ),
+    )
+
+
+@workflow_app.command("unschedule")
+def unschedule_command(
+    schedule_id: Annotated[str, typer.Argument(help="The schedule: its id, name or short id.")],
+    as_user: AsOption = None,
+) -> None:
+    """Remove a schedule (its creator, or an approver)."""
+    _ready()
+    from autodev.schedules import unschedule
+
+    removed = unschedule(schedule_id, _me(as_user))
+    console.print(f"removed the schedule {removed.name} ({removed.template})")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,6 @@
 """The local stack and every stand-in: AWS on loopback (moto), the embedded Postgres, local
-services (Slack sink and gateway, scripted model server, rescuer and delivery loops), the echo
+services (Slack sink and gateway, scripted model server, rescuer and delivery loops, the alert
+evaluator and metric retention, the EventBridge Scheduler ticker), the echo
 runner and the pytest plugin. Production code never imports this package: the stack reaches
 it only through settings (``SLACK_API_URL``, ``AUTODEV_SCRIPTED_MODEL_URL``, ...), and the
 Lambda layer and the worker image leave it out.
@@ -27,11 +28,12 @@ publish an endpoint or setting to other processes. Tests that want a service pas
 
 Where things are: ``slack/`` (sink, gateway, signed sender, the stack's signing secret),
 ``model/`` (the scripted Messages API server and its sessions), ``echo`` (a runner without
-Claude Code, and its worker entry point), ``delivery``, ``orchestrator`` and ``reconcile``
-(the loops that stand in for the scheduled functions; the reconciler also runs once as the
-stack starts, for workflows a previous stack left running), ``access`` (the person running
-the stack approves and administers it), ``testing`` (the pytest plugin). ``stack.note(...)``
-tells that person something (``autodev local up`` and the demo print it).
+Claude Code, and its worker entry point), ``delivery``, ``orchestrator``, ``monitoring`` and
+``reconcile`` (the loops that stand in for the scheduled functions; the reconciler also runs
+once as the stack starts, for workflows a previous stack left running), ``scheduler`` (the
+ticker that fires the schedules moto stores), ``access`` (the person running the stack
+approves and administers it), ``testing`` (the pytest plugin). ``stack.note(...)`` tells that
+person something (``autodev local up`` and the demo print it).
 
 Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
 exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as

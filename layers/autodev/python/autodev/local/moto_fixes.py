@@ -20,6 +20,7 @@ def apply() -> None:
         _keep_task_failure_cause()
         _stop_waiting_tasks_on_stop_execution()
         _keep_answers_given_before_the_wait()
+        _name_unnamed_executions()
         _applied = True
 
 
@@ -104,6 +105,24 @@ def _keep_answers_given_before_the_wait() -> None:
         return endpoint
 
     CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+
+
+def _name_unnamed_executions() -> None:
+    """StartExecution without a name: AWS names the execution with a UUID (EventBridge
+    Scheduler starts executions that way). moto's interpreter leaves the name None, and the
+    execution's ARN ends in ``:None``."""
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
 # The error and cause of the StopExecution request being handled on this thread.

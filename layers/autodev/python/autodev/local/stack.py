@@ -1,9 +1,10 @@
 """The local AWS endpoint: a moto server on loopback with the Step Functions interpreter on.
 
 ``LocalStack`` starts moto's server in a thread of this process, hooks Lambda invocations to
-``functions/*/handler.py`` (see ``lambdas``), creates the Lambda functions, the event bus and
-one state machine per ``statemachines/*.asl.json`` (rendered with the same substitutions as
-infra/), exports the AWS environment that points boto3 at it, and starts local services.
+``functions/*/handler.py`` (see ``lambdas``), creates the Lambda functions, the event bus, the
+schedule group and one state machine per ``statemachines/*.asl.json`` (rendered with the same
+substitutions as infra/), exports the AWS environment that points boto3 at it, and starts
+local services.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ FUNCTIONS_DIR = asl.REPO_ROOT / "functions"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 EVENT_BUS = "autodev"
+SCHEDULE_GROUP = "autodev"
 # The fake credentials moto accepts; never real ones.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -97,6 +99,7 @@ class LocalStack:
         self.env: dict[str, str] = {}
         self.function_arns: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
+        self.schedule_group = SCHEDULE_GROUP
         self._saved_env: dict[str, str | None] = {}
         self._server: Any = None
         self._running: list[tuple[LocalService, RunningService]] = []
@@ -267,6 +270,11 @@ class LocalStack:
             self.function_arns[folder] = str(created["FunctionArn"])
         lambdas.register({function_name(f): path for f, path in functions.items()})
         self._client("events").create_event_bus(Name=EVENT_BUS)
+        # Where /workflow schedule creates schedules, and the role they run as (in AWS: a
+        # role that may only start the state machines); the ticker service fires them.
+        self._client("scheduler").create_schedule_group(Name=self.schedule_group)
+        self.export("AUTODEV_SCHEDULE_GROUP", self.schedule_group)
+        self.export("AUTODEV_SCHEDULER_ROLE_ARN", role)
         machines = self._client("stepfunctions")
         for template in asl.template_names(self.statemachines_dir):
             arn = machines.create_state_machine(

@@ -10,9 +10,10 @@ while it is queued or running (so a long task shows up before it ends).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from autodev.db import DatabaseUnavailable
 from autodev.errors import InvalidInput
 from autodev.monitoring.health import HealthCheckResult, run_health_checks
 
@@ -115,6 +116,8 @@ class Dashboard:
     open_alerts: int
     alerts: tuple[AlertView, ...]  # ALERTS_SHOWN open ones, the most severe, then newest
     health: tuple[HealthCheckResult, ...] = field(default_factory=tuple)
+    # Why the figures are missing (the database is down); None when they are there.
+    unavailable: str | None = None
 
     @property
     def error_rate_alert(self) -> bool:
@@ -189,9 +192,47 @@ def _opt(value: Any) -> float | None:
 
 
 def dashboard(window_hours: float = 24) -> Dashboard:
-    """The dashboard for the last ``window_hours``; raises DatabaseUnavailable without one."""
+    """The dashboard for the last ``window_hours``, with every health check.
+
+    The health checks run first; when the database is down the dashboard still comes back,
+    with its health and ``unavailable`` saying why the figures are missing.
+    """
     if not 0 < window_hours <= MAX_WINDOW_HOURS:
         raise InvalidInput(f"the window must be more than 0 and at most {MAX_WINDOW_HOURS} hours")
+    health = tuple(run_health_checks())
+    database = next((check for check in health if check.name == "database"), None)
+    if database is not None and not database.healthy:
+        return _without_figures(window_hours, health, f"the database is {database.detail}")
+    try:
+        return _with_figures(window_hours, health)
+    except DatabaseUnavailable as error:
+        return _without_figures(window_hours, health, str(error))
+
+
+def _without_figures(
+    window_hours: float, health: tuple[HealthCheckResult, ...], why: str
+) -> Dashboard:
+    from autodev.config import get_settings
+
+    now = datetime.now(UTC)
+    return Dashboard(
+        window_hours=window_hours,
+        generated_at=now,
+        since=now - timedelta(hours=window_hours),
+        tasks=TaskCounts(),
+        error_rate=None,
+        error_rate_threshold=get_settings().alert_error_rate_threshold,
+        usage=(),
+        durations=TaskDurations(),
+        workflows={},
+        open_alerts=0,
+        alerts=(),
+        health=health,
+        unavailable=why,
+    )
+
+
+def _with_figures(window_hours: float, health: tuple[HealthCheckResult, ...]) -> Dashboard:
     from autodev.config import get_settings
     from autodev.db import connection
     from autodev.orchestrator.queue import usage_since
@@ -235,5 +276,5 @@ def dashboard(window_hours: float = 24) -> Dashboard:
             AlertView(int(r["id"]), r["alert_type"], r["severity"], r["message"], r["created_at"])
             for r in alert_rows
         ),
-        health=tuple(run_health_checks()),
+        health=health,
     )

@@ -3,7 +3,8 @@
 Scheduled every minute in AWS (functions/rescuer); a loop on the local stack. Each pass:
 tasks whose lease expired go back to the queue with backoff (or end dead after their last
 attempt, and their workflow is told with SendTaskFailure); outcomes left in the outbox are
-sent; and the scaler is asked to start workers for what is queued.
+sent; finished tasks whose result nobody published (dead, cancelled) are published; and the
+scaler is asked to start workers for what is queued.
 
 A lease also lapses when its worker lives but cannot reach the database (an outage longer
 than the lease while it finishes a step). Running Claude Code again then would do the work
@@ -23,7 +24,7 @@ from typing import Any
 from autodev.config import Settings, get_settings
 from autodev.errors import AutodevError
 from autodev.observability import Metric, best_effort_failed, child_logger, count
-from autodev.orchestrator import outcomes, queue, registry
+from autodev.orchestrator import outcomes, queue, registry, task_results
 from autodev.orchestrator.launchers import Launcher, worker_alive
 
 log = child_logger(__name__)
@@ -60,6 +61,8 @@ def rescue_once(
             if answer in delivered:
                 delivered[answer] += 1
     later = outcomes.deliver_pending(older_than_seconds=outbox_grace_seconds)
+    # Results the workers did not publish: dead and cancelled tasks, a worker that stopped.
+    published = task_results.publish_results(older_than_seconds=outbox_grace_seconds)
     alive, abandoned = heartbeat_queued(settings)
     report: dict[str, Any] = {
         "spared": spared,
@@ -68,6 +71,7 @@ def rescue_once(
         "outcomes_sent": delivered["sent"] + later.get("sent", 0),
         "outcomes_gone": delivered["gone"] + later.get("gone", 0),
         "outcomes_failed": later.get("failed", 0),
+        "results_published": published,
         "queued_heartbeats": alive,
         "abandoned": abandoned,
     }

@@ -3,8 +3,10 @@
 One task at a time. While a task runs, a lease keeper renews its lease and sends Step
 Functions heartbeats. The outcome is committed together with the task's usage and artifacts,
 then sent to Step Functions (see ``outcomes``: an outcome the worker could not send stays in
-the outbox for the rescuer). A worker whose lease was lost records nothing: the task belongs
-to someone else. After ``ORCHESTRATOR_IDLE_TIMEOUT`` ms with nothing to claim, it exits.
+the outbox for the rescuer); a finished task's result is then published
+(``task_results``: cached, sent to its callbacks, ``task:completed`` / ``task:failed``). A
+worker whose lease was lost records nothing: the task belongs to someone else. After
+``ORCHESTRATOR_IDLE_TIMEOUT`` ms with nothing to claim, it exits.
 
 A finished attempt is the expensive part (a Claude Code session), so the worker does not drop
 it when the database is unreachable: it keeps the outcome in memory and tries again, with
@@ -33,7 +35,7 @@ from autodev.config import Settings
 from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError
 from autodev.observability import Metric, appended_keys, best_effort, child_logger, count
-from autodev.orchestrator import metrics, outcomes, queue, registry
+from autodev.orchestrator import metrics, outcomes, queue, registry, task_results
 from autodev.orchestrator.execution import Execution, TaskRunner, build_result
 from autodev.orchestrator.lease import LeaseKeeper
 from autodev.orchestrator.progress_hook import ProgressHook
@@ -223,6 +225,9 @@ class Worker:
             },
         )
         self._task_done(execution.ok)
+        # After progress.finish: publishing marks a task's progress finished too, which would
+        # otherwise keep the final figures above from it. A retried task has nothing to publish.
+        task_results.publish_task(task.id)
         log.info(
             "task finished",
             extra={

@@ -19,7 +19,10 @@ WORKFLOW_USAGE = (
     "*Usage:* `/workflow list` · "
     "`/workflow start <template> [text or key=value ...] [budget=<US dollars>]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
-    "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`. "
+    "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · "
+    "`/workflow schedule <template> <cron(…)|rate(…)|at(…)> [input]` · "
+    "`/workflow schedules` · `/workflow unschedule <id>` · `/workflow audit <id>` · "
+    "`/workflow help`. "
     "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
     "(`1650cb25`)."
 )
@@ -44,6 +47,10 @@ class Action(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     CANCEL = "cancel"
+    SCHEDULE = "schedule"
+    SCHEDULES = "schedules"
+    UNSCHEDULE = "unschedule"
+    AUDIT = "audit"
     HELP = "help"
     MONITOR = "monitor"
     ORCHESTRATOR = "orchestrator"
@@ -59,6 +66,8 @@ class Command:
     input: dict[str, str] = field(default_factory=dict)  # workflow input for ``start``
     comment: str | None = None  # the reason given with approve/reject
     budget_usd: float | None = None  # ``budget=`` with ``start``: the workflow's budget
+    schedule: str | None = None  # ``schedule``: cron(...), rate(...) or at(...), checked later
+    timezone: str | None = None  # ``schedule``: tz=<IANA zone>
 
     @property
     def is_slow(self) -> bool:
@@ -108,9 +117,15 @@ def _parse_workflow(text: str) -> Command:
         return Command(Action.LIST)
     if sub == "start":
         return _parse_start(rest)
-    if sub in ("status", "cancel"):
+    if sub in ("status", "cancel", "unschedule", "audit"):
         target = _single_id(sub, rest)
         return Command(Action(sub), target_id=target)
+    if sub == "schedules":
+        if rest:
+            raise UsageError("`/workflow schedules` takes no arguments. " + WORKFLOW_USAGE)
+        return Command(Action.SCHEDULES)
+    if sub == "schedule":
+        return _parse_schedule(rest)
     if sub in ("approve", "reject"):
         target, _, comment = rest.partition(" ")
         target = _single_id(sub, target)
@@ -120,9 +135,48 @@ def _parse_workflow(text: str) -> Command:
 
 def _single_id(sub: str, rest: str) -> str:
     parts = rest.split()
+    what = "schedule" if sub == "unschedule" else "workflow"
     if len(parts) != 1 or not _ID.match(parts[0]):
-        raise UsageError(f"`/workflow {sub}` needs one workflow id: `/workflow {sub} <id>`.")
+        raise UsageError(f"`/workflow {sub}` needs one {what} id: `/workflow {sub} <id>`.")
     return parts[0]
+
+
+SCHEDULE_USAGE = (
+    "`/workflow schedule` needs a template and a schedule, e.g. "
+    "`/workflow schedule bug-fix cron(0 9 ? * MON-FRI *) tz=Europe/Paris AccountTrigger NPE`"
+    " (also `rate(6 hours)`, `at(2030-01-31T09:00:00)`)."
+)
+_SCHEDULE = re.compile(r"^(?P<kind>cron|rate|at)\s*\((?P<body>[^()]*)\)", re.IGNORECASE)
+
+
+def _parse_schedule(rest: str) -> Command:
+    """``<template> <cron(...)|rate(...)|at(...)> [tz=<zone>] [input]``; the expression and
+    the zone are checked when the schedule is created (with the reason when refused)."""
+    template, _, tail = rest.partition(" ")
+    template = template.lower()
+    if not template:
+        raise UsageError(SCHEDULE_USAGE)
+    if not _TEMPLATE.match(template):
+        raise UsageError(
+            f"`{template[:40]}` is not a template name. `/workflow list` shows the templates."
+        )
+    tail = tail.strip()
+    match = _SCHEDULE.match(tail)
+    if match is None:
+        raise UsageError(SCHEDULE_USAGE)
+    expression = f"{match['kind'].lower()}({' '.join(match['body'].split())})"
+    tail = tail[match.end() :].strip()
+    timezone = None
+    if tail.lower().startswith("tz="):
+        word, _, tail = tail.partition(" ")
+        timezone = word[3:]
+    return Command(
+        Action.SCHEDULE,
+        template=template,
+        schedule=expression,
+        timezone=timezone,
+        input=parse_input(tail),
+    )
 
 
 def _parse_start(rest: str) -> Command:

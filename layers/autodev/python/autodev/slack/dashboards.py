@@ -104,14 +104,21 @@ def _alert_lines(board: Dashboard) -> list[str]:
 
 def _health_lines(board: Dashboard) -> list[str]:
     lines = ["*Health checks*"]
+    icons = {"ok": ":white_check_mark:", "failing": ":x:", "skipped": ":white_circle:"}
     for check in board.health:
-        icon = ":white_check_mark:" if check.healthy else ":x:"
+        icon = icons[check.state]
         detail = f" — {check.detail}" if check.detail else ""
         lines.append(f"{icon} {check.name} ({check.milliseconds:.0f} ms){clip(detail, 300)}")
     return lines
 
 
 def monitor(board: Dashboard) -> list[Block]:
+    if board.unavailable is not None:
+        return [
+            HeaderBlock(text=f"Monitoring — last {board.window_hours:g}h"),
+            _section(f":x: No figures: {board.unavailable}"),
+            _section("\n".join(_health_lines(board))),
+        ]
     tasks = board.tasks
     workflows = " · ".join(
         f"{status.replace('_', ' ')} {n}" for status, n in board.workflows.items()
@@ -144,6 +151,8 @@ def monitor(board: Dashboard) -> list[Block]:
 
 def monitor_text(board: Dashboard) -> str:
     """The notification text (and what clients without blocks show)."""
+    if board.unavailable is not None:
+        return f"Monitoring: no figures ({board.unavailable})"
     rate = (
         "no tasks finished"
         if board.error_rate is None

@@ -179,6 +179,8 @@ def _command(verified: SlackRequest) -> Response:
         input=command.input,
         comment=command.comment,
         budget_usd=command.budget_usd,
+        schedule=command.schedule,
+        timezone=command.timezone,
         user_id=form.user_id,
         channel_id=form.channel_id,
         team_id=form.team_id,

@@ -44,6 +44,8 @@ class CommandJob(_Job):
     input: dict[str, Any] = Field(default_factory=dict)
     comment: str | None = None
     budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    schedule: str | None = Field(default=None, max_length=300)
+    timezone: str | None = Field(default=None, max_length=64)
     trigger_id: str | None = None
 
     @property

@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from autodev.errors import AutodevError, ConfigError, InvalidInput
-from autodev.observability import Metric, child_logger, count, current_correlation_id
+from autodev.observability import (
+    Metric,
+    best_effort,
+    child_logger,
+    count,
+    current_correlation_id,
+)
 from autodev.slack.commands import Action
 from autodev.slack.job_models import (
     CommandJob,
@@ -125,12 +131,16 @@ def _command(job: CommandJob) -> None:
     from autodev.slack import dashboards, platform, views
 
     action, user = job.action, job.user_id
-    audit.record(
-        f"slack:{user}",
-        f"slack.command.{action.value}",
-        job.target_id or job.template,
-        {"channel": job.channel_id, "input": job.input},
-    )
+    # Best effort: what a command changes is audited with the change itself; this record of
+    # the request must not stop /monitor from showing that the database is down.
+    with best_effort("command_audit", logger, action=action.value):
+        audit.record(
+            f"slack:{user}",
+            f"slack.command.{action.value}",
+            job.target_id or job.template,
+            {"channel": job.channel_id, "input": job.input}
+            | ({"schedule": job.schedule, "timezone": job.timezone} if job.schedule else {}),
+        )
     if action is Action.LIST:
         _respond(job, "Workflow templates", views.template_list(platform.list_templates()))
     elif action is Action.START:
@@ -148,6 +158,32 @@ def _command(job: CommandJob) -> None:
             "decided",
             views.approval_decided(None, decision.approved, user, decision.comment),
         )
+    elif action is Action.SCHEDULE:
+        from autodev.slack import schedule_views
+
+        scheduled = platform.schedule(
+            str(job.template),
+            dict(job.input),
+            user,
+            expression=str(job.schedule),
+            timezone=job.timezone,
+            channel=job.channel_id,
+        )
+        _respond(job, *schedule_views.created(scheduled), in_channel=True)
+    elif action is Action.SCHEDULES:
+        from autodev.slack import schedule_views
+
+        _respond(job, *schedule_views.listing(platform.schedules_list()))
+    elif action is Action.UNSCHEDULE:
+        from autodev.slack import schedule_views
+
+        removed = platform.unschedule(str(job.target_id), user)
+        _respond(job, *schedule_views.removed(removed, user), in_channel=True)
+    elif action is Action.AUDIT:
+        from autodev.slack import audit_views
+
+        title, events = platform.audit_trail(str(job.target_id))
+        _respond(job, *audit_views.trail(title, events))
     elif action is Action.MONITOR:
         board = platform.monitor_dashboard()
         _respond(job, dashboards.monitor_text(board), dashboards.monitor(board))

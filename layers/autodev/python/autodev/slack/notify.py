@@ -11,6 +11,7 @@ from typing import Any
 
 from autodev.slack import platform, threads, views
 from autodev.slack.client import web_client
+from autodev.slack.mentions import mention
 
 
 def _where(
@@ -75,3 +76,20 @@ def approval_requested(detail: dict[str, Any]) -> str:
         channel=event.slack_channel,
         thread_ts=event.slack_thread_ts,
     )
+
+
+def announce_scheduled_run(
+    channel: str, template: str, schedule_name: str, schedule: str, scheduled_by: str
+) -> str:
+    """Open the thread of a scheduled run in the channel that scheduled it; returns its ts."""
+    text = (
+        f":alarm_clock: Scheduled run of *{template}* (schedule `{schedule_name}`, {schedule},"
+        f" set up by {mention(scheduled_by)})"
+    )
+    answer = web_client().chat_postMessage(channel=channel, text=text)
+    return str(answer["ts"])
+
+
+def withdraw(channel: str, ts: str) -> None:
+    """Delete a message autodev posted (a thread that turned out not to be needed)."""
+    web_client().chat_delete(channel=channel, ts=ts)

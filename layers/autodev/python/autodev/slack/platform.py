@@ -16,7 +16,9 @@ from autodev.errors import NotFound
 from autodev.slack.views import DeliveryView, StepView, TemplateView, WorkflowView
 
 if TYPE_CHECKING:
+    from autodev.audit import AuditEvent
     from autodev.monitoring import Dashboard
+    from autodev.schedules import Scheduled, ScheduledJob
 
 
 @dataclass(frozen=True)
@@ -268,3 +270,49 @@ def monitor_dashboard(window_hours: float = 24) -> Dashboard:
     from autodev.monitoring import dashboard
 
     return dashboard(window_hours)
+
+
+# --- schedules and the audit trail ---
+
+
+def schedule(
+    template: str,
+    workflow_input: dict[str, Any],
+    user: str,
+    *,
+    expression: str,
+    timezone: str | None,
+    channel: str | None,
+) -> Scheduled:
+    """Schedule ``template`` on ``expression``; its runs are announced in ``channel``."""
+    from autodev import schedules
+
+    return schedules.schedule_workflow(
+        schedules.ScheduleRequest(
+            template,
+            expression,
+            _with_free_text(template, workflow_input),
+            user,
+            timezone=timezone,
+            slack_channel=channel,
+        )
+    )
+
+
+def schedules_list() -> list[Scheduled]:
+    from autodev import schedules
+
+    return schedules.list_schedules()
+
+
+def unschedule(ref: str, user: str) -> ScheduledJob:
+    from autodev import schedules
+
+    return schedules.unschedule(ref, user)
+
+
+def audit_trail(ref: str) -> tuple[str, list[AuditEvent]]:
+    """The audit trail of a workflow, else of a schedule (see ``audit.trail_for``)."""
+    from autodev import audit
+
+    return audit.trail_for(ref)

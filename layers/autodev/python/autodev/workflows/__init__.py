@@ -37,7 +37,12 @@ from autodev.workflows.models import (
 from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
 from autodev.workflows.records import status_counts, workflow_budget
 from autodev.workflows.sfn import StepFunctionsError
-from autodev.workflows.start import start_workflow
+from autodev.workflows.start import (
+    record_execution,
+    start_workflow,
+    started_with_key,
+    workflow_budget_for,
+)
 from autodev.workflows.status import get_workflow_status, list_workflows
 
 __all__ = [
@@ -67,11 +72,14 @@ __all__ = [
     "list_workflows",
     "pending_approvals",
     "reconcile_workflows",
+    "record_execution",
     "register_group_resolver",
     "resolve_workflow_id",
     "respond_to_approval",
     "short_id",
     "start_workflow",
+    "started_with_key",
     "status_counts",
     "workflow_budget",
+    "workflow_budget_for",
 ]

@@ -34,6 +34,19 @@ STATE_MACHINE_FUNCTIONS = (
     "enqueue_task",
     "request_approval",
     "workflow_finished",
+    "scheduled_run",
+)
+
+# The states a scheduled run passes before its workflow exists (EventBridge Scheduler starts
+# the state machine with the schedule's id): their endings have no outcome to record.
+SCHEDULED_RUN_STATES = frozenset(
+    {
+        "Scheduled run?",
+        "Register the scheduled run",
+        "Run it?",
+        "Nothing to run",
+        "Scheduled run not started",
+    }
 )
 
 NUMERIC_SUBSTITUTIONS = frozenset(

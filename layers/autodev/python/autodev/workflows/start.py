@@ -38,6 +38,18 @@ def _start_result(row: Mapping[str, Any], created: bool) -> WorkflowStart:
     )
 
 
+def workflow_budget_for(info: TemplateInfo, requested: float | None) -> float:
+    """The budget a new workflow gets: the one asked for (``StartRequest`` has checked it
+    against ``WORKFLOW_MAX_BUDGET_USD``: a person who names a budget gets it or a refusal,
+    never a silently smaller one), else its template's default, never above
+    ``WORKFLOW_BUDGET_USD`` (what a workflow nobody gave a budget may spend)."""
+    from autodev.config import get_settings
+
+    if requested is not None:
+        return requested
+    return min(info.default_budget_usd, get_settings().workflow_budget_usd)
+
+
 def start_workflow(request: StartRequest) -> WorkflowStart:
     """Validate, record and start a workflow; with a used ``client_key``, return its workflow.
 
@@ -62,7 +74,7 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
     workflow_id = uuid.uuid4()
     name = f"{template}-{workflow_id.hex[:8]}"
     planned_arn = sfn.execution_arn(machine, name)
-    budget = request.budget_usd if request.budget_usd is not None else info.default_budget_usd
+    budget = workflow_budget_for(info, request.budget_usd)
     callback = dict(request.callback) if request.callback is not None else None
     with connection() as conn:
         row = conn.execute(
@@ -185,3 +197,97 @@ def _untrack(workflow_id: uuid.UUID) -> None:
         progress.forget(str(workflow_id))
     except Exception:
         best_effort_failed("progress_tracking", log, workflow_id=str(workflow_id))
+
+
+def record_execution(
+    template: str,
+    workflow_input: Any,
+    requested_by: str,
+    *,
+    execution_arn: str,
+    execution_name: str,
+    client_key: str,
+    actor: str,
+    audit_detail: Mapping[str, Any],
+    slack_channel: str | None = None,
+    slack_thread_ts: str | None = None,
+) -> tuple[WorkflowStart, dict[str, Any]]:
+    """Record the workflow of an execution started elsewhere (a schedule started the state
+    machine): its row, a callback to its Slack thread, its progress and the audit trail.
+
+    Returns the workflow and the start input its state machine goes on with (what
+    ``start_workflow`` would have started it with). With a used ``client_key`` nothing is
+    recorded: the workflow recorded before comes back with ``created`` False (the caller
+    compares its execution). The input is checked against the template's schema
+    (InvalidInput), since the schedule may have outlived a change to it.
+    """
+    info = get_template(template)
+    data = info.validate_input(workflow_input if workflow_input is not None else {})
+    budget = workflow_budget_for(info, None)
+    workflow_id = uuid.uuid4()
+    callback = (
+        {"type": "slack", "channel": slack_channel, "thread_ts": slack_thread_ts}
+        if slack_channel
+        else None
+    )
+    with connection() as conn:
+        row = conn.execute(
+            """INSERT INTO workflows (id, template, execution_name, execution_arn, status, input,
+                   requested_by, client_key, callback, budget_usd, slack_channel, slack_thread_ts)
+               VALUES (%s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (client_key) DO NOTHING
+               RETURNING *""",
+            (
+                workflow_id,
+                template,
+                execution_name,
+                execution_arn,
+                Jsonb(data),
+                requested_by,
+                client_key,
+                Jsonb(callback) if callback is not None else None,
+                budget,
+                slack_channel,
+                slack_thread_ts,
+            ),
+        ).fetchone()
+        created = row is not None
+        if row is None:
+            row = records.by_client_key(conn, client_key)
+            assert row is not None
+        elif callback is not None:
+            callbacks.register_callback(
+                str(workflow_id), callback, target_kind="workflow", conn=conn
+            )
+        if created:
+            audit.record(
+                actor,
+                "workflow.started",
+                str(workflow_id),
+                {"template": template, "execution_name": execution_name, **audit_detail},
+                conn=conn,
+            )
+    start_input = {
+        "workflow_id": str(row["id"]),
+        "template": template,
+        "priority": info.default_priority,
+        "input": dict(row["input"] or {}),
+        "requested_by": str(row["requested_by"]),
+        "budget_usd": float(row["budget_usd"]) if row["budget_usd"] is not None else None,
+    }
+    if created:
+        track(
+            str(workflow_id),
+            info,
+            slack_channel=slack_channel,
+            slack_thread_ts=slack_thread_ts,
+            slack_status_ts=slack_thread_ts,
+        )
+    return _start_result(row, created=created), start_input
+
+
+def started_with_key(client_key: str) -> WorkflowStart | None:
+    """The workflow a client key recorded or started, if any (``created`` False)."""
+    with connection() as conn:
+        row = records.by_client_key(conn, client_key)
+    return _start_result(row, created=False) if row is not None else None

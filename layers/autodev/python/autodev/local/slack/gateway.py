@@ -2,8 +2,9 @@
 
 Each request becomes an API Gateway REST (v1) proxy event and goes to the very
 ``functions/<name>/handler.py`` that runs in AWS; the handler's proxy response becomes the HTTP
-response. Routes: ``POST /slack/commands``, ``/slack/interactions``, ``/slack/events``.
-``call_handler`` does the same without HTTP (``autodev slack`` when no stack is running).
+response. Routes: ``POST /slack/commands``, ``/slack/interactions``, ``/slack/events``, and
+``GET /health`` (functions/health, as API Gateway routes it in AWS). ``call_handler`` does the
+same without HTTP (``autodev slack`` when no stack is running).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ROUTES = {
     "/slack/interactions": "slack_interactions",
     "/slack/events": "slack_events",
 }
+GET_ROUTES = {"/health": "health"}
 ANNOUNCE_FILE = "slack-gateway.json"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -86,12 +88,14 @@ def proxy_event(
     }
 
 
-def call_handler(path: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    function = ROUTES.get(path)
+def call_handler(
+    path: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
+) -> dict[str, Any]:
+    function = (GET_ROUTES if method == "GET" else ROUTES).get(path)
     if function is None:
         return {"statusCode": 404, "headers": {}, "body": "no such route"}
     context = LocalContext(function_name=function, aws_request_id=str(uuid.uuid4()))
-    return load_handler(function)(proxy_event(path, body, headers), context)
+    return load_handler(function)(proxy_event(path, body, headers, method), context)
 
 
 class _GatewayRequestHandler(BaseHTTPRequestHandler):
@@ -101,11 +105,17 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         del format, args
 
     def do_POST(self) -> None:
+        self._answer("POST")
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def _answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         try:
-            answer = call_handler(self.path.split("?")[0], body, headers)
+            answer = call_handler(self.path.split("?")[0], body, headers, method)
         except Exception as error:  # an unhandled error is a 502 from API Gateway too
             answer = {"statusCode": 502, "body": f"handler failed: {type(error).__name__}"}
         payload = str(answer.get("body") or "").encode()

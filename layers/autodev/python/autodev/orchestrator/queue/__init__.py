@@ -2,8 +2,10 @@
 
 By use case: ``claims`` (submit, claim, lease, finish, cancel), ``outbox`` (outcomes Step
 Functions has yet to hear, heartbeats of queued tasks), ``usage`` (tokens and cost, and what
-a workflow's tasks have cost), ``status`` (one task, the queue's depth). Callers use the names
-below (``from autodev.orchestrator import queue``; ``queue.claim_next(...)``).
+a workflow's tasks have cost), ``status`` (one task, the queue's depth), ``watch`` (what
+monitoring watches: expired leases, outcomes in a window, dead tasks, budget stops),
+``results`` (finished tasks whose result is yet to be published). Callers use the names below
+(``from autodev.orchestrator import queue``; ``queue.claim_next(...)``).
 """
 
 from autodev.orchestrator.queue.claims import (
@@ -50,8 +52,16 @@ from autodev.orchestrator.queue.outbox import (
     pending_outcomes,
     queued_needing_heartbeat,
 )
+from autodev.orchestrator.queue.results import FinishedTask, claim_unpublished, mark_published
 from autodev.orchestrator.queue.status import get_task_status, queue_depth, workflow_tasks
 from autodev.orchestrator.queue.usage import record_usage, usage_since, workflow_spend
+from autodev.orchestrator.queue.watch import (
+    EndedTask,
+    budget_stops_since,
+    dead_since,
+    expired_lease_count,
+    finished_counts,
+)
 
 __all__ = [
     "BACKOFF_CAP_SECONDS",
@@ -68,8 +78,10 @@ __all__ = [
     "RECORD_GRACE_SECONDS",
     "TERMINAL_STATUSES",
     "ClaimedTask",
+    "EndedTask",
     "ExpiredLease",
     "FailureOutcome",
+    "FinishedTask",
     "PendingOutcome",
     "QueueDepth",
     "RenewedLease",
@@ -78,15 +90,21 @@ __all__ = [
     "TaskStatus",
     "attempt_deadline",
     "backoff_seconds",
+    "budget_stops_since",
     "cancel_task",
     "cancel_workflow_tasks",
     "claim_next",
+    "claim_unpublished",
     "complete_task",
+    "dead_since",
+    "expired_lease_count",
     "expired_leases",
     "extend_expired_lease",
     "fail_task",
+    "finished_counts",
     "get_task_status",
     "mark_outcome_sent",
+    "mark_published",
     "pending_outcomes",
     "queue_depth",
     "queued_needing_heartbeat",
