@@ -1,5 +1,5 @@
 """Services that run beside the local AWS endpoint: Slack sink and gateway, scripted model,
-rescuer, result delivery.
+repository host, rescuer, result delivery.
 
 Each is a :class:`LocalService`; :func:`default_services` lists every one the local stack
 runs (``autodev local up``, the demo). Adding a service means adding it to that list.
@@ -42,9 +42,15 @@ class LocalService:
 def default_services() -> list[LocalService]:
     """Every service of the local stack, in start order."""
     # Imported here: each service module imports this one for LocalService.
-    from autodev.local import delivery, orchestrator
+    from autodev.local import delivery, git_host, orchestrator
     from autodev.local.model import service as scripted_model
     from autodev.local.slack import services as slack
 
-    found = [*slack.SERVICES, scripted_model.SERVICE, orchestrator.SERVICE, delivery.SERVICE]
+    found = [
+        *slack.SERVICES,
+        scripted_model.SERVICE,
+        git_host.SERVICE,
+        orchestrator.SERVICE,
+        delivery.SERVICE,
+    ]
     return sorted(found, key=lambda service: (service.order, service.name))

@@ -15,7 +15,8 @@ from enum import StrEnum
 from autodev.errors import InvalidInput
 
 WORKFLOW_USAGE = (
-    "*Usage:* `/workflow list` · `/workflow start <template> [text or key=value ...]` · "
+    "*Usage:* `/workflow list` · `/workflow repos` · "
+    "`/workflow start <template> [repo=<name>] [ref=<branch>] [text or key=value ...]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
     "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`. "
     "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
@@ -43,6 +44,7 @@ class Action(StrEnum):
     REJECT = "reject"
     CANCEL = "cancel"
     HELP = "help"
+    REPOS = "repos"
     MONITOR = "monitor"
     ORCHESTRATOR = "orchestrator"
 
@@ -99,6 +101,10 @@ def _parse_workflow(text: str) -> Command:
         if rest:
             raise UsageError("`/workflow list` takes no arguments. " + WORKFLOW_USAGE)
         return Command(Action.LIST)
+    if sub == "repos":
+        if rest:
+            raise UsageError("`/workflow repos` takes no arguments. " + WORKFLOW_USAGE)
+        return Command(Action.REPOS)
     if sub == "start":
         return _parse_start(rest)
     if sub in ("status", "cancel"):
