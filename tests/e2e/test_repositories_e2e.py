@@ -102,3 +102,40 @@ def test_bug_fix_on_a_bare_repository_pushes_its_branch_and_opens_a_pull_request
             (started.id,),
         ).fetchone()
     assert verify["result"]["passed"] is True
+
+
+def test_map_iterations_changing_different_files_end_on_the_workflow_s_one_branch(
+    stack: LocalStack, bare: Path
+) -> None:
+    add_repository("salesforce", str(bare), added_by="U1", default=True)
+
+    started = start_workflow(
+        StartRequest("full-analysis-improvement", {"target": "force-app"}, "U0DAVE")
+    )
+    status = wait_until_finished(started.id, timeout=300)
+    assert status.status == "succeeded", (status.error, status.cause)
+
+    branch = f"autodev/full-analysis-improvement/{started.id.replace('-', '')[:8]}"
+    heads = git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    iterations = sorted(h for h in heads if h.startswith(f"{branch}-item-"))
+    assert len(iterations) >= 2  # each iteration pushed its own branch first
+    assert set(heads) == {"main", branch, *iterations}
+    # Both files the iterations fixed are on the workflow's one branch, merged, not forced.
+    assert sorted(git(bare, "diff", "--name-only", f"main...{branch}").split()) == sorted(
+        [SERVICE, TRIGGER]
+    )
+    for iteration in iterations:
+        merged = subprocess.run(
+            ["git", f"--git-dir={bare}", "merge-base", "--is-ancestor", iteration, branch],
+            check=False,
+        )
+        assert merged.returncode == 0, f"{iteration} is not merged into {branch}"
+    assert "Merge Implement fix" in git(bare, "log", "--format=%s", branch)
+    cached = get_result(started.id)
+    assert isinstance(cached, CachedResult)
+    assert cached.result["branch"] == branch
+    assert not cached.result.get("conflicts")
+    (pull,) = git_host.recorded_pull_requests(
+        git_host.host_directory(get_settings().autodev_state_dir.resolve())
+    )
+    assert pull["head"] == branch

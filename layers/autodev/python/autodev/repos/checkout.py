@@ -94,7 +94,7 @@ class RepositoryCheckout:
 
     def _remote_tip(self, branch: str) -> str | None:
         listed = self.git().run(
-            "ls-remote", "origin", f"refs/heads/{branch}", what=f"git ls-remote {branch}"
+            "ls-remote", "origin", f"refs/heads/{branch}", what=f"looking up {branch}"
         )
         line = listed.stdout.strip().splitlines()
         return line[0].split()[0] if line else None

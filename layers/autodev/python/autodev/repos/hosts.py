@@ -93,10 +93,12 @@ class GitHubHost:
 
         try:
             try:
-                return ResolvedRef(str(self._repo.get_branch(ref).commit.sha), True)
+                branch = self._repo.get_branch(ref).raw_data
+                return ResolvedRef(str(branch["commit"]["sha"]), True)
             except UnknownObjectException:
                 pass
-            return ResolvedRef(str(self._repo.get_commit(ref).sha), False)
+            # raw_data fetches it: a lazy object's sha would be the ref itself, unchecked.
+            return ResolvedRef(str(self._repo.get_commit(ref).raw_data["sha"]), False)
         except UnknownObjectException:
             return None
         except GithubException as error:
