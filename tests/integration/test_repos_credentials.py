@@ -25,8 +25,8 @@ from autodev.local.model.server import ScriptedModelServer
 from autodev.local.stack import LocalStack
 from autodev.orchestrator import queue
 from autodev.orchestrator.queue import TaskSpec
-from autodev.orchestrator.workspace import REPO_ROOT
 from autodev.orchestrator.worker import Worker
+from autodev.orchestrator.workspace import REPO_ROOT
 from autodev.repos import add_repository
 from autodev.workflows import StartRequest, start_workflow
 

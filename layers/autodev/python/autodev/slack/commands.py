@@ -16,7 +16,7 @@ from autodev.errors import InvalidInput
 
 WORKFLOW_USAGE = (
     "*Usage:* `/workflow list` · `/workflow repos` · "
-    "`/workflow start <template> [repo=<name>] [ref=<branch>] [text or key=value ...]` · "
+    "`/workflow start <template> [text or key=value ...]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
     "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · `/workflow help`. "
     "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
