@@ -153,8 +153,9 @@ class GitLabHost:
             base_url,
             private_token=self._token,
             timeout=_TIMEOUT_SECONDS,
-            retry_transient_errors=True,
-            max_retries=_RETRIES,
+            # Its retries back off for minutes; a person or the next finish tries again.
+            retry_transient_errors=False,
+            keep_base_url=True,
         )
         self._project: Any = self._client.projects.get(repository.project, lazy=True)
 
