@@ -8,8 +8,10 @@ Isolation of the agent (Claude Code runs arbitrary tools in its workspace):
 - The security group admits nothing inbound; outbound it allows HTTPS (Anthropic, Slack, AWS
   APIs, git over https) and Postgres to RDS Proxy only.
 - The task role can do only what the worker's own code does: answer Step Functions task
-  tokens of autodev's state machines (SendTaskSuccess/Failure/Heartbeat), read its two secrets
-  and the database secret, and publish autodev events. Nothing else is reachable with it.
+  tokens of autodev's state machines (SendTaskSuccess/Failure/Heartbeat), read its two secrets,
+  the database secret and the repositories' credentials secrets (``autodev/<env>/
+  repositories/*``, which the worker hands to git through a credential helper of its own,
+  never to the agent), and publish autodev events. Nothing else is reachable with it.
 - The credentials/metadata endpoint: Fargate has no EC2 instance metadata service
   (169.254.169.254), so ``ECS_AWSVPC_BLOCK_IMDS`` (an EC2-launch-type agent setting) does not
   apply. What remains is the task metadata and credentials endpoint (169.254.170.2), which a
@@ -35,7 +37,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra import common
+from infra import common, naming
 from infra.app_secrets import AppSecrets
 from infra.data import Data
 from infra.discovery import REPO_ROOT, worker_dockerfile
@@ -151,6 +153,12 @@ class Workers(Construct):
             )
         secrets.anthropic_api_key.grant_read(task_role)
         secrets.slack_bot_token.grant_read(task_role)
+        # Clone and push (through the worker's own git credential helper, never the agent's
+        # environment): the repositories' credentials secrets, by their naming prefix only.
+        task_role.add_to_principal_policy(naming.repository_credentials_statement(stack, env))
+        self.container.add_environment(
+            "AUTODEV_REPO_SECRET_PREFIX", naming.repository_secret_prefix(env)
+        )
         data.secret.grant_read(task_role)
         bus.grant_put_events_to(task_role)
         self.bedrock_role: iam.Role | None = None
