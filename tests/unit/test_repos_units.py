@@ -201,3 +201,24 @@ def test_the_pull_request_carries_the_report_and_links_the_execution() -> None:
     assert "Slack thread: none" in text
     assert "Requested by: U0CAROL" in text
     assert "its changes are on `autodev/x-item-2`" in text
+
+
+def test_workflow_result_names_the_branch_the_pull_request_and_the_diff(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from autodev.cli.workflow import _print_changes
+
+    _print_changes(
+        {
+            "repository": "app",
+            "branch": "autodev/bug-fix/1a2b3c4d",
+            "pull_request_url": "https://github.com/acme/app/pull/7",
+            "diff_url": "https://github.com/acme/app/pull/7/files",
+            "conflicts": [{"step": "Implement fix #2", "branch": "b2", "files": ["a.cls"]}],
+        }
+    )
+    printed = capsys.readouterr().out
+    assert "branch:        autodev/bug-fix/1a2b3c4d" in printed
+    assert "pull request:  https://github.com/acme/app/pull/7" in printed
+    assert "diff:          https://github.com/acme/app/pull/7/files" in printed
+    assert "not merged:    Implement fix #2 conflicts in a.cls; its changes are on b2" in printed
