@@ -101,6 +101,7 @@ def test_bug_fix_on_a_bare_repository_pushes_its_branch_and_opens_a_pull_request
             "AND step_name = 'Verify the fix'",
             (started.id,),
         ).fetchone()
+    assert verify is not None
     assert verify["result"]["passed"] is True
 
 

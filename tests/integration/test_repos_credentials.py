@@ -48,7 +48,7 @@ def scripted(
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "100")
     get_settings.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     return local_stack
 
 
@@ -84,7 +84,7 @@ def _run_step(workflow_id: str, session: list[dict[str, Any]]) -> queue.TaskStat
     return queue.get_task_status(task_id)
 
 
-LOOK_AROUND = [
+LOOK_AROUND: list[dict[str, Any]] = [
     {
         "text": "Looking at my environment and my workspace.",
         "tool_calls": [
@@ -150,7 +150,7 @@ def test_a_refused_credential_fails_the_step_with_git_s_words_and_without_the_to
     )
     wrong = f"wrong-token-{uuid.uuid4().hex}"
     client("secretsmanager").put_secret_value(SecretId=arn, SecretString=wrong)
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
     status = _run_step(started.id, LOOK_AROUND)
 
