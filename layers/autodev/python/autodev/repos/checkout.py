@@ -32,6 +32,7 @@ from autodev.repos import runs
 from autodev.repos.git import MIB, Git
 from autodev.repos.models import BRANCH_PREFIX, Conflict, RepositoryError, WorkflowRepository
 from autodev.repos.refs import credential_of
+from autodev.repos.urls import transport
 
 log = child_logger(__name__)
 
@@ -89,6 +90,7 @@ class RepositoryCheckout:
                 work_tree=self.work_tree,
                 credential=credential_of(self.run.repository),
                 email=self.settings.autodev_git_email,
+                protocols=transport(self.run.repository.url),
             )
         return self._git
 

@@ -77,6 +77,7 @@ class Git:
         work_tree: Path | None = None,
         credential: GitCredential | None = None,
         email: str = "autodev@localhost",
+        protocols: str = "file",
     ) -> None:
         self.repository = repository
         self.scratch = scratch
@@ -84,6 +85,7 @@ class Git:
         self.work_tree = work_tree
         self.credential = credential
         self.email = email
+        self.protocols = protocols
 
     # --- running ---
 
@@ -136,8 +138,8 @@ class Git:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
-            # No ext::, no ssh: only what autodev registers.
-            "GIT_ALLOW_PROTOCOL": "https:http:file",
+            # Only the repository's own transport: no ext::, no ssh, no file:// for a hosted one.
+            "GIT_ALLOW_PROTOCOL": self.protocols,
         }
         if self.credential is not None:
             env["AUTODEV_GIT_USERNAME"] = self.credential.username

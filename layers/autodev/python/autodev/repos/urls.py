@@ -132,3 +132,10 @@ def default_api_url(address: Address, provider: Provider) -> str | None:
     scheme = "http" if address.url.startswith("http://") else "https"
     origin = f"{scheme}://{urlsplit(address.url).netloc}"
     return f"{origin}/api/v3" if provider == "github" else origin
+
+
+def transport(url: str) -> str:
+    """The one transport git may use for ``url`` (GIT_ALLOW_PROTOCOL)."""
+    if local_path(url) is not None:
+        return "file"
+    return "http" if url.startswith("http://") else "https"
