@@ -17,8 +17,9 @@ from autodev.repos.credentials import GitCredential
 from autodev.repos.models import PullRequest, Repository, RepositoryError, ResolvedRef
 from autodev.repos.urls import redact
 
-_TIMEOUT_SECONDS = 15
-_RETRIES = 2
+# The pull request is opened within the workflow's last state (60 s): bounded well below it.
+_TIMEOUT_SECONDS = 10
+_RETRIES = 1
 
 
 class GitHost(Protocol):

@@ -71,13 +71,7 @@ def finish_workflow(
     with connection() as conn:
         row = records.load(conn, workflow_id)
         info = get_template(str(row["template"]))
-        result = None
-        if steps:
-            # The last step that ran in template order is the workflow's result.
-            for step in reversed(info.steps):
-                if step.key in steps:
-                    result = steps[step.key]
-                    break
+        result = _last_result(info, steps or {})
         output = {"result": result, "steps": dict(steps or {})}
         updated = conn.execute(
             """UPDATE workflows SET status = %s, output = %s, error = %s, cause = %s,
