@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from autodev.aws import client
 from autodev.config import get_settings
@@ -28,6 +27,7 @@ from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
 from autodev.orchestrator.workspace import REPO_ROOT
 from autodev.repos import add_repository
+from autodev.repos.credentials import forget_cached
 from autodev.workflows import StartRequest, start_workflow
 
 CANARY = f"canary-token-{uuid.uuid4().hex}"
@@ -48,7 +48,7 @@ def scripted(
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "100")
     get_settings.cache_clear()
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    forget_cached()
     return local_stack
 
 
@@ -150,7 +150,7 @@ def test_a_refused_credential_fails_the_step_with_git_s_words_and_without_the_to
     )
     wrong = f"wrong-token-{uuid.uuid4().hex}"
     client("secretsmanager").put_secret_value(SecretId=arn, SecretString=wrong)
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    forget_cached()
 
     status = _run_step(started.id, LOOK_AROUND)
 

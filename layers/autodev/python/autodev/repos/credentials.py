@@ -1,7 +1,8 @@
 """A repository's credentials, read from Secrets Manager by the ARN the registry keeps.
 
 The secret holds the token alone, or a JSON object ``{"token": "...", "username": "..."}``.
-It is read (with Powertools Parameters, cached for a minute) by the processes that talk to
+It is read (with Powertools Parameters, cached for a minute, through autodev's shared
+Secrets Manager client) by the processes that talk to
 the repository's host: the worker (clone and push, through its git credential helper), the
 process that starts a workflow (the ref check) and the one that finishes it (the pull
 request). It is never written to a file, a log line, a task payload or the agent's
@@ -10,9 +11,11 @@ environment.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -53,13 +56,29 @@ def check_secret_arn(arn: str, prefix: str | None) -> str:
     return arn.strip()
 
 
+@functools.cache
+def _secrets(client: Any) -> Any:
+    """A Powertools secrets provider (with its cache) per Secrets Manager client: autodev's
+    shared client, which follows the endpoint (the local stack's, or AWS's)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client)
+
+
+def forget_cached() -> None:
+    """Drop the cached secret values (after a secret was changed, in tests)."""
+    _secrets.cache_clear()
+
+
 def read_credential(arn: str, provider: Provider, repository: str) -> GitCredential:
     """The token (and user name) in the secret; RepositoryError names the repository."""
     from aws_lambda_powertools.utilities import parameters
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from autodev.aws import client
+
     try:
-        value = parameters.get_secret(arn, max_age=_CACHE_SECONDS)
+        value = _secrets(client("secretsmanager")).get(arn, max_age=_CACHE_SECONDS)
     except (parameters.exceptions.GetParameterError, ClientError, BotoCoreError) as error:
         # The SDK's message names the ARN and the failure, never a secret value.
         raise RepositoryError(
