@@ -20,6 +20,9 @@ class Grant(StrEnum):
     SLACK_SIGNING_SECRET = "slack-signing-secret"  # noqa: S105 - a capability name
     SLACK_BOT_TOKEN = "slack-bot-token"  # noqa: S105 - a capability name
     ANTHROPIC_API_KEY = "anthropic-api-key"
+    # The repositories' credentials secrets (autodev/<env>/repositories/*): the ref check when
+    # a workflow starts, the pull request when it ends (autodev.repos).
+    REPOSITORY_CREDENTIALS = "repository-credentials"
     # Step Functions.
     START_WORKFLOWS = "start-workflows"  # states:StartExecution on autodev's state machines
     READ_WORKFLOWS = "read-workflows"  # Describe/GetExecutionHistory/ListExecutions
@@ -94,10 +97,19 @@ SPECS: dict[str, FunctionSpec] = {
         decides_access=True,  # names the approvers in approval:requested
     ),
     "workflow_finished": FunctionSpec(
-        "Records a workflow's outcome and hands its result to the delivery function.",
+        "Records a workflow's outcome, opens its pull request when it changed files, and hands"
+        " its result to the delivery function.",
         timeout_seconds=60,
         reserved_concurrency=5,
-        grants=frozenset({G.DATABASE, G.SLACK_BOT_TOKEN, G.PUBLISH_EVENTS, G.INVOKE_DELIVERY}),
+        grants=frozenset(
+            {
+                G.DATABASE,
+                G.SLACK_BOT_TOKEN,
+                G.PUBLISH_EVENTS,
+                G.INVOKE_DELIVERY,
+                G.REPOSITORY_CREDENTIALS,
+            }
+        ),
     ),
     # --- orchestrator ---
     "scaler": FunctionSpec(
@@ -151,6 +163,7 @@ SPECS: dict[str, FunctionSpec] = {
                 G.PUBLISH_EVENTS,
                 G.MANAGE_SCHEDULES,
                 G.INVOKE_DELIVERY,
+                G.REPOSITORY_CREDENTIALS,
             }
         ),
         events=frozenset({"approval:requested"}),

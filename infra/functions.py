@@ -198,6 +198,9 @@ class Functions(Construct):
         elif grant is Grant.ANTHROPIC_API_KEY:
             self._secrets.anthropic_api_key.grant_read(role)
             add_env("ANTHROPIC_API_KEY_ARN", self._secrets.anthropic_api_key.secret_arn)
+        elif grant is Grant.REPOSITORY_CREDENTIALS:
+            role.add_to_policy(naming.repository_credentials_statement(stack, env))
+            add_env("AUTODEV_REPO_SECRET_PREFIX", naming.repository_secret_prefix(env))
         elif grant is Grant.START_WORKFLOWS:
             if machines:
                 role.add_to_policy(

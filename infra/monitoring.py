@@ -32,9 +32,9 @@ from infra.settings import EnvSettings
 _FIVE_MINUTES = Duration.minutes(5)
 
 # autodev's metrics and the count in five minutes that raises their alarm. One dead task or
-# delivery, or one failed Slack request, is worth a look; a few refused Slack requests are
-# scanners, a burst is a wrong signing secret; a best-effort failure now and then (Slack
-# slow to answer) is expected, several mean a side effect is broken.
+# delivery, one failed Slack request or pull request is worth a look; a few refused Slack
+# requests are scanners, a burst is a wrong signing secret; a best-effort failure now and
+# then (Slack slow to answer) is expected, several mean a side effect is broken.
 APP_ALARMS: dict[str, float] = {
     "TasksDead": 1,
     "DeliveriesDead": 1,
@@ -42,6 +42,9 @@ APP_ALARMS: dict[str, float] = {
     "SlackRequestsRefused": 10,
     "SlackRequestsFailed": 1,
     "BestEffortFailed": 5,
+    # A workflow changed files but its pull request could not be opened (a refused token, the
+    # host down): the branch is pushed and named in the result, but nobody is asked to review.
+    "PullRequestsFailed": 1,
 }
 
 

@@ -13,6 +13,7 @@ from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
 from infra.function_specs import Grant
+from infra.naming import repository_secret_prefix
 
 if TYPE_CHECKING:
     from infra.stack import AutodevStack
@@ -35,6 +36,9 @@ WILDCARD_REASONS = {
     "family runs the latest); also conditioned on the autodev cluster.",
     "tasks": "Worker task ids are assigned by ECS at run time; scoped to the autodev cluster "
     "and conditioned on it.",
+    "repository-secrets": "Repository credentials are registered at run time (autodev repo add "
+    "--credentials ARN); GetSecretValue only, scoped to the autodev/<env>/repositories/ name "
+    "prefix (Secrets Manager appends a random suffix to every name).",
 }
 
 
@@ -164,6 +168,15 @@ def suppress(stack: AutodevStack) -> None:
         )
     prefix = "IAM5[Resource::arn:<AWS::Partition>"
     env = settings.env_name
+    repository_secrets = (
+        f"{prefix}:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+        f"{repository_secret_prefix(env)}*]"
+    )
+    _ack(
+        stack.workers.task_definition.task_role,
+        repository_secrets,
+        WILDCARD_REASONS["repository-secrets"],
+    )
     for folder, function in stack.functions.functions.items():
         grants = stack.functions.specs[folder].grants
         role = function.role
@@ -176,6 +189,8 @@ def suppress(stack: AutodevStack) -> None:
                     f"autodev-{env}-{template}:*]",
                     WILDCARD_REASONS["executions"],
                 )
+        if Grant.REPOSITORY_CREDENTIALS in grants:
+            _ack(role, repository_secrets, WILDCARD_REASONS["repository-secrets"])
         if Grant.MANAGE_SCHEDULES in grants:
             _ack(
                 role,

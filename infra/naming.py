@@ -9,6 +9,7 @@ invokes that same function), and gives people stable names in the console.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
 
 
 def function_name(env: str, folder: str) -> str:
@@ -44,3 +45,24 @@ def state_machine_arn_prefix(stack: Stack, env: str) -> str:
 def executions_arn(stack: Stack, env: str, template: str) -> str:
     """Every execution of one state machine (execution names are chosen at run time)."""
     return _arn(stack, "states", "execution", f"{state_machine_name(env, template)}:*")
+
+
+def repository_secret_prefix(env: str) -> str:
+    """The name every repository credentials secret starts with (``autodev repo add
+    --credentials``): the workers and the functions that talk to repository hosts may read
+    these secrets and no others."""
+    return f"autodev/{env}/repositories/"
+
+
+def repository_secrets_arn(stack: Stack, env: str) -> str:
+    """The ARN pattern of every repository credentials secret (Secrets Manager appends a
+    random suffix to a secret's name, hence the wildcard)."""
+    return _arn(stack, "secretsmanager", "secret", f"{repository_secret_prefix(env)}*")
+
+
+def repository_credentials_statement(stack: Stack, env: str) -> iam.PolicyStatement:
+    """Read the repositories' credentials secrets (and nothing else of Secrets Manager)."""
+    return iam.PolicyStatement(
+        actions=["secretsmanager:GetSecretValue"],
+        resources=[repository_secrets_arn(stack, env)],
+    )

@@ -10,8 +10,10 @@ Isolation of the agent (Claude Code runs arbitrary tools in its workspace):
 - The task role can do only what the worker's own code does: answer Step Functions task
   tokens of autodev's state machines (SendTaskSuccess/Failure/Heartbeat), read its two secrets
   (the Anthropic key and the Slack bot token: the construct is given those two, not the Slack
-  signing secret, which only the Slack handlers verify with) and the database secret, and
-  publish autodev events. Nothing else is reachable with it.
+  signing secret, which only the Slack handlers verify with), the database secret and the
+  repositories' credentials secrets (``autodev/<env>/repositories/*``, which the worker hands
+  to git through a credential helper of its own, never to the agent), and publish autodev
+  events. Nothing else is reachable with it.
 - Inside the container the worker runs as root only so that it can start each Claude Code
   session as the image's unprivileged ``agent`` user (``autodev.orchestrator.containment``):
   the agent cannot read the worker's process, files or credentials, writes only its
@@ -178,6 +180,12 @@ class Workers(Construct):
             )
         model_key.grant_read(task_role)
         slack_bot_token.grant_read(task_role)
+        # Clone and push (through the worker's own git credential helper, never the agent's
+        # environment): the repositories' credentials secrets, by their naming prefix only.
+        task_role.add_to_principal_policy(naming.repository_credentials_statement(stack, env))
+        self.container.add_environment(
+            "AUTODEV_REPO_SECRET_PREFIX", naming.repository_secret_prefix(env)
+        )
         data.secret.grant_read(task_role)
         bus.grant_put_events_to(task_role)
         task_role.add_to_principal_policy(

@@ -36,6 +36,12 @@ def test_demo_runs_code_review_and_bug_fix_with_real_claude_code(
     printed = capsys.readouterr().out
     assert printed.count("model: SCRIPTED") == 2  # said at the start and at the end
     assert "+    insert primaries;" in printed  # the bug-fix edit is shown as a diff
+    # It ends with the branch pushed to the demo's bare repository and the pull request the
+    # stand-in host recorded, whose head is that branch.
+    bug_fix = next(s for s in statuses if s.template == "bug-fix")
+    branch = f"autodev/bug-fix/{bug_fix.id.replace('-', '')[:8]}"
+    assert f"branch: {branch} pushed to repository examples" in printed
+    assert f"recorded by the local stand-in host: {branch} -> main" in printed
 
     with connection() as conn:
         tasks = conn.execute(

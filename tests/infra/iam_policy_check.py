@@ -50,6 +50,10 @@ RESOURCE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r":foundation-model/anthropic\.\*$"), "Anthropic models on Bedrock (opt-in)"),
     (re.compile(r":inference-profile/\*anthropic\.\*$"), "Anthropic inference profiles"),
     (
+        re.compile(r":secret:autodev/[a-z]+/repositories/\*$"),
+        "repository credentials, registered at run time under autodev's name prefix",
+    ),
+    (
         re.compile(r'^\{"Fn::GetAtt": \["MigrationsMigrate[0-9A-F]+", "Arn"\]\}:\*$'),
         "CDK's trigger provider invokes the migration function's version, numbered at deploy",
     ),

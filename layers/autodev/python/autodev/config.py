@@ -58,6 +58,9 @@ _EXPECTED: dict[str, str] = {
     "autodev_worker_launcher": "one of ecs, local",
     "autodev_ecs_subnets": "a comma-separated list of subnet ids",
     "autodev_ecs_security_groups": "a comma-separated list of security group ids",
+    "autodev_git_host_api_url": "an http:// or https:// URL",
+    "autodev_repo_max_mb": "a whole number of megabytes from 1 to 100000",
+    "autodev_git_email": "an e-mail address",
     "autodev_instructions_file": (
         "a file path relative to the repository, outside .claude/ and without '..'"
     ),
@@ -149,9 +152,23 @@ class Settings(BaseSettings):
     autodev_ecs_container: str = "worker"
     autodev_ecs_subnets: CommaList = ()
     autodev_ecs_security_groups: CommaList = ()
-    # The Salesforce DX repository a workspace starts from: a path or a git URL (unset: the
-    # repository's examples/ project).
+    # The default repository when none is registered as default: a git repository (an https
+    # URL, or a local repository's path) is used as the repository "default"; a directory
+    # that is no git repository is copied into each workspace, as is examples/ when unset.
     autodev_sfdx_repo: str | None = None
+    # --- repositories (autodev.repos) ---
+    # The biggest checkout a worker makes of a repository; a bigger one is refused.
+    autodev_repo_max_mb: int = Field(default=1024, ge=1, le=100_000)
+    # Where every call to a repository host's API goes instead of the host's own (the local
+    # stack points it at its stand-in); unset: each repository's host.
+    autodev_git_host_api_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # A repository's credentials secret must be named with this prefix (infra sets it to the
+    # prefix the workers may read); unset: any secret ARN is accepted.
+    autodev_repo_secret_prefix: str | None = None
+    # The e-mail address of autodev's commits (the author's name is always autodev).
+    autodev_git_email: str = Field(default="autodev@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    # Pull requests are opened as drafts unless this is false.
+    autodev_pull_request_draft: bool = True
     # Bedrock mode: a role that may only invoke models, assumed for each agent session.
     autodev_bedrock_role_arn: str | None = None
     # Who Claude Code runs as when the worker runs as root (autodev.orchestrator.containment):

@@ -76,6 +76,8 @@ class Metric(StrEnum):
     # the person was told something went wrong
     SLACK_REQUESTS_FAILED = "SlackRequestsFailed"
     BEST_EFFORT_FAILED = "BestEffortFailed"  # by effect: a side effect failed, work went on
+    # by provider: a workflow changed files, its pull request could not be opened
+    PULL_REQUESTS_FAILED = "PullRequestsFailed"
 
 
 class _CurrentStderr:

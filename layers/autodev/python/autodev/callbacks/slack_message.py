@@ -21,6 +21,7 @@ from autodev.slack.views import clip
 VIEW_DETAILS = "workflow_view"
 RETRY = "workflow_retry"
 OPEN_DIFF = "result_open_diff"
+OPEN_PULL_REQUEST = "result_open_pull_request"
 
 _ICONS = {
     "succeeded": ":white_check_mark:",
@@ -47,6 +48,15 @@ def _diff_reference(result: dict[str, Any]) -> tuple[str | None, str | None]:
         line = f"Diff: artifact `{artifact}` (`autodev workflow result {artifact}`)"
     if result.get("branch"):
         line = f"Branch: `{result['branch']}`" + (f" · {line}" if line else "")
+    if result.get("pull_request_error"):
+        line = (line + " · " if line else "") + f"No pull request: {result['pull_request_error']}"
+    for conflict in result.get("conflicts") or []:
+        if isinstance(conflict, dict):
+            files = ", ".join(f"`{name}`" for name in conflict.get("files") or [])
+            line = (line + "\n" if line else "") + (
+                f":warning: Not merged: {conflict.get('step')} conflicts in {files}; "
+                f"its changes are on `{conflict.get('branch')}`"
+            )
     return (str(url) if url else None), line
 
 
@@ -82,6 +92,12 @@ def result_blocks(envelope: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     if kind == "workflow":
         buttons.append(ButtonElement(text="View details", action_id=VIEW_DETAILS, value=target))
         buttons.append(ButtonElement(text="Retry", action_id=RETRY, value=target))
+    if result.get("pull_request_url"):
+        buttons.append(
+            ButtonElement(
+                text="Pull request", action_id=OPEN_PULL_REQUEST, url=result["pull_request_url"]
+            )
+        )
     if url:
         buttons.append(ButtonElement(text="View diff", action_id=OPEN_DIFF, url=url))
     if buttons:

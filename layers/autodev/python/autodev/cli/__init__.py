@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "migrate",
     "local",
     "workflow",
+    "repo",
     "orchestrator",
     "monitor",
     "slack",

@@ -2,7 +2,9 @@
 
 Everything is real except the model when no key is set: the embedded Postgres, moto's Step
 Functions interpreter running the state machines, the Lambda handlers, worker processes
-started by the scaler, and the Claude Code CLI editing a copy of ``examples/``. Without
+started by the scaler, and the Claude Code CLI editing a clone of a bare repository made from
+``examples/``: the bug fix is pushed to its branch there, and its pull request goes to the
+local stand-in for the host's API, which records it (the demo ends with both). Without
 ``ANTHROPIC_API_KEY`` the CLI talks to autodev's scripted model server, and the demo says so
 at the start, in every step's answer and at the end.
 """
@@ -15,6 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -26,13 +29,23 @@ from autodev.errors import AutodevError
 if TYPE_CHECKING:
     from autodev.orchestrator.queue import TaskStatus
 
+# The repository the demo works on: a bare repository made from examples/ for each run.
+DEMO_REPOSITORY = "examples"
 DEMO_RUNS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("code-review", {"target": "force-app", "focus": "security, performance and quality"}),
+    (
+        "code-review",
+        {
+            "target": "force-app",
+            "focus": "security, performance and quality",
+            "repo": DEMO_REPOSITORY,
+        },
+    ),
     (
         "bug-fix",
         {
             "description": "AccountTrigger throws a NullPointerException on bulk insert",
             "component": "AccountTrigger",
+            "repo": DEMO_REPOSITORY,
         },
     ),
 )
@@ -119,6 +132,34 @@ def _show_result(run: _Run) -> None:
         console.print(
             Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
         )
+    _show_changes(run)
+
+
+def _show_changes(run: _Run) -> None:
+    """The workflow's branch in the repository, and its pull request as the host recorded it."""
+    from autodev import repos
+    from autodev.config import get_settings
+    from autodev.local import git_host
+
+    found = repos.links(run.workflow_id)
+    if not found.get("branch"):
+        return
+    console.print(
+        f"\nbranch: [bold]{escape(found['branch'])}[/] pushed to repository "
+        f"{escape(str(found.get('repository')))}"
+    )
+    directory = git_host.host_directory(get_settings().autodev_state_dir.resolve())
+    for pull in git_host.recorded_pull_requests(directory):
+        if pull["head"] == found["branch"]:
+            draft = " (draft)" if pull["draft"] else ""
+            console.print(
+                f"pull request #{pull['number']}{draft} recorded by the local stand-in host: "
+                f"{pull['head']} -> {pull['base']}: {pull['title']}\n  {pull['url']}",
+                markup=False,
+                soft_wrap=True,
+            )
+    if found.get("pull_request_error"):
+        console.print(f"no pull request: {found['pull_request_error']}", markup=False)
 
 
 def run_demo(
@@ -146,6 +187,7 @@ def run_demo(
     with LocalStack(services=default_services()) as stack:
         for note in stack.notes:
             console.print(note, markup=False, soft_wrap=True)
+        _register_demo_repository(settings.autodev_state_dir.resolve())
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs
@@ -171,6 +213,25 @@ def run_demo(
     console.rule()
     console.print(describe(settings), markup=False)
     return [run.status for run in finished]
+
+
+def _register_demo_repository(state_dir: Path) -> None:
+    """A bare repository made from examples/ (anew each run), registered as ``examples``."""
+    import contextlib
+    import shutil
+
+    from autodev import repos
+    from autodev.errors import NotFound
+    from autodev.local.git_host import make_bare_repository
+    from autodev.orchestrator.workspace import REPO_ROOT
+
+    bare = state_dir / "demo" / "examples.git"
+    shutil.rmtree(bare, ignore_errors=True)
+    make_bare_repository(bare, REPO_ROOT / "examples")
+    with contextlib.suppress(NotFound):  # registered by an earlier run
+        repos.remove_repository(DEMO_REPOSITORY, removed_by="autodev-demo")
+    repos.add_repository(DEMO_REPOSITORY, str(bare), added_by="autodev-demo")
+    console.print(f"repository {DEMO_REPOSITORY}: a bare repository made from examples/, {bare}")
 
 
 def register(app: typer.Typer) -> None:

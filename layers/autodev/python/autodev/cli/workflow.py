@@ -247,8 +247,32 @@ def result_command(
         f" [bold]{found.status}[/bold] (at {found.created_at})",
         soft_wrap=True,
     )
+    _print_changes(found.result)
     console.print_json(json.dumps(found.result, default=str))
     _print_deliveries(found.deliveries)
+
+
+def _print_changes(result: Any) -> None:
+    """Where a workflow's changes are: its branch, pull request and diff (autodev.repos)."""
+    if not isinstance(result, dict):
+        return
+    for label, key in (
+        ("repository", "repository"),
+        ("branch", "branch"),
+        ("pull request", "pull_request_url"),
+        ("diff", "diff_url"),
+        ("no pull request", "pull_request_error"),
+    ):
+        if result.get(key):
+            console.print(f"{label + ':':<14} {result[key]}", markup=False, soft_wrap=True)
+    for conflict in result.get("conflicts") or []:
+        files = ", ".join(conflict.get("files") or [])
+        console.print(
+            f"not merged:    {conflict.get('step')} conflicts in {files}; "
+            f"its changes are on {conflict.get('branch')}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _answer(approval_id: str, approved: bool, comment: str | None, as_user: str | None) -> None:

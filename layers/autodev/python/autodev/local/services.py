@@ -1,6 +1,6 @@
 """Services that run beside the local AWS endpoint: the starter's access, Slack sink and
-gateway, scripted model, workflow reconciler, rescuer, result delivery, the alert evaluator
-and metric retention, the schedule ticker.
+gateway, scripted model, repository host, workflow reconciler, rescuer, result delivery, the
+alert evaluator and metric retention, the schedule ticker.
 
 Each is a :class:`LocalService`; :func:`default_services` lists every one the local stack
 runs (``autodev local up``, the demo). Adding a service means adding it to that list.
@@ -43,7 +43,15 @@ class LocalService:
 def default_services() -> list[LocalService]:
     """Every service of the local stack, in start order."""
     # Imported here: each service module imports this one for LocalService.
-    from autodev.local import access, delivery, monitoring, orchestrator, reconcile, scheduler
+    from autodev.local import (
+        access,
+        delivery,
+        git_host,
+        monitoring,
+        orchestrator,
+        reconcile,
+        scheduler,
+    )
     from autodev.local.model import service as scripted_model
     from autodev.local.slack import services as slack
 
@@ -51,6 +59,7 @@ def default_services() -> list[LocalService]:
         access.SERVICE,
         *slack.SERVICES,
         scripted_model.SERVICE,
+        git_host.SERVICE,
         reconcile.SERVICE,
         orchestrator.SERVICE,
         delivery.SERVICE,

@@ -26,6 +26,7 @@ from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
+from autodev.repos.checkout import RepositoryCheckout
 from autodev.workflows.records import workflow_budget
 
 log = child_logger(__name__)
@@ -93,9 +94,24 @@ class ClaudeCodeTaskRunner:
         return found
 
     def execute(self, task: ClaimedTask, should_stop: StopCheck, progress: Any) -> Execution:
+        hook: ProgressHook = progress
+        # A workflow on a registered repository: clone, then commit and push (autodev.repos).
+        checkout = RepositoryCheckout.for_task(task, self.settings)
+        try:
+            return self._execute(task, should_stop, hook, checkout)
+        finally:
+            if checkout is not None:
+                checkout.close()
+
+    def _execute(
+        self,
+        task: ClaimedTask,
+        should_stop: StopCheck,
+        hook: ProgressHook,
+        checkout: RepositoryCheckout | None,
+    ) -> Execution:
         settings = self.settings
         provider = settings.model_provider
-        hook: ProgressHook = progress
         budget = self._budget(task)
         if budget is not None and budget <= 0:
             return Execution(
@@ -111,10 +127,14 @@ class ClaudeCodeTaskRunner:
                 f"{task.id}-{task.attempts}",
                 context=task.context,
                 source=settings.autodev_sfdx_repo,
-                patches=self.patches(task),
+                patches=self.patches(task) if checkout is None else (),
+                checkout=checkout,
             )
         except AutodevError as error:
-            return Execution(ok=False, provider=provider.value, error=str(error), retryable=True)
+            retryable = bool(getattr(error, "retryable", True))
+            return Execution(
+                ok=False, provider=provider.value, error=str(error), retryable=retryable
+            )
         try:
             containment = self.containment()
             containment.hand_over(self.root, space.root, space.repo, space.home)
@@ -130,6 +150,9 @@ class ClaudeCodeTaskRunner:
                 execution.diff, execution.files_changed = workspace.diff(space)
             except AutodevError as error:
                 execution.warnings.append(str(error))
+        if checkout is not None:
+            # Commit and push as the worker, with credentials the agent never saw.
+            checkout.publish(execution)
         return execution
 
     def _run_session(

@@ -38,6 +38,8 @@ class Execution:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     workspace: str | None = None
+    # What the step pushed to its workflow's repository (autodev.repos.checkout), if anything.
+    git: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     error_code: str = queue.ERROR_FAILED
     retryable: bool = True
@@ -86,6 +88,8 @@ def build_result(
     }
     if execution.warnings:
         ours["warnings"] = execution.warnings[:20]
+    if execution.git:
+        ours["git"] = execution.git
     result = {**execution.fields, **ours}
     if len(json.dumps(result, default=str).encode()) > MAX_RESULT_BYTES:
         # The agent's structured fields are too large to carry: they stay in the report.

@@ -8,6 +8,11 @@ of the configured Salesforce DX repository. It becomes a git repository with a
 baseline commit before Claude Code runs, so the diff of the task's changes is a real
 ``git diff``. The changes earlier steps of the same workflow made (their diffs) are applied
 and committed first, so a verify step sees the fix that the fix step made.
+
+A workflow that works on a repository (``autodev.repos``) gets a ``checkout`` instead: it
+fills ``repo/`` with the step's starting point (the workflow's branch, which has the earlier
+steps' changes) and keeps the git directory outside the workspace, where the agent cannot
+reach it; the diff is taken against that git directory.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from autodev.errors import AutodevError, InvalidInput
 
@@ -56,15 +61,24 @@ class Workspace:
     home: Path
     baseline: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Set when the work tree's git directory lives elsewhere (a repository checkout).
+    git_dir: Path | None = None
+
+
+class Checkout(Protocol):
+    """Fills a work tree from a repository; returns its git directory and the commit."""
+
+    def clone_into(self, work_tree: Path) -> tuple[Path, str]: ...
 
 
 def default_source() -> str:
     return str(REPO_ROOT / "examples")
 
 
-def _git(repo: Path, *args: str, input: str | None = None) -> str:
+def _git(repo: Path, *args: str, input: str | None = None, git_dir: Path | None = None) -> str:
+    place = ("--git-dir", str(git_dir), "--work-tree", str(repo)) if git_dir else ()
     completed = subprocess.run(
-        [*_GIT, *args],
+        [*_GIT, *place, *args],
         cwd=repo,
         input=input,
         capture_output=True,
@@ -130,6 +144,7 @@ def prepare(
     context: dict[str, Any],
     source: str | None,
     patches: Sequence[tuple[str, str]] = (),
+    checkout: Checkout | None = None,
 ) -> Workspace:
     """A new workspace named ``name`` under ``root``; ``patches`` are (label, diff) pairs."""
     directory = root / name
@@ -141,6 +156,9 @@ def prepare(
     if context.get("files") is not None:
         repo.mkdir()
         _write_files(repo, context["files"])
+    elif checkout is not None:
+        workspace.git_dir, workspace.baseline = checkout.clone_into(repo)
+        return workspace
     else:
         _copy_source(source or default_source(), repo)
     _git(repo, "init", "--quiet")
@@ -166,9 +184,10 @@ def prepare(
 
 def diff(workspace: Workspace) -> tuple[str, list[str]]:
     """What the task changed since the baseline: the diff, and the changed files."""
-    _git(workspace.repo, "add", "--all")
-    text = _git(workspace.repo, "diff", "--cached", "--binary", workspace.baseline)
-    names = _git(workspace.repo, "diff", "--cached", "--name-only", workspace.baseline)
+    repo, base, git_dir = workspace.repo, workspace.baseline, workspace.git_dir
+    _git(repo, "add", "--all", git_dir=git_dir)
+    text = _git(repo, "diff", "--cached", "--binary", base, git_dir=git_dir)
+    names = _git(repo, "diff", "--cached", "--name-only", base, git_dir=git_dir)
     return text, [line for line in names.splitlines() if line]
 
 

@@ -16,7 +16,7 @@ from autodev import validation
 from autodev.errors import InvalidInput
 
 WORKFLOW_USAGE = (
-    "*Usage:* `/workflow list` · "
+    "*Usage:* `/workflow list` · `/workflow repos` · "
     "`/workflow start <template> [text or key=value ...] [budget=<US dollars>]` · "
     "`/workflow status <id>` · `/workflow approve <id> [comment]` · "
     "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · "
@@ -52,6 +52,7 @@ class Action(StrEnum):
     UNSCHEDULE = "unschedule"
     AUDIT = "audit"
     HELP = "help"
+    REPOS = "repos"
     MONITOR = "monitor"
     ORCHESTRATOR = "orchestrator"
 
@@ -115,6 +116,10 @@ def _parse_workflow(text: str) -> Command:
         if rest:
             raise UsageError("`/workflow list` takes no arguments. " + WORKFLOW_USAGE)
         return Command(Action.LIST)
+    if sub == "repos":
+        if rest:
+            raise UsageError("`/workflow repos` takes no arguments. " + WORKFLOW_USAGE)
+        return Command(Action.REPOS)
     if sub == "start":
         return _parse_start(rest)
     if sub in ("status", "cancel", "unschedule", "audit"):

@@ -143,6 +143,11 @@ def _command(job: CommandJob) -> None:
         )
     if action is Action.LIST:
         _respond(job, "Workflow templates", views.template_list(platform.list_templates()))
+    elif action is Action.REPOS:
+        from autodev.slack import repositories
+
+        found = platform.list_repositories()
+        _respond(job, repositories.repository_text(found), repositories.repository_list(found))
     elif action is Action.START:
         _start(job, str(job.template), dict(job.input), "start")
     elif action is Action.STATUS:

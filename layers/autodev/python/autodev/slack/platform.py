@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from autodev.errors import NotFound
+from autodev.slack.repositories import RepositoryView
 from autodev.slack.views import DeliveryView, StepView, TemplateView, WorkflowView
 
 if TYPE_CHECKING:
@@ -122,6 +123,23 @@ def list_templates() -> list[TemplateView]:
         text = f"{title}: {description}" if title and description else title or description
         found.append(TemplateView(name, str(text), _step_names(template)))
     return found
+
+
+def list_repositories() -> list[RepositoryView]:
+    """The repositories workflows can work on (``/workflow repos``)."""
+    from autodev import repos
+
+    return [
+        RepositoryView(
+            name=r.name,
+            url=r.url,
+            default_branch=r.default_branch,
+            provider=r.provider,
+            is_default=r.is_default,
+            has_credentials=bool(r.credentials_secret_arn),
+        )
+        for r in repos.list_repositories()
+    ]
 
 
 def template_names() -> set[str]:

@@ -93,8 +93,28 @@ def _message(error: ValidationError) -> str:
     return str(error.message).replace(shown, cut)
 
 
+# Every template's input also takes the repository to work on and where to start in it
+# (autodev.repos checks both when the workflow starts).
+REPOSITORY_INPUT: dict[str, dict[str, Any]] = {
+    "repo": {
+        "type": "string",
+        "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$",
+        "description": "The registered repository to work on (default: the default one)",
+    },
+    "ref": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "description": "The branch, tag or commit to start from (default: its branch)",
+    },
+}
+
+
 def _load(path: Path) -> TemplateInfo:
     raw = json.loads(path.read_text())
+    properties = raw["input_schema"].setdefault("properties", {})
+    for name, schema in REPOSITORY_INPUT.items():
+        properties.setdefault(name, schema)
     steps = tuple(
         StepInfo(
             key=key,

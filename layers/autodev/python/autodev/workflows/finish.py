@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from autodev import audit, callbacks
+from autodev import audit, callbacks, repos
 from autodev.db import connection
 from autodev.errors import InvalidInput
 from autodev.observability import best_effort_failed, child_logger
@@ -66,16 +66,13 @@ def finish_workflow(
     workflow_id = resolve_workflow_id(workflow_id)
     failure_error, cause = _failure_text(failure)
     error = error or failure_error
+    if status == "succeeded":
+        # Before the outcome is recorded, so that the result delivered links the pull request.
+        _propose_changes(workflow_id, steps)
     with connection() as conn:
         row = records.load(conn, workflow_id)
         info = get_template(str(row["template"]))
-        result = None
-        if steps:
-            # The last step that ran in template order is the workflow's result.
-            for step in reversed(info.steps):
-                if step.key in steps:
-                    result = steps[step.key]
-                    break
+        result = _last_result(info, steps or {})
         output = {"result": result, "steps": dict(steps or {})}
         updated = conn.execute(
             """UPDATE workflows SET status = %s, output = %s, error = %s, cause = %s,
@@ -92,7 +89,7 @@ def finish_workflow(
             ),
         ).fetchone()
         if updated is None:
-            return result_of(row)
+            return result_of(row, conn)
         approvals.close_pending(workflow_id, "expired", conn=conn)
         audit.record(
             "stepfunctions",
@@ -102,7 +99,48 @@ def finish_workflow(
             conn=conn,
         )
         deliver_outcome(conn, updated)
-    return result_of(updated)
+        return result_of(updated, conn)
+
+
+def _propose_changes(workflow_id: str, steps: Mapping[str, Any] | None) -> None:
+    """Open the pull request of a workflow that changed files in its repository (draft
+    unless AUTODEV_PULL_REQUEST_DRAFT is false); its body is the workflow's report."""
+    from autodev.config import get_settings
+
+    with connection() as conn:
+        row = records.load(conn, workflow_id)
+    if row["status"] not in ("pending", "running", "waiting_approval"):
+        return  # finished already (a finish that ran twice): nothing new to propose
+    info = get_template(str(row["template"]))
+    done = dict(steps or {})
+    preview = {**row, "status": "succeeded", "output": {"result": _last_result(info, done)}}
+    arn = row["execution_arn"]
+    data = row["input"] or {}
+    report = repos.WorkflowReport(
+        workflow_id=workflow_id,
+        template_title=info.title,
+        execution_name=str(row["execution_name"]),
+        execution_url=sfn.console_url(arn) if arn else None,
+        requested_by=str(row["requested_by"]),
+        request=str(data.get(info.free_text_field) or ""),
+        summary=_summary(preview),
+        steps=[
+            (step.state, str(done[step.key].get("summary") or ""))
+            for step in info.steps
+            if isinstance(done.get(step.key), dict)
+        ],
+        slack_channel=row["slack_channel"],
+        slack_thread_ts=row["slack_thread_ts"],
+    )
+    repos.propose(report, draft=get_settings().autodev_pull_request_draft)
+
+
+def _last_result(info: Any, steps: Mapping[str, Any]) -> Any:
+    """The last step that ran in template order is the workflow's result."""
+    for step in reversed(info.steps):
+        if step.key in steps:
+            return steps[step.key]
+    return None
 
 
 def end_workflow(
@@ -175,10 +213,14 @@ def _summary(row: Mapping[str, Any]) -> str:
     return f"{title} {words.get(status, status)}{where}{because}"
 
 
-def result_of(row: Mapping[str, Any]) -> WorkflowResult:
+def result_of(
+    row: Mapping[str, Any], conn: psycopg.Connection[Any] | None = None
+) -> WorkflowResult:
     """The result of the workflow whose row this is (as far as it has got)."""
     arn = row["execution_arn"]
     output = row["output"] or {}
+    # Its repository, branch and pull request, when it works on a repository.
+    links = repos.links(str(row["id"]), conn=conn)
     return WorkflowResult(
         workflow_id=str(row["id"]),
         template=str(row["template"]),
@@ -195,6 +237,7 @@ def result_of(row: Mapping[str, Any]) -> WorkflowResult:
         requested_by=str(row["requested_by"]),
         cost_usd=float(row["cost_usd"] or 0),
         finished_at=row["finished_at"].isoformat() if row["finished_at"] else None,
+        **links,
     )
 
 
@@ -205,7 +248,7 @@ def deliver_outcome(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> No
     ``workflow:completed`` event, committed with the outcome (an outbox). A savepoint keeps a
     delivery problem from undoing the outcome: it is logged, and the outcome stands.
     """
-    result = result_of(row)
+    result = result_of(row, conn)
     try:
         with conn.transaction():
             callbacks.deliver_result(

@@ -161,6 +161,15 @@ class WorkflowResult:
     requested_by: str
     cost_usd: float
     finished_at: str | None  # ISO 8601, as delivered
+    # The repository it worked on (autodev.repos) and, when it changed files, its branch,
+    # pull request and the page of its diff; conflicts left unmerged, if any.
+    repository: str | None = None
+    ref: str | None = None
+    branch: str | None = None
+    pull_request_url: str | None = None
+    diff_url: str | None = None
+    pull_request_error: str | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The result document the callbacks deliver and ``GET /results/{id}`` serves."""

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.types.json import Jsonb
 
-from autodev import audit, callbacks
+from autodev import audit, callbacks, repos
 from autodev.db import connection
 from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows import records, sfn
@@ -66,6 +66,11 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
         if existing is not None:
             return _start_result(existing, created=False)
 
+    # The repository and ref, checked before anything starts (an unknown name or ref is
+    # refused here); None: the workflow works on a copy of a plain directory.
+    planned = repos.plan(data)
+    if planned is not None:
+        data = {**data, "repo": planned.repository.name, "ref": planned.ref}
     template = request.template
     try:
         machine = sfn.state_machine_arn(template)
@@ -104,6 +109,8 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
             existing = records.by_client_key(conn, request.client_key)
             assert existing is not None
             return _start_result(existing, created=False)
+        if planned is not None:
+            repos.attach(conn, str(workflow_id), template, request.requested_by, planned)
         if callback is not None:
             # Refused callbacks (InvalidInput) roll the row back: nothing is started.
             callbacks.register_callback(

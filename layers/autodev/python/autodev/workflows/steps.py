@@ -152,6 +152,10 @@ def enqueue_step(request: EnqueueRequest) -> str:
                     "template": request.template,
                     "step": request.step,
                     **request.context,
+                    # A Map iteration pushes its own branch before merging (autodev.repos).
+                    **(
+                        {"item_index": request.item_index} if request.item_index is not None else {}
+                    ),
                 },
                 allowed_tools=tools,
                 budget_usd=task_budget,

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS workflow_repositories;
+DROP TABLE IF EXISTS repositories;

@@ -1,0 +1,166 @@
+"""Map iterations on a real bare repository: each pushes its own branch, then merges into the
+workflow's one branch; a conflict is reported and changes nothing; nothing is forced.
+
+Two iterations are cloned from the same starting point before either publishes, as they are
+when a Map runs them at once; their changes are written as an agent would write them, then
+published by the worker's own code (``RepositoryCheckout``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from autodev.config import get_settings
+from autodev.local.git_host import make_bare_repository
+from autodev.local.stack import LocalStack
+from autodev.orchestrator.execution import Execution
+from autodev.orchestrator.queue import ClaimedTask
+from autodev.repos import RepositoryTooLarge, add_repository, links
+from autodev.repos.checkout import RepositoryCheckout
+from autodev.workflows import StartRequest, start_workflow
+
+
+def git(bare: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", f"--git-dir={bare}", *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Path:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.txt").write_text("alpha\n")
+    (source / "b.txt").write_text("beta\n")
+    return make_bare_repository(tmp_path / "app.git", source)
+
+
+@pytest.fixture
+def workflow_id(local_stack: LocalStack, bare: Path) -> str:
+    add_repository("app", str(bare), added_by="U1")
+    started = start_workflow(
+        StartRequest("full-analysis-improvement", {"target": "x", "repo": "app"}, "U0ERIN")
+    )
+    return started.id
+
+
+def iteration(workflow_id: str, index: int) -> ClaimedTask:
+    return ClaimedTask(
+        id=str(uuid.uuid4()),
+        workflow_id=workflow_id,
+        step_name=f"Implement fix #{index + 1}",
+        task_type="fix",
+        prompt="",
+        context={"template": "full-analysis-improvement", "step": "implement", "item_index": index},
+        allowed_tools=(),
+        max_turns=1,
+        budget_usd=None,
+        priority="normal",
+        timeout_ms=60_000,
+        attempts=1,
+        max_attempts=1,
+        task_token=None,
+        lease_expires_at=datetime.now(UTC),
+        claimed_at=datetime.now(UTC),
+    )
+
+
+def cloned(task: ClaimedTask, where: Path) -> RepositoryCheckout:
+    checkout = RepositoryCheckout.for_task(task, get_settings())
+    assert checkout is not None
+    checkout.clone_into(where)
+    return checkout
+
+
+def agent_writes(where: Path, files: dict[str, str]) -> Execution:
+    for name, text in files.items():
+        (where / name).write_text(text)
+    return Execution(ok=True, summary="[scripted model] changed it", files_changed=list(files))
+
+
+def test_two_iterations_changing_different_files_end_on_the_workflow_s_one_branch(
+    workflow_id: str, bare: Path, tmp_path: Path
+) -> None:
+    first = cloned(iteration(workflow_id, 0), tmp_path / "w1")
+    second = cloned(iteration(workflow_id, 1), tmp_path / "w2")  # before the first publishes
+    one = agent_writes(tmp_path / "w1", {"a.txt": "alpha, fixed\n"})
+    two = agent_writes(tmp_path / "w2", {"b.txt": "beta, fixed\n"})
+
+    first.publish(one)
+    second.publish(two)
+
+    assert (one.ok, two.ok) == (True, True)
+    branch = one.git["branch"]
+    assert branch == f"autodev/full-analysis-improvement/{workflow_id.replace('-', '')[:8]}"
+    assert (one.git["merge"], two.git["merge"]) == ("pushed", "merged")
+    assert git(bare, "show", f"{branch}:a.txt") == "alpha, fixed\n"
+    assert git(bare, "show", f"{branch}:b.txt") == "beta, fixed\n"
+    assert git(bare, "show", "main:a.txt") == "alpha\n"  # the default branch is untouched
+    # The second iteration's own branch, merged into the first's: a merge, not a force.
+    item = git(bare, "rev-parse", f"{branch}-item-2").strip()
+    assert git(bare, "log", "-1", "--format=%P", branch).split() == [one.git["commit"], item]
+    assert two.git["commit"] == git(bare, "rev-parse", branch).strip()
+    assert "Requested-by: U0ERIN" in git(bare, "log", "-1", "--format=%B", branch)
+    assert "conflicts" not in links(workflow_id)
+    for checkout in (first, second):
+        checkout.close()
+
+
+def test_a_conflict_between_iterations_is_reported_and_the_branch_is_left_as_it_was(
+    workflow_id: str, bare: Path, tmp_path: Path
+) -> None:
+    first = cloned(iteration(workflow_id, 0), tmp_path / "w1")
+    second = cloned(iteration(workflow_id, 1), tmp_path / "w2")
+    one = agent_writes(tmp_path / "w1", {"a.txt": "alpha, one way\n"})
+    two = agent_writes(tmp_path / "w2", {"a.txt": "alpha, another way\n"})
+
+    first.publish(one)
+    branch = one.git["branch"]
+    before = git(bare, "rev-parse", branch).strip()
+    second.publish(two)
+
+    assert two.ok  # the step did its work; its changes wait on their own branch
+    assert two.git["merge"] == "conflict"
+    conflict = two.git["conflict"]
+    assert conflict == {
+        "step": "Implement fix #2",
+        "branch": f"{branch}-item-2",
+        "files": ["a.txt"],
+    }
+    assert any("conflict" in warning and "a.txt" in warning for warning in two.warnings)
+    assert git(bare, "rev-parse", branch).strip() == before  # not merged, nothing forced
+    assert git(bare, "show", f"{branch}:a.txt") == "alpha, one way\n"
+    assert git(bare, "show", f"{branch}-item-2:a.txt") == "alpha, another way\n"
+    reported = links(workflow_id)
+    assert reported["branch"] == branch
+    assert reported["conflicts"] == [conflict]
+    for checkout in (first, second):
+        checkout.close()
+
+
+def test_a_checkout_larger_than_the_limit_is_refused_clearly(
+    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "data.bin").write_bytes(os.urandom(3 * 1024 * 1024))  # incompressible
+    bare = make_bare_repository(tmp_path / "big.git", source)
+    add_repository("big", str(bare), added_by="U1")
+    started = start_workflow(
+        StartRequest("full-analysis-improvement", {"target": "x", "repo": "big"}, "U1")
+    )
+    monkeypatch.setenv("AUTODEV_REPO_MAX_MB", "1")
+    get_settings.cache_clear()
+    checkout = RepositoryCheckout.for_task(iteration(started.id, 0), get_settings())
+    assert checkout is not None
+    with pytest.raises(
+        RepositoryTooLarge, match=r"^repository big: the checkout passed the size limit of 1 MB"
+    ):
+        checkout.clone_into(tmp_path / "w")
+    checkout.close()
