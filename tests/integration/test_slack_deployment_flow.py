@@ -96,15 +96,18 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
         SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
     )
 
-    # 1. /workflow start: answered at once, the work continues in the Slack worker.
+    # 1. /workflow start: answered at once (with nothing to show yet: the worker checks the
+    # template and input before anything is posted), the work continues in the Slack worker.
     answer, key = requester.command("/workflow start deployment staging test_level=NoTestRun")
     assert answer.status == 200
-    assert "Starting *deployment*" in answer.text
+    assert answer.text == ""
     started = _answer_to(sink, key)
     match = re.search(r"id `([0-9a-f-]{36})`", started.text)
     assert match, started.text
     workflow_id = match.group(1)
-    assert "console.aws.amazon.com" in started.text  # the link to the execution
+    # The link to the execution leads to the local page (no AWS console for a local run).
+    assert f"{sink.url}/executions/deployment-" in started.text
+    assert "console.aws.amazon.com" not in started.text
     [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
     thread = opened.ts
     assert thread is not None
@@ -123,6 +126,21 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
 
     card: RecordedCall = wait_for(approval_card, timeout=60, what="the approval card")
     [approval_id] = _action_values(card, views.APPROVE)
+    # What a release manager decides from, in words: no raw JSON.
+    shown = card.block_text()
+    for fact in (
+        "Approval needed: deployment to staging",
+        "*Target org*\nstaging",
+        "*Test level*\nNoTestRun",
+        "Validation passed",
+        "<@UREQUESTER> asks to deploy",
+        "*Expires*",
+        "/executions/deployment-",
+    ):
+        assert fact in shown, (fact, shown)
+    assert "{" not in shown
+    assert "usage" not in shown
+    assert len(shown) < 1500
     assert _action_values(card, views.REJECT) == [approval_id]
     assert "token" not in approval_id.lower()
     assert len(approval_id) < 64  # an opaque id, not a Step Functions task token
@@ -153,8 +171,11 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     )
     approved = _answer_to(sink, approve_key)
     assert approved.args.get("replace_original") is True
-    assert "Approved" in approved.block_text()
-    assert "<@UAPPROVER>" in approved.block_text()
+    assert "*Approved* by <@UAPPROVER> at " in approved.block_text()
+    # The card itself in the thread: closed, with who and when, and no buttons left.
+    [closed] = [m for m in sink.messages(CHANNEL, thread) if m["ts"] == card.ts]
+    assert "*Approved* by <@UAPPROVER> at " in str(closed["blocks"])
+    assert not [b for b in closed["blocks"] if b["type"] == "actions"]
 
     # 5. A second click is told it is already decided.
     _, late_key = requester.click(

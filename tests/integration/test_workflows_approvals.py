@@ -76,8 +76,17 @@ def test_approved_deployment_deploys_and_smoke_tests(
     workflow_id, approval = waiting_deployment(worker_double)
     assert get_workflow_status(workflow_id).status == "waiting_approval"
     assert get_workflow_status(workflow_id).current_step == "Request approval"
-    assert "Deploy force-app to staging" in approval.message
-    assert "Validate deployment: done" in approval.message  # what validation said
+    assert approval.message == "Deploy force-app to staging (tests: RunLocalTests)?"
+    # What the approver decides from: a typed summary, never the step's raw answer.
+    assert approval.summary is not None
+    assert (approval.summary.target_org, approval.summary.test_level) == (
+        "staging",
+        "RunLocalTests",
+    )
+    assert approval.summary.requested_by == "UREQUESTER"
+    assert approval.summary.validation is not None
+    assert approval.summary.validation.passed is True
+    assert approval.summary.validation.outcome == "Validate deployment: done"
     # The id people see is opaque; the token stays in the database.
     assert approval.id not in _token_of(approval.id)
     assert "task_token" not in vars(approval)

@@ -53,7 +53,6 @@ def test_monitor_and_orchestrator() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "Usage"),
         ("frobnicate", "Unknown subcommand `frobnicate`"),
         ("start", "needs a template"),
         ("start Bad!Name", "is not a template name"),
@@ -68,6 +67,16 @@ def test_bad_input_gets_short_usage(text: str, expected: str) -> None:
     with pytest.raises(UsageError, match=expected) as raised:
         parse("/workflow", text)
     assert len(str(raised.value)) < 400
+
+
+def test_help_names_every_command() -> None:
+    from autodev.slack.commands import usage_for
+
+    assert parse("/workflow", "").action is Action.HELP
+    assert parse("/workflow", "help").action is Action.HELP
+    shown = usage_for("/workflow")
+    for command in ("/workflow start", "/workflow approve", "/monitor", "/orchestrator"):
+        assert command in shown
 
 
 def test_unknown_command() -> None:

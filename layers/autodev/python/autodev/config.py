@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     autodev_state_machine_arn_prefix: str | None = None
     # enqueue_task pokes this function (asynchronously) after queueing; unset: no poke.
     autodev_scaler_function: str | None = None
+    # Where a person sees an execution: this URL with the execution's name appended (the
+    # local stack sets its Slack page's). Unset: the AWS console, unless AWS_ENDPOINT_URL
+    # points at a stand-in endpoint, which has no console.
+    autodev_execution_page_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     # --- approvals and webhooks ---
     approvers: CommaList = ()

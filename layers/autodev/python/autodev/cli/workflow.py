@@ -61,6 +61,12 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
     return value
 
 
+def _link_name(url: str) -> str:
+    from autodev.workflows.sfn import link_label
+
+    return "console:   " if link_label(url) == "AWS console" else "see it:    "
+
+
 def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%H:%M:%S") if moment else ""
 
@@ -129,7 +135,8 @@ def start_command(
     verb = "started" if started.created else "already started with this key:"
     console.print(f"{verb} {started.template} workflow {started.id}")
     console.print(f"execution: {started.execution_name}")
-    console.print(f"console:   {started.console_url}", soft_wrap=True)
+    if started.console_url:
+        console.print(f"{_link_name(started.console_url)}{started.console_url}", soft_wrap=True)
     console.print(f"follow:    autodev workflow status {started.id}")
 
 
@@ -173,7 +180,7 @@ def status_command(
         ),
     )
     if status.console_url:
-        console.print(f"console: {status.console_url}", soft_wrap=True)
+        console.print(f"{_link_name(status.console_url)}{status.console_url}", soft_wrap=True)
     from autodev.callbacks import delivery_status
 
     _print_deliveries(delivery_status(status.id))

@@ -143,11 +143,9 @@ def _command(job: CommandJob) -> None:
         _respond(job, f"Cancelled {views.fallback_text(workflow)}", views.status_card(workflow))
     elif action in (Action.APPROVE, Action.REJECT):
         decision = platform.decide(str(job.target_id), user, action is Action.APPROVE, job.comment)
-        _respond(
-            job,
-            "decided",
-            views.approval_decided(None, decision.approved, user, decision.comment),
-        )
+        # The card in the thread is closed by the decision itself; this answer shows it too.
+        closed = platform.approval_view(platform.approval(decision.approval_id))
+        _respond(job, views.approval_text(closed), views.approval_card(closed))
     elif action is Action.MONITOR:
         board = platform.monitor_dashboard()
         _respond(job, dashboards.monitor_text(board), dashboards.monitor(board))
@@ -169,6 +167,8 @@ def _start(
 
     if template not in platform.template_names():
         raise InvalidInput(f"There is no template `{template}`. `/workflow list` shows them.")
+    # Refused input is told before anything is posted (no "Starting" to take back).
+    platform.check_start(template, workflow_input)
     user, channel = job.user_id, job.channel_id or ""
     client_key = _client_key(job, purpose)
     client = web_client()
@@ -241,11 +241,12 @@ def _interaction(job: InteractionJob) -> None:
             # Not an approver, or already decided: tell only the person who clicked.
             _respond(job, f":no_entry: {error}")
             return
-        workflow = None
-        if decision.workflow_id:
-            workflow = platform.status(decision.workflow_id)
-        blocks = views.approval_decided(workflow, approved, user, decision.comment)
-        _respond(job, "Approved" if approved else "Rejected", blocks, replace_original=True)
+        # The decision queued the card's closed form; replacing the clicked message with it
+        # shows it at once (the queued edit then changes nothing).
+        closed = platform.approval_view(platform.approval(decision.approval_id))
+        _respond(
+            job, views.approval_text(closed), views.approval_card(closed), replace_original=True
+        )
     elif action == views.VIEW_DETAILS:
         workflow = platform.status(value)
         _respond(job, views.fallback_text(workflow), views.status_card(workflow))

@@ -8,6 +8,7 @@ and ``cancel``; ``records`` holds what they share of the ``workflows`` table (th
 owns it and ``approvals``; the cost of a workflow's tasks comes from the orchestrator).
 """
 
+from autodev.workflows.approval_summary import ApprovalSummary, ValidationSummary
 from autodev.workflows.approvals import (
     AlreadyDecided,
     GroupResolver,
@@ -16,6 +17,7 @@ from autodev.workflows.approvals import (
     get_approval,
     is_allowed_approver,
     pending_approvals,
+    record_card,
     register_group_resolver,
     respond_to_approval,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "AlreadyDecided",
     "AmbiguousId",
     "Approval",
+    "ApprovalSummary",
     "GroupResolver",
     "NotAllowed",
     "StartRequest",
@@ -48,6 +51,7 @@ __all__ = [
     "StepInfo",
     "StepRecord",
     "TemplateInfo",
+    "ValidationSummary",
     "WorkflowBudget",
     "WorkflowResult",
     "WorkflowStart",
@@ -62,6 +66,7 @@ __all__ = [
     "list_templates",
     "list_workflows",
     "pending_approvals",
+    "record_card",
     "register_group_resolver",
     "resolve_workflow_id",
     "respond_to_approval",

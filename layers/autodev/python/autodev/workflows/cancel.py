@@ -40,7 +40,7 @@ def cancel_workflow(workflow_id: str, by: str) -> WorkflowStatus:
                RETURNING *""",
             (reason, queue.workflow_spend(workflow_id, conn=conn), workflow_id),
         ).fetchone()
-        approvals.close_pending(workflow_id, "cancelled", conn=conn)
+        closed = approvals.close_pending(workflow_id, "cancelled", conn=conn, by=by)
         audit.record(
             by,
             "workflow.cancelled",
@@ -51,4 +51,5 @@ def cancel_workflow(workflow_id: str, by: str) -> WorkflowStatus:
         final = dict(updated) if updated is not None else records.load(conn, workflow_id)
         if updated is not None:
             deliver_outcome(conn, final)
+    approvals.send_cards(closed)
     return to_status(final, [], None)

@@ -92,7 +92,7 @@ def finish_workflow(
         ).fetchone()
         if updated is None:
             return result_of(row)
-        approvals.close_pending(workflow_id, "expired", conn=conn)
+        expired = approvals.close_pending(workflow_id, "expired", conn=conn)
         audit.record(
             "stepfunctions",
             "workflow.finished",
@@ -101,6 +101,7 @@ def finish_workflow(
             conn=conn,
         )
         deliver_outcome(conn, updated)
+    approvals.send_cards(expired)
     return result_of(updated)
 
 

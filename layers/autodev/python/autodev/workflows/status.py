@@ -18,7 +18,13 @@ from autodev.workflows import approvals, records, sfn
 from autodev.workflows.finish import deliver_outcome
 from autodev.workflows.history import current_step, steps_from_history
 from autodev.workflows.ids import resolve_workflow_id
-from autodev.workflows.models import ACTIVE_STATUSES, FINAL_STATUSES, StepRecord, WorkflowStatus
+from autodev.workflows.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    Approval,
+    StepRecord,
+    WorkflowStatus,
+)
 
 # DescribeExecution status -> workflows.status, for executions that ended without telling us.
 _EXECUTION_STATUS = {
@@ -70,6 +76,7 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
 
 def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] | None:
     status = _EXECUTION_STATUS[str(described["status"])]
+    expired: list[Approval] = []
     with connection() as conn:
         row = conn.execute(
             """UPDATE workflows SET status = %s, error = coalesce(error, %s),
@@ -86,7 +93,7 @@ def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] |
             ),
         ).fetchone()
         if row is not None:
-            approvals.close_pending(workflow_id, "expired", conn=conn)
+            expired = approvals.close_pending(workflow_id, "expired", conn=conn)
             audit.record(
                 "stepfunctions",
                 "workflow.finished",
@@ -96,6 +103,7 @@ def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] |
             )
             # Its callbacks hear of the end too (sent by the next delivery sweep).
             deliver_outcome(conn, row)
+    approvals.send_cards(expired)
     return dict(row) if row is not None else None
 
 
