@@ -129,9 +129,7 @@ def post(sink: SlackSink, path: str, args: dict[str, Any]) -> tuple[int, dict[st
     return 404, {"ok": False, "error": "not_found"}
 
 
-def _send(
-    sink: SlackSink, sender: SlackSender, text: str, thread_ts: str | None
-) -> dict[str, Any]:
+def _send(sink: SlackSink, sender: SlackSender, text: str, thread_ts: str | None) -> dict[str, Any]:
     if text.startswith("/"):
         answer, _ = sender.command(text)
     else:
@@ -224,9 +222,7 @@ def _execution_body(name: str) -> str:
         f"<pre>{_e(str((t.result or {}).get('summary') or t.last_error or ''))}</pre></details>"
         for t in workflow_tasks(status.id)
     )
-    problem = (
-        f"<p class='error'>{_e(status.error)}: {_e(status.cause)}</p>" if status.error else ""
-    )
+    problem = f"<p class='error'>{_e(status.error)}: {_e(status.cause)}</p>" if status.error else ""
     return (
         f"<h1>{_e(status.template)} <code>{_e(status.execution_name)}</code></h1>"
         f"<p>status <b>{_e(status.status)}</b> · requested by {_e(status.requested_by)}"
