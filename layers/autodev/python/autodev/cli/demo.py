@@ -144,6 +144,12 @@ def run_demo(
     Migrator(settings).up()
     finished: list[_Run] = []
     with LocalStack(services=default_services()):
+        from autodev.local.slack.services import SINK_URL_ENV
+
+        console.print(
+            f"local Slack page: {os.environ.get(SINK_URL_ENV)} (open it to watch the workflows'"
+            " messages while the demo runs; `autodev local up` keeps one running)"
+        )
         active = [
             _Run(template, started.id, started.execution_name)
             for template, payload in runs

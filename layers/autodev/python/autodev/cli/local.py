@@ -95,13 +95,24 @@ def up(
     state["log"] = str(log_path)
     write_state(state)
     _show(state, state_path())
+    page = dict(state.get("env") or {}).get(SLACK_PAGE_ENV)
+    if page:
+        console.print(
+            f"Local Slack: open {page} to see the messages and use the buttons;"
+            " `autodev local down` stops everything."
+        )
+
+
+SLACK_PAGE_ENV = "AUTODEV_SLACK_SINK_URL"
 
 
 def _show(state: dict[str, Any], path: Path) -> None:
+    page = dict(state.get("env") or {}).get(SLACK_PAGE_ENV)
     print_table(
         "local stack",
         ("part", "where"),
         [
+            ("Slack page (open in a browser)", str(page or "not running")),
             ("AWS endpoint (moto)", f"{state['endpoint_url']} (pid {state['pid']})"),
             ("Postgres", str(state.get("postgres", "?"))),
             ("state machines", ", ".join(sorted(state.get("state_machines", {})))),

@@ -48,7 +48,7 @@ def post_approval_request(
     workflow = platform.status(workflow_id)
     where, thread = _where(workflow, channel, thread_ts)
     found = platform.approval(approval_id)
-    view = platform.approval_view(found, tuple(approvers) or None)
+    view = platform.approval_view(found, tuple(approvers) or None, posted_in=where)
     blocks = views.approval_card(view)
     answer = web_client().chat_postMessage(
         channel=where,

@@ -289,11 +289,20 @@ def approval(approval_id: str) -> Approval:
     return workflows.get_approval(approval_id)
 
 
-def approval_view(found: Approval, approvers: tuple[str, ...] | None = None) -> ApprovalView:
+def approval_view(
+    found: Approval, approvers: tuple[str, ...] | None = None, posted_in: str | None = None
+) -> ApprovalView:
     """The card of an approval, from its typed summary (no raw step output). Reads nothing:
     it may run inside the transaction that decides the approval."""
     from autodev.config import get_settings
 
+    settings = get_settings()
+    where_note = None
+    if (posted_in or found.slack_channel) == settings.alert_channel:
+        where_note = (
+            f"Posted in {settings.alert_channel} (`ALERT_CHANNEL`): this workflow was not"
+            " started from Slack, so it has no thread of its own."
+        )
     summary = found.summary
     validation = None
     facts: list[tuple[str, str]] = []
@@ -354,7 +363,8 @@ def approval_view(found: Approval, approvers: tuple[str, ...] | None = None) -> 
         decided_at=found.decided_at,
         comment=found.comment,
         details_url=summary.details_url if summary else None,
-        approvers=approvers if approvers is not None else get_settings().approvers,
+        approvers=approvers if approvers is not None else settings.approvers,
+        where_note=where_note,
     )
 
 

@@ -241,6 +241,7 @@ class ApprovalView:
     comment: str | None = None
     details_url: str | None = None
     approvers: Sequence[str] = ()
+    where_note: str | None = None  # why the card is where it is, when that is not obvious
 
 
 _DECISIONS = {
@@ -340,6 +341,8 @@ def approval_card(approval: ApprovalView) -> list[Block]:
         who = ", ".join(person(u) for u in approval.approvers) or "an authorised approver"
         links.append(f"waiting for {who}")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(" · ".join(links), 2000))]))
+    if approval.where_note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(approval.where_note))]))
     if approval.status == "pending":
         blocks.append(
             ActionsBlock(
