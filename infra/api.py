@@ -4,7 +4,8 @@
   Slack cannot sign requests with AWS credentials, so these methods have no API Gateway
   authorizer: the handlers verify ``X-Slack-Signature`` before anything else. API Gateway
   already refuses (400) a request without the two Slack signature headers (request validator).
-- ``GET /results/{id}`` -> results_api, with IAM authorization (SigV4).
+- ``GET /results/{id}`` -> results_api, with IAM authorization (SigV4); ``POST
+  /results/{id}/webhooks`` (register a signed webhook for a workflow's result) likewise.
 - ``GET /health`` -> a mock integration, so the API has a method before any handler exists.
 
 Request size: API Gateway has no body-size setting (its hard limit is 10 MB), so a WAF web ACL
@@ -44,6 +45,7 @@ ROUTES = (
     Route("slack/interactions", "POST", "slack_interactions", "slack"),
     Route("slack/events", "POST", "slack_events", "slack"),
     Route("results/{id}", "GET", "results_api", "iam"),
+    Route("results/{id}/webhooks", "POST", "results_api", "iam"),
 )
 
 

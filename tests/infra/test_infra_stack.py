@@ -315,6 +315,7 @@ def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
             }
     if "results_api" in folders:
         assert by_route["GET /results/{id}"]["AuthorizationType"] == "AWS_IAM"
+        assert by_route["POST /results/{id}/webhooks"]["AuthorizationType"] == "AWS_IAM"
     stage = next(iter(synth.resources("AWS::ApiGateway::Stage").values()))["Properties"]
     assert stage["AccessLogSetting"]["DestinationArn"]
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] > 0

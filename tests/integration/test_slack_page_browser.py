@@ -138,8 +138,10 @@ def test_a_deployment_started_approved_and_finished_from_the_page(
     approve[0].click()
     until(lambda: "Approved by @local-developer" in text_of("#thread-messages"), "the decision")
     until(
-        lambda: not browser.find_elements(
-            By.CSS_SELECTOR, "#thread-messages button[data-action=workflow_approve]"
+        lambda: (
+            not browser.find_elements(
+                By.CSS_SELECTOR, "#thread-messages button[data-action=workflow_approve]"
+            )
         ),
         "the card without its buttons",
     )

@@ -120,21 +120,54 @@ def start_command(
     key: Annotated[
         str | None, typer.Option(help="A client key: starting twice with it starts once.")
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="POST the result to this https URL, signed (Standard Webhooks)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="The webhook's secret, whsec_<base64 of 24-64 bytes>; generated if omitted."
+        ),
+    ] = None,
     as_user: AsOption = None,
 ) -> None:
     """Start a workflow and print its id and where to follow it."""
     given = _json_object(input_json, "--input") if input_json is not None else {}
+    if webhook_secret is not None and webhook is None:
+        raise InvalidInput("--webhook-secret needs --webhook URL")
     _ready()
     from autodev.workflows import StartRequest, start_workflow
+    from autodev.workflows.webhooks import webhook_spec
 
+    callback, secret, generated = (
+        webhook_spec(webhook, webhook_secret) if webhook is not None else (None, None, False)
+    )
     started = start_workflow(
         StartRequest(
-            template, given, _me(as_user), client_key=key, budget_usd=budget, priority=priority
+            template,
+            given,
+            _me(as_user),
+            callback=callback,
+            client_key=key,
+            budget_usd=budget,
+            priority=priority,
         )
     )
     verb = "started" if started.created else "already started with this key:"
     console.print(f"{verb} {started.template} workflow {started.id}")
     console.print(f"execution: {started.execution_name}")
+    if webhook is not None and not started.created:
+        console.print("webhook:   not registered (this key started the workflow before)")
+    elif webhook is not None:
+        console.print(
+            f"webhook:   {webhook} gets the result, signed (Standard Webhooks)", markup=False
+        )
+        if generated:
+            # Shown this once: autodev keeps it only to sign with.
+            console.print(
+                f"secret:    {secret} (shown once: verify the signatures with it)", markup=False
+            )
     if started.console_url:
         console.print(f"{_link_name(started.console_url)}{started.console_url}", soft_wrap=True)
     console.print(f"follow:    autodev workflow status {started.id}")

@@ -38,6 +38,7 @@ from autodev.workflows.records import status_counts, workflow_budget
 from autodev.workflows.sfn import StepFunctionsError
 from autodev.workflows.start import start_workflow
 from autodev.workflows.status import get_workflow_status, list_workflows
+from autodev.workflows.webhooks import WebhookRegistration, add_webhook
 
 __all__ = [
     "AlreadyDecided",
@@ -52,10 +53,12 @@ __all__ = [
     "StepRecord",
     "TemplateInfo",
     "ValidationSummary",
+    "WebhookRegistration",
     "WorkflowBudget",
     "WorkflowResult",
     "WorkflowStart",
     "WorkflowStatus",
+    "add_webhook",
     "approval_to_answer",
     "cancel_workflow",
     "finish_workflow",
