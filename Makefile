@@ -78,6 +78,10 @@ bench: setup
 
 demo: setup
 	$(RUN) autodev demo
+	@# No process outlives the demo: its embedded Postgres stopped with it (unless the
+	@# background stack of `autodev local up` holds it).
+	@$(RUN) python -m autodev.local.leftovers
+	@echo "The autodev command is in .venv: \`source .venv/bin/activate\` puts it on your PATH."
 
 synth: setup
 	npx --no-install cdk synth --quiet

@@ -87,12 +87,14 @@ def list_command() -> None:
     templates = list_templates()
     print_table(
         "workflow templates",
-        ("template", "title", "input (* required)", "priority", "budget"),
+        # The title is in the description below; without it, an 80-column terminal has room
+        # for the input names whole.
+        ("template", "input (* required)", "priority", "budget"),
         (
             (
                 t.name,
-                t.title,
-                ", ".join(
+                # One input per line: a narrow terminal wraps the column, not the names.
+                "\n".join(
                     name + ("*" if name in t.input_schema.get("required", ()) else "")
                     for name in t.input_schema.get("properties", {})
                 ),
@@ -103,7 +105,7 @@ def list_command() -> None:
         ),
     )
     for t in templates:
-        console.print(f"[bold]{t.name}[/bold]: {escape(t.description)}")
+        console.print(f"[bold]{t.name}[/bold] ({escape(t.title)}): {escape(t.description)}")
 
 
 @workflow_app.command("start")
