@@ -236,6 +236,13 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     _, unknown_key = requester.command(f"/workflow status bug-fix-{short}")
     assert f"no workflow 'bug-fix-{short}'" in _answer_to(sink, unknown_key).text
 
+    # The audit trail names each Slack user one way: by their user id.
+    from autodev import audit
+
+    actors = {entry["actor"] for entry in audit.recent(500)}
+    assert {"UREQUESTER", "UAPPROVER", "UINTRUDER"} <= actors
+    assert not [actor for actor in actors if actor.startswith("slack:")]
+
     # One status message and one result message in all: nothing was posted twice.
     assert len(results_in_thread()) == 1
     posted = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]

@@ -125,8 +125,10 @@ def _command(job: CommandJob) -> None:
     from autodev.slack import dashboards, platform, views
 
     action, user = job.action, job.user_id
+    # A Slack user is named by their user id everywhere on the trail (as the workflows they
+    # start, the approvals they answer and what they cancel name them); the action says Slack.
     audit.record(
-        f"slack:{user}",
+        user,
         f"slack.command.{action.value}",
         job.target_id or job.template,
         {"channel": job.channel_id, "input": job.input},
@@ -204,7 +206,7 @@ def _start(
         )
         return
     if root_ts and channel:
-        threads.remember(channel, root_ts, workflow.id, f"slack:{user}")
+        threads.remember(channel, root_ts, workflow.id, user)
         if not platform.has_live_status(workflow.id):
             # Normally the workflow's progress has made the root its live status message
             # (one message, edited as it runs); without it, the root shows the status card.
@@ -232,7 +234,7 @@ def _interaction(job: InteractionJob) -> None:
     from autodev.slack import platform, views
 
     action, value, user = job.action_id, job.value, job.user_id
-    audit.record(f"slack:{user}", f"slack.click.{action}", value, {"channel": job.channel_id})
+    audit.record(user, f"slack.click.{action}", value, {"channel": job.channel_id})
     if action in (views.APPROVE, views.REJECT):
         approved = action == views.APPROVE
         try:
@@ -290,7 +292,8 @@ def _mention(job: MentionJob) -> None:
     workflow = platform.status(workflow_id)
     if text and text.lower() not in ("status", "status?", "how is it going?"):
         # Continuing the conversation: the message is recorded with the workflow's trail.
-        audit.record(f"slack:{job.user_id}", "slack.thread_message", workflow_id, {"text": text})
+        actor = job.user_id or "slack"
+        audit.record(actor, "slack.thread_message", workflow_id, {"text": text})
         note = "Noted — I recorded your message with this workflow."
     else:
         note = "Here is where it stands."
