@@ -271,3 +271,54 @@ def test_a_redelivered_start_starts_one_workflow(slack_stack: LocalStack) -> Non
         row = conn.execute("SELECT count(*) AS n FROM workflows").fetchone()
     assert row is not None
     assert row["n"] == 1
+
+
+def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
+    slack_stack: LocalStack, worker: WorkerDouble
+) -> None:
+    from typer.testing import CliRunner
+
+    from autodev.cli import app
+
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(
+        SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
+    )
+    _, key = requester.command("/workflow start deployment staging")
+    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
+    assert match
+    workflow_id = match.group(1)
+    [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
+    thread = str(opened.ts)
+
+    def card() -> dict[str, Any] | None:
+        for message in sink.messages(CHANNEL, thread):
+            if "Approval needed" in str(message["blocks"]):
+                return message
+        return None
+
+    posted: dict[str, Any] = wait_for(card, timeout=60, what="the approval card")
+    cancelled = CliRunner().invoke(app, ["workflow", "cancel", workflow_id, "--as", "cli:alice"])
+    assert cancelled.exit_code == 0, cancelled.output
+
+    def buttons(message: dict[str, Any]) -> list[str]:
+        return [
+            str(element.get("action_id"))
+            for block in message["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+        ]
+
+    def closed() -> dict[str, Any] | None:
+        [now] = [m for m in sink.messages(CHANNEL, thread) if m["ts"] == posted["ts"]]
+        return now if not buttons(now) else None
+
+    shown = str(wait_for(closed, what="the approval card closed")["blocks"])
+    assert "*Cancelled* by `cli:alice` at " in shown
+
+    def root() -> dict[str, Any]:
+        [message] = [m for m in sink.messages(CHANNEL) if m["ts"] == thread]
+        return message
+
+    wait_for(lambda: views.CANCEL not in buttons(root()), what="the status message's end")
+    assert "Cancelled" in str(root()["blocks"])

@@ -214,7 +214,7 @@ def _start(
                 channel=channel,
                 ts=root_ts,
                 text=views.fallback_text(workflow),
-                blocks=views.as_dicts(views.status_card(workflow)),
+                blocks=views.as_dicts(views.status_card(workflow, cancel=False)),
             )
         console = f" (<{workflow.console_url}|execution>)" if workflow.console_url else ""
         _respond(
@@ -223,7 +223,12 @@ def _start(
             " follow it in the thread.",
         )
     else:
-        _respond(job, views.fallback_text(workflow), views.status_card(workflow), in_channel=True)
+        _respond(
+            job,
+            views.fallback_text(workflow),
+            views.status_card(workflow, cancel=False),
+            in_channel=True,
+        )
 
 
 # --- button clicks ---
@@ -301,5 +306,5 @@ def _mention(job: MentionJob) -> None:
         channel=channel,
         thread_ts=reply_to,
         text=f"{note} {views.fallback_text(workflow)}",
-        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow)]),
+        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow, cancel=False)]),
     )

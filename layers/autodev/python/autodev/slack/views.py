@@ -155,8 +155,15 @@ def _title(workflow: WorkflowView) -> str:
     return f"{icon} *{workflow.template}* `{workflow.execution_name or workflow.id}` — {status}"
 
 
-def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Block]:
-    """Steps with icons, the current step, elapsed time and a link to the execution."""
+def status_card(
+    workflow: WorkflowView, now: datetime | None = None, *, cancel: bool = True
+) -> list[Block]:
+    """Steps with icons, the current step, elapsed time and a link to the execution.
+
+    ``cancel=False`` for a card posted in a channel that is not edited as the workflow runs
+    (a reply in its thread): it would keep its Cancel button after the workflow ended. The
+    workflow's live status message (``autodev.progress``) is the one that offers Cancel, and
+    it loses the button when the workflow ends."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(_title(workflow))))]
     if workflow.steps:
         lines = [
@@ -182,9 +189,10 @@ def status_card(workflow: WorkflowView, now: datetime | None = None) -> list[Blo
         blocks.extend(notice(deliveries_text(workflow.deliveries)))
     buttons = [ButtonElement(text="View details", action_id=VIEW_DETAILS, value=workflow.id)]
     if workflow.status not in FINISHED:
-        buttons.append(
-            ButtonElement(text="Cancel", action_id=CANCEL, value=workflow.id, style="danger")
-        )
+        if cancel:
+            buttons.append(
+                ButtonElement(text="Cancel", action_id=CANCEL, value=workflow.id, style="danger")
+            )
     elif workflow.status != "succeeded":
         buttons.append(ButtonElement(text="Retry", action_id=RETRY, value=workflow.id))
     blocks.append(ActionsBlock(elements=buttons))
