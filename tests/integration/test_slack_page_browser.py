@@ -99,6 +99,7 @@ def test_a_deployment_started_approved_and_finished_from_the_page(
 ) -> None:
     import os
 
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -108,8 +109,26 @@ def test_a_deployment_started_approved_and_finished_from_the_page(
         )
 
     def text_of(selector: str) -> str:
-        found = browser.find_elements(By.CSS_SELECTOR, selector)
-        return "\n".join(element.text for element in found)
+        try:
+            found = browser.find_elements(By.CSS_SELECTOR, selector)
+            return "\n".join(element.text for element in found)
+        except StaleElementReferenceException:  # re-rendered meanwhile: read it next time
+            return ""
+
+    def click(selector: str, what: str) -> None:
+        """Click the element once the page shows it (it may be re-rendered meanwhile)."""
+
+        def clicked() -> bool:
+            try:
+                found = browser.find_elements(By.CSS_SELECTOR, selector)
+                if not found:
+                    return False
+                found[0].click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        until(clicked, what)
 
     browser.get(os.environ[SINK_URL_ENV])
     until(lambda: text_of("#channel-name") == "CLOCALDEV", "the channel")
@@ -118,17 +137,9 @@ def test_a_deployment_started_approved_and_finished_from_the_page(
     # Start it from the page's box, as the local developer (an approver here).
     browser.find_element(By.ID, "text").send_keys("/workflow start deployment staging\n")
     until(lambda: "deployment" in text_of("#messages .message"), "the workflow's thread")
-    replies = until(
-        lambda: browser.find_elements(By.CSS_SELECTOR, "#messages button.replies"),
-        "the thread's replies",
-    )
-    replies[0].click()
-    approve = until(
-        lambda: browser.find_elements(
-            By.CSS_SELECTOR, "#thread-messages button[data-action=workflow_approve]"
-        ),
-        "the approval card's Approve button",
-    )
+    click("#messages button.replies", "the thread's replies")
+    approve = "#thread-messages button[data-action=workflow_approve]"
+    until(lambda: browser.find_elements(By.CSS_SELECTOR, approve), "the Approve button")
     card = text_of("#thread-messages")
     for shown in ("Approval needed: deployment to staging", "Validation passed", "Target org"):
         assert shown in card, card

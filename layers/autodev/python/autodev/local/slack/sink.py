@@ -178,7 +178,7 @@ class SlackSink(LoopbackServer):
     ) -> dict[str, Any]:
         """A message a person wrote (a mention typed on the page), as Slack shows it."""
         ts = self._next_ts()
-        message = {
+        message: dict[str, Any] = {
             "ts": ts,
             "channel": channel,
             "text": text,
@@ -311,9 +311,12 @@ class SlackSink(LoopbackServer):
             return call
 
     def _next_ts(self) -> str:
+        # Slack's form: epoch seconds of the post, then a part that keeps each ts unique and
+        # increasing (so sorting by ts is sorting by time, as in Slack).
         with self._lock:
             self._ts_counter += 1
-            return f"{self._epoch + self._ts_counter // 1_000_000}.{self._ts_counter:06d}"
+            self._epoch = max(self._epoch, int(time.time()))
+            return f"{self._epoch}.{self._ts_counter % 1_000_000:06d}"
 
     def answer_api(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Slack's answer to ``method``; records the call. Unknown methods answer ok."""
