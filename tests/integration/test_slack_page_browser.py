@@ -146,16 +146,9 @@ def test_a_deployment_started_approved_and_finished_from_the_page(
     assert "{" not in card  # rendered Block Kit, not JSON
     browser.save_screenshot(str(tmp_path / "approval.png"))
 
-    approve[0].click()
+    click(approve, "the Approve button")
     until(lambda: "Approved by @local-developer" in text_of("#thread-messages"), "the decision")
-    until(
-        lambda: (
-            not browser.find_elements(
-                By.CSS_SELECTOR, "#thread-messages button[data-action=workflow_approve]"
-            )
-        ),
-        "the card without its buttons",
-    )
+    until(lambda: not browser.find_elements(By.CSS_SELECTOR, approve), "the card without buttons")
     until(lambda: "deployment succeeded" in text_of("#thread-messages"), "the result")
     [workflow] = list_workflows()
     assert get_workflow_status(workflow.id).status == "succeeded"
