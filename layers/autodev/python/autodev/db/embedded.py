@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 HANDLES_FILE = ".handle_pids.json"
-_pruning: set[Path] = set()
+# pgserver's inter-process lock (a lock file) must not be taken by two threads of one process
+# at once: the threads of this process take turns first.
+_thread_lock = threading.RLock()
+_held: dict[Path, Any] = {}
 
 
 def pgdata_dir(state_dir: Path) -> Path:
@@ -57,7 +61,7 @@ def live_handles(state_dir: Path) -> list[int]:
     directory = pgdata_dir(state_dir)
     if not directory.is_dir():
         return []
-    with pgserver.postgres_server.PostgresServer._lock:
+    with _thread_lock, pgserver.postgres_server.PostgresServer._lock:
         handles = DiskList(directory / HANDLES_FILE)
         pids = handles.get()
         alive = [pid for pid in pids if _alive(pid)]
@@ -76,19 +80,23 @@ def _prune_at_exit(directory: Path) -> None:
 
 
 def _server(state_dir: Path) -> Any:
-    pgserver = _pgserver()
+    """This process's handle on the server (taken once, then reused by every thread)."""
     directory = pgdata_dir(state_dir)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    if directory.is_dir():
-        live_handles(state_dir)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # cleanup_mode='stop': the last process holding the server stops it when it exits.
-        server = pgserver.get_server(directory, cleanup_mode="stop")
-    if directory not in _pruning:
-        _pruning.add(directory)
+    with _thread_lock:
+        held = _held.get(directory)
+        if held is not None:
+            return held
+        pgserver = _pgserver()
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        if directory.is_dir():
+            live_handles(state_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # cleanup_mode='stop': the last process holding the server stops it when it exits.
+            held = pgserver.get_server(directory, cleanup_mode="stop")
+        _held[directory] = held
         atexit.register(_prune_at_exit, directory)
-    return server
+        return held
 
 
 def embedded_url(state_dir: Path) -> str:
