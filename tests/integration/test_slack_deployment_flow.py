@@ -187,7 +187,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     # 6. The run finishes; its result is posted in the thread (promptly: the finishing step
     # kicks the delivery), and the status message shows the end.
     wait_for(
-        lambda: _workflow_status(workflow_id) == "succeeded", timeout=60, what="the deployment"
+        lambda: _workflow_status(workflow_id) == "succeeded", timeout=120, what="the deployment"
     )
 
     def results_in_thread() -> list[RecordedCall]:
@@ -322,3 +322,21 @@ def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
 
     wait_for(lambda: views.CANCEL not in buttons(root()), what="the status message's end")
     assert "Cancelled" in str(root()["blocks"])
+
+
+def test_a_start_that_would_be_refused_posts_nothing_in_the_channel(
+    slack_stack: LocalStack,
+) -> None:
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
+    for command, error in (
+        ("/workflow start code-reveiw AccountService", "There is no template `code-reveiw`"),
+        ("/workflow start deployment", "'target_org' is a required property"),
+    ):
+        answer, key = requester.command(command)
+        assert (answer.status, answer.text) == (200, "")  # nothing said before it is checked
+        refused = _answer_to(sink, key)
+        assert error in refused.text, refused.text
+        assert refused.args.get("response_type") == "ephemeral"  # told to the requester only
+    # No "Starting ..." was posted (or posted and deleted) in the channel.
+    assert [c.method for c in sink.calls() if c.channel == CHANNEL] == []
