@@ -20,6 +20,8 @@ from autodev.slack.views import (
     TemplateView,
     ValidationView,
     WorkflowView,
+    moment,
+    person,
 )
 
 if TYPE_CHECKING:
@@ -338,11 +340,7 @@ def approval_view(
         shown, more = summary.shown_components()
         components = tuple(shown)
     if summary is not None and summary.requested_by:
-        from autodev.slack.views import person
-
         facts.append(("Requested by", person(summary.requested_by)))
-    from autodev.slack.views import moment
-
     facts.append(("Expires", moment(found.expires_at)))
     return ApprovalView(
         id=found.id,

@@ -519,8 +519,18 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
         elif path.startswith("/_page/"):
             from autodev.local.slack import page
 
-            status, answer = page.post(self.owner, path, args)
-            self._send_json(status, answer)
+            # Only the page itself may send: a JSON body (another site's form cannot send
+            # one without the browser asking first, which this server never allows) and,
+            # when the browser names it, this server's own origin.
+            content_type = (self.headers.get("Content-Type") or "").lower()
+            origin = self.headers.get("Origin")
+            if "json" not in content_type:
+                self._send_json(415, {"ok": False, "error": "send JSON"})
+            elif origin is not None and origin.rstrip("/") != self.owner.url:
+                self._send_json(403, {"ok": False, "error": "not from this page"})
+            else:
+                status, answer = page.post(self.owner, path, args)
+                self._send_json(status, answer)
         elif path == "/_sink/fail":
             self.owner.fail_next(
                 int(args.get("times", 1)),
