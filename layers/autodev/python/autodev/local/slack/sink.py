@@ -512,8 +512,8 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
         elif path.startswith("/response/"):
             key = urllib.parse.unquote(path[len("/response/") :])
             query = urllib.parse.urlsplit(self.path).query
-            origin = dict(urllib.parse.parse_qsl(query))
-            status, text = self.owner.answer_response_url(key, args, origin)
+            came_from = dict(urllib.parse.parse_qsl(query))
+            status, text = self.owner.answer_response_url(key, args, came_from)
             headers = {"Retry-After": "0"} if status == 429 else {}
             self._send(status, text.encode(), "text/plain", headers)
         elif path.startswith("/_page/"):
