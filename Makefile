@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup uv python-deps node-deps lint typecheck test slow unit integration e2e infra bench demo synth deploy clean
+.PHONY: help setup uv python-deps node-deps browser lint typecheck test slow unit integration e2e infra bench demo synth deploy clean
 
 help:
 	@echo "make demo    run a real workflow end to end on the embedded local stack"
@@ -34,6 +34,24 @@ node-deps:
 
 setup: python-deps node-deps
 
+# The browser test of the local Slack page drives a real headless Chromium with its driver.
+# Both come from the distribution's packages (test frameworks' own browser downloads are not
+# used); as root with apt-get they are installed when missing, elsewhere the test says why it
+# is skipped.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-color-emoji
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 \
+		&& { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium and its driver from the distribution (for the browser test)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; } \
+			|| echo "could not install Chromium: the browser test will be skipped"; \
+	else \
+		echo "no Chromium and no apt-get as root: the browser test will be skipped"; \
+	fi
+
 lint: python-deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
@@ -41,7 +59,7 @@ lint: python-deps
 typecheck: python-deps
 	$(RUN) mypy $(wildcard layers functions infra tests)
 
-test: setup lint typecheck
+test: setup browser lint typecheck
 	$(RUN) pytest
 
 # Fault and load tests too slow for the default run (marked @pytest.mark.slow); CI runs them too.
@@ -65,6 +83,10 @@ bench: setup
 
 demo: setup
 	$(RUN) autodev demo
+	@# No process outlives the demo: its embedded Postgres stopped with it (unless the
+	@# background stack of `autodev local up` holds it).
+	@$(RUN) python -m autodev.local.leftovers
+	@echo "The autodev command is in .venv: \`source .venv/bin/activate\` puts it on your PATH."
 
 synth: setup
 	npx --no-install cdk synth --quiet

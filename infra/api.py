@@ -4,7 +4,8 @@
   Slack cannot sign requests with AWS credentials, so these methods have no API Gateway
   authorizer: the handlers verify ``X-Slack-Signature`` before anything else. API Gateway
   already refuses (400) a request without the two Slack signature headers (request validator).
-- ``GET /results/{id}`` -> results_api, with IAM authorization (SigV4).
+- ``GET /results/{id}`` -> results_api, with IAM authorization (SigV4); ``POST
+  /results/{id}/webhooks`` (register a signed webhook for a workflow's result) likewise.
 - ``GET /health`` -> functions/health, without authorization (uptime monitors cannot sign):
   each check's state and latency, 503 when one fails; no details (those are in ``/monitor``).
 
@@ -47,6 +48,7 @@ ROUTES = (
     Route("slack/events", "POST", "slack_events", "slack"),
     Route("results/{id}", "GET", "results_api", "iam"),
     Route("health", "GET", "health", "open"),
+    Route("results/{id}/webhooks", "POST", "results_api", "iam"),
 )
 
 

@@ -178,7 +178,8 @@ SPECS: dict[str, FunctionSpec] = {
         schedule="rate(1 minute)",
     ),
     "results_api": FunctionSpec(
-        "GET /results/{id}: the cached result of a task or workflow and its status.",
+        "GET /results/{id}: the cached result of a task or workflow and its status;"
+        " POST /results/{id}/webhooks: a signed webhook for a workflow's result.",
         timeout_seconds=10,
         reserved_concurrency=5,
         grants=frozenset({G.DATABASE}),

@@ -371,6 +371,7 @@ def test_api_routes_auth_and_request_limits(synth: Synth) -> None:
             }
     if "results_api" in folders:
         assert by_route["GET /results/{id}"]["AuthorizationType"] == "AWS_IAM"
+        assert by_route["POST /results/{id}/webhooks"]["AuthorizationType"] == "AWS_IAM"
     if "health" in folders:
         health = by_route["GET /health"]
         assert health["AuthorizationType"] == "NONE"

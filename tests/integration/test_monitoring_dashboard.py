@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def _run(
     model: str | None = None,
     tokens: tuple[int, int] = (0, 0),
     cost: float = 0.0,
+    provider: str = "anthropic",
 ) -> str:
     """One task ended as ``outcome`` (succeeded, failed, dead, running)."""
     return finish_task(
@@ -39,7 +41,7 @@ def _run(
         worker=WORKER,
         priority="critical",
         model=model,
-        model_provider="anthropic",
+        model_provider=provider,
         tokens=tokens,
         cache_read_tokens=10,
         cost=cost,
@@ -131,6 +133,35 @@ def test_dashboard_counts_tasks_errors_cost_alerts_in_the_window(database: str) 
     assert week.tasks.succeeded == 4
     assert week.error_rate == pytest.approx(2 / 6)
     assert {u.model for u in week.usage} == {"claude-sonnet", "claude-haiku", "claude-opus"}
+
+
+def test_the_scripted_models_usage_is_labelled_scripted_wherever_it_is_shown(
+    database: str,
+) -> None:
+    from autodev.cli.monitor import show
+    from autodev.cli.output import console
+    from autodev.slack.dashboards import monitor, monitor_text
+
+    _run("succeeded", model="claude-sonnet", tokens=(1000, 200), cost=0.25)
+    _run("succeeded", model="claude-sonnet", tokens=(800, 100), cost=0.5, provider="scripted")
+    board = dashboard(24)
+    labels = {u.label: u for u in board.usage}
+    assert set(labels) == {"claude-sonnet", "claude-sonnet (scripted)"}
+    assert labels["claude-sonnet (scripted)"].cost_usd == pytest.approx(0.5)
+    assert board.scripted_cost_usd == pytest.approx(0.5)
+    assert board.to_dict()["scripted_cost_usd"] == pytest.approx(0.5)
+
+    slack = json.dumps([block.to_dict() for block in monitor(board)])
+    assert "claude-sonnet (scripted)" in slack
+    assert "($0.50 of it scripted)" in slack
+    assert "nothing was billed" in slack
+    with console.capture() as captured:
+        show(board)
+    shown = captured.get()
+    assert "claude-sonnet (scripted)" in shown
+    assert "$0.5000 of it scripted" in shown
+    assert "nothing was billed" in shown
+    assert "(scripted)" not in monitor_text(board)  # real usage is in the window too
 
 
 def test_the_error_rate_flag_follows_the_configured_threshold(

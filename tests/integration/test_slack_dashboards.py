@@ -93,13 +93,15 @@ def test_monitor_shows_the_dashboard(database: str, slack_sink_env: SlackSink) -
     text = reply.block_text()
     assert "Monitoring — last 24h" in text
     assert "Error rate *50.0%* is above the 10.0% threshold (1 of 2 tasks)" in text
-    assert "claude-sonnet-4-5: 2 tasks, 2,200 tokens, $0.7500" in text
+    # These tasks ran on the scripted model: its figures are labelled as such.
+    assert "claude-sonnet-4-5 (scripted): 2 tasks, 2,200 tokens, $0.7500" in text
+    assert "nothing was billed" in text
     assert ":white_check_mark: database" in text
     assert ":x: disk" in text
     assert "RuntimeError: disk full" in text
     assert "*Open alerts*: none" in text
     assert reply.args["text"] == (
-        "Monitoring, last 24h: error rate 50.0% — above the threshold, $0.75,"
+        "Monitoring, last 24h: error rate 50.0% — above the threshold, $0.75 (scripted),"
         " a health check is failing"
     )
 

@@ -96,15 +96,18 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
         SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
     )
 
-    # 1. /workflow start: answered at once, the work continues in the Slack worker.
+    # 1. /workflow start: answered at once (with nothing to show yet: the worker checks the
+    # template and input before anything is posted), the work continues in the Slack worker.
     answer, key = requester.command("/workflow start deployment staging test_level=NoTestRun")
     assert answer.status == 200
-    assert "Starting *deployment*" in answer.text
+    assert answer.text == ""
     started = _answer_to(sink, key)
     match = re.search(r"id `([0-9a-f-]{36})`", started.text)
     assert match, started.text
     workflow_id = match.group(1)
-    assert "console.aws.amazon.com" in started.text  # the link to the execution
+    # The link to the execution leads to the local page (no AWS console for a local run).
+    assert f"{sink.url}/executions/deployment-" in started.text
+    assert "console.aws.amazon.com" not in started.text
     [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
     thread = opened.ts
     assert thread is not None
@@ -123,6 +126,21 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
 
     card: RecordedCall = wait_for(approval_card, timeout=60, what="the approval card")
     [approval_id] = _action_values(card, views.APPROVE)
+    # What a release manager decides from, in words: no raw JSON.
+    shown = card.block_text()
+    for fact in (
+        "Approval needed: deployment to staging",
+        "*Target org*\nstaging",
+        "*Test level*\nNoTestRun",
+        "Validation passed",
+        "<@UREQUESTER> asks to deploy",
+        "*Expires*",
+        "/executions/deployment-",
+    ):
+        assert fact in shown, (fact, shown)
+    assert "{" not in shown
+    assert "usage" not in shown
+    assert len(shown) < 1500
     assert _action_values(card, views.REJECT) == [approval_id]
     assert "token" not in approval_id.lower()
     assert len(approval_id) < 64  # an opaque id, not a Step Functions task token
@@ -153,8 +171,11 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     )
     approved = _answer_to(sink, approve_key)
     assert approved.args.get("replace_original") is True
-    assert "Approved" in approved.block_text()
-    assert "<@UAPPROVER>" in approved.block_text()
+    assert "*Approved* by <@UAPPROVER> at " in approved.block_text()
+    # The card itself in the thread: closed, with who and when, and no buttons left.
+    [closed] = [m for m in sink.messages(CHANNEL, thread) if m["ts"] == card.ts]
+    assert "*Approved* by <@UAPPROVER> at " in str(closed["blocks"])
+    assert not [b for b in closed["blocks"] if b["type"] == "actions"]
 
     # 5. A second click is told it is already decided.
     _, late_key = requester.click(
@@ -166,7 +187,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     # 6. The run finishes; its result is posted in the thread (promptly: the finishing step
     # kicks the delivery), and the status message shows the end.
     wait_for(
-        lambda: _workflow_status(workflow_id) == "succeeded", timeout=60, what="the deployment"
+        lambda: _workflow_status(workflow_id) == "succeeded", timeout=120, what="the deployment"
     )
 
     def results_in_thread() -> list[RecordedCall]:
@@ -214,6 +235,13 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
         assert f"slack → {CHANNEL}: delivered (1/10 attempts)" in shown
     _, unknown_key = requester.command(f"/workflow status bug-fix-{short}")
     assert f"no workflow 'bug-fix-{short}'" in _answer_to(sink, unknown_key).text
+
+    # The audit trail names each Slack user one way: by their user id.
+    from autodev import audit
+
+    actors = {entry["actor"] for entry in audit.recent(500)}
+    assert {"UREQUESTER", "UAPPROVER", "UINTRUDER"} <= actors
+    assert not [actor for actor in actors if actor.startswith("slack:")]
 
     # One status message and one result message in all: nothing was posted twice.
     assert len(results_in_thread()) == 1
@@ -289,3 +317,72 @@ def test_cancel_is_for_the_requester_the_approvers_and_the_admins(
     trail = audit.recent(50, target=workflow_id)
     [done] = [e for e in trail if e["action"] == "workflow.cancelled"]
     assert done["actor"] == "UAPPROVER"
+
+
+def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
+    slack_stack: LocalStack, worker: WorkerDouble
+) -> None:
+    from typer.testing import CliRunner
+
+    from autodev.cli import app
+
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(
+        SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
+    )
+    _, key = requester.command("/workflow start deployment staging")
+    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
+    assert match
+    workflow_id = match.group(1)
+    [opened] = [c for c in sink.calls("chat.postMessage") if c.channel == CHANNEL]
+    thread = str(opened.ts)
+
+    def card() -> dict[str, Any] | None:
+        for message in sink.messages(CHANNEL, thread):
+            if "Approval needed" in str(message["blocks"]):
+                return message
+        return None
+
+    posted: dict[str, Any] = wait_for(card, timeout=60, what="the approval card")
+    cancelled = CliRunner().invoke(app, ["workflow", "cancel", workflow_id, "--as", "cli:alice"])
+    assert cancelled.exit_code == 0, cancelled.output
+
+    def buttons(message: dict[str, Any]) -> list[str]:
+        return [
+            str(element.get("action_id"))
+            for block in message["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+        ]
+
+    def closed() -> dict[str, Any] | None:
+        [now] = [m for m in sink.messages(CHANNEL, thread) if m["ts"] == posted["ts"]]
+        return now if not buttons(now) else None
+
+    shown = str(wait_for(closed, what="the approval card closed")["blocks"])
+    assert "*Cancelled* by `cli:alice` at " in shown
+
+    def root() -> dict[str, Any]:
+        [message] = [m for m in sink.messages(CHANNEL) if m["ts"] == thread]
+        return message
+
+    wait_for(lambda: views.CANCEL not in buttons(root()), what="the status message's end")
+    assert "Cancelled" in str(root()["blocks"])
+
+
+def test_a_start_that_would_be_refused_posts_nothing_in_the_channel(
+    slack_stack: LocalStack,
+) -> None:
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
+    for command, error in (
+        ("/workflow start code-reveiw AccountService", "There is no template `code-reveiw`"),
+        ("/workflow start deployment", "'target_org' is a required property"),
+    ):
+        answer, key = requester.command(command)
+        assert (answer.status, answer.text) == (200, "")  # nothing said before it is checked
+        refused = _answer_to(sink, key)
+        assert error in refused.text, refused.text
+        assert refused.args.get("response_type") == "ephemeral"  # told to the requester only
+    # No "Starting ..." was posted (or posted and deleted) in the channel.
+    assert [c.method for c in sink.calls() if c.channel == CHANNEL] == []

@@ -88,3 +88,64 @@ def test_announced_sink_is_found_and_stale_file_ignored(
     stale = {"url": "http://127.0.0.1:9", "pid": dead.pid}
     (tmp_path / slack_sink.ANNOUNCE_FILE).write_text(json.dumps(stale))
     assert slack_sink.announced_url(tmp_path) is None
+
+
+def _http(
+    url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_page_and_its_view_follow_posts_edits_deletes_and_answers(
+    sink: slack_sink.SlackSink,
+) -> None:
+    status, page = _http(sink.url + "/")
+    assert status == 200
+    assert b"autodev" in page
+    assert b"/page.js" in page
+    web = slack_client.web_client()
+    root = web.chat_postMessage(channel="C1", text="root")
+    card = web.chat_postMessage(channel="C1", text="card", thread_ts=root["ts"])
+    gone = web.chat_postMessage(channel="C1", text="gone")
+    web.chat_delete(channel="C1", ts=gone["ts"])
+    # A click's answer replaces the clicked message; a command's is shown to its user only.
+    origin = f"channel=C1&user=U1&ts={card['ts']}&thread_ts={root['ts']}"
+    click = f"{sink.response_url('k1')}?{origin}"
+    _http(click, json.dumps({"replace_original": True, "text": "decided"}).encode(), JSON)
+    answer = f"{sink.response_url('k2')}?channel=C1&user=U1"
+    _http(answer, json.dumps({"text": "only for you"}).encode(), JSON)
+
+    status, raw = _http(sink.url + "/_sink/view")
+    view = json.loads(raw)
+    assert status == 200
+    shown = {m["ts"]: m for m in view["messages"]}
+    assert gone["ts"] not in shown
+    assert shown[card["ts"]]["text"] == "decided"
+    assert shown[card["ts"]]["edited"] is True
+    assert [(e["text"], e["ephemeral_to"]) for e in view["ephemeral"]] == [("only for you", "U1")]
+    assert view["connected"] is False  # no gateway: the page says its buttons cannot send
+
+
+def test_only_the_page_itself_may_send_signed_requests(sink: slack_sink.SlackSink) -> None:
+    send = sink.url + "/_page/send"
+    body = json.dumps({"user": "U1", "channel": "C1", "text": "/workflow list"}).encode()
+    form = b"user=U1&channel=C1&text=%2Fworkflow+list"
+    # Another site's form (no preflight) and another origin are refused ...
+    assert _http(send, form, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 415
+    assert _http(send, body, {**JSON, "Origin": "http://evil.example"})[0] == 403
+    # ... and without a gateway, the page's own request is told why nothing was sent.
+    status, raw = _http(send, body, {**JSON, "Origin": sink.url})
+    assert status == 503
+    assert "no local gateway" in json.loads(raw)["error"]
+    assert sink.calls() == []
+
+
+JSON = {"Content-Type": "application/json"}

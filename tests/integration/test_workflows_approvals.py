@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from autodev.aws import client
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import NotFound
+from autodev.local.slack.sink import SlackSink
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for, wait_until_finished
 from autodev.workflows import (
@@ -76,8 +77,17 @@ def test_approved_deployment_deploys_and_smoke_tests(
     workflow_id, approval = waiting_deployment(worker_double)
     assert get_workflow_status(workflow_id).status == "waiting_approval"
     assert get_workflow_status(workflow_id).current_step == "Request approval"
-    assert "Deploy force-app to staging" in approval.message
-    assert "Validate deployment: done" in approval.message  # what validation said
+    assert approval.message == "Deploy force-app to staging (tests: RunLocalTests)?"
+    # What the approver decides from: a typed summary, never the step's raw answer.
+    assert approval.summary is not None
+    assert (approval.summary.target_org, approval.summary.test_level) == (
+        "staging",
+        "RunLocalTests",
+    )
+    assert approval.summary.requested_by == "UREQUESTER"
+    assert approval.summary.validation is not None
+    assert approval.summary.validation.passed is True
+    assert approval.summary.validation.outcome == "Validate deployment: done"
     # The id people see is opaque; the token stays in the database.
     assert approval.id not in _token_of(approval.id)
     assert "task_token" not in vars(approval)
@@ -243,3 +253,44 @@ def test_approval_requested_is_published_without_the_token(
     assert detail["requested_by"] == "UREQUESTER"
     assert detail["approvers"] == [APPROVER, OTHER_APPROVER]
     assert _token_of(approval.id) not in received[0]["Body"]
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancel"])
+def test_the_card_closes_when_nobody_answers_or_the_workflow_is_cancelled(
+    ending: str,
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
+    slack_sink: SlackSink,
+) -> None:
+    from autodev.slack.notify import post_approval_request
+    from autodev.workflows import cancel_workflow
+
+    if ending == "timeout":
+        local_stack.redefine("deployment", ApprovalTimeoutSeconds=2)
+    workflow_id, approval = waiting_deployment(worker_double)
+    ts = post_approval_request(approval.id, workflow_id, approval.message)
+    [posted] = [m for m in slack_sink.messages("#dev-alerts") if m["ts"] == ts]
+    assert "actions" in [block["type"] for block in posted["blocks"]]
+    assert (get_approval(approval.id).slack_channel, get_approval(approval.id).slack_ts) == (
+        "#dev-alerts",
+        ts,
+    )
+    if ending == "cancel":
+        cancel_workflow(workflow_id, "cli:alice")
+    finished(workflow_id)
+
+    def closed() -> dict[str, Any] | None:
+        card = next(m for m in slack_sink.messages("#dev-alerts") if m["ts"] == ts)
+        return None if "actions" in [b["type"] for b in card["blocks"]] else card
+
+    card: dict[str, Any] = wait_for(closed, what="the card to lose its buttons")
+    shown = json.dumps(card["blocks"])
+    decided = get_approval(approval.id)
+    assert decided.decided_at is not None
+    when = decided.decided_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if ending == "timeout":
+        assert decided.status == "expired"
+        assert f"*Expired* at {when}: nobody answered in time" in shown
+    else:
+        assert (decided.status, decided.decided_by) == ("cancelled", "cli:alice")
+        assert f"*Cancelled* by `cli:alice` at {when}" in shown

@@ -11,11 +11,13 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from autodev import access
 from autodev.config import get_settings
+from autodev.local.slack.sink import RemoteSink
 from autodev.local.state import pid_alive, read_state
 from autodev.local.testing import WorkerDouble, wait_for
 from autodev.schedules import list_schedules
@@ -112,6 +114,9 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     env = background_stack
     status = run(env, "local", "status")
     assert "AWS endpoint answers: 4 state machines" in status.stdout
+    page = os.environ["AUTODEV_SLACK_SINK_URL"]
+    assert page in status.stdout  # where the local Slack page is
+    sink = RemoteSink(page)
 
     listed = run(env, "workflow", "list")
     assert "full-analysis-improvement" in listed.stdout
@@ -137,6 +142,19 @@ def test_local_stack_drives_a_deployment_from_other_processes(
         waiting = run(env, "workflow", "status", short)
         assert f"workflow {workflow_id} (deployment): waiting_approval" in waiting.stdout
         assert "Validate deployment" in waiting.stdout
+        assert f"see it:    {page}/executions/deployment-{short}" in waiting.stdout
+        assert "console.aws.amazon.com" not in waiting.stdout
+
+        # Started from the CLI, it has no thread: the card goes to ALERT_CHANNEL and says so.
+        def card() -> dict[str, Any] | None:
+            for message in sink.messages("#dev-alerts"):
+                if f"deployment-{short}" in json.dumps(message["blocks"]):
+                    return message
+            return None
+
+        posted: dict[str, Any] = wait_for(card, what="the approval card in #dev-alerts")
+        assert "actions" in [block["type"] for block in posted["blocks"]]
+        assert "was not started from Slack" in json.dumps(posted["blocks"])
 
         refused = run(env, "workflow", "approve", workflow_id, "--as", "UOTHER", ok=False)
         assert refused.stderr.strip() == (
@@ -146,6 +164,12 @@ def test_local_stack_drives_a_deployment_from_other_processes(
         # No --as, no APPROVERS of one's own: the stack's starter approves as cli:<login>.
         approved = run(env, "workflow", "approve", f"deployment-{short}")
         assert approved.stdout.startswith("approved (approval ")
+        # The card in Slack shows the CLI's decision, who and when, and has no buttons left.
+        closed = card()
+        assert closed is not None
+        assert closed["ts"] == posted["ts"]
+        assert "*Approved* by <@UAPPROVER> at " in json.dumps(closed["blocks"])
+        assert "actions" not in [block["type"] for block in closed["blocks"]]
 
         wait_for(lambda: get_workflow_status(workflow_id).finished, what="the deployment")
     finally:

@@ -55,7 +55,8 @@ def test_bug_fix_runs_to_completion(
     assert started.created
     assert started.execution_name == f"bug-fix-{started.id.replace('-', '')[:8]}"
     assert started.execution_arn.endswith(":execution:autodev-bug-fix:" + started.execution_name)
-    assert "console.aws.amazon.com/states" in started.console_url
+    # Against moto there is no AWS console to link to, and this stack runs no local page.
+    assert started.console_url == ""
 
     status = finished(started.id)
     assert status.status == "succeeded", (status.error, status.cause)
@@ -234,7 +235,7 @@ def test_the_outcome_is_delivered_to_the_callbacks(
     assert delivered.target_kind == "workflow"
     assert delivered.status == "succeeded"
     assert delivered.result["summary"] == "Write review report: done"
-    assert delivered.result["console_url"] == started.console_url
+    assert delivered.result["console_url"] == (started.console_url or None)
 
 
 def _answering(step: str, answer: dict[str, Any]) -> Any:

@@ -26,3 +26,20 @@ def test_table_cells_are_printed_as_they_are_not_as_markup() -> None:
             [("Verify the fix", "[scripted model] 2 defects remain [/oops]")],
         )
     assert "[scripted model] 2 defects remain [/oops]" in captured.get()
+
+
+def test_workflow_list_shows_every_input_whole_on_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autodev.cli.workflow import list_command
+    from autodev.workflows import list_templates
+
+    monkeypatch.setattr(output.console, "width", 80)
+    with output.console.capture() as captured:
+        list_command()
+    shown = captured.get()
+    assert "…" not in shown
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    for template in list_templates():
+        for name in template.input_schema["properties"]:
+            assert name in shown, name

@@ -73,7 +73,6 @@ def test_monitor_and_orchestrator() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "Usage"),
         ("frobnicate", "Unknown subcommand `frobnicate`"),
         ("start", "needs a template"),
         ("start Bad!Name", "is not a template name"),
@@ -96,6 +95,16 @@ def test_bad_input_gets_short_usage(text: str, expected: str) -> None:
         parse("/workflow", text)
     # Short enough to read at a glance (the usage lists every subcommand in one line).
     assert len(str(raised.value)) < 560
+
+
+def test_help_names_every_command() -> None:
+    from autodev.slack.commands import usage_for
+
+    assert parse("/workflow", "").action is Action.HELP
+    assert parse("/workflow", "help").action is Action.HELP
+    shown = usage_for("/workflow")
+    for command in ("/workflow start", "/workflow approve", "/monitor", "/orchestrator"):
+        assert command in shown
 
 
 def test_unknown_command() -> None:

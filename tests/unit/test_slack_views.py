@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from autodev.salesforce.sf_results import DeployOutcome
 from autodev.slack import views
-from autodev.slack.platform import workflow_view
+from autodev.slack.platform import approval_view, workflow_view
+from autodev.workflows.approval_summary import build_summary
+from autodev.workflows.models import Approval
 
 STARTED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -55,12 +58,139 @@ def test_finished_card_offers_retry_when_failed() -> None:
     assert "Deploy to org failed" in text
 
 
-def test_approval_buttons_carry_the_approval_id_only() -> None:
-    blocks = views.as_dicts(views.approval_request("apr_opaque123", _workflow(), "Deploy?"))
+SCRIPTED_VALIDATION = {
+    "passed": True,
+    "details": "[scripted model] 3 Apex component(s) and their metadata are well-formed, with 1"
+    " test class(es)",
+    "problems": [],
+    "components": [
+        "force-app/main/default/classes/AccountService.cls",
+        "force-app/main/default/classes/AccountServiceTest.cls",
+        "force-app/main/default/triggers/AccountTrigger.trigger",
+    ],
+    "test_classes": ["AccountServiceTest"],
+    "summary": "[scripted model] Validation passed ...\n```json\n{...}\n```",
+    "usage": {"input_tokens": 1200},
+    "workspace": "/tmp/autodev/workspaces/abc",
+    "scripted": True,
+}
+
+
+def _approval(steps: dict[str, object], **decided: object) -> Approval:
+    summary = build_summary(
+        question="Deploy force-app to staging (tests: RunLocalTests)?",
+        workflow_id="0b7e8a44-0000-4000-8000-000000000001",
+        template="deployment",
+        workflow_input={
+            "target_org": "staging",
+            "source": "force-app",
+            "test_level": "RunLocalTests",
+        },
+        steps=steps,
+        execution_name="deployment-0b7e8a44",
+        requested_by="UREQUESTER",
+        details_url="http://127.0.0.1:5000/executions/deployment-0b7e8a44",
+    )
+    fields: dict[str, object] = {
+        "id": "apr_opaque123",
+        "workflow_id": summary.workflow_id,
+        "step_name": "Request approval",
+        "message": summary.question,
+        "status": "pending",
+        "requested_at": STARTED,
+        "expires_at": STARTED + timedelta(days=1),
+        "summary": summary,
+        "slack_channel": "C1",
+        "slack_ts": "1.2",
+    }
+    fields.update(decided)
+    return Approval(**fields)  # type: ignore[arg-type]
+
+
+def test_the_approval_card_says_what_will_be_deployed_and_how_the_validation_went() -> None:
+    view = approval_view(_approval({"validate": SCRIPTED_VALIDATION}), ("UAPPROVER",))
+    blocks = views.as_dicts(views.approval_card(view))
+    text = _text(views.approval_card(view))  # type: ignore[arg-type]
+    for shown in (
+        "Approval needed: deployment to staging",
+        "<@UREQUESTER> asks to deploy `force-app` to *staging* with test level *RunLocalTests*",
+        "*Target org*\\nstaging",
+        "*Expires*\\n2026-01-02 12:00 UTC",
+        ":white_check_mark: *Validation passed* \\u2014 3 Apex component(s)",
+        "3 components \\u00b7 0 problems \\u00b7 1 test class",
+        "scripted model: only the project's metadata was checked",
+        "`force-app/main/default/classes/AccountService.cls`",
+        "<http://127.0.0.1:5000/executions/deployment-0b7e8a44|execution on the local page>",
+        "waiting for <@UAPPROVER>",
+    ):
+        assert shown in text, shown
+    # None of the step's raw output: no JSON, usage or workspace path.
+    for hidden in ("```", "input_tokens", "/tmp/autodev", "[scripted model]"):
+        assert hidden not in text, hidden
     buttons = [e for b in blocks for e in b.get("elements", []) if e.get("type") == "button"]
     values = {b["action_id"]: b["value"] for b in buttons}
     assert values[views.APPROVE] == values[views.REJECT] == "apr_opaque123"
-    assert values[views.VIEW_DETAILS] == _workflow().id
+    assert values[views.VIEW_DETAILS] == "0b7e8a44-0000-4000-8000-000000000001"
+
+
+def test_a_typed_sf_validation_fills_the_same_card() -> None:
+    outcome = DeployOutcome.failed_validation(
+        "0Af000000000001",
+        "Error in AccountService - Variable does not exist: acct (12:5)\n"
+        "AccountServiceTest.testBulk - System.AssertException: expected 200",
+    )
+    view = approval_view(_approval({"validate": {"deploy_outcome": outcome.model_dump()}}))
+    text = _text(views.approval_card(view))  # type: ignore[arg-type]
+    assert ":x: *Validation failed*" in text
+    assert "AccountService:12: Variable does not exist: acct" in text
+    assert "AccountServiceTest.testBulk: System.AssertException" in text
+    assert "validated against the org (deploy id `0Af000000000001`)" in text
+
+
+def test_a_closed_card_shows_who_decided_when_and_has_no_buttons() -> None:
+    decided = STARTED + timedelta(hours=2, minutes=5)
+    for status, who, expected in (
+        ("approved", "UAPPROVER", "*Approved* by <@UAPPROVER> at 2026-01-01 14:05 UTC"),
+        ("rejected", "cli:alice", "*Rejected* by `cli:alice` at 2026-01-01 14:05 UTC"),
+        ("expired", None, "*Expired* at 2026-01-01 14:05 UTC: nobody answered in time"),
+        ("cancelled", "UOPS", "*Cancelled* by <@UOPS> at 2026-01-01 14:05 UTC"),
+    ):
+        closed = _approval(
+            {"validate": SCRIPTED_VALIDATION},
+            status=status,
+            decided_by=who,
+            decided_at=decided,
+            comment="ship it" if status == "approved" else None,
+        )
+        blocks = views.as_dicts(views.approval_card(approval_view(closed)))
+        text = json.dumps(blocks)
+        assert expected in text, (status, text)
+        assert not [b for b in blocks if b["type"] == "actions"], status
+        assert "Validation passed" in text  # what was decided on stays readable
+    assert "\\u201cship it\\u201d" in json.dumps(
+        views.as_dicts(
+            views.approval_card(
+                approval_view(
+                    _approval(
+                        {},
+                        status="approved",
+                        decided_by="U1",
+                        decided_at=decided,
+                        comment="ship it",
+                    )
+                )
+            )
+        )
+    )
+
+
+def test_the_status_line_leaves_out_the_answers_json_block() -> None:
+    from autodev.progress.render import status_line
+
+    answer = '[scripted model] Validation passed: 3 components.\n\n```json\n{"passed": true}\n```'
+    assert status_line(answer) == "_[scripted model] Validation passed: 3 components._"
+    assert status_line("Reading `AccountService.cls`") == "Reading `AccountService.cls`"
+    assert status_line("```json\n{}\n```") == ""
 
 
 def test_template_list_and_empty_list() -> None:

@@ -54,8 +54,24 @@ def test_execution_arn_and_console_url() -> None:
     arn = execution_arn(machine, "bug-fix-1234abcd")
     assert arn == "arn:aws:states:eu-west-1:111122223333:execution:autodev-bug-fix:bug-fix-1234abcd"
     url = console_url(arn)
+    assert url is not None
     assert url.startswith("https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1")
     assert url.endswith(arn)
+
+
+def test_a_local_run_links_to_the_local_page_never_to_an_aws_console(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autodev.config import get_settings
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:autodev-bug-fix:bug-fix-1234abcd"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")  # a stand-in endpoint
+    get_settings.cache_clear()
+    assert console_url(arn) is None
+    monkeypatch.setenv("AUTODEV_EXECUTION_PAGE_URL", "http://127.0.0.1:6000/executions")
+    get_settings.cache_clear()
+    assert console_url(arn) == "http://127.0.0.1:6000/executions/bug-fix-1234abcd"
+    get_settings.cache_clear()
 
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -199,6 +199,10 @@ class Settings(BaseSettings):
     autodev_state_machine_arn_prefix: str | None = None
     # enqueue_task pokes this function (asynchronously) after queueing; unset: no poke.
     autodev_scaler_function: str | None = None
+    # Where a person sees an execution: this URL with the execution's name appended (the
+    # local stack sets its Slack page's). Unset: the AWS console, unless AWS_ENDPOINT_URL
+    # points at a stand-in endpoint, which has no console.
+    autodev_execution_page_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     # --- scheduled runs (EventBridge Scheduler; the local stack sets both names) ---
     autodev_schedule_group: str | None = Field(default=None, pattern=r"^[0-9A-Za-z_.-]{1,64}$")

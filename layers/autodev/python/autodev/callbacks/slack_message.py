@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -29,6 +30,9 @@ _ICONS = {
     "cancelled": ":no_entry_sign:",
     "timed_out": ":alarm_clock:",
 }
+
+
+_JSON_BLOCK = re.compile(r"\s*```json\s.*?```\s*", re.DOTALL)
 
 
 def _diff_reference(result: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -68,7 +72,10 @@ def result_blocks(envelope: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     icon = _ICONS.get(status, ":information_source:")
     name = result.get("template") or result.get("task_type") or kind
     title = f"{name} {status.replace('_', ' ')}"
-    summary = str(result.get("summary") or result.get("message") or "")
+    # The answer's closing JSON block is for the workflow (its fields are in the result); a
+    # person reads the words.
+    summary = _JSON_BLOCK.sub("", str(result.get("summary") or result.get("message") or ""))
+    summary = summary.strip()
     error = result.get("error")
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"{title}", 150)),

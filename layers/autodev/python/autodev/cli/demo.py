@@ -185,8 +185,14 @@ def run_demo(
     Migrator(settings).up()
     finished: list[_Run] = []
     with LocalStack(services=default_services()) as stack:
+        from autodev.local.slack.services import SINK_URL_ENV
+
         for note in stack.notes:
             console.print(note, markup=False, soft_wrap=True)
+        console.print(
+            f"local Slack page: {os.environ.get(SINK_URL_ENV)} (open it to watch the workflows'"
+            " messages while the demo runs; `autodev local up` keeps one running)"
+        )
         _register_demo_repository(settings.autodev_state_dir.resolve())
         active = [
             _Run(template, started.id, started.execution_name)

@@ -95,13 +95,24 @@ def up(
     state["log"] = str(log_path)
     write_state(state)
     _show(state, state_path())
+    page = dict(state.get("env") or {}).get(SLACK_PAGE_ENV)
+    if page:
+        console.print(
+            f"Local Slack: open {page} to see the messages and use the buttons;"
+            " `autodev local down` stops everything."
+        )
+
+
+SLACK_PAGE_ENV = "AUTODEV_SLACK_SINK_URL"
 
 
 def _show(state: dict[str, Any], path: Path) -> None:
+    page = dict(state.get("env") or {}).get(SLACK_PAGE_ENV)
     print_table(
         "local stack",
         ("part", "where"),
         [
+            ("Slack page (open in a browser)", str(page or "not running")),
             ("AWS endpoint (moto)", f"{state['endpoint_url']} (pid {state['pid']})"),
             ("Postgres", str(state.get("postgres", "?"))),
             ("state machines", ", ".join(sorted(state.get("state_machines", {})))),
@@ -116,15 +127,15 @@ def _show(state: dict[str, Any], path: Path) -> None:
 
 
 @local_app.command("down")
-def down(
-    keep_db: Annotated[
-        bool, typer.Option(help="Leave the embedded Postgres running (its data stays either way).")
-    ] = False,
-) -> None:
-    """Stop the local stack (and the embedded Postgres)."""
+def down() -> None:
+    """Stop the local stack and, unless another command still uses it, the embedded Postgres."""
+    from autodev.db import embedded
     from autodev.local.state import pid_alive, read_state, remove_state
 
     settings = settings_or_exit()
+    postgres_was_up = settings.database_url is None and embedded.is_running(
+        settings.autodev_state_dir
+    )
     state = read_state()
     stopped = False
     if state is not None and pid_alive(int(state.get("pid", 0))):
@@ -138,16 +149,26 @@ def down(
         stopped = True
     remove_state()
     console.print("local stack stopped" if stopped else "the local stack was not running")
-    stop_db = not keep_db and settings.database_url is None
-    if stop_db and _stop_embedded(settings.autodev_state_dir):
-        console.print("embedded Postgres stopped")
+    if postgres_was_up:
+        _stop_embedded(settings.autodev_state_dir)
 
 
-def _stop_embedded(state_dir: Path) -> bool:
-    """Stop the embedded Postgres under ``state_dir``; False if it was not up."""
+def _stop_embedded(state_dir: Path) -> None:
+    """The stack stops the embedded Postgres as it exits (it held it last); one left over
+    (from a process that was killed) is stopped here, unless a live command still uses it."""
     from autodev.db import embedded
 
-    return embedded.stop(state_dir)
+    deadline = time.monotonic() + 15
+    while embedded.is_running(state_dir) and time.monotonic() < deadline:
+        if [pid for pid in embedded.live_handles(state_dir) if pid != os.getpid()]:
+            time.sleep(0.2)  # the stack's last moments, or another command using it
+            continue
+        embedded.stop(state_dir)
+    if embedded.is_running(state_dir):
+        users = ", ".join(str(pid) for pid in embedded.live_handles(state_dir)) or "?"
+        console.print(f"embedded Postgres left running: in use by pid {users}")
+    else:
+        console.print("embedded Postgres stopped")
 
 
 @local_app.command("status")

@@ -89,12 +89,13 @@ def show(board: Dashboard) -> None:
             ]
         ],
     )
+    scripted = f", ${board.scripted_cost_usd:.4f} of it scripted" if board.scripted_cost_usd else ""
     print_table(
-        f"Usage by model (total ${board.cost_usd:.4f}, {board.total_tokens:,} tokens)",
+        f"Usage by model (total ${board.cost_usd:.4f}{scripted}, {board.total_tokens:,} tokens)",
         ["model", "tasks", "input", "output", "cache read", "cache write", "cost (USD)"],
         [
             [
-                u.model,
+                u.label,
                 u.tasks,
                 f"{u.input_tokens:,}",
                 f"{u.output_tokens:,}",
@@ -105,6 +106,10 @@ def show(board: Dashboard) -> None:
             for u in board.usage
         ],
     )
+    if any(u.scripted for u in board.usage):
+        from autodev.monitoring.figures import SCRIPTED_NOTE
+
+        console.print(SCRIPTED_NOTE)
     order = [s for s in WORKFLOW_ORDER if s in board.workflows]
     order += sorted(set(board.workflows) - set(order))
     if order:

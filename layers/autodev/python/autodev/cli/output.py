@@ -21,8 +21,9 @@ def print_table(
     table = Table(title=title, show_lines=False, title_justify="left")
     for index, column in enumerate(columns):
         # The first column names the row (a template, a worker, a time): on a narrow terminal
-        # it stays whole, since a person reads or types it, and the others wrap instead.
-        table.add_column(column, no_wrap=index == 0)
+        # it stays whole, since a person reads or types it, and the others wrap instead; a
+        # word too long for its column is folded onto the next line, never cut with "…".
+        table.add_column(column, no_wrap=index == 0, overflow="fold")
     for row in rows:
         # Cells are data (a cause, a summary, a Slack message): printed as they are, never read
         # as rich markup, which would eat "[scripted model]" or choke on a stray "[/".

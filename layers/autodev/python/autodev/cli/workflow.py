@@ -63,6 +63,12 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
     return value
 
 
+def _link_name(url: str) -> str:
+    from autodev.workflows.sfn import link_label
+
+    return "console:   " if link_label(url) == "AWS console" else "see it:    "
+
+
 def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%H:%M:%S") if moment else ""
 
@@ -83,12 +89,14 @@ def list_command() -> None:
     templates = list_templates()
     print_table(
         "workflow templates",
-        ("template", "title", "input (* required)", "priority", "budget"),
+        # The title is in the description below; without it, an 80-column terminal has room
+        # for the input names whole.
+        ("template", "input (* required)", "priority", "budget"),
         (
             (
                 t.name,
-                t.title,
-                ", ".join(
+                # One input per line: a narrow terminal wraps the column, not the names.
+                "\n".join(
                     name + ("*" if name in t.input_schema.get("required", ()) else "")
                     for name in t.input_schema.get("properties", {})
                 ),
@@ -99,7 +107,7 @@ def list_command() -> None:
         ),
     )
     for t in templates:
-        console.print(f"[bold]{t.name}[/bold]: {escape(t.description)}")
+        console.print(f"[bold]{t.name}[/bold] ({escape(t.title)}): {escape(t.description)}")
 
 
 @workflow_app.command("start")
@@ -119,6 +127,16 @@ def start_command(
     key: Annotated[
         str | None, typer.Option(help="A client key: starting twice with it starts once.")
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="POST the result to this https URL, signed (Standard Webhooks)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="The webhook's secret, whsec_<base64 of 24-64 bytes>; generated if omitted."
+        ),
+    ] = None,
     as_user: AsOption = None,
 ) -> None:
     """Start a workflow and print its id and where to follow it."""
@@ -132,14 +150,21 @@ def start_command(
     if budget is not None:
         settings_or_exit()
         validation.budget_usd(budget)
+    if webhook_secret is not None and webhook is None:
+        raise InvalidInput("--webhook-secret needs --webhook URL")
     _ready()
     from autodev.workflows import StartRequest, start_workflow
+    from autodev.workflows.webhooks import webhook_spec
 
+    callback, secret, generated = (
+        webhook_spec(webhook, webhook_secret) if webhook is not None else (None, None, False)
+    )
     started = start_workflow(
         StartRequest(
             template,
             given,
             _me(as_user),
+            callback=callback,
             client_key=key,
             budget_usd=budget,
             priority=priority,
@@ -149,7 +174,19 @@ def start_command(
     verb = "started" if started.created else "already started with this key:"
     console.print(f"{verb} {started.template} workflow {started.id}")
     console.print(f"execution: {started.execution_name}")
-    console.print(f"console:   {started.console_url}", soft_wrap=True)
+    if webhook is not None and not started.created:
+        console.print("webhook:   not registered (this key started the workflow before)")
+    elif webhook is not None:
+        console.print(
+            f"webhook:   {webhook} gets the result, signed (Standard Webhooks)", markup=False
+        )
+        if generated:
+            # Shown this once: autodev keeps it only to sign with.
+            console.print(
+                f"secret:    {secret} (shown once: verify the signatures with it)", markup=False
+            )
+    if started.console_url:
+        console.print(f"{_link_name(started.console_url)}{started.console_url}", soft_wrap=True)
     console.print(f"follow:    autodev workflow status {started.id}")
 
 
@@ -194,7 +231,7 @@ def status_command(
         ),
     )
     if status.console_url:
-        console.print(f"console: {status.console_url}", soft_wrap=True)
+        console.print(f"{_link_name(status.console_url)}{status.console_url}", soft_wrap=True)
     from autodev.callbacks import delivery_status
 
     _print_deliveries(delivery_status(status.id))

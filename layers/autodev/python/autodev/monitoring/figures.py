@@ -62,6 +62,9 @@ class TaskCounts:
         return self.succeeded + self.errors
 
 
+SCRIPTED_NOTE = "scripted: the scripted model's figures, simulated; nothing was billed"
+
+
 @dataclass(frozen=True)
 class ModelUsage:
     model: str
@@ -71,6 +74,12 @@ class ModelUsage:
     cache_read_tokens: int
     cache_creation_tokens: int
     cost_usd: float
+    # Run on the scripted provider: its tokens and dollars are simulated, not real usage.
+    scripted: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} (scripted)" if self.scripted else self.model
 
     @property
     def total_tokens(self) -> int:
@@ -129,6 +138,11 @@ class Dashboard:
         return sum(u.cost_usd for u in self.usage)
 
     @property
+    def scripted_cost_usd(self) -> float:
+        """The part of ``cost_usd`` the scripted model simulated (nothing was billed)."""
+        return sum(u.cost_usd for u in self.usage if u.scripted)
+
+    @property
     def total_tokens(self) -> int:
         return sum(u.total_tokens for u in self.usage)
 
@@ -142,6 +156,7 @@ class Dashboard:
         data.update(
             error_rate_alert=self.error_rate_alert,
             cost_usd=round(self.cost_usd, 6),
+            scripted_cost_usd=round(self.scripted_cost_usd, 6),
             total_tokens=self.total_tokens,
             healthy=self.healthy,
         )
@@ -160,13 +175,14 @@ _USAGE_COLUMNS = (
 
 def _task_figures(rows: list[dict[str, Any]]) -> tuple[TaskCounts, tuple[ModelUsage, ...]]:
     counts: dict[str, int] = {}
-    by_model: dict[str, list[float]] = {}
+    by_model: dict[tuple[str, bool], list[float]] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + int(row["n"])
         figures = [float(row[column] or 0) for column in _USAGE_COLUMNS]
         if row["model"] is None and not any(figures[1:]):
             continue  # tasks that never reached a model (echo tasks, still queued)
-        totals = by_model.setdefault(row["model"] or "unknown", [0.0] * len(figures))
+        key = (row["model"] or "unknown", row.get("model_provider") == "scripted")
+        totals = by_model.setdefault(key, [0.0] * len(figures))
         for index, value in enumerate(figures):
             totals[index] += value
     tasks = TaskCounts(**{k: v for k, v in counts.items() if k in TaskCounts.__dataclass_fields__})
@@ -179,10 +195,16 @@ def _task_figures(rows: list[dict[str, Any]]) -> tuple[TaskCounts, tuple[ModelUs
             cache_read_tokens=int(cache_read),
             cache_creation_tokens=int(cache_creation),
             cost_usd=round(cost, 6),
+            scripted=scripted,
         )
-        for model, (n, input_tokens, output_tokens, cache_read, cache_creation, cost) in sorted(
-            by_model.items(), key=lambda item: -item[1][-1]
-        )
+        for (model, scripted), (
+            n,
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_creation,
+            cost,
+        ) in sorted(by_model.items(), key=lambda item: -item[1][-1])
     )
     return tasks, usage
 

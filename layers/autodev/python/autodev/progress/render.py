@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -59,8 +60,9 @@ def status_message(state: dict[str, Any]) -> dict[str, Any]:
         SectionBlock(text=MarkdownTextObject(text=title)),
         SectionBlock(text=MarkdownTextObject(text=bar), fields=fields),
     ]
-    if state.get("status_message"):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"_{state['status_message']}_")))
+    line = status_line(state.get("status_message"))
+    if line:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=stage_line[:3000])]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=metric_line)]))
     if state.get("kind") == "workflow":
@@ -68,6 +70,25 @@ def status_message(state: dict[str, Any]) -> dict[str, Any]:
         blocks.append(ActionsBlock(elements=_workflow_buttons(str(state["id"]), state["status"])))
     text = f"{state['task_type']} {state['id']}: {status} {percent:.0f}% ({step}), ETA {eta}"
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
+
+
+_FENCED = re.compile(r"```.*?(```|$)", re.DOTALL)
+_MARKUP = re.compile(r"[_*`~]")
+
+
+def status_line(message: Any, limit: int = 300) -> str:
+    """What the step says it is doing (or how it ended), as one line of Slack text.
+
+    A step's final answer ends with a JSON block for the workflow: that is left out, and only
+    the first line of the words is shown, in italics unless it holds mrkdwn of its own (an
+    italic wrapped around a code span or a snake_case name reads garbled)."""
+    text = _FENCED.sub(" ", str(message or ""))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > limit:
+        first = first[: limit - 1] + "…"
+    if not first:
+        return ""
+    return first if _MARKUP.search(first) else f"_{first}_"
 
 
 def _workflow_buttons(workflow_id: str, status: str) -> list[ButtonElement]:

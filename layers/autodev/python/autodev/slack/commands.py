@@ -28,6 +28,11 @@ WORKFLOW_USAGE = (
 )
 MONITOR_USAGE = "*Usage:* `/monitor` shows the monitoring dashboard."
 ORCHESTRATOR_USAGE = "*Usage:* `/orchestrator` shows the task queue and the running workers."
+# The help (`/workflow` or `/workflow help`) names the other commands too.
+OTHER_COMMANDS = (
+    "Also: `/monitor` shows the monitoring dashboard (tasks, errors, cost, alerts); "
+    "`/orchestrator` shows the task queue and the running workers."
+)
 
 # Ids are workflow or approval ids (uuids) or execution names such as ``bug-fix-1a2b3c4d``.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -101,12 +106,13 @@ def parse(command: str, text: str) -> Command:
 
 def usage_for(command: str) -> str:
     name = command.strip().lstrip("/").lower()
-    return {"monitor": MONITOR_USAGE, "orchestrator": ORCHESTRATOR_USAGE}.get(name, WORKFLOW_USAGE)
+    workflow_help = f"{WORKFLOW_USAGE}\n{OTHER_COMMANDS}"
+    return {"monitor": MONITOR_USAGE, "orchestrator": ORCHESTRATOR_USAGE}.get(name, workflow_help)
 
 
 def _parse_workflow(text: str) -> Command:
     if not text:
-        raise UsageError(WORKFLOW_USAGE)
+        return Command(Action.HELP)
     head, _, rest = text.partition(" ")
     sub = head.lower()
     rest = rest.strip()

@@ -69,12 +69,19 @@ def _error_rate_line(board: Dashboard) -> str:
 
 
 def _usage_lines(board: Dashboard) -> list[str]:
-    lines = [f"*Usage by model* — ${board.cost_usd:.2f}, {board.total_tokens:,} tokens"]
+    from autodev.monitoring.figures import SCRIPTED_NOTE
+
+    scripted = (
+        f" (${board.scripted_cost_usd:.2f} of it scripted)" if board.scripted_cost_usd else ""
+    )
+    lines = [f"*Usage by model* — ${board.cost_usd:.2f}{scripted}, {board.total_tokens:,} tokens"]
     lines += [
-        f"• {u.model}: {u.tasks} task{'s' if u.tasks != 1 else ''},"
+        f"• {u.label}: {u.tasks} task{'s' if u.tasks != 1 else ''},"
         f" {u.total_tokens:,} tokens, ${u.cost_usd:.4f}"
         for u in board.usage[:SHOWN]
     ]
+    if any(u.scripted for u in board.usage):
+        lines.append(f"_{SCRIPTED_NOTE}_")
     return lines + _more(len(board.usage), SHOWN)
 
 
@@ -160,7 +167,11 @@ def monitor_text(board: Dashboard) -> str:
     )
     flag = " — above the threshold" if board.error_rate_alert else ""
     health = "" if board.healthy else ", a health check is failing"
-    return f"Monitoring, last {board.window_hours:g}h: {rate}{flag}, ${board.cost_usd:.2f}{health}"
+    scripted = " (scripted)" if board.usage and all(u.scripted for u in board.usage) else ""
+    return (
+        f"Monitoring, last {board.window_hours:g}h: {rate}{flag},"
+        f" ${board.cost_usd:.2f}{scripted}{health}"
+    )
 
 
 # --- /orchestrator ---

@@ -189,14 +189,9 @@ def _command(verified: SlackRequest) -> Response:
     )
     if not _dispatch(job):
         return ephemeral(":warning: autodev could not take the request just now; please try again.")
-    if command.action is commands.Action.START:
-        return http(
-            200,
-            {
-                "response_type": "in_channel",
-                "text": f":rocket: Starting *{command.template}* for <@{form.user_id}>…",
-            },
-        )
+    # Nothing is said yet, not even for a start: the worker checks the template and its input
+    # first, then posts "Starting ..." (the workflow's thread), or tells only the requester
+    # what is wrong.
     return http(200, text="")
 
 

@@ -132,10 +132,12 @@ def _command(job: CommandJob) -> None:
 
     action, user = job.action, job.user_id
     # Best effort: what a command changes is audited with the change itself; this record of
-    # the request must not stop /monitor from showing that the database is down.
+    # the request must not stop /monitor from showing that the database is down. A Slack user
+    # is named by their user id everywhere on the trail (as the workflows they start, the
+    # approvals they answer and what they cancel name them); the action says Slack.
     with best_effort("command_audit", logger, action=action.value):
         audit.record(
-            f"slack:{user}",
+            user,
             f"slack.command.{action.value}",
             job.target_id or job.template,
             {"channel": job.channel_id, "input": job.input}
@@ -158,11 +160,9 @@ def _command(job: CommandJob) -> None:
         _respond(job, f"Cancelled {views.fallback_text(workflow)}", views.status_card(workflow))
     elif action in (Action.APPROVE, Action.REJECT):
         decision = platform.decide(str(job.target_id), user, action is Action.APPROVE, job.comment)
-        _respond(
-            job,
-            "decided",
-            views.approval_decided(None, decision.approved, user, decision.comment),
-        )
+        # The card in the thread is closed by the decision itself; this answer shows it too.
+        closed = platform.approval_view(platform.approval(decision.approval_id))
+        _respond(job, views.approval_text(closed), views.approval_card(closed))
     elif action is Action.SCHEDULE:
         from autodev.slack import schedule_views
 
@@ -210,6 +210,8 @@ def _start(
 
     if template not in platform.template_names():
         raise InvalidInput(f"There is no template `{template}`. `/workflow list` shows them.")
+    # Refused input is told before anything is posted (no "Starting" to take back).
+    platform.check_start(template, workflow_input)
     user, channel = job.user_id, job.channel_id or ""
     client_key = _client_key(job, purpose)
     client = web_client()
@@ -246,7 +248,7 @@ def _start(
         )
         return
     if root_ts and channel:
-        threads.remember(channel, root_ts, workflow.id, f"slack:{user}")
+        threads.remember(channel, root_ts, workflow.id, user)
         if not platform.has_live_status(workflow.id):
             # Normally the workflow's progress has made the root its live status message
             # (one message, edited as it runs); without it, the root shows the status card.
@@ -254,7 +256,7 @@ def _start(
                 channel=channel,
                 ts=root_ts,
                 text=views.fallback_text(workflow),
-                blocks=views.as_dicts(views.status_card(workflow)),
+                blocks=views.as_dicts(views.status_card(workflow, cancel=False)),
             )
         console = f" (<{workflow.console_url}|execution>)" if workflow.console_url else ""
         _respond(
@@ -263,7 +265,12 @@ def _start(
             " follow it in the thread.",
         )
     else:
-        _respond(job, views.fallback_text(workflow), views.status_card(workflow), in_channel=True)
+        _respond(
+            job,
+            views.fallback_text(workflow),
+            views.status_card(workflow, cancel=False),
+            in_channel=True,
+        )
 
 
 # --- button clicks ---
@@ -274,7 +281,7 @@ def _interaction(job: InteractionJob) -> None:
     from autodev.slack import platform, views
 
     action, value, user = job.action_id, job.value, job.user_id
-    audit.record(f"slack:{user}", f"slack.click.{action}", value, {"channel": job.channel_id})
+    audit.record(user, f"slack.click.{action}", value, {"channel": job.channel_id})
     if action in (views.APPROVE, views.REJECT):
         approved = action == views.APPROVE
         try:
@@ -283,11 +290,12 @@ def _interaction(job: InteractionJob) -> None:
             # Not an approver, or already decided: tell only the person who clicked.
             _respond(job, f":no_entry: {error}")
             return
-        workflow = None
-        if decision.workflow_id:
-            workflow = platform.status(decision.workflow_id)
-        blocks = views.approval_decided(workflow, approved, user, decision.comment)
-        _respond(job, "Approved" if approved else "Rejected", blocks, replace_original=True)
+        # The decision queued the card's closed form; replacing the clicked message with it
+        # shows it at once (the queued edit then changes nothing).
+        closed = platform.approval_view(platform.approval(decision.approval_id))
+        _respond(
+            job, views.approval_text(closed), views.approval_card(closed), replace_original=True
+        )
     elif action == views.VIEW_DETAILS:
         workflow = platform.status(value)
         _respond(job, views.fallback_text(workflow), views.status_card(workflow))
@@ -331,7 +339,8 @@ def _mention(job: MentionJob) -> None:
     workflow = platform.status(workflow_id)
     if text and text.lower() not in ("status", "status?", "how is it going?"):
         # Continuing the conversation: the message is recorded with the workflow's trail.
-        audit.record(f"slack:{job.user_id}", "slack.thread_message", workflow_id, {"text": text})
+        actor = job.user_id or "slack"
+        audit.record(actor, "slack.thread_message", workflow_id, {"text": text})
         note = "Noted — I recorded your message with this workflow."
     else:
         note = "Here is where it stands."
@@ -339,5 +348,5 @@ def _mention(job: MentionJob) -> None:
         channel=channel,
         thread_ts=reply_to,
         text=f"{note} {views.fallback_text(workflow)}",
-        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow)]),
+        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow, cancel=False)]),
     )

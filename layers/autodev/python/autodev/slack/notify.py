@@ -1,7 +1,9 @@
 """Messages autodev posts to Slack on its own initiative (not as an answer to a request).
 
-``post_approval_request`` is what the approval step calls. A finished workflow's result is
-not posted from here: it is the Slack result callback's one message (``autodev.callbacks``).
+``post_approval_request`` posts the approval card when an approval step asks (through the
+``approval:requested`` event); ``autodev.slack.approval_cards`` closes it when it is decided.
+A finished workflow's result is not posted from here: it is the Slack result callback's one
+message (``autodev.callbacks``).
 """
 
 from __future__ import annotations
@@ -39,17 +41,27 @@ def post_approval_request(
     channel: str | None = None,
     thread_ts: str | None = None,
 ) -> str:
-    """Post the Approve/Reject card in the workflow's thread; returns the message ts."""
+    """Post the approval card in the workflow's thread (else ALERT_CHANNEL, which the card
+    then says); remember where, so a decision made anywhere closes it. Returns its ts."""
+    from autodev.slack import approval_cards
+
+    del message  # the card is built from the stored approval and its summary
     workflow = platform.status(workflow_id)
     where, thread = _where(workflow, channel, thread_ts)
-    blocks = views.approval_request(approval_id, workflow, message, approvers)
+    found = platform.approval(approval_id)
+    view = platform.approval_view(found, tuple(approvers) or None, posted_in=where)
+    blocks = views.approval_card(view)
     answer = web_client().chat_postMessage(
         channel=where,
         thread_ts=thread,
-        text=f"Approval needed: {views.fallback_text(workflow)}",
+        text=views.approval_text(view),
         blocks=views.as_dicts(blocks),
     )
-    return str(answer["ts"])
+    ts = str(answer["ts"])
+    recorded = platform.record_card(approval_id, where, ts)
+    if recorded.decided:
+        approval_cards.send_now([approval_id])  # decided before the card got there
+    return ts
 
 
 def approval_requested(detail: dict[str, Any]) -> str:

@@ -14,12 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from autodev.errors import NotFound
 from autodev.slack.repositories import RepositoryView
-from autodev.slack.views import DeliveryView, StepView, TemplateView, WorkflowView
+from autodev.slack.views import (
+    ApprovalView,
+    DeliveryView,
+    StepView,
+    TemplateView,
+    ValidationView,
+    WorkflowView,
+    moment,
+    person,
+)
 
 if TYPE_CHECKING:
     from autodev.audit import AuditEvent
     from autodev.monitoring import Dashboard
     from autodev.schedules import Scheduled, ScheduledJob
+    from autodev.workflows import Approval
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,14 @@ def _with_free_text(template: str, workflow_input: dict[str, Any]) -> dict[str, 
     moved = dict(workflow_input)
     moved[str(field)] = moved.pop("request")
     return moved
+
+
+def check_start(template: str, workflow_input: dict[str, Any]) -> None:
+    """Raise InvalidInput (or NotFound) for a start that would be refused, before anything is
+    posted; what ``start`` would run is checked the same way."""
+    from autodev import workflows
+
+    workflows.get_template(template).validate_input(_with_free_text(template, workflow_input))
 
 
 def start(
@@ -334,3 +352,91 @@ def audit_trail(ref: str) -> tuple[str, list[AuditEvent]]:
     from autodev import audit
 
     return audit.trail_for(ref)
+
+
+def approval(approval_id: str) -> Approval:
+    from autodev import workflows
+
+    return workflows.get_approval(approval_id)
+
+
+def approval_view(
+    found: Approval, approvers: tuple[str, ...] | None = None, posted_in: str | None = None
+) -> ApprovalView:
+    """The card of an approval, from its typed summary (no raw step output). Reads nothing:
+    it may run inside the transaction that decides the approval."""
+    from autodev.config import get_settings
+
+    settings = get_settings()
+    where_note = None
+    if (posted_in or found.slack_channel) == settings.alert_channel:
+        where_note = (
+            f"Posted in {settings.alert_channel} (`ALERT_CHANNEL`): this workflow was not"
+            " started from Slack, so it has no thread of its own."
+        )
+    summary = found.summary
+    validation = None
+    facts: list[tuple[str, str]] = []
+    components: tuple[str, ...] = ()
+    more = 0
+    if summary is not None:
+        check = summary.validation
+        if check is not None:
+            if check.checked == "org":
+                note = "validated against the org" + (
+                    f" (deploy id `{check.job_id}`)" if check.job_id else ""
+                )
+            else:
+                note = "only the project's metadata was checked: no org was connected"
+            if check.scripted:
+                note = f"scripted model: {note}"
+            validation = ValidationView(
+                passed=check.passed,
+                outcome=check.outcome,
+                figures=tuple(check.figures()),
+                problems=tuple(check.problems),
+                test_failures=tuple(check.test_failures),
+                note=note,
+            )
+        for label, value in (
+            ("Target org", summary.target_org),
+            ("Test level", summary.test_level),
+            ("Source", f"`{summary.source}`" if summary.source else None),
+            ("Components", str(len(summary.components)) if summary.components else None),
+        ):
+            if value:
+                facts.append((label, value))
+        shown, more = summary.shown_components()
+        components = tuple(shown)
+    if summary is not None and summary.requested_by:
+        facts.append(("Requested by", person(summary.requested_by)))
+    facts.append(("Expires", moment(found.expires_at)))
+    return ApprovalView(
+        id=found.id,
+        workflow_id=found.workflow_id,
+        template=summary.template if summary else found.step_name,
+        execution_name=(summary.execution_name if summary else "") or found.workflow_id,
+        question=found.message,
+        what=summary.what() if summary else found.message,
+        status=found.status,
+        target=summary.target_org if summary else None,
+        facts=tuple(facts),
+        components=components,
+        more_components=more,
+        validation=validation,
+        requested_by=summary.requested_by if summary else None,
+        expires_at=found.expires_at,
+        decided_by=found.decided_by,
+        decided_at=found.decided_at,
+        comment=found.comment,
+        details_url=summary.details_url if summary else None,
+        approvers=approvers if approvers is not None else settings.approvers,
+        where_note=where_note,
+    )
+
+
+def record_card(approval_id: str, channel: str, ts: str) -> Approval:
+    """Remember where an approval's card was posted (to close it when decided)."""
+    from autodev import workflows
+
+    return workflows.record_card(approval_id, channel, ts)

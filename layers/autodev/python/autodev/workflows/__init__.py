@@ -10,6 +10,7 @@ the ``workflows`` table (this package owns it and ``approvals``; the cost of a w
 comes from the orchestrator).
 """
 
+from autodev.workflows.approval_summary import ApprovalSummary, ValidationSummary
 from autodev.workflows.approvals import (
     AlreadyDecided,
     GroupResolver,
@@ -18,6 +19,7 @@ from autodev.workflows.approvals import (
     get_approval,
     is_allowed_approver,
     pending_approvals,
+    record_card,
     register_group_resolver,
     respond_to_approval,
 )
@@ -44,11 +46,13 @@ from autodev.workflows.start import (
     workflow_budget_for,
 )
 from autodev.workflows.status import get_workflow_status, list_workflows
+from autodev.workflows.webhooks import WebhookRegistration, add_webhook
 
 __all__ = [
     "AlreadyDecided",
     "AmbiguousId",
     "Approval",
+    "ApprovalSummary",
     "GroupResolver",
     "NotAllowed",
     "ReconcileReport",
@@ -57,10 +61,13 @@ __all__ = [
     "StepInfo",
     "StepRecord",
     "TemplateInfo",
+    "ValidationSummary",
+    "WebhookRegistration",
     "WorkflowBudget",
     "WorkflowResult",
     "WorkflowStart",
     "WorkflowStatus",
+    "add_webhook",
     "approval_to_answer",
     "cancel_workflow",
     "finish_workflow",
@@ -72,6 +79,7 @@ __all__ = [
     "list_workflows",
     "pending_approvals",
     "reconcile_workflows",
+    "record_card",
     "record_execution",
     "register_group_resolver",
     "resolve_workflow_id",

@@ -6,6 +6,12 @@ tests pass their own resolver, ``(identity, group) -> bool``).
 
 The first answer wins: the decision is an ``UPDATE ... WHERE status = 'pending'`` whose row lock
 is held while Step Functions is told, so a second answer waits and then finds it decided.
+
+Each request keeps a typed summary of what is asked (``approval_summary``) and, once the Slack
+layer has posted its card, where (``record_card``). Whatever ends the request (an answer from
+Slack or the CLI, a cancellation, the timeout) queues the card's closed form in the same
+transaction (``autodev.slack.approval_cards``), so the card loses its buttons and shows who
+decided and when, whichever surface it was.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
+from psycopg.types.json import Jsonb
 
 from autodev import access, audit, events, validation
 
@@ -30,6 +37,7 @@ from autodev.db import connection
 from autodev.errors import AutodevError, NotFound
 from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows import sfn
+from autodev.workflows.approval_summary import ApprovalSummary
 from autodev.workflows.ids import resolve_workflow_id
 from autodev.workflows.models import Approval
 from autodev.workflows.records import mark_step
@@ -40,7 +48,7 @@ REJECTED_ERROR = "ApprovalRejected"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 _COLUMNS = """id, workflow_id, step_name, message, status, requested_at, expires_at, decided_by,
-    decided_at, comment"""
+    decided_at, comment, summary, slack_channel, slack_ts"""
 
 
 class NotAllowed(AutodevError):
@@ -58,6 +66,15 @@ def is_allowed_approver(
     return access.is_approver(user_id, settings, group_resolver)
 
 
+def _summary(raw: Any) -> ApprovalSummary | None:
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return ApprovalSummary.model_validate(dict(raw))
+    except ValueError:  # written by an older version: the card falls back to the message
+        return None
+
+
 def _approval(row: Mapping[str, Any]) -> Approval:
     return Approval(
         id=str(row["id"]),
@@ -70,18 +87,28 @@ def _approval(row: Mapping[str, Any]) -> Approval:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         comment=row["comment"],
+        summary=_summary(row["summary"]),
+        slack_channel=row["slack_channel"],
+        slack_ts=row["slack_ts"],
     )
 
 
 def request_approval(
-    workflow_id: str, task_token: str, step_name: str, message: str, timeout_seconds: int
+    workflow_id: str,
+    task_token: str,
+    step_name: str,
+    message: str,
+    timeout_seconds: int,
+    summary: ApprovalSummary | None = None,
 ) -> Approval:
     """Store an approval request (once per task token) and announce approval:requested."""
     with connection() as conn:
         row = conn.execute(
-            f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token, expires_at)
-                VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s))
-                ON CONFLICT (task_token) DO UPDATE SET message = EXCLUDED.message
+            f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token, expires_at,
+                    summary)
+                VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s)
+                ON CONFLICT (task_token) DO UPDATE SET message = EXCLUDED.message,
+                    summary = EXCLUDED.summary
                 RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
             (
                 secrets.token_urlsafe(18),
@@ -90,6 +117,7 @@ def request_approval(
                 message,
                 task_token,
                 timeout_seconds,
+                Jsonb(summary.model_dump(mode="json")) if summary is not None else None,
             ),
         ).fetchone()
         assert row is not None
@@ -190,13 +218,59 @@ def approvals_for(workflow_id: str) -> list[Approval]:
     return [_approval(row) for row in rows]
 
 
-def close_pending(workflow_id: str, status: str, *, conn: psycopg.Connection[Any]) -> int:
-    """Mark a workflow's pending approvals expired or cancelled (it ended without them)."""
-    cursor = conn.execute(
-        "UPDATE approvals SET status = %s WHERE workflow_id = %s AND status = 'pending'",
-        (status, workflow_id),
-    )
-    return cursor.rowcount
+def close_pending(
+    workflow_id: str, status: str, *, conn: psycopg.Connection[Any], by: str | None = None
+) -> list[Approval]:
+    """Mark a workflow's pending approvals expired or cancelled (it ended without them), with
+    who cancelled them (``by``) and when. Their Slack cards' closed forms are queued in the
+    same transaction; pass the returned approvals to ``send_cards`` once it has committed."""
+    rows = conn.execute(
+        f"""UPDATE approvals SET status = %s, decided_by = %s, decided_at = now()
+            WHERE workflow_id = %s AND status = 'pending'
+            RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
+        (status, by if status == "cancelled" else None, workflow_id),
+    ).fetchall()
+    closed = [_approval(row) for row in rows]
+    for approval in closed:
+        _close_card(approval, conn)
+    return closed
+
+
+def record_card(approval_id: str, channel: str, ts: str) -> Approval:
+    """Remember where the approval's Slack card was posted. An approval that was decided
+    before its card got there has the card closed at once."""
+    with connection() as conn:
+        row = conn.execute(
+            f"""UPDATE approvals SET slack_channel = %s, slack_ts = %s WHERE id = %s
+                RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
+            (channel, ts, approval_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no approval {approval_id!r}")
+        approval = _approval(row)
+        if approval.decided:
+            _close_card(approval, conn)
+    if approval.decided:
+        send_cards([approval])
+    return approval
+
+
+def _close_card(approval: Approval, conn: psycopg.Connection[Any]) -> None:
+    """Queue the closed form of the approval's card, in the caller's transaction."""
+    if approval.slack_channel and approval.slack_ts:
+        from autodev.slack import approval_cards
+
+        approval_cards.queue_closed(conn, approval)
+
+
+def send_cards(approvals: list[Approval]) -> None:
+    """Send the queued card edits now, when Slack can be called from here (best effort: the
+    delivery sweep sends whatever is left)."""
+    keys = [a.id for a in approvals if a.slack_channel and a.slack_ts]
+    if keys:
+        from autodev.slack import approval_cards
+
+        approval_cards.send_now(keys)
 
 
 def _decided_message(approval: Approval) -> str:
@@ -233,6 +307,7 @@ def respond_to_approval(
     comment = (comment or "").strip() or None
     decision = "approved" if approved else "rejected"
     failure: AutodevError | None = None
+    closed: list[Approval] = []
     with connection() as conn:
         row = conn.execute(
             f"""UPDATE approvals SET status = %s, decided_by = %s, decided_at = now(),
@@ -252,12 +327,18 @@ def respond_to_approval(
                     error, f"record the {'approval' if approved else 'rejection'}"
                 )
                 if sfn.error_code(error) in _GONE:
-                    conn.execute(
-                        "UPDATE approvals SET status = 'expired' "
-                        "WHERE id = %s AND status = 'pending'",
+                    gone = conn.execute(
+                        f"""UPDATE approvals SET status = 'expired', decided_at = now()
+                            WHERE id = %s AND status = 'pending'
+                            RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
                         (approval_id,),
-                    )
+                    ).fetchone()
+                    if gone is not None:
+                        closed.append(_approval(gone))
+                        _close_card(closed[-1], conn)
             else:
+                closed.append(_approval(row))
+                _close_card(closed[-1], conn)
                 conn.execute(
                     "UPDATE workflows SET status = 'running', updated_at = now() "
                     "WHERE id = %s AND status = 'waiting_approval'",
@@ -270,6 +351,7 @@ def respond_to_approval(
                     {"approval_id": approval_id, "comment": comment},
                     conn=conn,
                 )
+    send_cards(closed)
     if failure is not None:
         raise failure
     assert row is not None

@@ -60,7 +60,7 @@ def cancel_workflow(
                RETURNING *""",
             (reason, queue.workflow_spend(workflow_id, conn=conn), workflow_id),
         ).fetchone()
-        approvals.close_pending(workflow_id, "cancelled", conn=conn)
+        closed = approvals.close_pending(workflow_id, "cancelled", conn=conn, by=by)
         audit.record(
             by,
             "workflow.cancelled",
@@ -71,4 +71,5 @@ def cancel_workflow(
         final = dict(updated) if updated is not None else records.load(conn, workflow_id)
         if updated is not None:
             deliver_outcome(conn, final)
+    approvals.send_cards(closed)
     return to_status(final, [], None)

@@ -90,7 +90,7 @@ def finish_workflow(
         ).fetchone()
         if updated is None:
             return result_of(row, conn)
-        approvals.close_pending(workflow_id, "expired", conn=conn)
+        expired = approvals.close_pending(workflow_id, "expired", conn=conn)
         audit.record(
             "stepfunctions",
             "workflow.finished",
@@ -99,7 +99,10 @@ def finish_workflow(
             conn=conn,
         )
         deliver_outcome(conn, updated)
-        return result_of(updated, conn)
+        result = result_of(updated, conn)
+    # After the commit: the cards of approvals the end closed say so.
+    approvals.send_cards(expired)
+    return result
 
 
 def _propose_changes(workflow_id: str, steps: Mapping[str, Any] | None) -> None:
@@ -179,7 +182,7 @@ def end_workflow(
         ).fetchone()
         if row is None:
             return None
-        approvals.close_pending(workflow_id, "expired", conn=conn)
+        expired = approvals.close_pending(workflow_id, "expired", conn=conn)
         audit.record(
             "stepfunctions",
             "workflow.finished",
@@ -188,6 +191,7 @@ def end_workflow(
             conn=conn,
         )
         deliver_outcome(conn, row)
+    approvals.send_cards(expired)
     # After the commit: a worker that holds one of its tasks sees its lease vanish and stops.
     cancelled = queue.cancel_workflow_tasks(workflow_id, f"the workflow ended: {reason}")
     if cancelled:

@@ -10,6 +10,7 @@ from typing import Any
 
 from autodev import validation
 from autodev.errors import InvalidInput
+from autodev.workflows.approval_summary import ApprovalSummary
 from autodev.workflows.catalog import PRIORITIES
 
 # workflows.status values; the last four are final.
@@ -29,7 +30,7 @@ class WorkflowStart:
     template: str
     execution_name: str
     execution_arn: str
-    console_url: str
+    console_url: str  # where to see the execution (AWS console or local page); "" if nowhere
     status: str
     created: bool
 
@@ -58,9 +59,16 @@ class Approval:
     status: str  # pending, approved, rejected, expired, cancelled
     requested_at: datetime
     expires_at: datetime | None
-    decided_by: str | None = None
-    decided_at: datetime | None = None
+    decided_by: str | None = None  # who approved, rejected or cancelled it
+    decided_at: datetime | None = None  # when it was decided, expired or cancelled
     comment: str | None = None
+    summary: ApprovalSummary | None = None  # what the approver decides from
+    slack_channel: str | None = None  # where its Slack card was posted
+    slack_ts: str | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.status != "pending"
 
 
 @dataclass(frozen=True)

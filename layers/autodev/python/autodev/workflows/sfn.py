@@ -6,6 +6,7 @@ ARNs are ``AUTODEV_STATE_MACHINE_ARN_PREFIX`` + template (unset: built from STS 
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -83,12 +84,25 @@ def execution_arn(state_machine: str, execution_name: str) -> str:
     return state_machine.replace(":stateMachine:", ":execution:", 1) + ":" + execution_name
 
 
-def console_url(execution: str) -> str:
+def console_url(execution: str) -> str | None:
+    """Where a person sees the execution: ``AUTODEV_EXECUTION_PAGE_URL`` + its name when set
+    (the local stack's page), else its page in the AWS console; None against a stand-in
+    endpoint (``AWS_ENDPOINT_URL``), where an AWS console link would lead nowhere."""
+    page = get_settings().autodev_execution_page_url
+    if page:
+        return page.rstrip("/") + "/" + quote(execution.rsplit(":", 1)[-1], safe="")
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return None
     where = execution.split(":")[3] if execution.count(":") >= 3 else region()
     return (
         f"https://{where}.console.aws.amazon.com/states/home?region={where}"
         f"#/v2/executions/details/{quote(execution, safe=':')}"
     )
+
+
+def link_label(url: str) -> str:
+    """What a link to an execution is called: the AWS console, or the local page."""
+    return "AWS console" if ".console.aws.amazon.com/" in url else "local page"
 
 
 def sfn() -> Any:

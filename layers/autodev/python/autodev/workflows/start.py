@@ -32,7 +32,7 @@ def _start_result(row: Mapping[str, Any], created: bool) -> WorkflowStart:
         template=str(row["template"]),
         execution_name=str(row["execution_name"]),
         execution_arn=arn,
-        console_url=sfn.console_url(arn) if arn else "",
+        console_url=(sfn.console_url(arn) if arn else None) or "",
         status=str(row["status"]),
         created=created,
     )

@@ -17,7 +17,12 @@ from autodev.workflows import approvals, records, sfn
 from autodev.workflows.finish import end_workflow
 from autodev.workflows.history import current_step, steps_from_history
 from autodev.workflows.ids import resolve_workflow_id
-from autodev.workflows.models import ACTIVE_STATUSES, FINAL_STATUSES, StepRecord, WorkflowStatus
+from autodev.workflows.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    StepRecord,
+    WorkflowStatus,
+)
 
 # DescribeExecution status -> workflows.status, for executions that ended without telling us.
 EXECUTION_STATUS = {

@@ -31,7 +31,8 @@ from autodev.errors import AutodevError, InvalidInput
 from autodev.observability import best_effort_failed, child_logger, correlated
 from autodev.orchestrator import outcomes, queue
 from autodev.orchestrator.queue import TaskSpec
-from autodev.workflows import approvals
+from autodev.workflows import approvals, records, sfn
+from autodev.workflows.approval_summary import build_summary
 from autodev.workflows.catalog import get_template, render_prompt
 from autodev.workflows.finish import finish_workflow
 from autodev.workflows.models import FINAL_STATUSES, Approval, WorkflowResult
@@ -190,12 +191,32 @@ def _answer_again(task_id: str) -> None:
 
 
 def open_approval(request: ApprovalRequest) -> Approval:
-    """Store the approval request of a step and announce it."""
+    """Store the approval request of a step, with the summary its approvers decide from, and
+    announce it."""
     template = get_template(request.template)
     step = template.step(request.step)
     message = request.message or render_prompt(template, step, request.context)
+    with connection() as conn:
+        row = records.load(conn, request.workflow_id)
+    arn = row["execution_arn"]
+    steps = request.context.get("steps")
+    summary = build_summary(
+        question=message,
+        workflow_id=request.workflow_id,
+        template=template.name,
+        workflow_input=template.with_defaults(request.context.get("input") or {}),
+        steps=steps if isinstance(steps, dict) else {},
+        execution_name=str(row["execution_name"] or ""),
+        requested_by=row["requested_by"],
+        details_url=sfn.console_url(arn) if arn else None,
+    )
     return approvals.request_approval(
-        request.workflow_id, request.task_token, request.state, message, request.timeout_seconds
+        request.workflow_id,
+        request.task_token,
+        request.state,
+        message,
+        request.timeout_seconds,
+        summary,
     )
 
 

@@ -52,12 +52,17 @@ class SlackSender:
     team_id: str = "TLOCAL"
     response_url_base: str | None = None  # the sink's URL, for response_url
 
-    def _response_url(self, key: str) -> str:
+    def _response_url(self, key: str, **origin: str | None) -> str:
+        """The request's response_url; its query says where the request came from, so the
+        local sink can place the answer as Slack would (see ``autodev.local.slack.sink``)."""
         if self.response_url_base is None:
             from autodev.local.slack import sink
 
-            return sink.current().response_url(key)
-        return f"{self.response_url_base.rstrip('/')}/response/{key}"
+            url = sink.current().response_url(key)
+        else:
+            url = f"{self.response_url_base.rstrip('/')}/response/{key}"
+        query = urllib.parse.urlencode({k: v for k, v in origin.items() if v})
+        return f"{url}?{query}" if query else url
 
     def send(
         self,
@@ -109,7 +114,7 @@ class SlackSender:
             "command": command if command.startswith("/") else "/" + command,
             "text": text.strip(),
             "api_app_id": "ALOCAL",
-            "response_url": self._response_url(key),
+            "response_url": self._response_url(key, channel=self.channel_id, user=self.user_id),
             "trigger_id": trigger,
         }
         return urllib.parse.urlencode(form), key
@@ -139,7 +144,9 @@ class SlackSender:
             "container": {"type": "message", "channel_id": self.channel_id},
             "channel": {"id": self.channel_id, "name": "local"},
             "message": {"ts": message_ts, "thread_ts": thread_ts} if message_ts else {},
-            "response_url": self._response_url(key),
+            "response_url": self._response_url(
+                key, channel=self.channel_id, user=user, ts=message_ts, thread_ts=thread_ts
+            ),
             "actions": [
                 {
                     "type": "button",

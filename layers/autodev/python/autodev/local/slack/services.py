@@ -1,6 +1,8 @@
 """The Slack pieces of the local stack (in ``autodev.local.services.default_services``).
 
 - ``slack-sink``: the local Slack sink; its URL is exported as ``AUTODEV_SLACK_SINK_URL``.
+  It is also the local Slack page (open its URL in a browser), and the page where links to an
+  execution lead (``AUTODEV_EXECUTION_PAGE_URL``, ``<sink>/executions``).
   Unless the user set a real bot token (``SLACK_BOT_TOKEN`` or ``SLACK_BOT_TOKEN_ARN``), the
   stack also exports ``SLACK_API_URL`` (the sink's Web API) and a placeholder
   ``SLACK_BOT_TOKEN``, so every Slack call of the stack's processes lands in the sink; with a
@@ -8,7 +10,8 @@
 - ``slack-gateway``: the three Slack handlers behind a loopback HTTP endpoint, exported as
   ``AUTODEV_SLACK_GATEWAY_URL``; the signing secret is generated once in AUTODEV_STATE_DIR
   when ``SLACK_SIGNING_SECRET`` is unset and set in the stack's own process, where the
-  handlers run (``autodev slack`` signs with the same one). It is never written to local.json.
+  handlers run (``autodev slack`` and the page sign with the same one). It is never written to
+  local.json.
 - ``slack-approvals``: in AWS an EventBridge rule sends ``approval:requested`` straight to the
   Slack worker Lambda. moto's EventBridge cannot target Lambda, so locally the same rule
   targets an SQS queue and this service hands each event to the worker through
@@ -36,6 +39,8 @@ SINK_URL_ENV = sink.SINK_URL_ENV
 # Sent to the local sink only; a placeholder, not a credential.
 PLACEHOLDER_TOKEN = "xoxb-local-sink-not-a-secret"  # noqa: S105
 GATEWAY_URL_ENV = "AUTODEV_SLACK_GATEWAY_URL"
+EXECUTION_PAGE_ENV = "AUTODEV_EXECUTION_PAGE_URL"
+EXECUTIONS_PATH = "/executions"
 APPROVAL_QUEUE = "autodev-slack-approval-requests"
 APPROVAL_RULE = "autodev-slack-approval-requested"
 WORKER_FOLDER = "slack_worker"
@@ -59,6 +64,9 @@ class _RunningSink:
         self.state_dir = _state_dir()
         sink.announce(self.sink, self.state_dir)
         stack.export(SINK_URL_ENV, self.sink.url)
+        if not os.environ.get(EXECUTION_PAGE_ENV):
+            # Links to an execution lead to the page, not to an AWS console there is none of.
+            stack.export(EXECUTION_PAGE_ENV, self.sink.url + EXECUTIONS_PATH)
         if not real_token_configured():
             stack.export(API_URL_ENV, self.sink.api_url)
             stack.export(BOT_TOKEN_ENV, PLACEHOLDER_TOKEN)
@@ -77,6 +85,13 @@ class _RunningGateway:
         self.gateway = gateway.LocalGateway().start()
         self.gateway.announce(self.state_dir)
         stack.export(GATEWAY_URL_ENV, self.gateway.url)
+        try:
+            running_sink = stack.service("slack-sink")
+        except KeyError:
+            return  # no sink in this stack: no page to send from
+        if isinstance(running_sink, _RunningSink):
+            # The page's buttons and box send through this gateway, signed in the sink.
+            running_sink.sink.connect_gateway(self.gateway.url, secret)
 
     def stop(self) -> None:
         self.gateway.withdraw(self.state_dir)

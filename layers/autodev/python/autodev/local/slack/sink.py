@@ -14,6 +14,15 @@ Endpoints (all on the sink's base URL):
 - ``POST /response/<key>``: a ``response_url``; ``response_url(key)`` builds one.
 - ``GET /_sink/calls`` (``?since=SEQ``), ``DELETE /_sink/calls``, ``POST /_sink/fail``:
   read back, clear and fault injection for other processes (``RemoteSink`` wraps them).
+- ``GET /``: the local Slack page (``autodev.local.slack.page``): channels and threads with the
+  Block Kit messages rendered, updated live; its buttons and its message box send signed
+  requests to the local gateway, as Slack would. ``GET /executions/<name>`` shows one
+  workflow's execution (the local stack's ``AUTODEV_EXECUTION_PAGE_URL``).
+
+A ``response_url`` the local senders build carries where the request came from in its query
+(``channel``, ``user``, ``ts`` of the clicked message, ``thread_ts``), so the sink applies an
+answer as Slack would: ``replace_original`` edits the clicked message, ``delete_original``
+deletes it, ``in_channel`` posts in the channel, anything else is shown to that user only.
 
 A sink run by the local stack announces its URL in ``AUTODEV_STATE_DIR/slack-sink.json`` and
 ``AUTODEV_SLACK_SINK_URL``; ``current()`` finds it (for reading back), else starts one in
@@ -99,6 +108,14 @@ def _collect_text(node: Any) -> str:
     return "\n".join(parts)
 
 
+@dataclass(frozen=True)
+class GatewayLink:
+    """Where the page's buttons and message box send their signed requests."""
+
+    url: str
+    signing_secret: str  # stays in the sink's process: the browser never sees it
+
+
 class SlackSink(LoopbackServer):
     """The sink server. ``start()`` binds a free loopback port unless one is given."""
 
@@ -107,10 +124,99 @@ class SlackSink(LoopbackServer):
         self._lock = threading.Condition()
         self._calls: list[RecordedCall] = []
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Messages shown to one user only (chat.postEphemeral, ephemeral response_url posts).
+        self._ephemeral: list[dict[str, Any]] = []
         self._failures: list[_Failure] = []
         self._seq = 0
         self._ts_counter = 0
         self._epoch = int(time.time())
+        self._stopping = threading.Event()
+        self.gateway: GatewayLink | None = None
+
+    def connect_gateway(self, url: str, signing_secret: str) -> None:
+        """Let the page send signed Slack requests to the local gateway at ``url``."""
+        self.gateway = GatewayLink(url.rstrip("/"), signing_secret)
+
+    def start(self) -> SlackSink:
+        self._stopping.clear()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        # Live page streams end at their next wake-up, so the server's threads can go.
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+        super().stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """The newest sequence number, once it is past ``seen`` (or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._seq <= seen and not self._stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            return self._seq
+
+    def ephemeral(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(message) for message in self._ephemeral]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._messages.get((channel, ts))
+            return dict(found) if found is not None else None
+
+    def post_as_user(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """A message a person wrote (a mention typed on the page), as Slack shows it."""
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "ts": ts,
+            "channel": channel,
+            "text": text,
+            "blocks": [],
+            "thread_ts": thread_ts,
+            "user": user,
+        }
+        with self._lock:
+            self._messages[(channel, ts)] = message
+            self._touch()
+        return message
+
+    def show_ephemeral(
+        self,
+        channel: str,
+        user: str | None,
+        text: str,
+        blocks: Any = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._ephemeral.append(
+                {
+                    "ts": self._next_ts(),
+                    "channel": channel,
+                    "text": text,
+                    "blocks": blocks or [],
+                    "thread_ts": thread_ts,
+                    "user": "UAUTODEVBOT",
+                    "ephemeral_to": user,
+                }
+            )
+            self._touch()
+
+    def _touch(self) -> None:
+        # A change that is no Slack call (the page's own messages) still wakes the streams.
+        self._seq += 1
+        self._lock.notify_all()
 
     # --- lifecycle (start, stop, url: LoopbackServer) ---
 
@@ -160,7 +266,9 @@ class SlackSink(LoopbackServer):
         with self._lock:
             self._calls.clear()
             self._messages.clear()
+            self._ephemeral.clear()
             self._failures.clear()
+            self._lock.notify_all()
 
     def fail_next(
         self, times: int = 1, *, status: int = 429, retry_after: int = 0, method: str | None = None
@@ -203,9 +311,12 @@ class SlackSink(LoopbackServer):
             return call
 
     def _next_ts(self) -> str:
+        # Slack's form: epoch seconds of the post, then a part that keeps each ts unique and
+        # increasing (so sorting by ts is sorting by time, as in Slack).
         with self._lock:
             self._ts_counter += 1
-            return f"{self._epoch}.{self._ts_counter:06d}"
+            self._epoch = max(self._epoch, int(time.time()))
+            return f"{self._epoch}.{self._ts_counter % 1_000_000:06d}"
 
     def answer_api(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Slack's answer to ``method``; records the call. Unknown methods answer ok."""
@@ -241,12 +352,21 @@ class SlackSink(LoopbackServer):
                     existing["text"] = args.get("text") or existing["text"]
                     if "blocks" in args:
                         existing["blocks"] = args.get("blocks") or []
+                    existing["edited"] = True
             self._record(method, args, 200, ts=ts, channel=channel)
             if existing is None:
                 return 200, {"ok": False, "error": "message_not_found"}
             return 200, {"ok": True, "channel": channel, "ts": ts, "text": existing["text"]}
         if method == "chat.postEphemeral":
             ts = self._next_ts()
+            if channel:
+                self.show_ephemeral(
+                    channel,
+                    str(args.get("user") or "") or None,
+                    str(args.get("text") or ""),
+                    args.get("blocks"),
+                    str(args.get("thread_ts") or "") or None,
+                )
             self._record(method, args, 200, ts=ts, channel=channel)
             return 200, {"ok": True, "message_ts": ts}
         if method == "chat.delete":
@@ -264,13 +384,55 @@ class SlackSink(LoopbackServer):
         self._record(method, args, 200, channel=channel)
         return 200, _generic_answer(method, args)
 
-    def answer_response_url(self, key: str, body: dict[str, Any]) -> tuple[int, str]:
+    def answer_response_url(
+        self, key: str, body: dict[str, Any], origin: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        """A post to a response_url; ``origin`` (from the URL's query) says where the request
+        came from, so the answer lands where Slack would put it."""
         failure = self._take_failure("response_url")
         if failure is not None:
             self._record("response_url", body, failure.status, key=key)
             return failure.status, "rate_limited"
+        if origin:
+            self._apply_response(body, origin)
         self._record("response_url", body, 200, key=key, channel=key)
         return 200, "ok"
+
+    def _apply_response(self, body: dict[str, Any], origin: dict[str, str]) -> None:
+        channel = origin.get("channel")
+        if not channel:
+            return
+        clicked = origin.get("ts")
+        if _flag(body.get("delete_original")) and clicked:
+            with self._lock:
+                self._messages.pop((channel, clicked), None)
+            return
+        if _flag(body.get("replace_original")) and clicked:
+            with self._lock:
+                existing = self._messages.get((channel, clicked))
+                if existing is not None:
+                    existing["text"] = body.get("text") or existing["text"]
+                    existing["blocks"] = body.get("blocks") or []
+                    existing["edited"] = True
+                    return
+        text, blocks = str(body.get("text") or ""), body.get("blocks")
+        if body.get("response_type") == "in_channel":
+            ts = self._next_ts()
+            with self._lock:
+                self._messages[(channel, ts)] = {
+                    "ts": ts,
+                    "channel": channel,
+                    "text": text,
+                    "blocks": blocks or [],
+                    "thread_ts": None,
+                    "user": "UAUTODEVBOT",
+                }
+            return
+        self.show_ephemeral(channel, origin.get("user"), text, blocks, origin.get("thread_ts"))
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def _generic_answer(method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -349,9 +511,26 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
             self._send_json(status, answer, headers)
         elif path.startswith("/response/"):
             key = urllib.parse.unquote(path[len("/response/") :])
-            status, text = self.owner.answer_response_url(key, args)
+            query = urllib.parse.urlsplit(self.path).query
+            came_from = dict(urllib.parse.parse_qsl(query))
+            status, text = self.owner.answer_response_url(key, args, came_from)
             headers = {"Retry-After": "0"} if status == 429 else {}
             self._send(status, text.encode(), "text/plain", headers)
+        elif path.startswith("/_page/"):
+            from autodev.local.slack import page
+
+            # Only the page itself may send: a JSON body (another site's form cannot send
+            # one without the browser asking first, which this server never allows) and,
+            # when the browser names it, this server's own origin.
+            content_type = (self.headers.get("Content-Type") or "").lower()
+            origin = self.headers.get("Origin")
+            if "json" not in content_type:
+                self._send_json(415, {"ok": False, "error": "send JSON"})
+            elif origin is not None and origin.rstrip("/") != self.owner.url:
+                self._send_json(403, {"ok": False, "error": "not from this page"})
+            else:
+                status, answer = page.post(self.owner, path, args)
+                self._send_json(status, answer)
         elif path == "/_sink/fail":
             self.owner.fail_next(
                 int(args.get("times", 1)),
@@ -372,8 +551,38 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
             self._send_json(200, [call.to_json() for call in calls])
         elif parts.path == "/_sink/health":
             self._send_json(200, {"ok": True})
+        elif parts.path == "/_sink/stream":
+            self._stream()
         else:
-            self._send_json(404, {"ok": False, "error": "not_found"})
+            from autodev.local.slack import page
+
+            found = page.get(self.owner, parts.path)
+            if found is None:
+                self._send_json(404, {"ok": False, "error": "not_found"})
+            else:
+                status, content_type, body = found
+                self._send(status, body, content_type, {"Cache-Control": "no-store"})
+
+    def _stream(self) -> None:
+        """Server-sent events: the sequence number each time something changed."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        seen = -1
+        try:
+            while not self.owner.stopping:
+                latest = self.owner.wait_for_change(seen, timeout=10.0)
+                if latest != seen:
+                    self.wfile.write(f"data: {latest}\n\n".encode())
+                    seen = latest
+                else:
+                    self.wfile.write(b": still here\n\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
 
     def do_DELETE(self) -> None:
         if urllib.parse.urlsplit(self.path).path == "/_sink/calls":
@@ -414,6 +623,18 @@ class RemoteSink:
     def last_seq(self) -> int:
         calls = self.calls()
         return calls[-1].seq if calls else 0
+
+    def messages(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages as they stand now (edited, deleted), as the page shows them."""
+        found: list[dict[str, Any]] = self._request("GET", "/_sink/view")["messages"]
+        return [
+            message
+            for message in found
+            if (channel is None or message["channel"] == channel)
+            and (thread_ts is None or message.get("thread_ts") == thread_ts)
+        ]
 
     def clear(self) -> None:
         self._request("DELETE", "/_sink/calls")

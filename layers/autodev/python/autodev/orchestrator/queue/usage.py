@@ -56,18 +56,18 @@ def usage_since(
 ) -> list[dict[str, Any]]:
     """Tasks by status and model with their summed tokens and cost: those that finished since
     ``since`` and those queued or running now (so a long task counts before it ends). Rows:
-    status, model, n, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
-    cost_usd."""
+    status, model, model_provider, n, input_tokens, output_tokens, cache_read_tokens,
+    cache_creation_tokens, cost_usd."""
     with in_transaction(conn) as tx:
         rows = tx.execute(
-            """SELECT status, model, count(*) AS n,
+            """SELECT status, model, model_provider, count(*) AS n,
                       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
                       sum(cache_read_tokens) AS cache_read_tokens,
                       sum(cache_creation_tokens) AS cache_creation_tokens,
                       sum(cost_usd) AS cost_usd
                FROM autonomous_tasks
                WHERE finished_at >= %(since)s OR status IN ('queued', 'running')
-               GROUP BY status, model""",
+               GROUP BY status, model, model_provider""",
             {"since": since},
         ).fetchall()
     return [dict(row) for row in rows]
