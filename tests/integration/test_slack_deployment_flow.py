@@ -344,7 +344,7 @@ def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
         return None
 
     posted: dict[str, Any] = wait_for(card, timeout=60, what="the approval card")
-    cancelled = CliRunner().invoke(app, ["workflow", "cancel", workflow_id, "--as", "cli:alice"])
+    cancelled = CliRunner().invoke(app, ["workflow", "cancel", workflow_id, "--as", "UAPPROVER"])
     assert cancelled.exit_code == 0, cancelled.output
 
     def buttons(message: dict[str, Any]) -> list[str]:
@@ -360,7 +360,7 @@ def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
         return now if not buttons(now) else None
 
     shown = str(wait_for(closed, what="the approval card closed")["blocks"])
-    assert "*Cancelled* by `cli:alice` at " in shown
+    assert "*Cancelled* by <@UAPPROVER> at " in shown
 
     def root() -> dict[str, Any]:
         [message] = [m for m in sink.messages(CHANNEL) if m["ts"] == thread]
