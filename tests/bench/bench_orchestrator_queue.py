@@ -27,11 +27,12 @@ from autodev.orchestrator import queue
 from autodev.orchestrator.queue import TaskSpec
 from tests.bench.conftest import BenchReport, bench_size
 
-TASKS = bench_size("AUTODEV_BENCH_TASKS", small=40, full=600)
-ROUNDS = bench_size("AUTODEV_BENCH_ROUNDS", small=1, full=5)
+TASKS = bench_size("AUTODEV_BENCH_TASKS", small=40, full=100)
+ROUNDS = bench_size("AUTODEV_BENCH_ROUNDS", small=1, full=16)
 LEASE_SECONDS = 60
 
-Connect = Callable[[], psycopg.Connection[tuple[object, ...]]]
+DirectConnection = psycopg.Connection[tuple[object, ...]]
+Connect = Callable[[], DirectConnection]
 
 _MINIMAL_TABLE = """
     CREATE TABLE IF NOT EXISTS bench_minimal_queue (
@@ -79,9 +80,9 @@ def _rate(count: int, work: Callable[[int], None], threads: int) -> float:
 @pytest.fixture
 def direct(database: str) -> Iterator[Connect]:
     """Direct connections to the test's database (not through the project's pool)."""
-    opened: list[psycopg.Connection[tuple[object, ...]]] = []
+    opened: list[DirectConnection] = []
 
-    def connect() -> psycopg.Connection[tuple[object, ...]]:
+    def connect() -> DirectConnection:
         conn = psycopg.connect(database)
         opened.append(conn)
         return conn
@@ -93,8 +94,8 @@ def direct(database: str) -> Iterator[Connect]:
         conn.close()
 
 
-def _raw_commits(connect: Connect, count: int, threads: int) -> float:
-    conns = [connect() for _ in range(threads)]
+def _raw_commits(conns: list[DirectConnection], count: int) -> float:
+    threads = len(conns)
 
     def work(index: int) -> None:
         conn = conns[index]
@@ -105,8 +106,8 @@ def _raw_commits(connect: Connect, count: int, threads: int) -> float:
     return _rate(count, work, threads)
 
 
-def _minimal(connect: Connect, count: int, threads: int) -> float:
-    conns = [connect() for _ in range(threads)]
+def _minimal(conns: list[DirectConnection], count: int) -> float:
+    threads = len(conns)
     conns[0].cursor().executemany(
         "INSERT INTO bench_minimal_queue (payload) VALUES (%s)",
         [(Jsonb({"prompt": f"task {n}"}),) for n in range(count)],
@@ -173,12 +174,13 @@ def test_queue_against_a_minimal_skip_locked_queue(
     monkeypatch.setenv("DB_POOL_MAX_SIZE", str(threads))
     get_settings.cache_clear()
     count = max(threads, TASKS - TASKS % threads)
+    conns = [direct() for _ in range(threads)]  # one per thread, as a worker holds one
     runs: dict[str, list[float]] = {"minimal": [], "ours": [], "ours+next": [], "raw": []}
     measures: dict[str, Callable[[], float]] = {
-        "minimal": lambda: _minimal(direct, count, threads),
+        "minimal": lambda: _minimal(conns, count),
         "ours": lambda: _ours(count, threads, claim_next_on_completion=False),
         "ours+next": lambda: _ours(count, threads, claim_next_on_completion=True),
-        "raw": lambda: _raw_commits(direct, count, threads),
+        "raw": lambda: _raw_commits(conns, count),
     }
     _ours(threads * 10, threads, claim_next_on_completion=True)  # warm the pool and the plans
     for number in range(ROUNDS):
