@@ -79,7 +79,7 @@ infra: setup
 	$(RUN) pytest tests/infra
 
 bench: setup
-	$(RUN) pytest tests/bench -s -q
+	AUTODEV_BENCH_FULL=1 $(RUN) pytest tests/bench -s -q
 
 demo: setup
 	$(RUN) autodev demo

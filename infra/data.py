@@ -182,6 +182,8 @@ class Data(Construct):
             "DATABASE_HOST": self.proxy.endpoint,
             "DATABASE_PORT": str(DATABASE_PORT),
             "DATABASE_NAME": DATABASE_NAME,
+            # RDS Proxy pins a session that prepares statements (autodev.db.pool).
+            "DB_PREPARED_STATEMENTS": "false",
         }
 
 

@@ -4,17 +4,30 @@ At the end of the session the rows are printed as one table and written to
 ``bench-results.json``: a list of {name, value, unit, baseline, ratio, goal?}. Benchmarks
 compare against a baseline measured in the same run, so the ratio is what carries meaning on
 a shared 2-core machine; absolute values are printed for context only.
+
+The bench files also run in the default suite, small, so that they cannot rot; ``make bench``
+sets ``AUTODEV_BENCH_FULL=1`` for the sizes worth reading (``bench_size``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
 RESULTS_FILE = Path(__file__).resolve().parents[2] / "bench-results.json"
+
+
+def bench_size(variable: str, *, small: int, full: int) -> int:
+    """A benchmark's size: ``variable`` when set, else ``full`` under ``make bench``
+    (AUTODEV_BENCH_FULL=1), else ``small`` (the default suite)."""
+    given = os.environ.get(variable)
+    if given:
+        return int(given)
+    return full if os.environ.get("AUTODEV_BENCH_FULL") == "1" else small
 
 
 @dataclass(frozen=True)

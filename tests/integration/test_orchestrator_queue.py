@@ -163,3 +163,37 @@ def test_outcome_outbox_lists_finished_tasks_until_marked_sent(database: str) ->
     assert queue.mark_outcome_sent(with_token)
     assert not queue.mark_outcome_sent(with_token)
     assert queue.pending_outcomes() == []
+
+
+def test_a_completion_claims_the_next_task_in_order_and_only_while_the_lease_is_held(
+    database: str,
+) -> None:
+    first = _submit("first", "high")
+    second = _submit("second")
+    third = _submit("third", "critical")
+    claimed = queue.claim_next("w", 60)
+    assert claimed is not None
+    assert claimed.id == third
+
+    done, following = queue.complete_and_claim_next(third, "w", {"n": 3}, 60)
+    assert done
+    assert following is not None
+    assert (following.id, following.prompt, following.attempts) == (first, "first", 1)
+    assert queue.get_task_status(third).result == {"n": 3}
+    assert queue.get_task_status(first).lease_owner == "w"
+
+    # A worker whose lease was taken over completes nothing and claims nothing.
+    _expire_lease(first)
+    assert [o.task_id for o in queue.rescue_expired()] == [first]
+    assert queue.complete_and_claim_next(first, "w", {"late": True}, 60) == (False, None)
+    assert queue.get_task_status(first).status == "queued"
+    assert queue.get_task_status(second).status == "queued"
+
+    # The last completion finds the queue empty.
+    assert queue.cancel_task(first, "not needed")
+    last = queue.claim_next("w", 60)
+    assert last is not None
+    assert last.id == second
+    assert queue.complete_and_claim_next(second, "w", {}, 60) == (True, None)
+    depth = queue.queue_depth()
+    assert (depth.total_queued, depth.running) == (0, 0)

@@ -43,6 +43,7 @@ _EXPECTED: dict[str, str] = {
     "workflow_budget_usd": "a number of US dollars above 0",
     "workflow_max_budget_usd": "a number of US dollars above 0",
     "db_pool_max_size": "a whole number from 1 to 100",
+    "db_prepared_statements": "true or false",
     "approvers": "a comma-separated list of Slack user ids, IAM principal ARNs or cli:<login>",
     "admins": "a comma-separated list of Slack user ids, IAM principal ARNs or cli:<login>",
     "workflow_heartbeat_seconds": "a whole number of seconds above 0",
@@ -183,6 +184,9 @@ class Settings(BaseSettings):
 
     # --- database pool: small, because each Lambda instance holds its own ---
     db_pool_max_size: int = Field(default=2, ge=1, le=100)
+    # Prepared statements on pooled connections; infra turns them off behind RDS Proxy, which
+    # pins a session that prepares statements (see autodev.db.pool).
+    db_prepared_statements: bool = True
 
     # --- workflows (Step Functions); the numbers fill the ASL files' ${...} substitutions ---
     # Agent steps must heartbeat at least this often (worker, or the orchestrator for queued

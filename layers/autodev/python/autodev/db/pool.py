@@ -2,11 +2,24 @@
 
 Sized for Lambda: each execution environment serves one request at a time, so a pool of one
 or two connections is plenty, and many environments share the database through RDS Proxy.
-Prepared statements are off because RDS Proxy pins a client session that uses them.
+
+Prepared statements (``DB_PREPARED_STATEMENTS``, on by default): psycopg prepares a statement
+a connection has run a few times, so the queue's claims and completions skip parsing and
+planning. RDS Proxy pins a client session that prepares statements to one database
+connection for good, which defeats the proxy's multiplexing, so the CDK app turns them off for
+everything that connects through it; a direct connection (the local stack, a worker given
+DATABASE_URL) keeps them.
+
+The pool is built once per database and settings: where the database is (``DATABASE_URL``,
+parsed once; the secret, re-read when a new connection is opened, so a rotated password is
+picked up; the embedded server, started again if it was stopped) is not worked out again for
+each ``connection()``.
 
 After the database has been down (a restart, a failover), the connections the pool kept are
-dead; each is checked when it is handed out and replaced when it does not answer, so the
-first use after the database is back works instead of failing once per pooled connection.
+dead. A kept connection whose server has gone has something to read (the server's goodbye,
+or the socket's end); such a connection is checked with a round trip when it is handed out and
+replaced when it does not answer, so the first use after the database is back works instead of
+failing once per pooled connection, and a healthy connection costs no extra round trip.
 ``recently_unavailable`` lets advisory writers (progress, streaming metrics) skip the
 database for a moment after it failed, rather than each waiting for the pool's timeout.
 """
@@ -14,10 +27,11 @@ database for a moment after it failed, rather than each waiting for the pool's t
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -36,8 +50,9 @@ class DatabaseUnavailable(AutodevError):
 Row = dict[str, Any]
 Conn = psycopg.Connection[Row]
 
-_pool: ConnectionPool[Conn] | None = None
-_pool_url: str | None = None
+# The pool and what it was built for (see ``_key_of``): another key means another pool. One
+# tuple, so that a thread reads both at once without the lock.
+_current: tuple[tuple[object, ...], ConnectionPool[Conn]] | None = None
 _lock = threading.Lock()
 # When this process last found the database unreachable (monotonic), None once it answered.
 _unavailable_at: float | None = None
@@ -97,53 +112,112 @@ def _url_from_secret(secret_arn: str) -> str:
     )
 
 
-def _configure(conn: Conn) -> None:
-    conn.prepare_threshold = None
+# psycopg prepares a statement once a connection has run it this many times (its default).
+PREPARE_THRESHOLD = 5
+
+
+def _key_of(settings: Settings) -> tuple[object, ...]:
+    """What a pool is built for: where the database is and how to use it. Cheap to compute (no
+    parsing, no I/O), since every ``connection()`` compares it with the pool's."""
+    if settings.database_url is not None:
+        where: tuple[object, ...] = ("url", settings.database_url.get_secret_value())
+    elif os.environ.get("DATABASE_SECRET_ARN"):
+        where = ("secret", os.environ["DATABASE_SECRET_ARN"])
+    else:
+        where = ("embedded", settings.autodev_state_dir)
+    return (*where, settings.db_prepared_statements, settings.db_pool_max_size)
+
+
+def _conninfo(settings: Settings) -> str | Callable[[], str]:
+    """The pool's connection string: parsed and checked here, once; for the secret and the
+    embedded server, what the pool calls for each new connection."""
+    if settings.database_url is not None or not os.environ.get("DATABASE_SECRET_ARN"):
+        url = database_url(settings)  # a bad DATABASE_URL fails here, in the caller
+        if settings.database_url is not None:
+            return url
+        state_dir = settings.autodev_state_dir
+        return lambda: embedded.embedded_url(state_dir)  # restarted if stopped meanwhile
+    arn = os.environ["DATABASE_SECRET_ARN"]
+    return lambda: _url_from_secret(arn)
+
+
+def _configurer(settings: Settings) -> Callable[[Conn], None]:
+    threshold = PREPARE_THRESHOLD if settings.db_prepared_statements else None
+
+    def configure(conn: Conn) -> None:
+        conn.prepare_threshold = threshold
+
+    return configure
+
+
+def _check(conn: Conn) -> None:
+    """Check a kept connection only when its server has said something while it sat idle (a
+    shutdown's goodbye) or closed it: a healthy one is handed out without a round trip."""
+    idle = select.poll()
+    idle.register(conn.pgconn.socket, select.POLLIN)
+    if idle.poll(0):
+        ConnectionPool.check_connection(conn)
 
 
 def get_pool(settings: Settings | None = None) -> ConnectionPool[Conn]:
-    global _pool, _pool_url
+    global _current
     settings = settings or get_settings()
-    url = database_url(settings)
+    key = _key_of(settings)
+    current = _current
+    if current is not None and current[0] == key:
+        return current[1]
     with _lock:
-        if _pool is not None and _pool_url != url:
-            _pool.close()
-            _pool = None
-        if _pool is None:
-            _pool = ConnectionPool(
-                url,
-                min_size=0,
-                max_size=settings.db_pool_max_size,
-                kwargs={"row_factory": dict_row, "autocommit": False},
-                configure=_configure,
-                # A connection that died while idle (the server restarted) is replaced here
-                # rather than handed out to fail.
-                check=ConnectionPool.check_connection,
-                open=True,
-                timeout=10,
-                name="autodev",
-            )
-            _pool_url = url
-        return _pool
+        if _current is not None and _current[0] == key:
+            return _current[1]
+        if _current is not None:
+            _current[1].close()
+            _current = None
+        pool: ConnectionPool[Conn] = ConnectionPool(
+            _conninfo(settings),
+            min_size=0,
+            max_size=settings.db_pool_max_size,
+            kwargs={"row_factory": dict_row, "autocommit": False},
+            configure=_configurer(settings),
+            # A connection that died while idle (the server restarted) is replaced here
+            # rather than handed out to fail.
+            check=_check,
+            open=True,
+            timeout=10,
+            name="autodev",
+        )
+        _current = (key, pool)
+        return pool
 
 
 def close_pool() -> None:
-    global _pool, _pool_url
+    global _current
     with _lock:
-        if _pool is not None:
-            _pool.close()
-        _pool, _pool_url = None, None
+        if _current is not None:
+            _current[1].close()
+        _current = None
 
 
 @contextmanager
-def connection(settings: Settings | None = None) -> Iterator[Conn]:
-    """A pooled connection inside a transaction: committed on success, rolled back on error."""
+def connection(settings: Settings | None = None, *, autocommit: bool = False) -> Iterator[Conn]:
+    """A pooled connection inside a transaction: committed on success, rolled back on error.
+
+    ``autocommit`` is for work that is one statement: the statement is its own transaction,
+    sent and committed in one round trip instead of three (BEGIN, the statement, COMMIT).
+    """
     global _unavailable_at
     try:
         pool = get_pool(settings)
         with pool.connection() as conn:
             _unavailable_at = None
-            yield conn
+            if not autocommit:
+                yield conn
+                return
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                with suppress(psycopg.Error):  # a broken connection is replaced anyway
+                    conn.autocommit = False
     except PoolTimeout as error:
         _unavailable_at = time.monotonic()
         raise DatabaseUnavailable(
@@ -163,15 +237,15 @@ def recently_unavailable(within_seconds: float = 10.0) -> bool:
 
 @contextmanager
 def in_transaction(
-    conn: psycopg.Connection[Any] | None = None,
+    conn: psycopg.Connection[Any] | None = None, *, autocommit: bool = False
 ) -> Iterator[psycopg.Connection[Any]]:
     """The caller's connection when one is given, so that the work commits (or rolls back)
     with the rest of the caller's transaction; otherwise a pooled one of our own, committed
-    on success and rolled back on error."""
+    on success and rolled back on error (``autocommit``: see ``connection``)."""
     if conn is not None:
         yield conn
         return
-    with connection() as own:
+    with connection(autocommit=autocommit) as own:
         yield own
 
 

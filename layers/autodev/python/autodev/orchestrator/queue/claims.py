@@ -5,6 +5,10 @@ a lease that they renew while they run. Every state change after a claim is guar
 lease owner, so a worker whose lease was taken over cannot finish a task a second time.
 A task whose lease expires goes back to the queue with exponential backoff and full jitter
 until its attempts are spent; then it is dead, with its last error kept.
+
+What is one statement (a claim, a completion, a renewal) runs as its own transaction, in one
+round trip (``connection(autocommit=True)``); a worker that goes on completes its task and
+claims the next in one statement (``complete_and_claim_next``).
 """
 
 from __future__ import annotations
@@ -97,40 +101,56 @@ def submit(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> Su
         spec.max_attempts or settings.task_max_attempts,
         spec.step_key,
     )
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(_SUBMIT, params).fetchone()
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE returns the row either way
     return SubmittedTask(str(row["id"]), bool(row["created"]), str(row["status"]))
 
 
-_CLAIM = """
-    UPDATE autonomous_tasks SET
-        status = 'running',
-        lease_owner = %(worker)s,
+# The lease a claim takes, on the ready task that comes first: highest priority, then oldest
+# (the partial index autonomous_tasks_claim_idx holds exactly the queued tasks, in this order).
+_CLAIM_SET = """status = 'running', lease_owner = %(worker)s,
         lease_expires_at = now() + make_interval(secs => %(lease)s),
-        attempts = attempts + 1,
-        started_at = coalesce(started_at, now()),
-        claimed_at = now(),
-        updated_at = now()
-    WHERE id = (
-        SELECT id FROM autonomous_tasks
+        attempts = attempts + 1, started_at = coalesce(started_at, now()),
+        claimed_at = now(), updated_at = now()"""
+_FIRST_READY = """SELECT id FROM autonomous_tasks
         WHERE status = 'queued' AND available_at <= now()
         ORDER BY priority_rank, created_at
         FOR UPDATE SKIP LOCKED
-        LIMIT 1
-    )
-    RETURNING id, workflow_id, step_name, task_type, prompt, context, allowed_tools, max_turns,
+        LIMIT 1"""
+_CLAIMED = """id, workflow_id, step_name, task_type, prompt, context, allowed_tools, max_turns,
         budget_usd, priority, timeout_ms, attempts, max_attempts, task_token, lease_expires_at,
-        claimed_at
-"""
+        claimed_at"""
+_CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
+    WHERE id = ({_FIRST_READY})
+    RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
+
+_COMPLETE = """UPDATE autonomous_tasks
+    SET status = 'succeeded', result = %(result)s, finished_at = now(), updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
+    WHERE id = %(task)s AND status = 'running' AND lease_owner = %(worker)s"""
+
+# One statement: the completion, and the claim of the next ready task only if the completion
+# took (a worker whose lease was lost claims nothing here). Always one row: ``completed``, and
+# the claimed task's columns (NULL when nothing was ready).
+_COMPLETE_AND_CLAIM = f"""
+    WITH done AS ({_COMPLETE} RETURNING id),
+    claimed AS (
+        UPDATE autonomous_tasks SET {_CLAIM_SET}
+        WHERE EXISTS (SELECT FROM done) AND id = ({_FIRST_READY})
+        RETURNING {_CLAIMED})
+    SELECT EXISTS (SELECT FROM done) AS completed, claimed.*
+    FROM (VALUES (1)) AS one LEFT JOIN claimed ON true"""  # noqa: S608 - constants only
 
 
 def claim_next(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     """Take the lease on the next ready task, or return None when there is none."""
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         row = conn.execute(_CLAIM, {"worker": worker_id, "lease": lease_seconds}).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _claimed(row)
+
+
+def _claimed(row: dict[str, Any]) -> ClaimedTask:
     return ClaimedTask(
         id=str(row["id"]),
         workflow_id=str(row["workflow_id"]) if row["workflow_id"] else None,
@@ -157,7 +177,7 @@ def renew_lease(task_id: str, worker_id: str, lease_seconds: float) -> RenewedLe
     The renewal carries the task token Step Functions waits on now (a retried step refreshes
     it), for the worker's heartbeats.
     """
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         row = conn.execute(
             """UPDATE autonomous_tasks
                SET lease_expires_at = now() + make_interval(secs => %s), updated_at = now()
@@ -215,15 +235,34 @@ def complete_task(
 
     Pass ``conn`` to commit the completion together with other writes (results, metrics).
     """
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         cursor = tx.execute(
-            """UPDATE autonomous_tasks
-               SET status = 'succeeded', result = %s, finished_at = now(), updated_at = now(),
-                   lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-               WHERE id = %s AND status = 'running' AND lease_owner = %s""",
-            (Jsonb(result), task_id, worker_id),
+            _COMPLETE, {"result": Jsonb(result), "task": task_id, "worker": worker_id}
         )
         return cursor.rowcount == 1
+
+
+def complete_and_claim_next(
+    task_id: str,
+    worker_id: str,
+    result: dict[str, Any],
+    lease_seconds: float,
+    *,
+    conn: psycopg.Connection[Any] | None = None,
+) -> tuple[bool, ClaimedTask | None]:
+    """``complete_task``, and for a worker that goes on, the claim of its next task in the
+    same round trip: (completed, the next task or None). Nothing is claimed when the
+    completion did not take (the lease was lost)."""
+    params = {
+        "result": Jsonb(result),
+        "task": task_id,
+        "worker": worker_id,
+        "lease": lease_seconds,
+    }
+    with in_transaction(conn, autocommit=True) as tx:
+        row = tx.execute(_COMPLETE_AND_CLAIM, params).fetchone()
+    assert row is not None  # the statement always answers one row
+    return bool(row["completed"]), None if row["id"] is None else _claimed(row)
 
 
 def fail_task(

@@ -45,10 +45,13 @@ def workflow_tasks(workflow_id: str) -> list[TaskStatus]:
     return [TaskStatus.model_validate(row) for row in rows]
 
 
-_DEPTH = """SELECT priority, status, count(*) AS n,
+# Each half reads its own partial index (queued tasks: the claim index; running: the leases).
+_DEPTH = """SELECT priority, 'queued' AS status, count(*) AS n,
                   extract(epoch FROM now() - min(created_at)) AS oldest
-           FROM autonomous_tasks WHERE status IN ('queued', 'running')
-           GROUP BY priority, status"""
+           FROM autonomous_tasks WHERE status = 'queued' GROUP BY priority
+           UNION ALL
+           SELECT priority, 'running', count(*), NULL
+           FROM autonomous_tasks WHERE status = 'running' GROUP BY priority"""
 
 
 def queue_depth(*, conn: psycopg.Connection[Any] | None = None) -> QueueDepth:
