@@ -5,6 +5,9 @@ coalesced to one every ``min_interval`` seconds, except stage changes and the fi
 figures of an update that was coalesced away are not lost: the next update, or the final one,
 carries the latest. While the database is unreachable, reports are skipped rather than each
 waiting for the pool's timeout (the agent's event stream must not stall behind them).
+Nothing here waits on Slack (``background_slack``): the live status message is sent by the
+process's background sender, and by the delivery sweep for whatever it leaves when it exits,
+so a finished task's worker goes straight back to the queue.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class ProgressHook:
             workflow_id=workflow_id,
             step_name=step_name,
             status_message="preparing the workspace",
+            background_slack=True,
         )
         self._started = True
 
@@ -79,6 +83,7 @@ class ProgressHook:
             status_message=status_message,
             metrics=dict(self._figures) or None,
             stage=stage,
+            background_slack=True,
         )
 
     def finish(
@@ -93,6 +98,7 @@ class ProgressHook:
             status="completed" if ok else "failed",
             status_message=message[:500],
             metrics=dict(self._figures) or None,
+            background_slack=True,
         )
 
     def _remember(self, metrics: Mapping[str, Any] | Metrics | None) -> None:

@@ -14,7 +14,8 @@ backoff, until the database answers or the attempt's deadline passes (its time l
 ``queue.RECORD_GRACE_SECONDS``). Meanwhile the lease keeper goes on renewing (and
 heartbeating the step), and the rescuer, which sees the lease lapse, asks whether this worker
 lives before it hands the task to another. Bookkeeping the task can do without (progress, the
-worker's registry row, metrics of the start) never stops the worker.
+worker's registry row, metrics of the start) never stops the worker, and the worker never waits
+on Slack: live progress is sent in the background (see ``progress_hook``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from autodev.orchestrator.execution import Execution, TaskRunner, build_result
 from autodev.orchestrator.lease import LeaseKeeper
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
+from autodev.progress import slack_updates
 
 log = child_logger(__name__)
 
@@ -147,6 +149,10 @@ class Worker:
             close = getattr(self.runner, "close", None)
             if callable(close):
                 close()
+            # Progress went to Slack from the background sender; what is due as the worker
+            # leaves goes now, once, and anything still pending goes with the delivery sweep.
+            with best_effort("slack_status_flush", log):
+                slack_updates.flush_due()
             try:
                 registry.stopped(self.worker_id, reason)
             except AutodevError as error:

@@ -5,17 +5,19 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
     start_tracking(task_id, task_type, stages=[{name, weight}], *, kind="task",
                    workflow_id=None, step_name=None, slack_channel=None,
                    slack_thread_ts=None, slack_message_ts=None, status_message="",
-                   clock=SYSTEM_CLOCK) -> Progress
+                   clock=SYSTEM_CLOCK, background_slack=False) -> Progress
     update_progress(task_id, stage_progress=None, status_message=None, metrics=None, *,
-                    stage=None, clock=SYSTEM_CLOCK) -> Progress
+                    stage=None, clock=SYSTEM_CLOCK, background_slack=False) -> Progress
     complete(task_id, *, status="completed", status_message=None, metrics=None,
-             clock=SYSTEM_CLOCK, wait_for_slack=True) -> Progress
+             clock=SYSTEM_CLOCK, wait_for_slack=True, background_slack=False) -> Progress
     get_progress(id) -> Progress | None
     workflow_steps(workflow_id) -> list[Progress]
     forget(id) -> None
 
 ``metrics`` are ``Metrics`` (``autodev.events.Metrics``, the model the progress events carry)
 or a mapping of some of its fields; ``Progress.metrics`` is a ``Metrics``.
+``background_slack=True`` (the worker) never waits on Slack: the live status message is
+sent by the process's background sender, and by the delivery sweep for a process gone.
 """
 
 from autodev.events import Metrics

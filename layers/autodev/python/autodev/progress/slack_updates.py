@@ -13,7 +13,9 @@ sent. A 429 is waited out: the row stays pending with ``not_before`` = now + Ret
 Who sends: the updating process tries at once; if it is too early, a daemon thread in that
 process (``ensure_background_flusher``) sends when the row comes due; ``complete`` waits for
 the final state to go out; and the deliver_results function sweeps due rows as a backstop
-for processes that went away.
+for processes that went away. A worker never sends in its own thread: its updates
+(``background_slack``) only wake the daemon thread, so no task waits on Slack or on another
+sender's claim, and what its process leaves pending when it exits goes out with the sweep.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ CLAIM_SECONDS = 30.0
 # within a request's time; CLAIM_SECONDS is only for one that died holding it.
 CLAIM_POLL_SECONDS = 0.25
 ERROR_BACKOFF_SECONDS = 5.0
+# The longest the background sender sleeps while a state is pending.
+FLUSHER_MAX_WAIT_SECONDS = 1.0
 # After this many failed sends in a row (other than 429s) the pending state is dropped.
 MAX_CONSECUTIVE_ERRORS = 5
 
@@ -284,6 +288,8 @@ def _flusher_loop() -> None:
     global _flusher
     try:
         while True:
+            # Cleared before looking, so a state put after the look wakes the loop again.
+            _wake.clear()
             try:
                 flush_due()
                 due = next_due()
@@ -291,12 +297,18 @@ def _flusher_loop() -> None:
                 best_effort_failed("slack_status_flush", logger)
                 due = SYSTEM_CLOCK.now() + ERROR_BACKOFF_SECONDS
             if due is None:
-                return
-            _wake.wait(timeout=min(5.0, max(0.05, due - SYSTEM_CLOCK.now())))
-            _wake.clear()
+                with _flusher_lock:
+                    if not _wake.is_set():
+                        _flusher = None  # under the lock: a later wake starts a new thread
+                        return
+                continue
+            # A row claimed by another sender is due at its claim's expiry, but a live sender
+            # lets go within a request's time: look again soon rather than at the expiry.
+            _wake.wait(timeout=min(FLUSHER_MAX_WAIT_SECONDS, max(0.05, due - SYSTEM_CLOCK.now())))
     finally:
         with _flusher_lock:
-            _flusher = None
+            if _flusher is threading.current_thread():
+                _flusher = None
 
 
 def ensure_background_flusher() -> None:

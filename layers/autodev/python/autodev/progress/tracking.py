@@ -333,10 +333,15 @@ def _roll_up(conn: Conn, task: dict[str, Any], now: float, effects: _Effects) ->
     _render(conn, workflow, effects)
 
 
-def _after_commit(effects: _Effects, clock: Clock) -> None:
+def _after_commit(effects: _Effects, clock: Clock, *, background_slack: bool = False) -> None:
     for detail_type, detail in effects.events:
         _emit(detail_type, detail)
     if not effects.slack_keys:
+        return
+    if background_slack and clock is SYSTEM_CLOCK:
+        # The reporter's thread sends (and the delivery sweep backs it up): the caller, a
+        # worker between an agent's events or between tasks, never waits on Slack.
+        slack_updates.ensure_background_flusher()
         return
     try:
         slack_updates.flush_due(clock=clock, keys=effects.slack_keys)
@@ -369,13 +374,15 @@ def start_tracking(
     slack_message_ts: str | None = None,
     status_message: str = "",
     clock: Clock = SYSTEM_CLOCK,
+    background_slack: bool = False,
 ) -> Progress:
     """Begin tracking a task (or, with ``kind="workflow"``, a workflow whose stages are its
     steps). A task with ``workflow_id`` becomes the stage ``step_name`` of that workflow.
     With ``slack_channel`` (and optionally ``slack_thread_ts``) the row gets a live Slack
     status message: posted in the thread, or, with ``slack_message_ts``, that existing
     message edited in place (a workflow's status card). Starting again resets the row (a
-    retried task starts over)."""
+    retried task starts over). With ``background_slack`` (the worker's choice) the Slack
+    edit is left to this process's background sender and the delivery sweep."""
     if kind not in ("task", "workflow"):
         raise InvalidInput("kind must be task or workflow")
     if not str(task_id).strip() or not str(task_type).strip():
@@ -410,7 +417,7 @@ def start_tracking(
             _roll_up(conn, saved, now, effects)
         _render(conn, saved, effects, message_ts=slack_message_ts)
         result = _from_row(saved)
-    _after_commit(effects, clock)
+    _after_commit(effects, clock, background_slack=background_slack)
     return result
 
 
@@ -443,6 +450,7 @@ def update_progress(
     *,
     stage: str | int | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    background_slack: bool = False,
 ) -> Progress:
     """Report progress of a tracked task.
 
@@ -451,6 +459,7 @@ def update_progress(
     (after any move) has got. ``status_message`` replaces the line shown. ``metrics`` are
     cumulative totals (messages, tokens, cost_usd, files_modified, tool_calls); each one
     given replaces the stored value. An update of a finished task changes nothing.
+    ``background_slack``: as in ``start_tracking``.
     """
     if stage_progress is not None and (
         isinstance(stage_progress, bool)
@@ -496,7 +505,7 @@ def update_progress(
             _roll_up(conn, row, now, effects)
         _render(conn, row, effects)
         result = _from_row(row)
-    _after_commit(effects, clock)
+    _after_commit(effects, clock, background_slack=background_slack)
     return result
 
 
@@ -508,10 +517,13 @@ def complete(
     metrics: Mapping[str, Any] | Metrics | None = None,
     clock: Clock = SYSTEM_CLOCK,
     wait_for_slack: bool = True,
+    background_slack: bool = False,
 ) -> Progress:
     """Finish tracking: ``status`` completed, failed or cancelled. Emits progress:completed
     once; completing an already finished task changes nothing. With ``wait_for_slack`` the
-    call returns after the final state is on the Slack status message (or gave up)."""
+    call returns after the final state is on the Slack status message (or gave up); with
+    ``background_slack`` it never waits: the final state is pending in Postgres, where this
+    process's background sender, or else the delivery sweep, sends it."""
     if status not in FINAL_STATUSES:
         raise InvalidInput("status must be completed, failed or cancelled")
     now = clock.now()
@@ -541,8 +553,8 @@ def complete(
             _roll_up(conn, row, now, effects)
         _render(conn, row, effects)
         result = _from_row(row)
-    _after_commit(effects, clock)
-    if wait_for_slack and effects.slack_keys:
+    _after_commit(effects, clock, background_slack=background_slack)
+    if wait_for_slack and not background_slack and effects.slack_keys:
         for key in effects.slack_keys:
             try:
                 slack_updates.flush_until_sent(key, clock=clock)
