@@ -20,7 +20,7 @@ import pytest
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.testing import wait_for
-from autodev.orchestrator import queue, rescuer
+from autodev.orchestrator import queue, registry, rescuer
 from autodev.orchestrator.launchers import LocalProcessLauncher
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.scaler import scale
@@ -162,3 +162,48 @@ def test_a_worker_killed_mid_task_has_its_task_rescued_and_finished_once(
     assert (killed["outcome"], finished["outcome"]) == (None, "succeeded")
     assert killed["worker"] == owner
     assert finished["worker"] != owner
+
+
+class _Instances:
+    """The machines a launcher starts (ECS tasks, processes), as a count: the workers and
+    their registry rows below are real, only what starts them is not."""
+
+    name = "counted"
+
+    def __init__(self, up: int) -> None:
+        self.up = up
+        self.started = 0
+
+    def running(self) -> int:
+        return self.up
+
+    def launch(self, count: int) -> list[str]:
+        self.started += count
+        self.up += count
+        return [f"instance-{self.up - n}" for n in range(count)]
+
+
+def test_a_busy_or_stalled_worker_is_not_room_for_queued_tasks(database: str) -> None:
+    instances = _Instances(up=1)
+    registry.register("w-1", instances.name)
+    first = queue.submit_task(TaskSpec(task_type="analysis", prompt="first"))
+    claimed = queue.claim_next("w-1", 30)
+    assert claimed is not None
+    assert claimed.id == first
+    # Claimed, not yet marked busy: its live lease says it is on a task.
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="second"))
+    decision = scale(instances)
+    assert (decision.busy, instances.started) == (1, 1)
+
+    # Its task is done but the worker is still on it (recording, delivering: stalled there).
+    registry.seen("w-1", first)
+    assert queue.complete_task(first, "w-1", {"summary": "done"})
+    instances.up = 1  # the one started above never came up
+    assert scale(instances).busy == 1
+    assert instances.started == 2  # the queued task got a worker of its own
+
+    # Once it says it is idle, it is room: nothing more starts for the one queued task.
+    registry.task_done("w-1", True)
+    instances.up = 1
+    decision = scale(instances)
+    assert (decision.busy, decision.queued, instances.started) == (0, 1, 2)

@@ -19,7 +19,7 @@ from autodev.local.model.sessions import session_for, step_kind
 from autodev.models import providers
 from autodev.orchestrator import workspace
 from autodev.orchestrator.claude_cli import base_tool_names
-from autodev.orchestrator.scaler import desired_workers
+from autodev.orchestrator.scaler import workers_to_start
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -340,10 +340,14 @@ def test_tool_rules_offer_their_base_tools() -> None:
     ]
 
 
-def test_desired_workers_is_queued_plus_running_capped() -> None:
-    assert desired_workers(0, 0, 5) == 0
-    assert desired_workers(3, 1, 5) == 4
-    assert desired_workers(50, 0, 5) == 5
+def test_workers_start_for_queued_tasks_no_free_worker_takes() -> None:
+    assert workers_to_start(queued=0, workers=0, busy=0, maximum=5) == 0
+    assert workers_to_start(queued=3, workers=0, busy=0, maximum=5) == 3
+    assert workers_to_start(queued=1, workers=1, busy=0, maximum=5) == 0  # an idle one takes it
+    assert workers_to_start(queued=1, workers=1, busy=1, maximum=5) == 1  # a busy one does not
+    assert workers_to_start(queued=3, workers=2, busy=1, maximum=5) == 2
+    assert workers_to_start(queued=50, workers=0, busy=0, maximum=5) == 5
+    assert workers_to_start(queued=9, workers=5, busy=5, maximum=5) == 0  # at the maximum
 
 
 def test_task_files_must_stay_inside_the_workspace(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from autodev.db import connection
+from autodev.db import connection, in_transaction
 from autodev.observability import child_logger
 
 log = child_logger(__name__)
@@ -121,6 +121,28 @@ def stopped(worker_id: str, reason: str) -> None:
                    current_task_id = NULL, exit_reason = %s WHERE id = %s""",
             (reason, worker_id),
         )
+
+
+# A worker on a task: it says so (status busy) and shows life, by its row or by its task's
+# (a lease renewal or the task's end updates the task), or it holds a task's live lease
+# between its claim and saying so. A killed worker stops counting once both go quiet.
+_BUSY = """SELECT count(*) AS n FROM orchestrator_workers w
+    LEFT JOIN autonomous_tasks t ON t.id = w.current_task_id
+    WHERE w.launcher = %(launcher)s AND w.status <> 'stopped'
+      AND ((w.status = 'busy'
+            AND (w.last_seen_at > now() - make_interval(secs => %(stale)s)
+                 OR t.updated_at > now() - make_interval(secs => %(stale)s)))
+           OR EXISTS (SELECT 1 FROM autonomous_tasks r
+                      WHERE r.status = 'running' AND r.lease_owner = w.id
+                        AND r.lease_expires_at > now()))"""
+
+
+def busy_workers(launcher: str, *, conn: Any | None = None) -> int:
+    """How many of ``launcher``'s workers are on a task, from what they say in their rows:
+    such a worker is not capacity for queued tasks however long it stays on it."""
+    with in_transaction(conn) as tx:
+        row = tx.execute(_BUSY, {"launcher": launcher, "stale": STALE_AFTER_SECONDS}).fetchone()
+    return 0 if row is None else int(row["n"])
 
 
 def live_workers() -> list[dict[str, Any]]:

@@ -1,4 +1,9 @@
-"""The scaler: keep min(queued + running, ORCHESTRATOR_MAX_INSTANCES) workers up.
+"""The scaler: start a worker for each queued task no free worker will take, up to
+ORCHESTRATOR_MAX_INSTANCES workers.
+
+Free workers are those up (the launcher's count) less those on a task (the worker registry's
+busy rows): a worker that is starting, or idle between claims, takes the next queued task; a
+worker on a long or stalled task does not, so it is not counted as room for the queue.
 
 It only ever starts workers; workers stop themselves when the queue stays empty, so the count
 comes down to zero on its own. Decisions are taken under a Postgres advisory lock, so two
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from autodev.config import Settings, get_settings
 from autodev.db import connection
 from autodev.observability import child_logger
-from autodev.orchestrator import metrics, queue
+from autodev.orchestrator import metrics, queue, registry
 from autodev.orchestrator.launchers import Launcher, launcher_for
 
 log = child_logger(__name__)
@@ -27,6 +32,7 @@ class ScaleDecision:
     queued: int
     running_tasks: int
     workers: int
+    busy: int
     desired: int
     launched: list[str] = field(default_factory=list)
 
@@ -35,13 +41,17 @@ class ScaleDecision:
             "queued": self.queued,
             "running_tasks": self.running_tasks,
             "workers": self.workers,
+            "busy": self.busy,
             "desired": self.desired,
             "launched": len(self.launched),
         }
 
 
-def desired_workers(queued: int, running: int, maximum: int) -> int:
-    return max(0, min(queued + running, maximum))
+def workers_to_start(queued: int, workers: int, busy: int, maximum: int) -> int:
+    """Workers to start for ``queued`` tasks when ``workers`` are up and ``busy`` of them on a
+    task: one per queued task beyond the free workers, within the maximum."""
+    free = max(0, workers - busy)
+    return max(0, min(queued - free, maximum - workers))
 
 
 def scale(launcher: Launcher | None = None, settings: Settings | None = None) -> ScaleDecision:
@@ -51,19 +61,25 @@ def scale(launcher: Launcher | None = None, settings: Settings | None = None) ->
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCALER_LOCK_KEY,))
         depth = queue.queue_depth(conn=conn)
         queued, running = depth.total_queued, depth.running
-        desired = desired_workers(queued, running, settings.orchestrator_max_instances)
         workers = launcher.running()
+        busy = min(workers, registry.busy_workers(launcher.name, conn=conn))
+        start = workers_to_start(queued, workers, busy, settings.orchestrator_max_instances)
+        desired = workers + start
         launched: list[str] = []
-        if workers < desired:
-            launched = launcher.launch(desired - workers)
+        if start:
+            launched = launcher.launch(start)
             metrics.record(
                 "orchestrator.scaler.launched",
                 len(launched),
                 "Count",
-                {"launcher": launcher.name, "desired": desired, "workers": workers},
+                {"launcher": launcher.name, "desired": desired, "workers": workers, "busy": busy},
                 conn=conn,
             )
             log.info(
-                "scaler: %s worker(s) up, %s wanted, started %s", workers, desired, len(launched)
+                "scaler: %s worker(s) up (%s busy), %s queued, started %s",
+                workers,
+                busy,
+                queued,
+                len(launched),
             )
-    return ScaleDecision(queued, running, workers, desired, launched)
+    return ScaleDecision(queued, running, workers, busy, desired, launched)
