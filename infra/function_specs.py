@@ -113,7 +113,8 @@ SPECS: dict[str, FunctionSpec] = {
     ),
     # --- orchestrator ---
     "scaler": FunctionSpec(
-        "Keeps running Fargate workers at min(queued + running, ORCHESTRATOR_MAX_INSTANCES).",
+        "Starts a Fargate worker per queued task no free worker takes (busy ones are not room),"
+        " up to ORCHESTRATOR_MAX_INSTANCES.",
         timeout_seconds=60,
         # One at a time, so two pokes cannot both start the last allowed worker.
         reserved_concurrency=1,
