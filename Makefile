@@ -6,7 +6,6 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup uv python-deps node-deps browser lint typecheck test slow unit integration e2e infra bench demo synth deploy clean
 
@@ -22,8 +21,11 @@ uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 
+# Bytecode compiled where it runs: the locked packages as uv installs them, the project's own
+# modules here (a worker, handler or CLI would otherwise compile them on its first start).
 python-deps: uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
+	@$(UV) run --frozen python -m compileall -q -j 0 layers functions
 
 node-deps:
 	@if [ -f package-lock.json ]; then \
