@@ -8,45 +8,115 @@ execution started elsewhere becomes a workflow), ``status``, ``finish``, ``cance
 ``reconcile`` (rows whose execution ended or is gone); ``records`` holds what they share of
 the ``workflows`` table (this package owns it and ``approvals``; the cost of a workflow's tasks
 comes from the orchestrator).
+
+The package's names load lazily (``__getattr__``): ``from autodev.workflows import
+start_workflow`` imports ``autodev.workflows.start`` and what it needs, not every module here
+(the Step Functions client's boto3, psycopg, pydantic-settings), so a handler pays only for
+what it uses.
 """
 
-from autodev.workflows.approval_summary import ApprovalSummary, ValidationSummary
-from autodev.workflows.approvals import (
-    AlreadyDecided,
-    GroupResolver,
-    NotAllowed,
-    approval_to_answer,
-    get_approval,
-    is_allowed_approver,
-    pending_approvals,
-    record_card,
-    register_group_resolver,
-    respond_to_approval,
-)
-from autodev.workflows.cancel import cancel_workflow
-from autodev.workflows.catalog import StepInfo, TemplateInfo, get_template, list_templates
-from autodev.workflows.finish import finish_workflow
-from autodev.workflows.ids import AmbiguousId, resolve_workflow_id, short_id
-from autodev.workflows.models import (
-    Approval,
-    StartRequest,
-    StepRecord,
-    WorkflowBudget,
-    WorkflowResult,
-    WorkflowStart,
-    WorkflowStatus,
-)
-from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
-from autodev.workflows.records import status_counts, workflow_budget
-from autodev.workflows.sfn import StepFunctionsError
-from autodev.workflows.start import (
-    record_execution,
-    start_workflow,
-    started_with_key,
-    workflow_budget_for,
-)
-from autodev.workflows.status import get_workflow_status, list_workflows
-from autodev.workflows.webhooks import WebhookRegistration, add_webhook
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autodev.workflows.approval_summary import ApprovalSummary, ValidationSummary
+    from autodev.workflows.approvals import (
+        AlreadyDecided,
+        GroupResolver,
+        NotAllowed,
+        approval_to_answer,
+        get_approval,
+        is_allowed_approver,
+        pending_approvals,
+        record_card,
+        register_group_resolver,
+        respond_to_approval,
+    )
+    from autodev.workflows.cancel import cancel_workflow
+    from autodev.workflows.catalog import StepInfo, TemplateInfo, get_template, list_templates
+    from autodev.workflows.finish import finish_workflow
+    from autodev.workflows.ids import AmbiguousId, resolve_workflow_id, short_id
+    from autodev.workflows.models import (
+        Approval,
+        StartRequest,
+        StepRecord,
+        WorkflowBudget,
+        WorkflowResult,
+        WorkflowStart,
+        WorkflowStatus,
+    )
+    from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
+    from autodev.workflows.records import status_counts, workflow_budget
+    from autodev.workflows.sfn import StepFunctionsError
+    from autodev.workflows.start import (
+        record_execution,
+        start_workflow,
+        started_with_key,
+        workflow_budget_for,
+    )
+    from autodev.workflows.status import get_workflow_status, list_workflows
+    from autodev.workflows.webhooks import WebhookRegistration, add_webhook
+
+# Each public name, and the module of this package that defines it.
+_WHERE = {
+    "AlreadyDecided": "approvals",
+    "AmbiguousId": "ids",
+    "Approval": "models",
+    "ApprovalSummary": "approval_summary",
+    "GroupResolver": "approvals",
+    "NotAllowed": "approvals",
+    "ReconcileReport": "reconcile",
+    "StartRequest": "models",
+    "StepFunctionsError": "sfn",
+    "StepInfo": "catalog",
+    "StepRecord": "models",
+    "TemplateInfo": "catalog",
+    "ValidationSummary": "approval_summary",
+    "WebhookRegistration": "webhooks",
+    "WorkflowBudget": "models",
+    "WorkflowResult": "models",
+    "WorkflowStart": "models",
+    "WorkflowStatus": "models",
+    "add_webhook": "webhooks",
+    "approval_to_answer": "approvals",
+    "cancel_workflow": "cancel",
+    "finish_workflow": "finish",
+    "get_approval": "approvals",
+    "get_template": "catalog",
+    "get_workflow_status": "status",
+    "is_allowed_approver": "approvals",
+    "list_templates": "catalog",
+    "list_workflows": "status",
+    "pending_approvals": "approvals",
+    "reconcile_workflows": "reconcile",
+    "record_card": "approvals",
+    "record_execution": "start",
+    "register_group_resolver": "approvals",
+    "resolve_workflow_id": "ids",
+    "respond_to_approval": "approvals",
+    "short_id": "ids",
+    "start_workflow": "start",
+    "started_with_key": "start",
+    "status_counts": "records",
+    "workflow_budget": "records",
+    "workflow_budget_for": "start",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AlreadyDecided",

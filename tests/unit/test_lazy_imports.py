@@ -1,0 +1,36 @@
+"""Packages that handlers load keep their names lazy: importing one costs only what is used."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import autodev.workflows
+
+HEAVY = ("boto3", "botocore", "psycopg", "psycopg_pool", "pydantic_settings", "jsonschema")
+
+
+def _heavy_after(statement: str) -> list[str]:
+    shown = f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    code = f"import json, sys\n{statement}\n{shown}"
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return list(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_importing_the_workflows_package_loads_none_of_its_heavy_dependencies() -> None:
+    assert _heavy_after("import autodev.workflows") == []
+    # A name loads its own module: the catalog (it validates with jsonschema) needs neither
+    # Step Functions nor Postgres.
+    assert _heavy_after("from autodev.workflows import get_template") == ["jsonschema"]
+
+
+def test_every_public_name_of_the_workflows_package_resolves_to_its_module() -> None:
+    where = autodev.workflows._WHERE
+    assert sorted(where) == sorted(autodev.workflows.__all__)
+    for name, module in where.items():
+        defined = getattr(importlib.import_module(f"autodev.workflows.{module}"), name)
+        assert getattr(autodev.workflows, name) is defined
