@@ -7,6 +7,12 @@ for the Lambda Python into the layer: manylinux_2_28 and older, which the Python
 (Amazon Linux 2023, glibc 2.34) runs; psycopg-binary publishes aarch64 wheels only for 2_28.
 (``uv pip`` rather than ``pip``: uv-made virtual environments have no pip.) Its asset hash is
 the hash of uv.lock and pyproject.toml, so the asset only changes when the lock does.
+
+The layer's modules are compiled to bytecode as it is built, by the Lambda runtime's Python
+(``python3.13`` on the PATH): Lambda cannot write ``__pycache__`` under /opt, so a layer
+without bytecode compiles every module from source on every cold start. The bytecode does not
+check its source's timestamp (``unchecked-hash``): the zip's timestamps are not the files'.
+Without a python3.13 the layer is built without bytecode, and the build says so.
 """
 
 from __future__ import annotations
@@ -65,11 +71,38 @@ def _uv() -> list[str]:
     return [python, "-m", "uv"]
 
 
+def runtime_python() -> str | None:
+    """The Lambda runtime's Python on this machine, or None."""
+    return shutil.which(f"python{PYTHON_VERSION}")
+
+
+def compile_bytecode(directory: Path, python: str | None) -> bool:
+    """Compile ``directory``'s modules with ``python`` (the runtime's version); False, with a
+    note on stderr, when there is no such interpreter here."""
+    if python is None:
+        print(
+            f"note: no python{PYTHON_VERSION} here; the dependency layer ships without bytecode"
+            " (its modules compile on each cold start)",
+            file=sys.stderr,
+        )
+        return False
+    command = [
+        python, "-m", "compileall", "-q", "-j", "0",
+        "--invalidation-mode", "unchecked-hash", str(directory),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BundlingError(f"dependency layer: compileall failed: {result.stderr.strip()[-2000:]}")
+    return True
+
+
 def lock_digest(root: Path = REPO_ROOT) -> str:
     digest = hashlib.sha256()
     for name in ("uv.lock", "pyproject.toml"):
         digest.update((root / name).read_bytes())
     digest.update(f"{PYTHON_VERSION}-aarch64".encode())
+    # A layer built with bytecode is another asset than one built without.
+    digest.update(b"bytecode" if runtime_python() else b"source only")
     return digest.hexdigest()
 
 
@@ -109,6 +142,7 @@ class LockedDependencies:
                         f"dependency layer: {' '.join(command[len(uv) :][:2])} failed: "
                         f"{result.stderr.strip()[-2000:]}"
                     )
+        compile_bytecode(target, runtime_python())
         return True
 
 
