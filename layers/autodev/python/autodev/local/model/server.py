@@ -37,6 +37,7 @@ import re
 import secrets
 import socket
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -79,6 +80,8 @@ class SessionStats:
     turns_served: list[int] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    # When the first turn was asked for (time.time()): what a benchmark times a step to.
+    first_request_at: float | None = None
 
 
 @dataclass
@@ -233,6 +236,8 @@ def _count_side_request(stats: SessionStats) -> None:
 
 
 def _count_turn(stats: SessionStats, index: int, usage: dict[str, int]) -> None:
+    if stats.first_request_at is None:
+        stats.first_request_at = time.time()
     stats.requests += 1
     stats.turns_served.append(index)
     stats.input_tokens += (
