@@ -295,7 +295,8 @@ def _flusher_loop() -> None:
                 due = next_due()
             except Exception:  # keep the worker alive; the backstop sweep will catch up
                 best_effort_failed("slack_status_flush", logger)
-                due = SYSTEM_CLOCK.now() + ERROR_BACKOFF_SECONDS
+                _wake.wait(timeout=ERROR_BACKOFF_SECONDS)
+                continue
             if due is None:
                 with _flusher_lock:
                     if not _wake.is_set():
