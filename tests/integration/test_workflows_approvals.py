@@ -276,7 +276,7 @@ def test_the_card_closes_when_nobody_answers_or_the_workflow_is_cancelled(
         ts,
     )
     if ending == "cancel":
-        cancel_workflow(workflow_id, "cli:alice")
+        cancel_workflow(workflow_id, "UREQUESTER")
     finished(workflow_id)
 
     def closed() -> dict[str, Any] | None:
@@ -292,5 +292,39 @@ def test_the_card_closes_when_nobody_answers_or_the_workflow_is_cancelled(
         assert decided.status == "expired"
         assert f"*Expired* at {when}: nobody answered in time" in shown
     else:
-        assert (decided.status, decided.decided_by) == ("cancelled", "cli:alice")
-        assert f"*Cancelled* by `cli:alice` at {when}" in shown
+        assert (decided.status, decided.decided_by) == ("cancelled", "UREQUESTER")
+        assert f"*Cancelled* by <@UREQUESTER> at {when}" in shown
+
+
+def test_a_retried_approval_request_is_one_approval_waiting_on_the_newest_token(
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
+) -> None:
+    from autodev.local import lambdas
+    from autodev.workflows.approvals import request_approval
+
+    # The first request is stored, then its response is lost: Step Functions retries the
+    # state (moto's interpreter with the same token; AWS with a new one: both below).
+    calls: list[Any] = []
+
+    def first(event: Any) -> bool:
+        calls.append(event)
+        return len(calls) == 1
+
+    with lambdas.responses_lost("request_approval", first) as lost:
+        worker_double.start()
+        started = start_workflow(
+            StartRequest("deployment", {"target_org": "staging"}, "UREQUESTER")
+        )
+        wait_for(lambda: len(calls) >= 2, timeout=60, what="the request and its retry")
+    assert len(lost) == 1
+    [approval] = wait_for(lambda: pending_approvals(started.id), what="the approval")
+    assert len(_audit(started.id, "approval.requested")) == 1
+
+    # A retry with a token of its own takes over the pending request of the same step: still
+    # one approval (the same id, the card's), waiting on the newest token, announced once.
+    again = request_approval(started.id, "token-of-the-retry", "Request approval", "Go?", 60)
+    assert again.id == approval.id
+    assert _token_of(approval.id) == "token-of-the-retry"
+    assert [a.id for a in pending_approvals(started.id)] == [approval.id]
+    assert len(_audit(started.id, "approval.requested")) == 1

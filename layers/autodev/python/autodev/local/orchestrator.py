@@ -9,11 +9,10 @@ SIGKILL), since without the stack they could not report to Step Functions anyway
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import TYPE_CHECKING
 
 from autodev.config import get_settings
-from autodev.local.services import LocalService, RunningService
+from autodev.local.services import LocalService, RunningService, ThreadService
 from autodev.orchestrator import rescuer
 from autodev.orchestrator.launchers import LocalProcessLauncher
 
@@ -21,16 +20,6 @@ if TYPE_CHECKING:
     from autodev.local.stack import LocalStack
 
 RESCUE_INTERVAL_SECONDS = 2.0
-
-
-class _Running:
-    def __init__(self, thread: threading.Thread, stop: threading.Event) -> None:
-        self.thread, self.stop_event = thread, stop
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=30)
-        stop_local_workers()
 
 
 def stop_local_workers(grace_seconds: float = 5.0) -> int:
@@ -56,7 +45,7 @@ def stop_local_workers(grace_seconds: float = 5.0) -> int:
 def _start(stack: LocalStack) -> RunningService:
     del stack
     thread, stop = rescuer.start_background(interval_seconds=RESCUE_INTERVAL_SECONDS)
-    return _Running(thread, stop)
+    return ThreadService(thread, stop, after=stop_local_workers)
 
 
 SERVICE = LocalService(

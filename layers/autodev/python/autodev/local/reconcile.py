@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from autodev.local.services import LocalService, RunningService
+from autodev.local.services import LocalService, RunningService, ThreadService
 from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows.reconcile import reconcile_workflows
 
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 log = child_logger(__name__)
 
 INTERVAL_SECONDS = 30.0
-
-
-class _Running:
-    def __init__(self, thread: threading.Thread, stop: threading.Event) -> None:
-        self.thread, self.stop_event = thread, stop
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=30)
 
 
 def _loop(stop: threading.Event) -> None:
@@ -53,7 +44,7 @@ def _start(stack: LocalStack) -> RunningService:
     stop = threading.Event()
     thread = threading.Thread(target=_loop, args=(stop,), name="autodev-reconciler", daemon=True)
     thread.start()
-    return _Running(thread, stop)
+    return ThreadService(thread, stop)
 
 
 SERVICE = LocalService(

@@ -8,6 +8,7 @@ runs (``autodev local up``, the demo). Adding a service means adding it to that 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,6 +21,25 @@ class RunningService(Protocol):
     """What a service's ``start`` returns: something that can be stopped."""
 
     def stop(self) -> None: ...
+
+
+class ThreadService:
+    """A service that is one background thread, told to stop through its event; ``after``
+    runs once the thread has ended (e.g. to stop what the loop started)."""
+
+    def __init__(
+        self,
+        thread: threading.Thread,
+        stop: threading.Event,
+        after: Callable[[], object] | None = None,
+    ) -> None:
+        self.thread, self.stop_event, self._after = thread, stop, after
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+        if self._after is not None:
+            self._after()
 
 
 @dataclass(frozen=True)

@@ -6,28 +6,17 @@ prompt, tools and context.
 
 from __future__ import annotations
 
-import uuid
-
-from autodev.db import connection
-from autodev.errors import NotFound
 from autodev.orchestrator.queue import TaskSpec
+from autodev.orchestrator.queue.status import task_row
 
 
 def task_spec(task_id: str) -> TaskSpec:
     """The task's submitted spec; NotFound when there is no such task."""
-    try:
-        uuid.UUID(task_id)
-    except ValueError:
-        raise NotFound(f"no task {task_id!r}") from None
-    with connection() as conn:
-        row = conn.execute(
-            """SELECT task_type, prompt, priority, context, allowed_tools, max_turns, budget_usd,
-                      timeout_ms, max_attempts, workflow_id, step_name
-               FROM autonomous_tasks WHERE id = %s""",
-            (task_id,),
-        ).fetchone()
-    if row is None:
-        raise NotFound(f"no task {task_id!r}")
+    row = task_row(
+        task_id,
+        """task_type, prompt, priority, context, allowed_tools, max_turns, budget_usd,
+           timeout_ms, max_attempts, workflow_id, step_name""",
+    )
     return TaskSpec(
         task_type=str(row["task_type"]),
         prompt=str(row["prompt"]),

@@ -101,11 +101,29 @@ def request_approval(
     timeout_seconds: int,
     summary: ApprovalSummary | None = None,
 ) -> Approval:
-    """Store an approval request (once per task token) and announce approval:requested."""
+    """Store an approval request and announce approval:requested.
+
+    Once per step: a Step Functions Retry of the state (its Lambda answered with an error after
+    the request was stored) comes with a new task token. The pending request of the same step
+    then takes that token, the one Step Functions waits on now, instead of a second request
+    being opened beside it (whose card would carry a token nobody waits for). It is not
+    announced again: the first attempt did (publishing happens before the Lambda answers, and
+    a failed publish is counted as a best-effort failure, never an error)."""
+    encoded = Jsonb(summary.model_dump(mode="json")) if summary is not None else None
     with connection() as conn:
         row = conn.execute(
-            f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token, expires_at,
-                    summary)
+            f"""UPDATE approvals SET task_token = %s, message = %s,
+                    summary = coalesce(%s, summary)
+                WHERE workflow_id = %s AND step_name = %s AND status = 'pending'
+                RETURNING {_COLUMNS}""",  # noqa: S608 - constant columns
+            (task_token, message, encoded, workflow_id, step_name),
+        ).fetchone()
+        if row is not None:
+            log.info("approval %s of %s now waits on the retry's token", row["id"], workflow_id)
+            return _approval(row)
+        row = conn.execute(
+            f"""INSERT INTO approvals (id, workflow_id, step_name, message, task_token,
+                    expires_at, summary)
                 VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s)
                 ON CONFLICT (task_token) DO UPDATE SET message = EXCLUDED.message,
                     summary = EXCLUDED.summary
@@ -117,16 +135,11 @@ def request_approval(
                 message,
                 task_token,
                 timeout_seconds,
-                Jsonb(summary.model_dump(mode="json")) if summary is not None else None,
+                encoded,
             ),
         ).fetchone()
         assert row is not None
         mark_step(workflow_id, step_name, waiting=True, conn=conn)
-        workflow = conn.execute(
-            "SELECT template, requested_by, slack_channel, slack_thread_ts FROM workflows "
-            "WHERE id = %s",
-            (workflow_id,),
-        ).fetchone()
         audit.record(
             "stepfunctions",
             "approval.requested",
@@ -134,6 +147,11 @@ def request_approval(
             {"approval_id": row["id"], "step": step_name},
             conn=conn,
         )
+        workflow = conn.execute(
+            "SELECT template, requested_by, slack_channel, slack_thread_ts FROM workflows "
+            "WHERE id = %s",
+            (workflow_id,),
+        ).fetchone()
     approval = _approval(row)
     # The schema is autodev.events.ApprovalRequested; the task token is never in it.
     detail: dict[str, Any] = {

@@ -18,20 +18,26 @@ _STATUS_COLUMNS = """id::text, workflow_id::text, step_name, task_type, priority
     lease_expires_at, available_at, outcome_sent_at, outcome_refused"""
 
 
-def get_task_status(task_id: str) -> TaskStatus:
-    """The task's state, attempts, usage and result. The task token is never included."""
+def task_row(task_id: str, columns: str) -> dict[str, Any]:
+    """``columns`` (a constant list, never the task token) of one task; NotFound when the id
+    is not a task's."""
     try:
         uuid.UUID(task_id)
     except ValueError:
         raise NotFound(f"no task {task_id!r}") from None
     with connection() as conn:
         row = conn.execute(
-            f"SELECT {_STATUS_COLUMNS} FROM autonomous_tasks WHERE id = %s",  # noqa: S608 - constant
+            f"SELECT {columns} FROM autonomous_tasks WHERE id = %s",  # noqa: S608 - constant
             (task_id,),
         ).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r}")
-    return TaskStatus.model_validate(row)
+    return dict(row)
+
+
+def get_task_status(task_id: str) -> TaskStatus:
+    """The task's state, attempts, usage and result. The task token is never included."""
+    return TaskStatus.model_validate(task_row(task_id, _STATUS_COLUMNS))
 
 
 def workflow_tasks(workflow_id: str) -> list[TaskStatus]:
