@@ -168,7 +168,7 @@ def test_local_stack_drives_a_deployment_from_other_processes(
         closed = card()
         assert closed is not None
         assert closed["ts"] == posted["ts"]
-        assert "*Approved* by <@UAPPROVER> at " in json.dumps(closed["blocks"])
+        assert f"*Approved* by `{access.os_user()}` at " in json.dumps(closed["blocks"])
         assert "actions" not in [block["type"] for block in closed["blocks"]]
 
         wait_for(lambda: get_workflow_status(workflow_id).finished, what="the deployment")
