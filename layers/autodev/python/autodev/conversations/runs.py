@@ -29,7 +29,7 @@ from autodev.conversations.store import (
     conversation_for_workflow,
 )
 from autodev.errors import AutodevError
-from autodev.observability import child_logger
+from autodev.observability import best_effort_failed, child_logger
 
 log = child_logger(__name__)
 
@@ -158,7 +158,7 @@ def agent_system_prompt(
     conversation, the conversation's context (memories, summary, latest turns) within
     min(CONVERSATION_MAX_TOKENS, ``AGENT_CONTEXT_MAX_TOKENS``).
 
-    Best effort beyond ``base``: what cannot be read (the database, the counting endpoint) is
+    Best effort beyond ``base``: what cannot be read (the database, the instructions file) is
     left out with a warning, and the step runs.
     """
     settings = settings or get_settings()
@@ -178,6 +178,9 @@ def agent_system_prompt(
             return context.appended_system_prompt
     except AutodevError as error:
         log.warning("the step runs without its conversation's context: %s", error)
+    except Exception:
+        # Unforeseen (an unreadable file, a database error): the step runs all the same.
+        best_effort_failed("agent_context", log, workflow_id=workflow_id)
     if knowledge is None or not knowledge.text:
         return base
     return f"{base}\n\n{KNOWLEDGE_HEADING}\n{knowledge.text}"
