@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autodev import conversations
+from autodev import conversations, workflows
 from autodev.config import get_settings
 from autodev.conversations import MemoryScope, MemorySource
 from autodev.local import delivery
@@ -147,6 +147,10 @@ def test_a_workflow_thread_is_a_conversation_whose_facts_are_learnt_when_it_ends
         turns = [(m.role.value, m.content) for m in conversations.list_messages(conversation.id)]
         assert turns[1] == ("user", "Why is it slow? We always run tests with RunLocalTests.")
         assert turns[2] == ("assistant", reply.text)
+        # More work while it runs is noted, not started (its branch is still moving).
+        carol.mention("also fix the test class", thread_ts=thread)
+        _posted(sink, "is still running; I noted your request")
+        assert workflows.latest_in_thread(CHANNEL, thread) == workflow_id
         released.set()
         assert wait_until_finished(workflow_id, timeout=60).status == "succeeded"
     finally:

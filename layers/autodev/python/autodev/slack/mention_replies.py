@@ -10,7 +10,8 @@ mention outside a thread opens one at its own message) and answered in the threa
   about the run is answered from the conversation; a request for more work ("also fix the
   test class") starts a follow-up run of the fitting template on the workflow's branch, whose
   agent steps get the conversation's context. The thread's newest workflow is the one
-  followed up, so a second follow-up continues the first's branch.
+  followed up, so a second follow-up continues the first's branch; while it still runs, the
+  request is noted and the person asked to repeat it once it has finished.
 - Outside a workflow's thread: Claude answers from the conversation.
 
 When the model cannot be reached the message stays recorded and the answer says so.
@@ -37,6 +38,8 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>")
 _STATUS_WORDS = frozenset({"", "status", "status?", "how is it going?"})
 _FORGET = re.compile(r"^forget\s+(?P<which>.+)$", re.IGNORECASE | re.DOTALL)
 _REMEMBER = re.compile(r"^remember\s+(?P<fact>.+)$", re.IGNORECASE | re.DOTALL)
+# A workflow in these states may still push to its branch.
+ACTIVE = frozenset({"pending", "running", "waiting_approval"})
 NO_MODEL = "I recorded your message in this thread, but could not reach the model to answer"
 
 
@@ -68,10 +71,10 @@ def handle(job: MentionJob) -> None:
         return
     workflow_id = platform.latest_workflow(channel, job.thread_ts) if job.thread_ts else None
     if workflow_id is None:
-        conversation = platform.thread_conversation(user, channel, thread.ts, team_id=job.team_id)
         if not text:
             thread.post("Ask me something, or use `/workflow help` to start a workflow.")
             return
+        conversation = platform.thread_conversation(user, channel, thread.ts, team_id=job.team_id)
         _answer(thread, conversation, user, text)
         return
     workflow = platform.status(workflow_id)
@@ -143,6 +146,14 @@ def _follow_up(
         thread.post(":warning: That mention carried no event id; please mention me again.")
         return
     platform.record_message(conversation.id, user, text)
+    if workflow.status in ACTIVE:
+        # Its branch is still moving: more work would start from where it is now.
+        thread.post(
+            f"`{workflow.execution_name}` is still {workflow.status.replace('_', ' ')}; "
+            "I noted your request. Mention me again once it has finished and I will start it "
+            "on its branch."
+        )
+        return
     workflow_input, branch = platform.follow_up_input(workflow.id, template, text)
     where = f" on `{branch}`" if branch else ""
     status_ts = thread.post(f":repeat: Starting a follow-up *{template}*{where} for <@{user}>…")
