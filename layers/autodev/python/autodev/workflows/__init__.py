@@ -37,7 +37,12 @@ from autodev.workflows.models import (
     WorkflowStatus,
 )
 from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
-from autodev.workflows.records import status_counts, workflow_budget
+from autodev.workflows.records import (
+    latest_in_thread,
+    slack_thread,
+    status_counts,
+    workflow_budget,
+)
 from autodev.workflows.sfn import StepFunctionsError
 from autodev.workflows.start import (
     record_execution,
@@ -75,6 +80,7 @@ __all__ = [
     "get_template",
     "get_workflow_status",
     "is_allowed_approver",
+    "latest_in_thread",
     "list_templates",
     "list_workflows",
     "pending_approvals",
@@ -85,6 +91,7 @@ __all__ = [
     "resolve_workflow_id",
     "respond_to_approval",
     "short_id",
+    "slack_thread",
     "start_workflow",
     "started_with_key",
     "status_counts",
