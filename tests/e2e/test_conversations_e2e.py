@@ -2,8 +2,8 @@
 ``/workflow start`` on a registered repository (real Postgres, moto's Step Functions, worker
 processes running the real Claude Code CLI on the scripted model, git pushing to a bare
 repository), a question in its thread answered by Claude from the conversation, and a request
-for more work starting a follow-up run on the workflow's branch whose agent steps are told
-the earlier turns and the repository's CLAUDE.md."""
+for more work starting a follow-up run on the workflow's branch (the same branch, the same pull
+request) whose agent steps are told the earlier turns and the repository's CLAUDE.md."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def _tasks(workflow_id: str) -> dict[str, str]:
     return {str(row["step_name"]): str(row["id"]) for row in found}
 
 
-def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_continues_the_branch(
+def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_branch(
     stack: LocalStack, bare: Path
 ) -> None:
     repos.add_repository("salesforce", str(bare), added_by="U1", default=True)
@@ -179,9 +179,13 @@ def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_continues_the_branc
     started_input = workflows.get_workflow_status(str(second)).input
     assert started_input["description"] == "also fix the test class"
     assert started_input["component"] == "AccountTrigger"
+    # It works on the same branch, and its pull request is the first run's.
+    assert follow_up.branch == first_run.branch
+    assert follow_up.base_branch == first_run.base_branch
+    git(bare, "merge-base", "--is-ancestor", str(first_run.head_commit), follow_up.branch)
     if follow_up.changed:
-        # Its own branch continues the first one's history.
-        git(bare, "merge-base", "--is-ancestor", str(first_run.head_commit), follow_up.branch)
+        assert first_run.pull_request_number is not None
+        assert follow_up.pull_request_number == first_run.pull_request_number
 
     # 4. Its agent steps were told the earlier turns of the thread, and the knowledge.
     context = _agent_context(_tasks(str(second))["Find the root cause"])
