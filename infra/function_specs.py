@@ -42,6 +42,9 @@ class Grant(StrEnum):
     # The model API health check: the Anthropic key (anthropic) or ListFoundationModels
     # (bedrock), whichever provider the stack uses.
     PROBE_MODEL = "probe-model"
+    # autodev's own model calls through the anthropic SDK (answers in Slack threads, summaries,
+    # memories): the Anthropic key (anthropic) or bedrock:InvokeModel on Anthropic models.
+    CALL_MODEL = "call-model"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ SPECS: dict[str, FunctionSpec] = {
                 G.PUBLISH_EVENTS,
                 G.INVOKE_DELIVERY,
                 G.REPOSITORY_CREDENTIALS,
+                G.CALL_MODEL,
             }
         ),
     ),
@@ -165,6 +169,7 @@ SPECS: dict[str, FunctionSpec] = {
                 G.MANAGE_SCHEDULES,
                 G.INVOKE_DELIVERY,
                 G.REPOSITORY_CREDENTIALS,
+                G.CALL_MODEL,
             }
         ),
         events=frozenset({"approval:requested"}),

@@ -272,6 +272,17 @@ class Functions(Construct):
             scheduler_role.grant_pass_role(role)
             add_env("AUTODEV_SCHEDULE_GROUP", group)
             add_env("AUTODEV_SCHEDULER_ROLE_ARN", scheduler_role.role_arn)
+        elif grant is Grant.CALL_MODEL:
+            if self._settings.model_provider == "bedrock":
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["bedrock:InvokeModel"],
+                        resources=naming.anthropic_model_arns(stack),
+                    )
+                )
+            else:
+                self._secrets.anthropic_api_key.grant_read(role)
+                add_env("ANTHROPIC_API_KEY_ARN", self._secrets.anthropic_api_key.secret_arn)
         elif grant is Grant.PROBE_MODEL:
             if self._settings.model_provider == "bedrock":
                 # ListFoundationModels has no resource-level permissions.

@@ -24,6 +24,9 @@ RUNTIME_REASON = (
     "when the project moves."
 )
 WILDCARD_REASONS = {
+    "models": "Bedrock mode only: autodev's own model calls (answers, summaries, memories) may "
+    "invoke Anthropic models in any region (cross-region inference) and their inference "
+    "profiles, nothing else.",
     "xray": "xray:PutTraceSegments/PutTelemetryRecords accept no resource but '*' (tracing).",
     "eni": "Lambda in a VPC: ec2 network-interface actions accept no narrower resource.",
     "logs-delivery": "Step Functions log delivery: logs:*LogDelivery*/Describe* need '*'.",
@@ -191,6 +194,12 @@ def suppress(stack: AutodevStack) -> None:
                 )
         if Grant.REPOSITORY_CREDENTIALS in grants:
             _ack(role, repository_secrets, WILDCARD_REASONS["repository-secrets"])
+        if Grant.CALL_MODEL in grants and settings.model_provider == "bedrock":
+            for resource in (
+                "bedrock:*::foundation-model/anthropic.*",
+                "bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*anthropic.*",
+            ):
+                _ack(role, f"{prefix}:{resource}]", WILDCARD_REASONS["models"])
         if Grant.MANAGE_SCHEDULES in grants:
             _ack(
                 role,

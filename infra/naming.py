@@ -66,3 +66,20 @@ def repository_credentials_statement(stack: Stack, env: str) -> iam.PolicyStatem
         actions=["secretsmanager:GetSecretValue"],
         resources=[repository_secrets_arn(stack, env)],
     )
+
+
+def anthropic_model_arns(stack: Stack) -> list[str]:
+    """Anthropic models on Bedrock, in any region (cross-region inference routes there), and
+    the account's inference profiles of them."""
+    return [
+        stack.format_arn(
+            service="bedrock",
+            region="*",
+            account="",
+            resource="foundation-model",
+            resource_name="anthropic.*",
+        ),
+        stack.format_arn(
+            service="bedrock", resource="inference-profile", resource_name="*anthropic.*"
+        ),
+    ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.infra.conftest import Synth, synthesize
+from tests.infra.conftest import Synth, as_list, synthesize
 from tests.infra.iam_policy_check import wildcard_findings
 
 # Who may approve and cancel in this environment (autodev.access), as CDK context.
@@ -95,3 +97,31 @@ def test_the_approver_settings_reach_the_functions_that_decide(prod: Synth) -> N
     assert seen == deciding
     # The CLI in AWS reads them from the function that decides for Slack, by its name.
     assert deployed_function_name("prod") == function_name("prod", "slack_worker")
+
+
+def test_functions_that_call_the_model_may_invoke_anthropic_models_only(prod: Synth) -> None:
+    from infra.function_specs import SPECS, Grant
+    from infra.naming import function_name
+
+    calling = {folder for folder, spec in SPECS.items() if Grant.CALL_MODEL in spec.grants}
+    assert calling == {"slack_worker", "workflow_finished"}
+    for resource in prod.resources("AWS::Lambda::Function").values():
+        props = resource["Properties"]
+        name = props.get("FunctionName")
+        folder = next((f for f in SPECS if function_name("prod", f) == name), None)
+        if folder is None:
+            continue  # CDK's own (the migration trigger's provider)
+        role = props["Role"]["Fn::GetAtt"][0]
+        invoking = [
+            statement
+            for statement in prod.role_statements(role)
+            if "bedrock:InvokeModel" in as_list(statement["Action"])
+        ]
+        if folder not in calling:
+            assert not invoking, folder
+            continue
+        [statement] = invoking
+        assert as_list(statement["Action"]) == ["bedrock:InvokeModel"]
+        resources = json.dumps(statement["Resource"])
+        assert "foundation-model/anthropic.*" in resources
+        assert "inference-profile/*anthropic.*" in resources

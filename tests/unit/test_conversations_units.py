@@ -181,6 +181,12 @@ def test_the_estimate_is_used_where_counting_cannot_be_reached() -> None:
     assert not supports_token_counting(bedrock)
     counter = TokenCounter(bedrock)
     assert counter.count("hello world") == (estimate_tokens("hello world"), TokenSource.ESTIMATE)
+    # A provider not configured here (no scripted server, no key): estimated, not raised.
+    unconfigured = load_settings(autodev_model_provider="anthropic", anthropic_api_key=None)
+    assert TokenCounter(unconfigured).count("hello") == (
+        estimate_tokens("hello"),
+        TokenSource.ESTIMATE,
+    )
     assert TokenUsage(input_tokens=3, cache_read_input_tokens=5, output_tokens=1).sent == 8
     assert TokenUsage.of({"input_tokens": 2, "output_tokens": None}).output_tokens == 0
 

@@ -94,7 +94,7 @@ def test_bad_input_gets_short_usage(text: str, expected: str) -> None:
     with pytest.raises(UsageError, match=expected) as raised:
         parse("/workflow", text)
     # Short enough to read at a glance (the usage lists every subcommand in one line).
-    assert len(str(raised.value)) < 560
+    assert len(str(raised.value)) < 640
 
 
 def test_help_names_every_command() -> None:
@@ -136,3 +136,25 @@ def test_bad_budgets_and_unstorable_text_are_usage_errors(text: str, said: str) 
     with pytest.raises(UsageError) as refused:
         parse("/workflow", text)
     assert said in str(refused.value)
+
+
+def test_memory_commands() -> None:
+    remembered = parse("/workflow", "remember Run tests with RunLocalTests")
+    assert (remembered.action, remembered.text, remembered.team) == (
+        Action.REMEMBER,
+        "Run tests with RunLocalTests",
+        False,
+    )
+    team = parse("/workflow", "remember --TEAM Our org uses the trigger handler pattern")
+    assert (team.text, team.team) == ("Our org uses the trigger handler pattern", True)
+    assert parse("/workflow", "memories").action is Action.MEMORIES
+    forgotten = parse("/workflow", "forget 12")
+    assert (forgotten.action, forgotten.text) == (Action.FORGET, "12")
+    for text, expected in (
+        ("remember", "needs a fact"),
+        ("remember --team", "needs a fact"),
+        ("forget", "needs a memory's id or text"),
+        ("memories mine", "takes no arguments"),
+    ):
+        with pytest.raises(UsageError, match=expected):
+            parse("/workflow", text)

@@ -14,11 +14,15 @@ reads them. The parts:
   conversation's.
 - ``knowledge``: the organisation's prompt and the repository's instructions file.
 - ``replies``: Claude's answer to a message, from the context.
+- ``intents``: whether a message in a workflow's thread asks a question or for more work.
+- ``runs``: workflows in their thread's conversation (started, steps, finished, learning)
+  and the context an agent step is given.
 - ``tokens``: real token counts (reported usage, the counting endpoint), else an estimate.
 """
 
 from autodev.conversations.context import get_context_for_api
 from autodev.conversations.errors import ContextTooLarge, ModelCallFailed
+from autodev.conversations.intents import Intent, IntentKind
 from autodev.conversations.knowledge import repository_knowledge
 from autodev.conversations.learning import learn_from_conversation
 from autodev.conversations.memories import (
@@ -62,6 +66,8 @@ __all__ = [
     "ContextTooLarge",
     "Conversation",
     "ConversationContext",
+    "Intent",
+    "IntentKind",
     "Memory",
     "MemoryScope",
     "MemorySource",

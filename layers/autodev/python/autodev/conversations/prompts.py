@@ -32,6 +32,16 @@ workflows (analysis, bug fixes, code review, deployments) on their repositories.
 Answer the latest message from what this thread and your notes say. Be brief and concrete; \
 say plainly when the thread does not tell you something. Slack formatting (mrkdwn)."""
 
+INTENT_SYSTEM = """\
+You sort a message someone wrote to autodev in the Slack thread of a workflow it ran on their \
+Salesforce repository.
+"question": they ask about the run, its results or the code (answer it from the thread). \
+"work": they ask for more changes or another run ("also fix the test class", "now review \
+it"): a follow-up run on the workflow's branch.
+Answer with only a JSON object: {"intent": "question" or "work", "template": the name of the \
+workflow template that fits the work (one of those listed; the thread's own unless another \
+clearly fits better), or null for a question}."""
+
 # Headings of the context's parts; the scripted server finds these too.
 MEMORIES_HEADING = "## What you remember about this user and team"
 SUMMARY_HEADING = "## Earlier in this conversation (summary)"
@@ -40,11 +50,17 @@ KNOWLEDGE_HEADING = "## Instructions of the organisation and the repository"
 # Sent in place of older turns when the window would otherwise begin with the assistant.
 CONTINUED_NOTE = "(Earlier turns of this conversation are summarised in the system prompt.)"
 
-_KINDS = {"summary": SUMMARY_SYSTEM, "memories": MEMORY_SYSTEM, "answer": ANSWER_SYSTEM}
+_KINDS = {
+    "summary": SUMMARY_SYSTEM,
+    "memories": MEMORY_SYSTEM,
+    "answer": ANSWER_SYSTEM,
+    "intent": INTENT_SYSTEM,
+}
 
 
 def kind_of(system: str) -> str | None:
-    """Which of autodev's requests a system prompt belongs to: summary, memories, answer."""
+    """Which of autodev's requests a system prompt belongs to: summary, memories, answer,
+    intent."""
     for kind, prompt in _KINDS.items():
         if system.startswith(prompt.splitlines()[0]):
             return kind

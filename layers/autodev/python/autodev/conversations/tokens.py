@@ -8,12 +8,13 @@ In order of preference:
 2. **Counted**: text not yet sent (a user's message, a step's summary, a memory, a
    repository's instructions) is counted with the Messages API's token counting endpoint
    (``client.messages.count_tokens``), which is free and not billed as a model call.
-3. **Estimated**, only when counting is unreachable (Bedrock's SDK client has no counting; or
-   the endpoint failed after the SDK's retries): ``estimate_tokens``, one token per three
-   characters, rounded up, plus three. Claude averages about 3.5 characters a token on English
-   and fewer on code and JSON; erring high keeps the context within its limit. After a failed
-   call the counter estimates for ``RETRY_AFTER_SECONDS`` before it tries the endpoint again,
-   so that an outage does not add the SDK's retries to every message.
+3. **Estimated**, only when counting is unreachable (Bedrock's SDK client has no counting; the
+   provider is not configured here; or the endpoint failed after the SDK's retries):
+   ``estimate_tokens``, one token per three characters, rounded up, plus three. Claude
+   averages about 3.5 characters a token on English and fewer on code and JSON; erring high
+   keeps the context within its limit. After a failed call the counter estimates for
+   ``RETRY_AFTER_SECONDS`` before it tries the endpoint again, so that an outage does not add
+   the SDK's retries to every message.
 
 Counts of one text are remembered (by digest), so a system prompt sent every turn is counted
 once.
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from autodev.config import Settings
 from autodev.conversations.models import TokenSource
 from autodev.models.client import client_key, messages_client, supports_token_counting
+from autodev.models.providers import ProviderUnavailable
 from autodev.observability import child_logger
 
 if TYPE_CHECKING:
@@ -89,7 +91,7 @@ class TokenCounter:
             result: Any = self._api().messages.count_tokens(
                 model=self._model, messages=[{"role": "user", "content": text}]
             )
-        except anthropic.AnthropicError as error:
+        except (anthropic.AnthropicError, ProviderUnavailable) as error:
             self._failed_at = time.monotonic()
             log.warning(
                 "token counting is unavailable (%s); estimating for %.0f s",

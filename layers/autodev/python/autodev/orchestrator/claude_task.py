@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from autodev.config import ModelProvider, Settings
+from autodev.conversations.runs import agent_system_prompt
 from autodev.db import recently_unavailable
 from autodev.errors import AutodevError, NotFound
 from autodev.models import providers
@@ -135,13 +136,19 @@ class ClaudeCodeTaskRunner:
             return Execution(
                 ok=False, provider=provider.value, error=str(error), retryable=retryable
             )
+        # Read while the workspace is still the worker's: the repository's instructions file.
+        system_append = agent_system_prompt(
+            _system_append(settings), workflow_id=task.workflow_id, repository=space.repo
+        )
         try:
             containment = self.containment()
             containment.hand_over(self.root, space.root, space.repo, space.home)
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
         try:
-            execution = self._run_session(task, space, containment, budget, should_stop, hook)
+            execution = self._run_session(
+                task, space, containment, budget, should_stop, hook, system_append
+            )
         finally:
             # Before the worker's git reads the workspace: nothing in it is the agent's then.
             containment.take_back(space.repo, space.home)
@@ -163,6 +170,7 @@ class ClaudeCodeTaskRunner:
         budget: float | None,
         should_stop: StopCheck,
         hook: ProgressHook,
+        system_append: str,
     ) -> Execution:
         settings = self.settings
         provider = settings.model_provider
@@ -204,7 +212,7 @@ class ClaudeCodeTaskRunner:
             env=env,
             timeout_seconds=task.timeout_ms / 1000,
             max_budget_usd=budget,
-            system_append=_system_append(settings),
+            system_append=system_append,
             stderr_path=space.root / "claude-code.stderr.log",
         )
         outcome = run_agent(request, on_event, containment, should_stop)

@@ -1,5 +1,6 @@
 """Every finished task's result: cached for polling by task id, delivered to the task's own
-callbacks, and published as the spec's ``task:completed`` / ``task:failed`` event.
+callbacks, and published as the spec's ``task:completed`` / ``task:failed`` event; a workflow
+step's outcome is also noted in its workflow's Slack conversation (``autodev.conversations``).
 
 The worker publishes a task's result as soon as it has recorded the outcome; the rescuer's
 pass sweeps up the rest (tasks that died, were cancelled, or whose worker stopped before
@@ -79,9 +80,26 @@ def publish_results(
     for task in published:
         # After the commit: the progress tracker takes a connection of its own.
         callbacks.finish_progress(task.id, _RESULT_STATUS[task.status])
+        if task.workflow_id:
+            _to_conversation(task)
     if published:
         callbacks.kick_delivery()
     return [task.id for task in published]
+
+
+def _to_conversation(task: FinishedTask) -> None:
+    """The step's outcome in its workflow's Slack conversation (autodev.conversations), if it
+    has one; advisory like the rest of publishing."""
+    from autodev.conversations.runs import record_step
+
+    assert task.workflow_id is not None
+    document = result_document(task)
+    output = document.get("output") or {}
+    text = str(output.get("summary") or "") if isinstance(output, dict) else ""
+    with best_effort("task_conversation", log, task_id=task.id):
+        record_step(
+            task.workflow_id, task.step_name, document["status"], text or document.get("error", "")
+        )
 
 
 def publish_task(task_id: str) -> None:

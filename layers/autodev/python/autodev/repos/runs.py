@@ -46,6 +46,9 @@ class Plan:
     ref: str
     base_branch: str
     base_commit: str
+    # A run started on a workflow's branch (``ref=autodev/...``, a follow-up in its Slack
+    # thread) goes on on that branch, and its pull request is that branch's.
+    branch: str | None = None
 
 
 def short_id(workflow_id: str) -> str:
@@ -81,8 +84,22 @@ def plan(workflow_input: Mapping[str, Any]) -> Plan | None:
         found = refs.resolve(repository, ref, Path(scratch))
     if found is None:
         raise InvalidInput(f"repository {repository.name} has no branch, tag or commit {ref!r}")
+    if found.is_branch and ref.startswith(BRANCH_PREFIX):
+        earlier = _base_of_branch(repository.name, ref)
+        return Plan(repository, ref, earlier or repository.default_branch, found.commit, ref)
     base = ref if found.is_branch else repository.default_branch
     return Plan(repository, ref, base, found.commit)
+
+
+def _base_of_branch(repository: str, branch: str) -> str | None:
+    """The branch the workflow that made ``branch`` started from (its pull request's base)."""
+    with in_transaction(None) as conn:
+        row = conn.execute(
+            """SELECT base_branch FROM workflow_repositories
+               WHERE repository = %s AND branch = %s ORDER BY created_at LIMIT 1""",
+            (repository, branch),
+        ).fetchone()
+    return str(row["base_branch"]) if row is not None else None
 
 
 def attach(
@@ -90,7 +107,7 @@ def attach(
 ) -> WorkflowRepository:
     """Record the workflow's repository (a copy of its registration) and its branch."""
     repo = planned.repository
-    branch = workflow_branch(template, workflow_id)
+    branch = planned.branch or workflow_branch(template, workflow_id)
     conn.execute(
         """INSERT INTO workflow_repositories (workflow_id, repository, url,
                credentials_secret_arn, provider, api_url, project, ref, base_branch,

@@ -22,9 +22,9 @@ WORKFLOW_USAGE = (
     "`/workflow reject <id> [comment]` · `/workflow cancel <id>` · "
     "`/workflow schedule <template> <cron(…)|rate(…)|at(…)> [input]` · "
     "`/workflow schedules` · `/workflow unschedule <id>` · `/workflow audit <id>` · "
-    "`/workflow help`. "
-    "`<id>` is the workflow's id, its execution name (`bug-fix-1650cb25`) or short id "
-    "(`1650cb25`)."
+    "`/workflow remember [--team] <fact>` · `/workflow memories` · "
+    "`/workflow forget <id|text>` · `/workflow help`. "
+    "`<id>`: a workflow's id, execution name (`bug-fix-1650cb25`) or short id."
 )
 MONITOR_USAGE = "*Usage:* `/monitor` shows the monitoring dashboard."
 ORCHESTRATOR_USAGE = "*Usage:* `/orchestrator` shows the task queue and the running workers."
@@ -60,6 +60,9 @@ class Action(StrEnum):
     REPOS = "repos"
     MONITOR = "monitor"
     ORCHESTRATOR = "orchestrator"
+    REMEMBER = "remember"
+    MEMORIES = "memories"
+    FORGET = "forget"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Command:
     budget_usd: float | None = None  # ``budget=`` with ``start``: the workflow's budget
     schedule: str | None = None  # ``schedule``: cron(...), rate(...) or at(...), checked later
     timezone: str | None = None  # ``schedule``: tz=<IANA zone>
+    text: str | None = None  # ``remember``: the fact; ``forget``: the memory's id or text
+    team: bool = False  # ``remember --team``: a fact of the Slack team, not only the user's
 
     @property
     def is_slow(self) -> bool:
@@ -137,11 +142,34 @@ def _parse_workflow(text: str) -> Command:
         return Command(Action.SCHEDULES)
     if sub == "schedule":
         return _parse_schedule(rest)
+    if sub in ("remember", "memories", "forget"):
+        return _parse_memory(sub, rest)
     if sub in ("approve", "reject"):
         target, _, comment = rest.partition(" ")
         target = _single_id(sub, target)
         return Command(Action(sub), target_id=target, comment=comment.strip() or None)
     raise UsageError(f"Unknown subcommand `{head}`. {WORKFLOW_USAGE}")
+
+
+TEAM_FLAG = "--team"
+
+
+def _parse_memory(sub: str, rest: str) -> Command:
+    """``remember [--team] <fact>``, ``memories``, ``forget <memory id or text>``; the fact
+    itself is checked when it is stored (length, nothing that looks like a credential)."""
+    if sub == "memories":
+        if rest:
+            raise UsageError("`/workflow memories` takes no arguments. " + WORKFLOW_USAGE)
+        return Command(Action.MEMORIES)
+    team = False
+    if sub == "remember" and rest.split(" ", 1)[0].lower() == TEAM_FLAG:
+        team, rest = True, rest[len(TEAM_FLAG) :].strip()
+    if not rest:
+        what = "a fact: `/workflow remember [--team] <fact>`"
+        if sub == "forget":
+            what = "a memory's id or text: `/workflow forget <memory id or text>`"
+        raise UsageError(f"`/workflow {sub}` needs {what}.")
+    return Command(Action(sub), text=rest, team=team)
 
 
 def _single_id(sub: str, rest: str) -> str:

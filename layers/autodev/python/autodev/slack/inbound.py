@@ -181,6 +181,8 @@ def _command(verified: SlackRequest) -> Response:
         budget_usd=command.budget_usd,
         schedule=command.schedule,
         timezone=command.timezone,
+        text=command.text,
+        team=command.team,
         user_id=form.user_id,
         channel_id=form.channel_id,
         team_id=form.team_id,
@@ -254,6 +256,7 @@ def _event(verified: SlackRequest) -> Response:
         channel_id=mention.channel,
         ts=mention.ts,
         thread_ts=mention.thread_ts,
+        team_id=envelope.team_id,
         # A mention cannot be refused in words before it is read; what Postgres could not
         # store (a NUL, an unpaired surrogate) is dropped instead.
         text=without_unstorable(mention.text)[:3000],

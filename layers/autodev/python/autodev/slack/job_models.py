@@ -46,6 +46,8 @@ class CommandJob(_Job):
     budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     schedule: str | None = Field(default=None, max_length=300)
     timezone: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=4000)
+    team: bool = False
     trigger_id: str | None = None
 
     @property

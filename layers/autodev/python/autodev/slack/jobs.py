@@ -189,6 +189,8 @@ def _command(job: CommandJob) -> None:
 
         title, events = platform.audit_trail(str(job.target_id))
         _respond(job, *audit_views.trail(title, events))
+    elif action in (Action.REMEMBER, Action.MEMORIES, Action.FORGET):
+        _memory(job)
     elif action is Action.MONITOR:
         board = platform.monitor_dashboard()
         _respond(job, dashboards.monitor_text(board), dashboards.monitor(board))
@@ -249,6 +251,17 @@ def _start(
         return
     if root_ts and channel:
         threads.remember(channel, root_ts, workflow.id, user)
+        with best_effort("thread_conversation", logger, workflow_id=workflow.id):
+            # The thread is the workflow's conversation: its start is the first note.
+            conversation = platform.thread_conversation(
+                user,
+                channel,
+                root_ts,
+                team_id=job.team_id,
+                workflow_id=workflow.id,
+                template=template,
+            )
+            platform.record_start(conversation.id, workflow, user, workflow_input)
         if not platform.has_live_status(workflow.id):
             # Normally the workflow's progress has made the root its live status message
             # (one message, edited as it runs); without it, the root shows the status card.
@@ -271,6 +284,21 @@ def _start(
             views.status_card(workflow, cancel=False),
             in_channel=True,
         )
+
+
+def _memory(job: CommandJob) -> None:
+    from autodev.slack import memory_views, platform
+
+    user = job.user_id
+    if job.action is Action.MEMORIES:
+        _respond(job, *memory_views.listing(platform.memories(user, job.team_id)))
+    elif job.action is Action.FORGET:
+        _respond(job, *memory_views.forgotten(platform.forget(user, str(job.text))))
+    else:
+        if job.team and not job.team_id:
+            raise InvalidInput("`--team` needs a Slack team; this request came without one")
+        team = job.team_id if job.team else None
+        _respond(job, *memory_views.remembered(platform.remember(user, str(job.text), team)))
 
 
 # --- button clicks ---
@@ -312,41 +340,10 @@ def _interaction(job: InteractionJob) -> None:
         logger.info("click needs no action", extra={"action_id": action})
 
 
-# --- mentions in a workflow's thread ---
+# --- mentions: each Slack thread is a conversation (autodev.slack.mention_replies) ---
 
 
 def _mention(job: MentionJob) -> None:
-    import re
+    from autodev.slack import mention_replies
 
-    from autodev import audit
-    from autodev.slack import platform, threads, views
-    from autodev.slack.client import web_client
-
-    channel, thread = job.channel_id, job.thread_ts
-    if not channel:
-        return
-    reply_to = thread or job.ts or ""
-    workflow_id = threads.workflow_for(channel, thread) if thread else None
-    client = web_client()
-    if workflow_id is None:
-        client.chat_postMessage(
-            channel=channel,
-            thread_ts=reply_to or None,
-            text="Mention me in a workflow's thread to ask about it, or use `/workflow help`.",
-        )
-        return
-    text = re.sub(r"<@[A-Z0-9]+>", "", job.text).strip()
-    workflow = platform.status(workflow_id)
-    if text and text.lower() not in ("status", "status?", "how is it going?"):
-        # Continuing the conversation: the message is recorded with the workflow's trail.
-        actor = job.user_id or "slack"
-        audit.record(actor, "slack.thread_message", workflow_id, {"text": text})
-        note = "Noted — I recorded your message with this workflow."
-    else:
-        note = "Here is where it stands."
-    client.chat_postMessage(
-        channel=channel,
-        thread_ts=reply_to,
-        text=f"{note} {views.fallback_text(workflow)}",
-        blocks=views.as_dicts([*views.notice(note), *views.status_card(workflow, cancel=False)]),
-    )
+    mention_replies.handle(job)

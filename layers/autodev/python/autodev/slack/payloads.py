@@ -89,6 +89,7 @@ class EventEnvelope(_Slack):
     type: str
     challenge: str = ""
     event_id: str | None = None
+    team_id: str | None = None
     event: dict[str, Any] | None = None
 
 

@@ -27,6 +27,7 @@ from autodev.slack.views import (
 
 if TYPE_CHECKING:
     from autodev.audit import AuditEvent
+    from autodev.conversations import Conversation, Intent, Memory, Reply
     from autodev.monitoring import Dashboard
     from autodev.schedules import Scheduled, ScheduledJob
     from autodev.workflows import Approval
@@ -185,7 +186,10 @@ def start(
     channel: str | None,
     thread_ts: str | None,
     budget_usd: float | None = None,
+    status_ts: str | None = None,
 ) -> Started:
+    """Start a workflow; with a channel, its result goes to ``thread_ts``'s thread and its
+    live status is the message ``status_ts`` (default: the thread's root)."""
     from autodev import workflows
 
     # The result goes to the thread as the one result message (start_workflow registers the
@@ -200,7 +204,7 @@ def start(
             client_key=client_key,
             slack_channel=channel,
             slack_thread_ts=thread_ts,
-            slack_status_ts=thread_ts,
+            slack_status_ts=status_ts or thread_ts,
             budget_usd=budget_usd,
             started_by="slack",
         )
@@ -440,3 +444,126 @@ def record_card(approval_id: str, channel: str, ts: str) -> Approval:
     from autodev import workflows
 
     return workflows.record_card(approval_id, channel, ts)
+
+
+# --- conversations: a Slack thread is a conversation (autodev.conversations) ---
+
+
+def latest_workflow(channel: str, thread_ts: str) -> str | None:
+    """The newest workflow started in the thread (a follow-up's, once there is one)."""
+    from autodev import workflows
+    from autodev.slack import threads
+
+    return workflows.latest_in_thread(channel, thread_ts) or threads.workflow_for(
+        channel, thread_ts
+    )
+
+
+def thread_conversation(
+    user: str,
+    channel: str,
+    thread_ts: str,
+    *,
+    team_id: str | None,
+    workflow_id: str | None = None,
+    template: str | None = None,
+) -> Conversation:
+    from autodev import conversations
+
+    return conversations.get_or_create_conversation(
+        user,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        team_id=team_id,
+        workflow_id=workflow_id,
+        task_type=template,
+        title=template,
+    )
+
+
+def record_start(
+    conversation_id: str,
+    workflow: WorkflowView,
+    requested_by: str,
+    workflow_input: Mapping[str, Any],
+    follow_up_of: str | None = None,
+) -> None:
+    from autodev.conversations.runs import record_started
+
+    record_started(
+        conversation_id,
+        workflow_id=workflow.id,
+        template=workflow.template,
+        execution_name=workflow.execution_name,
+        requested_by=requested_by,
+        workflow_input=workflow_input,
+        follow_up_of=follow_up_of,
+    )
+
+
+def record_message(conversation_id: str, user: str, text: str) -> None:
+    from autodev import conversations
+
+    conversations.add_message(conversation_id, "user", text, user_id=user, summarize=False)
+
+
+def answer(conversation_id: str, user: str, text: str) -> Reply:
+    """Claude's answer from the conversation (the message is added first)."""
+    from autodev import conversations
+
+    return conversations.reply(conversation_id, text, user_id=user)
+
+
+def classify(text: str, template: str) -> Intent:
+    from autodev.conversations.intents import classify as sort
+
+    return sort(text, template=template, templates=template_names())
+
+
+def follow_up_input(
+    workflow_id: str, template: str, request: str
+) -> tuple[dict[str, Any], str | None]:
+    """The input of a follow-up run of ``template`` asking for ``request`` after the
+    workflow: the same template keeps the earlier input; on a repository, it starts from the
+    workflow's branch when that has changes (else from the ref it started at). Also returns
+    that branch (None without a repository)."""
+    from autodev import repos
+
+    previous_template, previous_input = template_and_input(workflow_id)
+    kept = (
+        {k: v for k, v in previous_input.items() if k not in ("repo", "ref")}
+        if template == previous_template
+        else {}
+    )
+    field = _get(_templates().get(template), "free_text_field") or "request"
+    kept[str(field)] = request
+    run = repos.workflow_repository(workflow_id)
+    if run is None:
+        return kept, None
+    kept["repo"] = run.repository.name
+    kept["ref"] = run.branch if run.changed else run.ref
+    return kept, run.branch if run.changed else None
+
+
+def remember(user: str, text: str, team_id: str | None) -> Memory:
+    from autodev import conversations
+
+    return conversations.remember(
+        user, text, team_id=team_id, source=conversations.MemorySource.REQUEST
+    )
+
+
+def memories(user: str, team_id: str | None) -> list[Memory]:
+    from autodev import conversations
+
+    return conversations.list_memories(user, team_id=team_id)
+
+
+def forget(user: str, which: str) -> list[Memory]:
+    """Forget one of the user's memories, by its id (digits) or its text."""
+    from autodev import conversations
+
+    which = which.strip()
+    if which.isdigit():
+        return conversations.forget(user, memory_id=int(which))
+    return conversations.forget(user, text=which)

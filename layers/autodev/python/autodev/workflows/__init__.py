@@ -48,7 +48,12 @@ if TYPE_CHECKING:
         WorkflowStatus,
     )
     from autodev.workflows.reconcile import ReconcileReport, reconcile_workflows
-    from autodev.workflows.records import status_counts, workflow_budget
+    from autodev.workflows.records import (
+        latest_in_thread,
+        slack_thread,
+        status_counts,
+        workflow_budget,
+    )
     from autodev.workflows.sfn import StepFunctionsError
     from autodev.workflows.start import (
         record_execution,
@@ -87,6 +92,7 @@ _WHERE = {
     "get_template": "catalog",
     "get_workflow_status": "status",
     "is_allowed_approver": "approvals",
+    "latest_in_thread": "records",
     "list_templates": "catalog",
     "list_workflows": "status",
     "pending_approvals": "approvals",
@@ -97,6 +103,7 @@ _WHERE = {
     "resolve_workflow_id": "ids",
     "respond_to_approval": "approvals",
     "short_id": "ids",
+    "slack_thread": "records",
     "start_workflow": "start",
     "started_with_key": "start",
     "status_counts": "records",
@@ -145,6 +152,7 @@ __all__ = [
     "get_template",
     "get_workflow_status",
     "is_allowed_approver",
+    "latest_in_thread",
     "list_templates",
     "list_workflows",
     "pending_approvals",
@@ -155,6 +163,7 @@ __all__ = [
     "resolve_workflow_id",
     "respond_to_approval",
     "short_id",
+    "slack_thread",
     "start_workflow",
     "started_with_key",
     "status_counts",

@@ -99,10 +99,22 @@ def finish_workflow(
             conn=conn,
         )
         deliver_outcome(conn, updated)
-        result = result_of(updated, conn)
+        finished = result_of(updated, conn)
     # After the commit: the cards of approvals the end closed say so.
     approvals.send_cards(expired)
-    return result
+    _to_conversation(workflow_id, status, _summary(updated))
+    return finished
+
+
+def _to_conversation(workflow_id: str, status: str, summary: str) -> None:
+    """The end in the workflow's Slack conversation, and the conversation's lasting facts
+    learnt as memories (autodev.conversations); best effort, after the outcome is delivered."""
+    from autodev.conversations.runs import record_finished
+
+    try:
+        record_finished(workflow_id, status, summary)
+    except Exception:
+        best_effort_failed("workflow_conversation", log, workflow_id=workflow_id)
 
 
 def _propose_changes(workflow_id: str, steps: Mapping[str, Any] | None) -> None:

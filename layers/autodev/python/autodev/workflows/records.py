@@ -52,6 +52,29 @@ def mark_step(workflow_id: str, state: str, *, waiting: bool = False, conn: Conn
     )
 
 
+def slack_thread(workflow_id: str, *, conn: Conn | None = None) -> tuple[str, str] | None:
+    """The Slack (channel, thread_ts) the workflow was started in, if any."""
+    with in_transaction(conn) as tx:
+        row = tx.execute(
+            "SELECT slack_channel, slack_thread_ts FROM workflows WHERE id = %s", (workflow_id,)
+        ).fetchone()
+    if row is None or not row["slack_channel"] or not row["slack_thread_ts"]:
+        return None
+    return str(row["slack_channel"]), str(row["slack_thread_ts"])
+
+
+def latest_in_thread(channel: str, thread_ts: str, *, conn: Conn | None = None) -> str | None:
+    """The id of the newest workflow started in a Slack thread (a follow-up run's, once one
+    was started there), if any."""
+    with in_transaction(conn) as tx:
+        row = tx.execute(
+            """SELECT id FROM workflows WHERE slack_channel = %s AND slack_thread_ts = %s
+               ORDER BY created_at DESC LIMIT 1""",
+            (channel, thread_ts),
+        ).fetchone()
+    return str(row["id"]) if row is not None else None
+
+
 def status_counts(since: datetime, *, conn: Conn | None = None) -> dict[str, int]:
     """Workflows by status: those created or finished since ``since`` and the active ones."""
     with in_transaction(conn) as tx:

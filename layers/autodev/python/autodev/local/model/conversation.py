@@ -1,6 +1,6 @@
 """The scripted model's answers to autodev's own requests (no task, no tools).
 
-autodev's conversation manager asks for three kinds of answer, told apart by the system
+autodev's conversation manager asks for four kinds of answer, told apart by the system
 prompt it sends (``autodev.conversations.prompts.kind_of``); each scripted answer is built
 from the request alone, deterministically, and says it is scripted:
 
@@ -11,6 +11,10 @@ from the request alone, deterministically, and says it is scripted:
   "never", "prefer", "uses", "convention", "run tests", ...) becomes a fact, importance 6,
   scope ``team`` when it speaks of the org, the team or "our"/"we", else ``user``; as the
   JSON array the instructions ask for.
+- **intent**: the message (after ``Message:``) is ``work`` when it does not read as a
+  question (no ``?``, not opening with a question word) and names a change to make ("fix",
+  "add", "also", "implement", "review", ...); else ``question``. The template is one the
+  message names, else the thread's own.
 - **answer**: repeats the start of the newest user message and says how much of the
   conversation it was given (messages, whether a summary, how many remembered facts).
 
@@ -24,6 +28,7 @@ import json
 import re
 from typing import Any
 
+from autodev.conversations.intents import MESSAGE_LABEL, TEMPLATE_LABEL, TEMPLATES_LABEL
 from autodev.conversations.prompts import MEMORIES_HEADING, SUMMARY_HEADING, kind_of
 from autodev.local.model.script import SCRIPTED_NOTICE, estimate_tokens
 
@@ -33,6 +38,16 @@ _FACT_CUES = re.compile(
     re.IGNORECASE,
 )
 _TEAM_CUES = re.compile(r"\b(org|organisation|organization|team|our|we)\b", re.IGNORECASE)
+_QUESTION_WORDS = re.compile(
+    r"^(what|why|how|when|where|which|who|whom|whose|did|does|do|is|are|was|were|can|could|"
+    r"would|should|will|has|have)\b",
+    re.IGNORECASE,
+)
+_WORK_CUES = re.compile(
+    r"\b(also|fix|add|implement|change|update|refactor|write|remove|rename|make|create|"
+    r"deploy|review|improve|rerun|re-run|retry|continue|please)\b",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _FOLDED = re.compile(r"^\[\d+\] (?P<speaker>[^:]+): ?(?P<text>.*)$")
 
@@ -112,6 +127,25 @@ def _memories(request: dict[str, Any]) -> str:
     return f"{SCRIPTED_NOTICE} facts found by keyword:\n{json.dumps(facts)}"
 
 
+def _intent(request: dict[str, Any]) -> str:
+    messages = request.get("messages") or []
+    source = _text_of(messages[-1].get("content")) if messages else ""
+    head, _, message = source.partition(MESSAGE_LABEL)
+    own = templates = ""
+    for line in head.splitlines():
+        if line.startswith(TEMPLATE_LABEL):
+            own = line.removeprefix(TEMPLATE_LABEL).strip()
+        elif line.startswith(TEMPLATES_LABEL):
+            templates = line.removeprefix(TEMPLATES_LABEL)
+    text = message.strip()
+    question = "?" in text or bool(_QUESTION_WORDS.match(text))
+    if question or not _WORK_CUES.search(text):
+        return f"{SCRIPTED_NOTICE} " + json.dumps({"intent": "question", "template": None})
+    named = [name.strip() for name in templates.split(",") if name.strip()]
+    template = next((name for name in named if name in text.lower()), own)
+    return f"{SCRIPTED_NOTICE} " + json.dumps({"intent": "work", "template": template})
+
+
 def _answer(request: dict[str, Any]) -> str:
     messages = request.get("messages") or []
     asked = ""
@@ -142,4 +176,6 @@ def answer_for(request: dict[str, Any]) -> tuple[str, str]:
         return kind, _summary(request)
     if kind == "memories":
         return kind, _memories(request)
+    if kind == "intent":
+        return kind, _intent(request)
     return kind, _answer(request)

@@ -46,6 +46,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from autodev.conversations.prompts import (
+    KNOWLEDGE_HEADING,
+    MEMORIES_HEADING,
+    SUMMARY_HEADING,
+    TRANSCRIPT_HEADING,
+)
 from autodev.errors import AutodevError, InvalidInput, NotFound
 from autodev.local.model import conversation
 from autodev.local.model.script import SCRIPTED_NOTICE, Script, Turn, estimate_tokens
@@ -86,9 +92,28 @@ class SessionStats:
 
 @dataclass
 class TaskStats(SessionStats):
-    """A task's figures: ``runs`` is how many Claude Code sessions asked for it."""
+    """A task's figures: ``runs`` is how many Claude Code sessions asked for it;
+    ``appended_context`` what autodev appended to the system prompt of its latest turn from
+    the first of its context headings on (repository knowledge, memories, the conversation),
+    at most ``CONTEXT_CHARS`` characters: how tests see what an agent step was told."""
 
     runs: int = 0
+    appended_context: str = ""
+
+
+CONTEXT_CHARS = 50_000
+_CONTEXT_HEADINGS = (KNOWLEDGE_HEADING, MEMORIES_HEADING, SUMMARY_HEADING, TRANSCRIPT_HEADING)
+
+
+def appended_context(request: dict[str, Any]) -> str:
+    """The part of a request's system prompt that autodev's context headings begin."""
+    system = request.get("system") or ""
+    if isinstance(system, list):
+        system = "\n".join(
+            str(block.get("text", "")) for block in system if isinstance(block, dict)
+        )
+    found = [index for index in (str(system).find(h) for h in _CONTEXT_HEADINGS) if index >= 0]
+    return str(system)[min(found) :][:CONTEXT_CHARS] if found else ""
 
 
 @dataclass
@@ -235,9 +260,11 @@ def _count_side_request(stats: SessionStats) -> None:
     stats.side_requests += 1
 
 
-def _count_turn(stats: SessionStats, index: int, usage: dict[str, int]) -> None:
+def _count_turn(stats: SessionStats, index: int, usage: dict[str, int], context: str) -> None:
     if stats.first_request_at is None:
         stats.first_request_at = time.time()
+    if isinstance(stats, TaskStats):
+        stats.appended_context = context
     stats.requests += 1
     stats.turns_served.append(index)
     stats.input_tokens += (
@@ -485,7 +512,8 @@ class ScriptedModelServer:
                 usage = usage_for(request, turn, index)
                 if not side:
                     assert session is not None
-                    server._count(session, lambda stats: _count_turn(stats, index, usage))
+                    context = appended_context(request)
+                    server._count(session, lambda stats: _count_turn(stats, index, usage, context))
                 self._reply(request, turn, usage)
 
             def _reply(self, request: dict[str, Any], turn: Turn, usage: dict[str, int]) -> None:
