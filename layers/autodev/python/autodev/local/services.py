@@ -50,6 +50,7 @@ def default_services() -> list[LocalService]:
         monitoring,
         orchestrator,
         reconcile,
+        salesforce,
         scheduler,
     )
     from autodev.local.model import service as scripted_model
@@ -60,6 +61,7 @@ def default_services() -> list[LocalService]:
         *slack.SERVICES,
         scripted_model.SERVICE,
         git_host.SERVICE,
+        salesforce.SERVICE,
         reconcile.SERVICE,
         orchestrator.SERVICE,
         delivery.SERVICE,
