@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 SF_CLI_ENV = "AUTODEV_SF_CLI"
 LOCAL_ORG = "local"
 # A made-up auth URL in sfdx-core's shape: the stand-in org accepts it, nothing else would.
-LOCAL_AUTH_URL = "force://PlatformCLI::5Aep861localStandInRefreshToken@local-standin.my.salesforce.com"
+LOCAL_AUTH_URL = (
+    "force://PlatformCLI::5Aep861localStandInRefreshToken@local-standin.my.salesforce.com"
+)
 TTL_FILE = "validation-ttl-seconds"
 
 
@@ -65,8 +67,8 @@ def write_program(state: Path) -> Path:
         "#!/bin/sh\n"
         f"export {STATE_VARIABLE}={shlex.quote(str(state))}\n"
         f"if [ -f {shlex.quote(str(ttl))} ]; then "
-        f"export {TTL_VARIABLE}=\"$(cat {shlex.quote(str(ttl))})\"; fi\n"
-        f"exec {shlex.quote(sys.executable)} {shlex.quote(str(BIN_DIR / 'sf'))} \"$@\"\n"
+        f'export {TTL_VARIABLE}="$(cat {shlex.quote(str(ttl))})"; fi\n'
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(BIN_DIR / "sf"))} "$@"\n'
     )
     program.chmod(0o755)
     return program
