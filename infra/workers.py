@@ -90,8 +90,6 @@ DOCKER_EXCLUDES = [
     "docs",
     "slack",
     "cdk.json",
-    "package.json",
-    "package-lock.json",
     LOCAL_PACKAGE,
 ]
 
