@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from autodev.callbacks import get_result
+from autodev.callbacks.models import CachedResult
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local import LocalStack, orchestrator
@@ -124,6 +126,13 @@ def test_code_review_reports_a_new_defect_with_the_analyzers_rule_file_and_line(
         ).fetchone()
     assert prompt is not None
     assert f"{file}" in prompt["prompt"]
+
+    # The workflow's result (what Slack and the callbacks show) says it as the analyzer did.
+    cached = get_result(started.id)
+    assert isinstance(cached, CachedResult)
+    summary = cached.result["summary"]
+    assert "*Code Analyzer*:" in summary
+    assert f"ApexSOQLInjection `{file}:4`" in summary
 
     # A stricter threshold (High) fails the workflow on what the analyzer said, before any review.
     strict = start_workflow(
