@@ -97,7 +97,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     )
 
     # 1. /workflow start: answered at once, the work continues in the Slack worker.
-    answer, key = requester.command("/workflow start deployment staging test_level=NoTestRun")
+    answer, key = requester.command("/workflow start deployment staging test_level=RunLocalTests")
     assert answer.status == 200
     assert "Starting *deployment*" in answer.text
     started = _answer_to(sink, key)
