@@ -200,7 +200,7 @@ def test_local_stack_drives_a_deployment_from_other_processes(
     assert f"audit trail of deployment deployment-{short}" in trail.stdout
     for line in ("started deployment as", "asked for approval at", "approved", "recorded the end"):
         assert line in trail.stdout, line
-    assert "UAPPROVER" in trail.stdout, trail.stdout
+    assert "UAPPROVER" in trail.stdout
     refused = run(
         env,
         "workflow",
