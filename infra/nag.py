@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
 from infra.function_specs import Grant
-from infra.naming import repository_secret_prefix
+from infra.naming import org_secret_prefix, repository_secret_prefix
 
 if TYPE_CHECKING:
     from infra.stack import AutodevStack
@@ -39,6 +39,9 @@ WILDCARD_REASONS = {
     "family runs the latest); also conditioned on the autodev cluster.",
     "tasks": "Worker task ids are assigned by ECS at run time; scoped to the autodev cluster "
     "and conditioned on it.",
+    "org-secrets": "Salesforce orgs are registered at run time (autodev org add "
+    "--auth-url-secret ARN); GetSecretValue only, scoped to the autodev/<env>/orgs/ name prefix "
+    "(Secrets Manager appends a random suffix to every name).",
     "repository-secrets": "Repository credentials are registered at run time (autodev repo add "
     "--credentials ARN); GetSecretValue only, scoped to the autodev/<env>/repositories/ name "
     "prefix (Secrets Manager appends a random suffix to every name).",
@@ -179,6 +182,11 @@ def suppress(stack: AutodevStack) -> None:
         stack.workers.task_definition.task_role,
         repository_secrets,
         WILDCARD_REASONS["repository-secrets"],
+    )
+    _ack(
+        stack.workers.task_definition.task_role,
+        f"{prefix}:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{org_secret_prefix(env)}*]",
+        WILDCARD_REASONS["org-secrets"],
     )
     for folder, function in stack.functions.functions.items():
         grants = stack.functions.specs[folder].grants

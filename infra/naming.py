@@ -60,6 +60,20 @@ def repository_secrets_arn(stack: Stack, env: str) -> str:
     return _arn(stack, "secretsmanager", "secret", f"{repository_secret_prefix(env)}*")
 
 
+def org_secret_prefix(env: str) -> str:
+    """The name every Salesforce org's auth URL secret starts with (``autodev org add
+    --auth-url-secret``): the workers may read these secrets and no others."""
+    return f"autodev/{env}/orgs/"
+
+
+def org_auth_url_statement(stack: Stack, env: str) -> iam.PolicyStatement:
+    """Read the registered orgs' SFDX auth URL secrets (the workers' tool steps log in)."""
+    return iam.PolicyStatement(
+        actions=["secretsmanager:GetSecretValue"],
+        resources=[_arn(stack, "secretsmanager", "secret", f"{org_secret_prefix(env)}*")],
+    )
+
+
 def repository_credentials_statement(stack: Stack, env: str) -> iam.PolicyStatement:
     """Read the repositories' credentials secrets (and nothing else of Secrets Manager)."""
     return iam.PolicyStatement(

@@ -90,8 +90,6 @@ DOCKER_EXCLUDES = [
     "docs",
     "slack",
     "cdk.json",
-    "package.json",
-    "package-lock.json",
     LOCAL_PACKAGE,
 ]
 
@@ -186,6 +184,10 @@ class Workers(Construct):
         self.container.add_environment(
             "AUTODEV_REPO_SECRET_PREFIX", naming.repository_secret_prefix(env)
         )
+        # The tool steps log in to a registered org (autodev.salesforce.steps) with its SFDX auth
+        # URL, read by the worker into a config directory of the step's own: by prefix only.
+        task_role.add_to_principal_policy(naming.org_auth_url_statement(stack, env))
+        self.container.add_environment("AUTODEV_ORG_SECRET_PREFIX", naming.org_secret_prefix(env))
         data.secret.grant_read(task_role)
         bus.grant_put_events_to(task_role)
         task_role.add_to_principal_policy(

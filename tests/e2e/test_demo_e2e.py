@@ -47,9 +47,10 @@ def test_demo_runs_code_review_and_bug_fix_with_real_claude_code(
         tasks = conn.execute(
             "SELECT t.step_name, t.status, t.result, t.model, t.model_provider, t.cost_usd, "
             "t.input_tokens, t.output_tokens, t.cache_read_tokens, w.template "
-            "FROM autonomous_tasks t JOIN workflows w ON w.id = t.workflow_id"
+            "FROM autonomous_tasks t JOIN workflows w ON w.id = t.workflow_id "
+            "WHERE NOT t.context ? 'tool'"
         ).fetchall()
-    assert len(tasks) == 9  # 5 code-review steps, 4 bug-fix steps
+    assert len(tasks) == 9  # 5 code-review agent steps, 4 bug-fix steps
     for task in tasks:
         assert task["status"] == "succeeded"
         assert task["model_provider"] == "scripted"

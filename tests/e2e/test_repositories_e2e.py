@@ -15,6 +15,7 @@ from autodev.callbacks.models import CachedResult
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local import LocalStack, git_host, orchestrator
+from autodev.local import salesforce as local_salesforce
 from autodev.local.model import service as scripted_model
 from autodev.local.testing import wait_until_finished
 from autodev.orchestrator.workspace import REPO_ROOT
@@ -38,7 +39,13 @@ def stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack
     monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
     monkeypatch.setenv("ORCHESTRATOR_IDLE_TIMEOUT", "5000")
     get_settings.cache_clear()
-    services = [scripted_model.SERVICE, git_host.SERVICE, orchestrator.SERVICE]
+    # The stand-in sf and its orgs: full-analysis-improvement runs its Apex tests in 'ci'.
+    services = [
+        scripted_model.SERVICE,
+        git_host.SERVICE,
+        local_salesforce.SERVICE,
+        orchestrator.SERVICE,
+    ]
     with LocalStack(services=services) as running:
         yield running
 

@@ -54,6 +54,10 @@ RESOURCE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "repository credentials, registered at run time under autodev's name prefix",
     ),
     (
+        re.compile(r":secret:autodev/[a-z]+/orgs/\*$"),
+        "Salesforce orgs' auth URLs, registered at run time under autodev's name prefix",
+    ),
+    (
         re.compile(r'^\{"Fn::GetAtt": \["MigrationsMigrate[0-9A-F]+", "Arn"\]\}:\*$'),
         "CDK's trigger provider invokes the migration function's version, numbered at deploy",
     ),

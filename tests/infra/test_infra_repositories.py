@@ -57,3 +57,26 @@ def test_only_the_functions_that_talk_to_hosts_read_repository_secrets(synth: Sy
 def test_the_worker_image_does_not_pin_its_repository() -> None:
     dockerfile = (REPO_ROOT / "functions" / "claude_worker" / "Dockerfile").read_text()
     assert "AUTODEV_SFDX_REPO" not in re.sub(r"(?m)^#.*$", "", dockerfile)
+
+
+def test_the_worker_reads_org_auth_url_secrets_by_their_prefix_only(synth: Synth) -> None:
+    # The tool steps log in to registered Salesforce orgs; no function reads those secrets.
+    org_prefix = f"autodev/{ENV}/orgs/"
+    task_definition = next(iter(synth.resources("AWS::ECS::TaskDefinition").values()))
+    role = task_definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for s in synth.role_statements(role)
+        if f"secret:{org_prefix}*" in json.dumps(s["Resource"])
+    ]
+    assert [as_list(s["Action"]) for s in statements] == [["secretsmanager:GetSecretValue"]]
+    (container,) = task_definition["Properties"]["ContainerDefinitions"]
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert env["AUTODEV_ORG_SECRET_PREFIX"] == org_prefix
+    for folder in handler_folders():
+        readers = [
+            s
+            for s in synth.role_statements(_function_role(synth, folder))
+            if f"secret:{org_prefix}*" in json.dumps(s["Resource"])
+        ]
+        assert readers == [], folder

@@ -99,7 +99,7 @@ def test_a_killed_worker_s_step_is_rescued_and_its_outcome_reaches_the_workflow_
         )["events"]
     assert status.status == "succeeded", (status.error, status.cause)
     tasks = _tasks(started.id)
-    assert len(tasks) == 5
+    assert len(tasks) == 6  # Code Analyzer and five agent steps
     assert all(t["status"] == "succeeded" and t["outcome_sent_at"] for t in tasks)
     rescued = next(t for t in tasks if t["id"] == running["id"])
     assert rescued["attempts"] == 2

@@ -98,7 +98,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
 
     # 1. /workflow start: answered at once (with nothing to show yet: the worker checks the
     # template and input before anything is posted), the work continues in the Slack worker.
-    answer, key = requester.command("/workflow start deployment staging test_level=NoTestRun")
+    answer, key = requester.command("/workflow start deployment staging test_level=RunLocalTests")
     assert answer.status == 200
     assert answer.text == ""
     started = _answer_to(sink, key)
@@ -131,7 +131,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     for fact in (
         "Approval needed: deployment to staging",
         "*Target org*\nstaging",
-        "*Test level*\nNoTestRun",
+        "*Test level*\nRunLocalTests",
         "Validation passed",
         "<@UREQUESTER> asks to deploy",
         "*Expires*",

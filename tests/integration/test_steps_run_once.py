@@ -17,6 +17,7 @@ import pytest
 
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.errors import InvalidInput
 from autodev.local import lambdas, orchestrator
 from autodev.local.lambdas import LambdaContext, load_module
 from autodev.local.model import service as scripted_model
@@ -240,3 +241,29 @@ def test_a_lost_enqueue_response_does_not_run_claude_code_twice(
     assert {task_id: stats and stats.runs for task_id, stats in runs.items()} == {
         t["id"]: 1 for t in tasks
     }
+
+
+def test_a_payload_whose_tool_is_not_the_catalogs_is_refused_and_nothing_is_queued(
+    database: str,
+) -> None:
+    # A tool step runs the tool its template names; an agent step runs no tool.
+    workflow_id = _workflow(template="deployment")
+    validate = {
+        "template": "deployment",
+        "step": "validate",
+        "state": "Validate deployment",
+        "context": {"input": {"target_org": "ci"}, "steps": {}},
+    }
+    for tool in (None, "apex_tests"):
+        with pytest.raises(InvalidInput, match="the payload's 'tool' must match"):
+            _enqueue(_event(workflow_id, "token-1", **validate, tool=tool))
+    with pytest.raises(InvalidInput, match="runs an agent"):
+        _enqueue(_event(_workflow(), "token-1", tool="apex_tests"))
+    assert _tasks(workflow_id) == []
+    _enqueue(_event(workflow_id, "token-1", **validate, tool="deploy_validate"))
+    with connection() as conn:
+        row = conn.execute(
+            "SELECT context FROM autonomous_tasks WHERE workflow_id = %s", (workflow_id,)
+        ).fetchone()
+    assert row is not None
+    assert row["context"]["tool"] == "deploy_validate"

@@ -111,7 +111,7 @@ def test_a_workflow_s_tasks_publish_task_completed_and_their_results_are_served_
     status = wait_until_finished(started.id, timeout=120)
     assert status.status == "succeeded"
     tasks = queue.workflow_tasks(started.id)
-    assert len(tasks) == 5  # three reviews in parallel, combine, report
+    assert len(tasks) == 6  # Code Analyzer, three reviews in parallel, combine, report
 
     for task in tasks:
         [event] = wait_for(partial(inbox.for_task, task.id), what=f"task:completed of {task.id}")

@@ -41,8 +41,11 @@ def cli_env(database: str, tmp_path: Path) -> dict[str, str]:
     env.update(
         DATABASE_URL=database,
         AUTODEV_STATE_DIR=str(tmp_path / "state"),
-        # No scaler poke: this test's worker double answers the agent steps.
+        # No scaler poke: this test's worker double answers the agent steps. A worker the
+        # stack's own loop starts meanwhile is the echo runner, which answers the same way
+        # (a tool step passes), not a real one deploying to an org the test never registered.
         AUTODEV_SCALER_FUNCTION="",
+        AUTODEV_WORKER_MODULE="autodev.local.echo",
         APPROVERS="UAPPROVER",
         COLUMNS="200",
     )

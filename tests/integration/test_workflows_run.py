@@ -3,6 +3,7 @@ for the Claude worker (it claims queued tasks and answers with their task tokens
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,10 +92,10 @@ def test_full_analysis_implements_each_prioritised_item(
     status = finished(started.id)
     assert status.status == "succeeded", (status.error, status.cause)
     answered = worker_double.steps_answered()
-    assert answered[:2] == ["Analyse code", "Prioritise improvements"]
-    assert sorted(answered[2:4]) == ["Implement fix #1", "Implement fix #2"]
-    assert answered[4:] == ["Run tests", "Generate report"]
-    fixes = {c.task.context["item"]["title"] for c in worker_double.completions[2:4]}
+    assert answered[:3] == ["Run Code Analyzer", "Analyse code", "Prioritise improvements"]
+    assert sorted(answered[3:5]) == ["Implement fix #1", "Implement fix #2"]
+    assert answered[5:] == ["Run tests", "Generate report"]
+    fixes = {c.task.context["item"]["title"] for c in worker_double.completions[3:5]}
     assert fixes == {"Bulkify AccountTrigger", "Add FLS checks"}
     assert len(status.output["steps"]["implement"]) == 2
     assert status.output["result"]["summary"] == "Generate report: done"
@@ -123,21 +124,29 @@ def test_code_review_runs_its_three_reviews_at_the_same_time(
     local_stack: LocalStack,
     worker_double: WorkerDouble,
 ) -> None:
+    # Code Analyzer (a tool step) runs first; the reviews are then held unanswered.
+    released = threading.Event()
+    worker_double.hold = lambda task: not task.context.get("tool") and not released.is_set()
+    worker_double.start()
     started = start_workflow(StartRequest("code-review", {"target": "AccountTrigger"}, "U1"))
-    # No worker runs yet: all three reviews are queued together, none waiting for another.
-    queued = wait_for(
-        lambda: len(q := [t for t in _tasks(started.id) if t["status"] == "queued"]) == 3 and q,
+    # All three reviews are queued together, none waiting for another.
+    pending = wait_for(
+        lambda: (
+            len(q := [t for t in _tasks(started.id) if t["status"] in ("queued", "running")]) == 3
+            and q
+        ),
         what="three reviews queued at once",
     )
-    assert {t["step_name"] for t in queued} == {
+    assert {t["step_name"] for t in pending} == {
         "Security review",
         "Performance review",
         "Quality review",
     }
-    worker_double.start()
+    released.set()
     status = finished(started.id)
     assert status.status == "succeeded", (status.error, status.cause)
-    assert worker_double.steps_answered()[3:] == ["Combine review findings", "Write review report"]
+    assert worker_double.steps_answered()[0] == "Run Code Analyzer"
+    assert worker_double.steps_answered()[4:] == ["Combine review findings", "Write review report"]
     reviews = status.output["steps"]["reviews"]
     assert reviews["security"]["summary"] == "Security review: done"
     assert reviews["quality"]["summary"] == "Quality review: done"

@@ -273,3 +273,43 @@ def test_deployment_goes_on_only_when_its_check_passed(
         assert failed["Next"] == "Record failure"
     if error == "SmokeTestsFailed":
         assert "is live" in failed["Parameters"]["Cause.$"]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_tool_steps_name_their_tool_and_a_choice_reads_what_it_said(template: str) -> None:
+    # A deterministic step names the catalog's tool (enqueue_task refuses a mismatch), and the
+    # state after it is a Choice on the 'passed' that only the tool runner writes.
+    info = get_template(template)
+    states = _rendered(template)["States"]
+    tools = {step.key: step.tool for step in info.steps}
+    seen = set()
+    for name, state in states.items():
+        payload = state.get("Parameters", {}).get("Payload", {})
+        if "step" not in payload or not str(state["Parameters"]["FunctionName"]).endswith(
+            ":enqueue_task"
+        ):
+            continue
+        assert payload.get("tool") == tools[payload["step"]], name
+        if payload.get("tool") is None:
+            continue
+        seen.add(payload["step"])
+        gate = states[state["Next"]]
+        assert gate["Type"] == "Choice", name
+        passed_rule = gate["Choices"][0]
+        assert {"Variable": f"{state['ResultPath']}.passed", "BooleanEquals": True} in passed_rule[
+            "And"
+        ], name
+        for other in [rule["Next"] for rule in gate["Choices"][1:]] + [gate["Default"]]:
+            assert states[other]["Next"] == "Record failure", (name, other)
+    assert seen == {key for key, tool in tools.items() if tool}
+
+
+def test_the_gated_templates_run_their_tools() -> None:
+    assert [s.tool for s in get_template("deployment").steps if s.tool] == [
+        "deploy_validate",
+        "deploy_quick",
+        "apex_tests",
+    ]
+    assert get_template("code-review").steps[0].tool == "code_analyzer"
+    analysis = get_template("full-analysis-improvement")
+    assert [s.tool for s in analysis.steps if s.tool] == ["code_analyzer", "apex_tests"]

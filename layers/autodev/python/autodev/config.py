@@ -170,6 +170,15 @@ class Settings(BaseSettings):
     autodev_git_email: str = Field(default="autodev@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$")
     # Pull requests are opened as drafts unless this is false.
     autodev_pull_request_draft: bool = True
+    # --- Salesforce tool steps (autodev.salesforce) ---
+    # The Salesforce CLI the worker's deterministic steps run (a name on PATH or a path; the
+    # local stack points it at its stand-in).
+    autodev_sf_cli: str = Field(default="sf", min_length=1)
+    # An org's SFDX auth URL secret must be named with this prefix (infra sets it to the prefix
+    # the workers may read); unset: any secret ARN is accepted.
+    autodev_org_secret_prefix: str | None = None
+    # Code Analyzer's time limit in a step, in seconds.
+    autodev_analyzer_timeout_seconds: int = Field(default=600, ge=10, le=3600)
     # Bedrock mode: a role that may only invoke models, assumed for each agent session.
     autodev_bedrock_role_arn: str | None = None
     # Who Claude Code runs as when the worker runs as root (autodev.orchestrator.containment):

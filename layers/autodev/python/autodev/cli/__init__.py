@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "local",
     "workflow",
     "repo",
+    "org",
     "orchestrator",
     "monitor",
     "slack",

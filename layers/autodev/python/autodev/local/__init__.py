@@ -32,8 +32,9 @@ Claude Code, and its worker entry point), ``delivery``, ``orchestrator``, ``moni
 ``reconcile`` (the loops that stand in for the scheduled functions; the reconciler also runs
 once as the stack starts, for workflows a previous stack left running), ``scheduler`` (the
 ticker that fires the schedules moto stores), ``access`` (the person running the stack
-approves and administers it), ``testing`` (the pytest plugin). ``stack.note(...)`` tells that
-person something (``autodev local up`` and the demo print it).
+approves and administers it), ``salesforce`` and ``sf/`` (the stand-in ``sf`` the tool
+steps run, and the registered orgs ``local`` and ``ci``), ``testing`` (the pytest plugin).
+``stack.note(...)`` tells that person something (``autodev local up`` and the demo print it).
 
 Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
 exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as

@@ -7,8 +7,8 @@ to ``Worker``.
 
 It answers with the prompt. ``context["echo"]`` can ask it to take ``seconds`` (default
 ``AUTODEV_ECHO_SECONDS``, 0; a stop request ends the wait), to fail with ``fail``
-(``retryable`` or not), or to return ``output`` fields. Its results say ``[echo runner]``;
-nothing that runs it pretends a model answered.
+(``retryable`` or not), or to return ``output`` fields; a tool step passes. Its results say
+``[echo runner]``; nothing that runs it pretends a model answered.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class EchoTaskRunner:
             )
         raw = spec.get("output")
         output: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        tool = task.context.get("tool")
+        if tool and not output:
+            # A tool step (the real worker runs the tool): what a tool says when all is well,
+            # so the gate after it lets the workflow go on.
+            output = {"tool": tool, "passed": True, "details": f"[echo runner] {tool}"}
         return Execution(
             ok=True, summary=f"[echo runner] {task.prompt[:500]}", fields=output, provider="echo"
         )

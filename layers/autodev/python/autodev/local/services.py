@@ -1,6 +1,6 @@
 """Services that run beside the local AWS endpoint: the starter's access, Slack sink and
-gateway, scripted model, repository host, workflow reconciler, rescuer, result delivery, the
-alert evaluator and metric retention, the schedule ticker.
+gateway, scripted model, repository host, the stand-in sf and its orgs, workflow
+reconciler, rescuer, result delivery, the alert evaluator and metric retention, the schedule ticker.
 
 Each is a :class:`LocalService`; :func:`default_services` lists every one the local stack
 runs (``autodev local up``, the demo). Adding a service means adding it to that list.
@@ -70,6 +70,7 @@ def default_services() -> list[LocalService]:
         monitoring,
         orchestrator,
         reconcile,
+        salesforce,
         scheduler,
     )
     from autodev.local.model import service as scripted_model
@@ -80,6 +81,7 @@ def default_services() -> list[LocalService]:
         *slack.SERVICES,
         scripted_model.SERVICE,
         git_host.SERVICE,
+        salesforce.SERVICE,
         reconcile.SERVICE,
         orchestrator.SERVICE,
         delivery.SERVICE,

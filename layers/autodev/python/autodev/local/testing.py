@@ -54,6 +54,11 @@ def default_answer(task: ClaimedTask) -> dict[str, Any]:
         answer["items"] = [{"title": "Bulkify AccountTrigger"}, {"title": "Add FLS checks"}]
     if step in {"verify", "validate", "smoke_test"}:  # the steps whose 'passed' is a gate
         answer["passed"] = True
+    tool = task.context.get("tool")
+    if tool:  # a deterministic step: what its tool would say when all is well
+        answer.update(tool=tool, passed=True, details=f"{task.step_name}: {tool} passed")
+        if tool == "deploy_validate":
+            answer["job_id"] = "0Af000000000001AAA"
     return answer
 
 

@@ -71,10 +71,13 @@ def new_worker_id() -> str:
 
 
 def make_runner(settings: Settings, worker_id: str) -> TaskRunner:
-    """The runner a worker uses unless it is given one: Claude Code."""
+    """The runner a worker uses unless it is given one: Claude Code for agent steps, the tool
+    runner for deterministic steps (a task whose context names a tool)."""
     from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
+    from autodev.orchestrator.tool_task import StepRunner, ToolTaskRunner
 
-    return ClaudeCodeTaskRunner(settings, worker_id)
+    agent = ClaudeCodeTaskRunner(settings, worker_id)
+    return StepRunner(agent, ToolTaskRunner(settings, patches=agent.patches))
 
 
 class Worker:
@@ -319,7 +322,7 @@ class Worker:
         rows: list[metrics.Metric] = [
             ("orchestrator.task.finished", seconds, "Seconds", outcome_dims),
         ]
-        if execution.provider not in ("echo", "none"):
+        if execution.provider not in ("echo", "none", "tool"):
             model_dims = {**dims, "model": execution.model, "provider": execution.provider}
             rows += [
                 ("orchestrator.task.cost_usd", execution.usage.cost_usd, "USD", model_dims),

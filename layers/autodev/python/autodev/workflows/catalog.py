@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,10 @@ class StepInfo:
     task_type: str
     prompt: str
     allowed_tools: tuple[str, ...]
-    kind: str = "agent"  # 'agent' (a Claude Code task) or 'approval'
+    kind: str = "agent"  # 'agent' (a Claude Code task), 'tool' (a deterministic step) or 'approval'
+    # A tool step: which tool the worker runs (autodev.salesforce.steps) and its options.
+    tool: str | None = None
+    tool_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,14 @@ def _load(path: Path) -> TemplateInfo:
             prompt=str(step["prompt"]),
             allowed_tools=tuple(step["allowed_tools"]),
             kind=str(step.get("kind", "agent")),
+            tool=step.get("tool"),
+            tool_options=dict(step.get("tool_options") or {}),
         )
         for key, step in raw["steps"].items()
     )
+    for step in steps:
+        if (step.kind == "tool") != (step.tool is not None):
+            raise ValueError(f"{path.name}: step {step.key} must be kind 'tool' with a tool")
     jsonschema.Draft202012Validator.check_schema(raw["input_schema"])
     return TemplateInfo(
         name=path.name.removesuffix(".json"),

@@ -21,6 +21,7 @@ from autodev.db import connection
 from autodev.errors import InvalidInput
 from autodev.observability import best_effort_failed, child_logger
 from autodev.orchestrator import queue
+from autodev.salesforce.display import tool_report
 from autodev.workflows import approvals, records, sfn
 from autodev.workflows.catalog import get_template
 from autodev.workflows.ids import resolve_workflow_id
@@ -212,6 +213,14 @@ def end_workflow(
 
 
 def _summary(row: Mapping[str, Any]) -> str:
+    text = _outcome_text(row)
+    # What the tool steps said (Code Analyzer, Apex tests, deploys), as the tools said it.
+    output = row["output"] if isinstance(row["output"], Mapping) else {}
+    tools = tool_report(output.get("steps"))
+    return f"{text}\n\n{tools}" if tools else text
+
+
+def _outcome_text(row: Mapping[str, Any]) -> str:
     title = get_template(str(row["template"])).title
     status = str(row["status"])
     if status == "succeeded":

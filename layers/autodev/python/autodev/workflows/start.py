@@ -182,7 +182,8 @@ def track(
     """
     from autodev import progress
 
-    stages = [{"name": step.state, "weight": 1} for step in info.steps if step.kind == "agent"]
+    # Every step a worker runs (agent or tool) is a stage; an approval is not.
+    stages = [{"name": step.state, "weight": 1} for step in info.steps if step.kind != "approval"]
     try:
         progress.start_tracking(
             workflow_id,

@@ -62,6 +62,9 @@ class EnqueueRequest(_Payload):
     item_index: int | None = Field(default=None, ge=0)
     prompt: str | None = None
     allowed_tools: list[str] | None = None
+    # A deterministic step names its tool (it must be the template step's): the worker runs
+    # that tool instead of Claude Code.
+    tool: str | None = Field(default=None, min_length=1, max_length=100)
     # $$.Execution.Id and $$.State.EnteredTime: with the state and the item, the step's key.
     # Optional, so that executions started before they were sent still run (without the key).
     execution_id: str | None = Field(default=None, min_length=1, max_length=2048)
@@ -114,6 +117,12 @@ def enqueue_step(request: EnqueueRequest) -> str:
     """
     template = get_template(request.template)
     step = template.step(request.step)
+    if request.tool != step.tool:
+        raise InvalidInput(
+            f"step {request.step} of {request.template} runs "
+            + (f"the tool {step.tool!r}" if step.tool else "an agent")
+            + f", not {request.tool or 'an agent'!r}: the payload's 'tool' must match"
+        )
     prompt = request.prompt or render_prompt(template, step, request.context)
     tools = (
         tuple(request.allowed_tools) if request.allowed_tools is not None else step.allowed_tools
@@ -153,6 +162,8 @@ def enqueue_step(request: EnqueueRequest) -> str:
                     "template": request.template,
                     "step": request.step,
                     **request.context,
+                    # A tool step: the worker runs the tool, not Claude Code (tool_task).
+                    **({"tool": step.tool, "tool_options": step.tool_options} if step.tool else {}),
                     # A Map iteration pushes its own branch before merging (autodev.repos).
                     **(
                         {"item_index": request.item_index} if request.item_index is not None else {}
