@@ -146,3 +146,39 @@ def test_a_step_is_not_started_when_its_workflow_has_spent_its_budget(
     assert execution.error_code == queue.ERROR_WORKFLOW_BUDGET
     assert not execution.retryable
     assert "budget" in (execution.error or "")
+
+
+def test_a_worker_that_goes_on_claims_its_next_task_with_the_last_completion(
+    echo_env: str,
+) -> None:
+    first, second = (
+        queue.submit_task(TaskSpec(task_type="analysis", prompt=f"task {n}", context={"echo": {}}))
+        for n in (1, 2)
+    )
+    worker = Worker(get_settings(), runner=EchoTaskRunner(), max_tasks=2)
+    assert worker.run() == "ran 2 task(s)"
+    with connection() as conn:
+        rows = {
+            str(row["id"]): row
+            for row in conn.execute(
+                "SELECT id, status, attempts, finished_at, claimed_at FROM autonomous_tasks"
+            ).fetchall()
+        }
+    assert [rows[t]["status"] for t in (first, second)] == ["succeeded", "succeeded"]
+    assert [rows[t]["attempts"] for t in (first, second)] == [1, 1]
+    # One statement, one transaction: the first's completion is the second's claim.
+    assert rows[first]["finished_at"] == rows[second]["claimed_at"]
+
+
+def test_a_claim_given_back_is_queued_as_if_never_claimed(echo_env: str) -> None:
+    task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="later", context={}))
+    claimed = queue.claim_next("worker-a", 60)
+    assert claimed is not None
+    assert claimed.id == task_id
+    assert not queue.release_claim(task_id, "worker-b")  # not its claim: nothing changes
+    assert queue.release_claim(task_id, "worker-a")
+    status = queue.get_task_status(task_id)
+    assert (status.status, status.attempts, status.lease_owner) == ("queued", 0, None)
+    again = queue.claim_next("worker-b", 60)
+    assert again is not None
+    assert (again.id, again.attempts) == (task_id, 1)

@@ -98,6 +98,10 @@ class Worker:
         self.tasks_run = 0
         self._stopping = threading.Event()
         self._abandoned: str | None = None
+        # The next task, claimed with the last completion (``_succeed``); run_task alone (a
+        # caller driving the worker task by task) never claims one.
+        self._claimed_next: ClaimedTask | None = None
+        self._looping = False
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
@@ -120,8 +124,17 @@ class Worker:
         with appended_keys(worker_id=self.worker_id):
             return self._run()
 
+    def _goes_on(self) -> bool:
+        """Whether the loop will claim another task after this one."""
+        return (
+            self._looping
+            and not self._stopping.is_set()
+            and (self.max_tasks is None or self.tasks_run + 1 < self.max_tasks)
+        )
+
     def _run(self) -> str:
         idle_limit = self.settings.orchestrator_idle_timeout / 1000
+        self._looping = True
         instance = registry.ecs_task_arn() if self.launcher == "ecs" else None
         registry.register(self.worker_id, self.launcher, instance)
         reason = "stopped"
@@ -131,13 +144,16 @@ class Worker:
                 if self.max_tasks is not None and self.tasks_run >= self.max_tasks:
                     reason = f"ran {self.tasks_run} task(s)"
                     break
-                try:
-                    task = queue.claim_next(
-                        self.worker_id, self.settings.orchestrator_lease_seconds
-                    )
-                except DatabaseUnavailable as error:
-                    log.warning("claim failed: %s", error)
-                    task = None
+                # Claimed already with the last completion, when the worker went on.
+                task, self._claimed_next = self._claimed_next, None
+                if task is None:
+                    try:
+                        task = queue.claim_next(
+                            self.worker_id, self.settings.orchestrator_lease_seconds
+                        )
+                    except DatabaseUnavailable as error:
+                        log.warning("claim failed: %s", error)
+                        task = None
                 if task is None:
                     if time.monotonic() - idle_since >= idle_limit:
                         reason = f"idle for {idle_limit:g} s"
@@ -148,6 +164,11 @@ class Worker:
                 self.tasks_run += 1
                 idle_since = time.monotonic()
         finally:
+            self._looping = False
+            if self._claimed_next is not None:  # told to stop before starting it
+                with best_effort("release_claim", log, task_id=self._claimed_next.id):
+                    queue.release_claim(self._claimed_next.id, self.worker_id)
+                self._claimed_next = None
             # The runner's agent guard and agent user (Claude Code's runner) end with the loop.
             close = getattr(self.runner, "close", None)
             if callable(close):
@@ -362,16 +383,32 @@ class Worker:
     ) -> bool:
         """Record the success; True when it is recorded and Step Functions is to be told."""
 
-        def write(conn: Any) -> None:
+        goes_on = self._goes_on()
+
+        def write(conn: Any) -> ClaimedTask | None:
             artifacts = self._artifacts(conn, task, execution)
             result = build_result(task, execution, artifacts)
             self._usage(conn, task, execution)
-            if not queue.complete_task(task.id, self.worker_id, result, conn=conn):
+            claimed = None
+            if goes_on:
+                # The completion and the claim of the next task in one round trip (committed
+                # with the rest of the outcome).
+                completed, claimed = queue.complete_and_claim_next(
+                    task.id,
+                    self.worker_id,
+                    result,
+                    self.settings.orchestrator_lease_seconds,
+                    conn=conn,
+                )
+            else:
+                completed = queue.complete_task(task.id, self.worker_id, result, conn=conn)
+            if not completed:
                 raise _LeaseLost
             metrics.record_many(self._finished_metrics(task, execution, seconds, dims), conn=conn)
+            return claimed
 
         try:
-            self._record(task, write)
+            self._claimed_next = self._record(task, write)
         except _LeaseLost:
             log.warning("task %s finished after its lease was lost; result dropped", task.id)
             return False

@@ -265,6 +265,23 @@ def complete_and_claim_next(
     return bool(row["completed"]), None if row["id"] is None else _claimed(row)
 
 
+def release_claim(task_id: str, worker_id: str) -> bool:
+    """Give a claimed task back to the queue untouched (a worker that claimed its next task
+    with its last completion, then was told to stop before starting it): the claim's attempt
+    is not counted. False when this worker no longer holds it."""
+    with in_transaction(None, autocommit=True) as tx:
+        row = tx.execute(
+            """UPDATE autonomous_tasks
+               SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+                   claimed_at = NULL, attempts = greatest(attempts - 1, 0), updated_at = now(),
+                   started_at = CASE WHEN attempts <= 1 THEN NULL ELSE started_at END
+               WHERE id = %s AND status = 'running' AND lease_owner = %s
+               RETURNING id""",
+            (task_id, worker_id),
+        ).fetchone()
+    return row is not None
+
+
 def fail_task(
     task_id: str,
     worker_id: str,
