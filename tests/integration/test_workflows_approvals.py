@@ -87,7 +87,7 @@ def test_approved_deployment_deploys_and_smoke_tests(
     assert approval.summary.requested_by == "UREQUESTER"
     assert approval.summary.validation is not None
     assert approval.summary.validation.passed is True
-    assert approval.summary.validation.outcome == "Validate deployment: done"
+    assert approval.summary.validation.outcome == "Validate deployment: deploy_validate passed"
     # The id people see is opaque; the token stays in the database.
     assert approval.id not in _token_of(approval.id)
     assert "task_token" not in vars(approval)
