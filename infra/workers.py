@@ -210,20 +210,7 @@ class Workers(Construct):
             self.bedrock_role.add_to_policy(
                 iam.PolicyStatement(
                     actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                    resources=[
-                        stack.format_arn(
-                            service="bedrock",
-                            region="*",
-                            account="",
-                            resource="foundation-model",
-                            resource_name="anthropic.*",
-                        ),
-                        stack.format_arn(
-                            service="bedrock",
-                            resource="inference-profile",
-                            resource_name="*anthropic.*",
-                        ),
-                    ],
+                    resources=naming.anthropic_model_arns(stack),
                 )
             )
             self.bedrock_role.grant_assume_role(task_role)

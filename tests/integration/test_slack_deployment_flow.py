@@ -63,6 +63,16 @@ def worker(slack_stack: LocalStack) -> Iterator[WorkerDouble]:
         double.stop()
 
 
+def _thread_root(sink: RemoteSink) -> RecordedCall:
+    """The one message posted in the channel outside any thread: the workflow's thread."""
+    [root] = [
+        c
+        for c in sink.calls("chat.postMessage")
+        if c.channel == CHANNEL and not c.args.get("thread_ts")
+    ]
+    return root
+
+
 def _answer_to(sink: RemoteSink, key: str) -> RecordedCall:
     def found() -> RecordedCall | None:
         return next((c for c in sink.calls("response_url") if c.key == key), None)
@@ -108,11 +118,7 @@ def test_deployment_driven_from_slack(slack_stack: LocalStack, worker: WorkerDou
     # The link to the execution leads to the local page (no AWS console for a local run).
     assert f"{sink.url}/executions/deployment-" in started.text
     assert "console.aws.amazon.com" not in started.text
-    [opened] = [
-        c
-        for c in sink.calls("chat.postMessage")
-        if c.channel == CHANNEL and not c.args.get("thread_ts")  # the thread's root
-    ]
+    opened = _thread_root(sink)
     thread = opened.ts
     assert thread is not None
     # The thread's root became the live status message: edited in place, not a second post.
@@ -290,11 +296,7 @@ def test_cancel_is_for_the_requester_the_approvers_and_the_admins(
     match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
     assert match
     workflow_id = match.group(1)
-    [opened] = [
-        c
-        for c in sink.calls("chat.postMessage")
-        if c.channel == CHANNEL and not c.args.get("thread_ts")  # the thread's root
-    ]
+    opened = _thread_root(sink)
     thread = opened.ts
 
     # Someone else: the Cancel button and /workflow cancel are refused alike, only to them.
@@ -342,11 +344,7 @@ def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
     match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
     assert match
     workflow_id = match.group(1)
-    [opened] = [
-        c
-        for c in sink.calls("chat.postMessage")
-        if c.channel == CHANNEL and not c.args.get("thread_ts")  # the thread's root
-    ]
+    opened = _thread_root(sink)
     thread = str(opened.ts)
 
     def card() -> dict[str, Any] | None:
