@@ -31,6 +31,7 @@ from autodev.workflows.steps import WorkflowEnded
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:autodev-bug-fix:bug-fix-0a1b2c3d"
 ENTERED = "2026-03-01T10:00:00.123Z"
+TOOL_STEP = "Run Code Analyzer"  # code-review's first step, a tool step
 
 
 def _workflow(status: str = "running", template: str = "bug-fix") -> str:
@@ -233,13 +234,14 @@ def test_a_lost_enqueue_response_does_not_run_claude_code_twice(
         status = wait_until_finished(started.id, timeout=240)
         runs = {t["id"]: model.task_stats(t["id"]) for t in _tasks(started.id)}
     assert status.status == "succeeded", (status.error, status.cause)
-    assert len(lost) == 5  # each of the five agent steps was enqueued twice
+    assert len(lost) == 6  # each step (Code Analyzer, five agent steps) was enqueued twice
     tasks = _tasks(started.id)
-    assert len(tasks) == 5
+    assert len(tasks) == 6
     assert all(t["status"] == "succeeded" and t["attempts"] == 1 for t in tasks)
-    # Claude Code ran once per step, on the scripted model server's count.
+    # Claude Code ran once per agent step, on the scripted model server's count (the tool
+    # step runs Code Analyzer, never Claude Code).
     assert {task_id: stats and stats.runs for task_id, stats in runs.items()} == {
-        t["id"]: 1 for t in tasks
+        t["id"]: None if t["step_name"] == TOOL_STEP else 1 for t in tasks
     }
 
 
