@@ -50,7 +50,7 @@ def env(database: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         yield values
     finally:
-        run(values, "local", "down", "--keep-db", ok=False)
+        run(values, "local", "down")  # DATABASE_URL is the test's: only the stack stops
 
 
 def _workers(state_dir: Path) -> list[int]:
