@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +39,7 @@ USER = "UCAROL"
 INSTRUCTIONS = "Run tests with RunLocalTests; triggers delegate to handler classes."
 
 
-def git(bare: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", f"--git-dir={bare}", *args], capture_output=True, text=True, check=True
-    ).stdout
+git = git_host.read_git
 
 
 @pytest.fixture

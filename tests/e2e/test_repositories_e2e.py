@@ -28,10 +28,7 @@ TRIGGER = "force-app/main/default/triggers/AccountTrigger.trigger"
 SERVICE = "force-app/main/default/classes/AccountService.cls"
 
 
-def git(bare: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", f"--git-dir={bare}", *args], capture_output=True, text=True, check=True
-    ).stdout
+git = git_host.read_git
 
 
 @pytest.fixture

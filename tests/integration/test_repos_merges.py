@@ -9,7 +9,6 @@ published by the worker's own code (``RepositoryCheckout``).
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autodev.config import get_settings
-from autodev.local.git_host import make_bare_repository
+from autodev.local.git_host import make_bare_repository, read_git
 from autodev.local.stack import LocalStack
 from autodev.orchestrator.execution import Execution
 from autodev.orchestrator.queue import ClaimedTask
@@ -25,11 +24,7 @@ from autodev.repos import RepositoryTooLarge, add_repository, links
 from autodev.repos.checkout import RepositoryCheckout
 from autodev.workflows import StartRequest, start_workflow
 
-
-def git(bare: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", f"--git-dir={bare}", *args], capture_output=True, text=True, check=True
-    ).stdout
+git = read_git
 
 
 @pytest.fixture

@@ -131,6 +131,14 @@ def _git(repository: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def read_git(repository: Path, *args: str) -> str:
+    """What ``git --git-dir=<repository> <args>`` prints (for tests reading a stand-in
+    repository); CalledProcessError when git fails."""
+    done = _git(repository, *args)
+    done.check_returncode()
+    return done.stdout
+
+
 def _commit_of(repository: Path, ref: str) -> str | None:
     for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
         found = _git(repository, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
