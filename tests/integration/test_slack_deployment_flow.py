@@ -63,6 +63,16 @@ def worker(slack_stack: LocalStack) -> Iterator[WorkerDouble]:
         double.stop()
 
 
+def _started(sink: RemoteSink, requester: SlackSender, command: str) -> tuple[str, str]:
+    """Start a workflow with a slash command: its id, and the ts of its thread's root."""
+    _, key = requester.command(command)
+    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
+    assert match
+    root = _thread_root(sink)
+    assert root.ts is not None
+    return match.group(1), root.ts
+
+
 def _thread_root(sink: RemoteSink) -> RecordedCall:
     """The one message posted in the channel outside any thread: the workflow's thread."""
     [root] = [
@@ -292,12 +302,7 @@ def test_cancel_is_for_the_requester_the_approvers_and_the_admins(
     requester = SlackSender(
         SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
     )
-    _, key = requester.command("/workflow start bug-fix AccountTrigger NPE")
-    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
-    assert match
-    workflow_id = match.group(1)
-    opened = _thread_root(sink)
-    thread = opened.ts
+    workflow_id, thread = _started(sink, requester, "/workflow start bug-fix AccountTrigger NPE")
 
     # Someone else: the Cancel button and /workflow cancel are refused alike, only to them.
     _, click_key = requester.click(
@@ -340,12 +345,7 @@ def test_cancelled_from_the_cli_the_cards_in_slack_lose_their_buttons(
     requester = SlackSender(
         SECRET, os.environ[GATEWAY_URL_ENV], user_id="UREQUESTER", channel_id=CHANNEL
     )
-    _, key = requester.command("/workflow start deployment staging")
-    match = re.search(r"id `([0-9a-f-]{36})`", _answer_to(sink, key).text)
-    assert match
-    workflow_id = match.group(1)
-    opened = _thread_root(sink)
-    thread = str(opened.ts)
+    workflow_id, thread = _started(sink, requester, "/workflow start deployment staging")
 
     def card() -> dict[str, Any] | None:
         for message in sink.messages(CHANNEL, thread):
