@@ -23,6 +23,7 @@ from autodev.config import get_settings
 from autodev.conversations.prompts import KNOWLEDGE_HEADING, TRANSCRIPT_HEADING
 from autodev.db import connection
 from autodev.local import LocalStack, delivery, git_host, orchestrator
+from autodev.local import salesforce as local_salesforce
 from autodev.local.model import service as scripted_model
 from autodev.local.slack.sender import SlackSender
 from autodev.local.slack.services import GATEWAY_URL_ENV, SERVICES, SINK_URL_ENV
@@ -54,6 +55,7 @@ def stack(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack
         delivery.SERVICE,
         scripted_model.SERVICE,
         git_host.SERVICE,
+        local_salesforce.SERVICE,  # bug-fix's verification runs the Apex tests in 'ci'
         orchestrator.SERVICE,
     ]
     with LocalStack(services=services) as running:

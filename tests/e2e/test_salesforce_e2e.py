@@ -249,3 +249,48 @@ def test_full_analysis_fails_when_its_tests_fail(stack: LocalStack, project: Pat
     assert status.cause is not None
     assert f"{name}.keepsItsPromise" in status.cause
     assert "Generate report" not in [s.name for s in status.steps]
+
+
+def test_bug_fix_is_verified_by_the_apex_tests_not_by_the_model(
+    stack: LocalStack, project: Path
+) -> None:
+    # The scripted model fixes the trigger and would call the fix verified; a test elsewhere in
+    # the project still fails, and only what sf apex run test says decides.
+    name = f"Promise{uuid.uuid4().hex[:6].upper()}Test"
+    (project / CLASSES / f"{name}.cls").write_text(FAILING_TEST.format(name=name))
+    (project / CLASSES / f"{name}.cls-meta.xml").write_text(META)
+    stack.redefine("bug-fix", MaxFixAttempts=2)
+    given = {"description": "NPE on bulk insert", "component": "AccountTrigger"}
+    started = start_workflow(StartRequest("bug-fix", given, "U1"))
+    status = wait_until_finished(started.id, timeout=300)
+    assert status.status == "failed", (status.error, status.cause)
+    assert status.error == "VerificationFailed"
+    assert status.cause is not None
+    assert status.cause.startswith("The fix failed verification 2 times in a row")
+    assert f"{name}.keepsItsPromise - System.AssertException" in status.cause
+    verifications = [t for t in _tool_tasks(started.id) if t["step_name"] == "Verify the fix"]
+    assert [t["model_provider"] for t in verifications] == ["tool", "tool"]
+    first = verifications[0]["result"]
+    assert isinstance(first, dict)
+    assert (first["tool"], first["passed"], first["failing"]) == ("apex_tests", False, 1)
+    # The fix was applied (the trigger's own test passes) and the second attempt was told
+    # which test failed.
+    assert first["passing"] == first["tests_ran"] - 1
+    with connection() as conn:
+        prompts = conn.execute(
+            "SELECT prompt FROM autonomous_tasks WHERE workflow_id = %s "
+            "AND step_name = 'Implement the fix' ORDER BY created_at",
+            (started.id,),
+        ).fetchall()
+    assert len(prompts) == 2
+    assert f"{name}.keepsItsPromise" in prompts[1]["prompt"]
+
+    # Verified by the tests that cover the bug: the input's test classes, and it succeeds.
+    scoped = start_workflow(
+        StartRequest("bug-fix", {**given, "test_classes": "AccountTriggerTest"}, "U1")
+    )
+    status = wait_until_finished(scoped.id, timeout=300)
+    assert status.status == "succeeded", (status.error, status.cause)
+    verify = status.output["steps"]["verify"]
+    assert (verify["test_classes"], verify["passed"]) == (["AccountTriggerTest"], True)
+    assert verify["failing"] == 0 < verify["tests_ran"]

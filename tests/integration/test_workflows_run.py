@@ -73,7 +73,12 @@ def test_bug_fix_runs_to_completion(
     assert "AccountTrigger" in tasks[0]["prompt"]
     assert "Edit" in tasks[2]["allowed_tools"]
     assert "Edit" not in tasks[1]["allowed_tools"]
-    assert status.output["result"] == {"summary": "Verify the fix: done", "passed": True}
+    assert status.output["result"] == {
+        "summary": "Verify the fix: done",
+        "tool": "apex_tests",  # the verification is the Apex tests, not an agent step
+        "passed": True,
+        "details": "Verify the fix: apex_tests passed",
+    }
     assert status.finished_at is not None
     names = [(s.name, s.status) for s in status.steps]
     assert ("Verify the fix", "succeeded") in names

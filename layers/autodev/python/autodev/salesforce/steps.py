@@ -10,7 +10,8 @@ Tools (a template step's ``"tool"``):
   the project, else on the whole project; ``passed`` is False when a violation is at or above
   the severity threshold (the input's ``severity_threshold``, else the step's option; none: it
   always passes).
-- ``apex_tests``: ``sf apex run test`` (RunLocalTests, with coverage) on the input's org.
+- ``apex_tests``: ``sf apex run test`` with coverage on the input's org: the input's
+  ``test_classes`` when it names some, else RunLocalTests.
 - ``deploy_validate``: ``sf project deploy validate`` of the input's ``source`` with its
   ``test_level``; the result keeps the validation's ``job_id``.
 - ``deploy_quick``: ``sf project deploy quick --job-id`` with the job id of the workflow's
@@ -200,11 +201,22 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
-def apex_tests_step(project: Path, cli: SfCli, org: str) -> ToolOutcome:
-    run = cli.run_apex_tests(org, project)
-    fields = test_run_fields(run)
+def _test_classes(given: Mapping[str, Any]) -> list[str]:
+    """The input's ``test_classes`` ("A, B" or a list), in order and without repeats."""
+    value = given.get("test_classes")
+    names = value.split(",") if isinstance(value, str) else value or []
+    if not isinstance(names, list):
+        raise InvalidInput("test_classes must be Apex class names, comma-separated")
+    return list(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
+
+
+def apex_tests_step(project: Path, cli: SfCli, org: str, given: Mapping[str, Any]) -> ToolOutcome:
+    classes = _test_classes(given)
+    run = cli.run_apex_tests(org, project, class_names=classes)
+    fields = {**test_run_fields(run), "test_classes": classes or None}
+    scope = ", ".join(classes) if classes else "local tests"
     details = (
-        f"Apex tests on {org}: {run.passing} of {run.tests_ran} passed "
+        f"Apex tests ({scope}) on {org}: {run.passing} of {run.tests_ran} passed "
         f"({_percent(run.pass_rate)}), coverage {_percent(run.test_run_coverage)}"
     )
     if run.failures:
@@ -306,7 +318,7 @@ def run_tool(
     org = str(given.get(str(options.get("org_input", "target_org"))) or "")
     with org_session(org, settings, scratch) as cli:
         if tool == "apex_tests":
-            return apex_tests_step(project, cli, org)
+            return apex_tests_step(project, cli, org, given)
         if tool == "deploy_validate":
             return deploy_validate_step(project, cli, org, given)
         return deploy_quick_step(project, cli, org, steps)
