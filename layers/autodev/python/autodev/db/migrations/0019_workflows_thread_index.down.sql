@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS workflows_thread_idx;
