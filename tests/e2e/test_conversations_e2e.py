@@ -184,6 +184,13 @@ def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_b
     if follow_up.changed:
         assert first_run.pull_request_number is not None
         assert follow_up.pull_request_number == first_run.pull_request_number
+        # The follow-up's report is a comment on it; the description stays the first run's.
+        pulls = git_host.recorded_pull_requests(
+            git_host.host_directory(get_settings().autodev_state_dir.resolve())
+        )
+        (pull,) = [p for p in pulls if p["number"] == first_run.pull_request_number]
+        assert len(pull.get("comments", [])) == 1
+        assert "also fix the test class" in pull["comments"][0]
 
     # 4. Its agent steps were told the earlier turns of the thread, and the knowledge.
     context = _agent_context(_tasks(str(second))["Find the root cause"])

@@ -4,6 +4,7 @@ python-gitlab against the stand-in host."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -154,14 +155,27 @@ def test_a_gitlab_merge_request_is_opened_once_through_python_gitlab(
         assert opened.diff_url == recorded["url"] + "/diffs"
         # A finish that runs twice opens nothing new; nor does a lost record of the first.
         assert propose(report, draft=True) == opened
-        with connection() as conn:
-            conn.execute(
-                "UPDATE workflow_repositories SET pull_request_url = NULL, "
-                "pull_request_number = NULL WHERE workflow_id = %s",
-                (started.id,),
-            )
+        _forget_pull_request(started.id)
         again = propose(report, draft=True)
         assert isinstance(again, PullRequest)
         assert again.url == opened.url
         assert len(host.pull_requests) == 1
+        assert "comments" not in recorded  # the same report is not said twice
+        # Another run on the branch (a follow-up) keeps the pull request and comments on it.
+        follow_up = dataclasses.replace(report, summary="Fixed the bulk case too.")
+        _forget_pull_request(started.id)
+        assert propose(follow_up, draft=True) == again
+        assert len(host.pull_requests) == 1
+        assert len(recorded["comments"]) == 1
+        assert "Fixed the bulk case too." in recorded["comments"][0]
         assert all(auth for _, path, auth in host.requests if "/api/v4/" in path)
+
+
+def _forget_pull_request(workflow_id: str) -> None:
+    """As if the pull request's record were lost (or another run finished on the branch)."""
+    with connection() as conn:
+        conn.execute(
+            "UPDATE workflow_repositories SET pull_request_url = NULL, "
+            "pull_request_number = NULL WHERE workflow_id = %s",
+            (workflow_id,),
+        )

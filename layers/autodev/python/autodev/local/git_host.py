@@ -2,10 +2,10 @@
 git over HTTP with a token, so the real clients (PyGithub, python-gitlab, git) run against it.
 
 - GitHub's REST API under ``/api/v3`` (what PyGithub calls: a branch, a commit, open a pull
-  request, list pull requests) and GitLab's under ``/api/v4`` (a branch, a commit, open or
-  list merge requests). Every pull (merge) request opened is recorded: kept in memory and
-  appended to ``pull_requests.jsonl`` in the host's directory, which ``recorded_pull_requests``
-  reads from any process.
+  request, list pull requests, comment on one) and GitLab's under ``/api/v4`` (a branch, a
+  commit, open or list merge requests, add a note). Every pull (merge) request opened and
+  every comment is recorded: kept in memory and appended to ``pull_requests.jsonl`` in the
+  host's directory, which ``recorded_pull_requests`` reads from any process.
 - Git's smart HTTP protocol for the bare repositories under ``<root>/<owner>/<name>.git``
   (``git http-backend``), pushes included, behind HTTP basic authentication when a token is
   set for the repository (``tokens``: project -> token).
@@ -51,11 +51,21 @@ def host_directory(state_dir: Path) -> Path:
 
 
 def recorded_pull_requests(directory: Path) -> list[dict[str, Any]]:
-    """Every pull request a git host in ``directory`` recorded, oldest first."""
+    """Every pull request a git host in ``directory`` recorded, oldest first, each with the
+    comments made on it (``comments``: their bodies, oldest first)."""
     path = directory / RECORD_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    pulls: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        if "comment_on" in entry:
+            pulls[entry["comment_on"] - 1].setdefault("comments", []).append(entry["body"])
+        else:
+            pulls.append(entry)
+    return pulls
 
 
 class LocalGitHost(LoopbackServer):
@@ -111,6 +121,18 @@ class LocalGitHost(LoopbackServer):
             with (self.root / RECORD_FILE).open("a") as out:
                 out.write(json.dumps(entry) + "\n")
         return entry
+
+    def comment(self, entry: dict[str, Any], body: str) -> None:
+        with self._lock:
+            entry.setdefault("comments", []).append(body)
+            with (self.root / RECORD_FILE).open("a") as out:
+                out.write(json.dumps({"comment_on": entry["number"], "body": body}) + "\n")
+
+    def find(self, project: str, number: int) -> dict[str, Any] | None:
+        return next(
+            (p for p in self.pull_requests if p["project"] == project and p["number"] == number),
+            None,
+        )
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         host = self
@@ -357,6 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
                 and (not wanted.get("base") or p["base"] == wanted["base"])
             ]
             self._send(200, found)
+        elif (found := re.fullmatch(r"/issues/(\d+)/comments", rest)) and self.command == "POST":
+            self._comment(project, int(found.group(1)), "body")
         elif not rest:
             self._send(200, {"full_name": project, "name": project.split("/")[-1], "url": base})
         else:
@@ -368,6 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
             "number": entry["number"],
             "html_url": entry["url"],
             "url": f"{api}/pulls/{entry['number']}",
+            "issue_url": f"{api}/issues/{entry['number']}",
             "state": "open",
             "title": entry["title"],
             "body": entry["body"],
@@ -396,6 +421,16 @@ class _Handler(BaseHTTPRequestHandler):
             bool(data.get("draft")),
         )
         self._send(201, self._github_pull(entry))
+
+    def _comment(self, project: str, number: int, field: str) -> None:
+        """A comment (GitHub) or note (GitLab) on a recorded pull request."""
+        entry = self.server_host.find(project, number)
+        body = json.loads(self._body() or b"{}").get(field)
+        if entry is None or not isinstance(body, str) or not body:
+            self._send(404 if entry is None else 422, {"message": "Not Found or empty body"})
+            return
+        self.server_host.comment(entry, body)
+        self._send(201, {"id": len(entry["comments"]), "body": body})
 
     def _check_branches(self, repository: Path, head: str, base: str) -> str | None:
         for branch in (head, base):
@@ -471,6 +506,10 @@ class _Handler(BaseHTTPRequestHandler):
                 title.startswith("Draft:"),
             )
             self._send(201, self._gitlab_request(entry))
+        elif (
+            found := re.fullmatch(r"/merge_requests/(\d+)/notes", rest)
+        ) and self.command == "POST":
+            self._comment(project, int(found.group(1)), "body")
         elif rest == "/merge_requests":
             wanted = {k: v[0] for k, v in parse_qs(query).items()}
             found = [

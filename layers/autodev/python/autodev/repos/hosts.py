@@ -129,6 +129,10 @@ class GitHubHost:
                     self.repository, "opening a pull request", error, self._token
                 ) from None
             pull = found[0]
+            if (pull.body or "") != body:
+                # Another run on the branch (a follow-up): its report is a comment, and the
+                # description stays the first run's.
+                pull.create_issue_comment(body)
         except Exception as error:
             raise _explain(self.repository, "opening a pull request", error, self._token) from None
         url = str(pull.html_url)
@@ -205,6 +209,8 @@ class GitLabHost:
                     self.repository, "opening a merge request", error, self._token
                 ) from None
             request = found[0]
+            if (request.description or "") != body:
+                request.notes.create({"body": body})  # another run on the branch, as above
         except Exception as error:
             raise _explain(self.repository, "opening a merge request", error, self._token) from None
         url = str(request.web_url)

@@ -13,6 +13,7 @@ from autodev.observability import best_effort_failed, child_logger
 log = child_logger(__name__)
 
 _TITLE_LIMIT = 120
+_ASKED_LIMIT = 500  # what was asked, quoted on one line
 _STEP_LINE_LIMIT = 300
 _BODY_LIMIT = 60_000  # GitHub takes 65,536 characters
 
@@ -68,9 +69,11 @@ def body(
 ) -> str:
     thread = slack_thread_link(report.slack_channel, report.slack_thread_ts)
     summary = re.sub(r"\s*```json.*?```", "", report.summary, flags=re.DOTALL).strip()
+    asked = " ".join(report.request.split())
     lines = [
         f"## {report.template_title}",
         "",
+        *([f"> {asked[:_ASKED_LIMIT]}", ""] if asked else []),
         summary or "(the workflow gave no report)",
         "",
         "### Steps",
