@@ -379,8 +379,10 @@ class _Handler(BaseHTTPRequestHandler):
                 and (not wanted.get("base") or p["base"] == wanted["base"])
             ]
             self._send(200, found)
-        elif (found := re.fullmatch(r"/issues/(\d+)/comments", rest)) and self.command == "POST":
-            self._comment(project, int(found.group(1)), "body")
+        elif (
+            commented := re.fullmatch(r"/issues/(\d+)/comments", rest)
+        ) and self.command == "POST":
+            self._comment(project, int(commented.group(1)), "body")
         elif not rest:
             self._send(200, {"full_name": project, "name": project.split("/")[-1], "url": base})
         else:
@@ -507,9 +509,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(201, self._gitlab_request(entry))
         elif (
-            found := re.fullmatch(r"/merge_requests/(\d+)/notes", rest)
+            commented := re.fullmatch(r"/merge_requests/(\d+)/notes", rest)
         ) and self.command == "POST":
-            self._comment(project, int(found.group(1)), "body")
+            self._comment(project, int(commented.group(1)), "body")
         elif rest == "/merge_requests":
             wanted = {k: v[0] for k, v in parse_qs(query).items()}
             found = [
