@@ -36,6 +36,7 @@ def test_demo_runs_code_review_and_bug_fix_with_real_claude_code(
     printed = capsys.readouterr().out
     assert printed.count("model: SCRIPTED") == 2  # said at the start and at the end
     assert "+    insert primaries;" in printed  # the bug-fix edit is shown as a diff
+    assert "3 agent steps and 1 tool step(s) (no model)" in printed  # bug-fix: Apex tests
     # It ends with the branch pushed to the demo's bare repository and the pull request the
     # stand-in host recorded, whose head is that branch.
     bug_fix = next(s for s in statuses if s.template == "bug-fix")

@@ -116,8 +116,10 @@ def _show_result(run: _Run) -> None:
         # The answer's JSON block is for the workflow; a person reads the text.
         console.print(re.sub(r"\s*```json.*?```", "", summary, flags=re.DOTALL), markup=False)
     cost = sum(float(t.cost_usd) for t in tasks)
+    tools = sum(t.model_provider == "tool" for t in tasks)
     console.print(
-        f"\n{len(tasks)} agent steps, total cost ${cost:.4f} (as Claude Code reported it)"
+        f"\n{len(tasks) - tools} agent steps and {tools} tool step(s) (no model), "
+        f"total cost ${cost:.4f} (as Claude Code reported it)"
     )
     for task in tasks:
         diff = ((task.result or {}).get("artifacts") or {}).get("diff")
