@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import SnsModel
-
 from autodev import runtime
-from autodev.monitoring import alerts
 from autodev.observability import ASYNC, child_logger, lambda_handler
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
@@ -27,7 +24,14 @@ logger = child_logger("functions.alerts")
 
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Loaded by the first invocation, not at import: the evaluator's database and settings
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.monitoring import alerts
+
     if isinstance(event, dict) and event.get("Records"):
+        # Powertools' parser models only for alarm notifications, not the minute's evaluation.
+        from aws_lambda_powertools.utilities.parser.models import SnsModel
+
         records = SnsModel.model_validate(event).Records
         notifications = [alerts.parse_alarm(str(record.Sns.Message)) for record in records]
         reports = [alerts.cloudwatch_notification(alarm) for alarm in notifications]

@@ -13,9 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from autodev import runtime
-from autodev.callbacks import deliver_due
 from autodev.observability import ASYNC, best_effort_failed, child_logger, lambda_handler
-from autodev.progress import slack_updates
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN, runtime.EVENT_BUS)
@@ -25,6 +23,11 @@ logger = child_logger("functions.deliver_results")
 
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    # Loaded by the first invocation, not at import: the outbox, the channels (slack_sdk) and
+    # the database cost more to import than the whole cold start may (issue 18).
+    from autodev.callbacks import deliver_due
+    from autodev.progress import slack_updates
+
     event = event if isinstance(event, dict) else {}
     ids = event.get("delivery_ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):

@@ -20,7 +20,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from autodev import runtime
-from autodev.monitoring import failing, run_health_checks
 from autodev.observability import API_GATEWAY, child_logger, lambda_handler
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
@@ -32,6 +31,10 @@ app = APIGatewayRestResolver()
 
 @app.get("/health")
 def health() -> Response[str]:
+    # Loaded by the first request, not at import: the checks' database, settings and clients
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.monitoring import failing, run_health_checks
+
     results = run_health_checks()
     down = [check.name for check in failing(results)]
     body = {

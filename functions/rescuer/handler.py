@@ -12,8 +12,6 @@ from typing import Any
 
 from autodev import runtime
 from autodev.observability import ASYNC, child_logger, lambda_handler
-from autodev.orchestrator.rescuer import rescue_once
-from autodev.workflows.reconcile import reconcile_workflows
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE, runtime.EVENT_BUS, runtime.ECS_WORKERS)
@@ -24,6 +22,11 @@ logger = child_logger("functions.rescuer")
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     del event, context
+    # Loaded by the first invocation, not at import: the queue, the database, settings and boto3
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.orchestrator.rescuer import rescue_once
+    from autodev.workflows.reconcile import reconcile_workflows
+
     # Reconciled first: the tasks of a workflow whose execution is gone are cancelled before
     # the scaler would start workers for them.
     reconciled = reconcile_workflows().to_json()

@@ -17,10 +17,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
 from autodev import runtime
-from autodev.callbacks import Artifact, get_result
 from autodev.errors import InvalidInput, NotFound
 from autodev.observability import API_GATEWAY, child_logger, lambda_handler
-from autodev.workflows.webhooks import AlreadyFinished, add_webhook
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE)
@@ -31,6 +29,10 @@ app = APIGatewayRestResolver()
 
 @app.get("/results/<result_id>")
 def read_result(result_id: str) -> dict[str, Any] | Response[str]:
+    # Loaded by the first request, not at import: the result cache's database and settings
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.callbacks import Artifact, get_result
+
     try:
         found = get_result(result_id)
     except NotFound as error:
@@ -46,6 +48,8 @@ def read_result(result_id: str) -> dict[str, Any] | Response[str]:
 
 @app.post("/results/<workflow_ref>/webhooks")
 def register_webhook(workflow_ref: str) -> Response[str]:
+    from autodev.workflows.webhooks import AlreadyFinished, add_webhook  # as in read_result
+
     try:
         body = app.current_event.json_body
     except ValueError:

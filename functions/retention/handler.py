@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from autodev import runtime
-from autodev.monitoring.retention import apply_retention
 from autodev.observability import ASYNC, child_logger, lambda_handler
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
@@ -19,6 +18,10 @@ logger = child_logger("functions.retention")
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, int]:
     del event, context
+    # Loaded by the first invocation, not at import: the database and settings
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.monitoring.retention import apply_retention
+
     report = apply_retention()
     logger.info("metric retention", extra=report.to_json())
     return report.to_json()

@@ -10,7 +10,6 @@ from typing import Any
 
 from autodev import runtime
 from autodev.observability import ASYNC, child_logger, lambda_handler
-from autodev.orchestrator.scaler import scale
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE, runtime.ECS_WORKERS)
@@ -21,6 +20,10 @@ logger = child_logger("functions.scaler")
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     del event, context
+    # Loaded by the first invocation, not at import: the scaler's modules (database, settings)
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.orchestrator.scaler import scale
+
     decision = scale().to_json()
     logger.info("scaled", extra=decision)
     return decision

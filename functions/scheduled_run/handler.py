@@ -12,7 +12,6 @@ from typing import Any
 
 from autodev import runtime
 from autodev.observability import child_logger, lambda_handler
-from autodev.schedules import parse_request, register_run
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE, runtime.SLACK_BOT_TOKEN)
@@ -22,6 +21,10 @@ logger = child_logger("functions.scheduled_run")
 
 @lambda_handler(correlation_id_path="scheduled_job_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Loaded by the first invocation, not at import: the schedules' store and the database
+    # cost more to import than the whole cold start may (issue 18).
+    from autodev.schedules import parse_request, register_run
+
     answer = register_run(parse_request(event))
     logger.info(
         "scheduled run", extra={"run": answer["run"], "workflow_id": answer.get("workflow_id")}

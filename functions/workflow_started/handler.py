@@ -12,8 +12,7 @@ from typing import Any
 
 from autodev import runtime
 from autodev.observability import child_logger, lambda_handler
-from autodev.workflows.register import RegisterRequest, register_execution
-from autodev.workflows.steps import parse
+from autodev.workflows.steps import RegisterRequest, parse, register
 
 # In AWS a missing setting stops the cold start here (see autodev.runtime).
 NEEDS = runtime.require(runtime.DATABASE)
@@ -24,7 +23,7 @@ logger = child_logger("functions.workflow_started")
 @lambda_handler(correlation_id_path="execution_name")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: RegisterRequest = parse(RegisterRequest, event)
-    registered = register_execution(request)
+    registered = register(request)
     logger.info(
         "workflow registered",
         extra={"workflow_id": registered["workflow_id"], "execution": request.execution_arn},

@@ -3,47 +3,57 @@
 boto3 itself honours ``AWS_ENDPOINT_URL`` (and per-service ``AWS_ENDPOINT_URL_<SERVICE>``), which
 is how the local stack points the same code at moto's server on loopback. Clients retry
 throttling and transient errors with the SDK's adaptive mode.
+
+boto3 is imported when the first client is made, not with this module: it costs as much as a
+whole handler's cold start should (issue 18), and many paths that import a module using
+``client`` never call AWS (a handler on the local stack, a Slack request refused early).
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
-from autodev.observability import trace_aws_calls
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 DEFAULT_REGION = "us-east-1"
-
-# In Lambda, every AWS call becomes an X-Ray subsegment of the handler's trace.
-trace_aws_calls()
-
-_CONFIG = Config(
-    retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30
-)
 
 
 def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+def _new_client(service: str, config: Config) -> Any:
+    import boto3
+
+    from autodev.observability import trace_aws_calls
+
+    # In Lambda, every AWS call becomes an X-Ray subsegment of the handler's trace.
+    trace_aws_calls()
+    return boto3.session.Session().client(service, region_name=region(), config=config)  # type: ignore[call-overload]
+
+
 @cache
 def client(service: str) -> Any:
     """A cached client for ``service`` in the configured region."""
-    return boto3.session.Session().client(service, region_name=region(), config=_CONFIG)  # type: ignore[call-overload]
+    from botocore.config import Config
 
-
-# Health checks ask once and briefly: a dependency that does not answer at once is failing.
-_PROBE_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
+    config = Config(
+        retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30
+    )
+    return _new_client(service, config)
 
 
 @cache
 def probe_client(service: str) -> Any:
     """A cached client for health checks: one attempt, short timeouts."""
-    return boto3.session.Session().client(service, region_name=region(), config=_PROBE_CONFIG)  # type: ignore[call-overload]
+    from botocore.config import Config
+
+    # Health checks ask once and briefly: a dependency that does not answer at once is failing.
+    config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
+    return _new_client(service, config)
 
 
 def reset_clients() -> None:

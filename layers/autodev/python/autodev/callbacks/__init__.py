@@ -18,19 +18,62 @@ Public API (a contract; other components call these)::
     deliver_due(*, now=None, limit=50, ids=None) -> DeliveryReport
     callback_secret(callback_id) -> str
     kick_delivery() -> None   # after the transaction that called deliver_result commits
+
+The package's names load lazily (``__getattr__``): ``from autodev.callbacks import
+kick_delivery`` imports ``autodev.callbacks.delivery`` and not the Slack and webhook channels,
+the result cache or the outbox, so a handler that only kicks deliveries (workflow_finished)
+does not pay for them at cold start (issue 18).
 """
 
-from autodev.callbacks.delivery import DeliveryReport, deliver_due, kick_delivery
-from autodev.callbacks.models import Artifact, CachedResult, Delivery
-from autodev.callbacks.outbox import delivery_status
-from autodev.callbacks.registry import callback_secret, register_callback
-from autodev.callbacks.results import (
-    deliver_result,
-    finish_progress,
-    get_result,
-    result_status,
-    save_artifact,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autodev.callbacks.delivery import DeliveryReport, deliver_due, kick_delivery
+    from autodev.callbacks.models import Artifact, CachedResult, Delivery
+    from autodev.callbacks.outbox import delivery_status
+    from autodev.callbacks.registry import callback_secret, register_callback
+    from autodev.callbacks.results import (
+        deliver_result,
+        finish_progress,
+        get_result,
+        result_status,
+        save_artifact,
+    )
+
+# Each public name, and the module of this package that defines it.
+_WHERE = {
+    "Artifact": "models",
+    "CachedResult": "models",
+    "Delivery": "models",
+    "DeliveryReport": "delivery",
+    "callback_secret": "registry",
+    "deliver_due": "delivery",
+    "deliver_result": "results",
+    "delivery_status": "outbox",
+    "finish_progress": "results",
+    "get_result": "results",
+    "kick_delivery": "delivery",
+    "register_callback": "registry",
+    "result_status": "results",
+    "save_artifact": "results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Artifact",

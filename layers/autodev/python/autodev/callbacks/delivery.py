@@ -1,4 +1,9 @@
-"""Sending what the outbox holds: what the deliver_results function runs."""
+"""Sending what the outbox holds: what the deliver_results function runs.
+
+The outbox and the channels (slack_sdk, the webhook client) are imported by ``deliver_due``,
+not with this module: ``kick_delivery`` in AWS only invokes the deliver_results function, and
+workflow_finished imports it at cold start (issue 18).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autodev.callbacks import channels, outbox
 from autodev.observability import best_effort_failed, child_logger, correlated
+
+if TYPE_CHECKING:
+    from autodev.callbacks.outbox import Outcome
 
 logger = child_logger(__name__)
 
-Sender = Callable[[dict[str, Any]], outbox.Outcome]
+Sender = Callable[[dict[str, Any]], "Outcome"]
 
 
 @dataclass
@@ -34,6 +41,8 @@ def deliver_due(
     sender: Sender | None = None,
 ) -> DeliveryReport:
     """Send every due delivery (or just ``ids``), recording each outcome."""
+    from autodev.callbacks import channels, outbox
+
     report = DeliveryReport()
     while True:
         when = now or outbox.utcnow()

@@ -4,6 +4,10 @@ slack_sdk's SignatureVerifier checks ``X-Slack-Signature`` (HMAC-SHA256 of
 ``v0:{timestamp}:{body}`` with the signing secret) and the five-minute window on
 ``X-Slack-Request-Timestamp``. Refusals name their reason for the log line only; Slack (and
 an attacker) see a generic answer: 401, or 413 for a body over ``MAX_BODY_BYTES``.
+
+slack_sdk is imported when a signature is checked, not with this module: its package import
+brings the Web API client, which would make the Slack handlers' cold import cost more than
+``import boto3`` (issue 18); the first request checked pays for it instead.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_sdk.signature import Clock, SignatureVerifier
+if TYPE_CHECKING:
+    from slack_sdk.signature import SignatureVerifier
 
 MAX_BODY_BYTES = 64 * 1024  # Slack's slash command, interaction and event bodies are far below
 WINDOW_SECONDS = 5 * 60
@@ -60,14 +65,6 @@ class SlackRequest:
         """Slack's ``X-Slack-Retry-Num`` for a redelivery, else 0."""
         value = self.headers.get("x-slack-retry-num", "0")
         return int(value) if value.isdigit() else 0
-
-
-class _FixedClock(Clock):
-    def __init__(self, now: float) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now
 
 
 def lower_headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -123,16 +120,27 @@ def verify(event: Mapping[str, Any], secret: str | None, now: float | None = Non
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestRefused(Refusal.GARBLED) from None
-    verifier = SignatureVerifier(secret, clock=_FixedClock(current))
+    verifier = _verifier(secret, at=current)
     if not verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
         raise RequestRefused(Refusal.FORGED)
     return SlackRequest(body=text, headers=headers)
 
 
+def _verifier(secret: str, at: float | None = None) -> SignatureVerifier:
+    """slack_sdk's verifier, its clock fixed at ``at`` (the time the window was checked at)."""
+    from slack_sdk.signature import Clock, SignatureVerifier
+
+    class FixedClock(Clock):
+        def now(self) -> float:
+            return time.time() if at is None else at
+
+    return SignatureVerifier(secret, clock=FixedClock())
+
+
 def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
     """The headers Slack would send with ``body`` (for ``autodev slack`` and the tests)."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body) or ""
+    signature = _verifier(secret).generate_signature(timestamp=stamp, body=body) or ""
     return {
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature,

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field
 
 from autodev import audit, validation
 from autodev.db import connection
@@ -36,6 +35,7 @@ from autodev.workflows.catalog import PRIORITIES, TemplateInfo, get_template
 from autodev.workflows.finish import end_workflow
 from autodev.workflows.models import FINAL_STATUSES
 from autodev.workflows.start import track
+from autodev.workflows.steps import RegisterRequest
 
 log = child_logger(__name__)
 
@@ -44,18 +44,6 @@ OUTSIDE = "stepfunctions"  # requested_by and started_by of an execution started
 _ENVELOPE = frozenset(
     {"workflow_id", "template", "priority", "input", "requested_by", "budget_usd"}
 )
-
-
-class RegisterRequest(BaseModel):
-    """What "Register workflow" sends: the template (fixed in the definition), the
-    execution's ARN and name (``$$.Execution``) and its input (``$``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    template: str = Field(min_length=1, max_length=64)
-    execution_arn: str = Field(min_length=1, max_length=2048)
-    execution_name: str = Field(min_length=1, max_length=80)
-    execution_input: Any = None
 
 
 def _answer(row: Mapping[str, Any], priority: str | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What the state machines' Tasks send to functions/enqueue_task and functions/request_approval.
+"""What the state machines' Tasks send to functions/enqueue_task, request_approval,
+workflow_started and workflow_finished.
 
 Both payloads are validated here; the prompt and allowed tools of a step come from the
 template catalog unless the payload gives its own (a state machine outside the catalog).
@@ -14,29 +15,28 @@ is a new attempt of the Task, which Step Functions waits on under a new token); 
 answers with the token it reads from the task when it is done, and a task that had already
 finished is answered again at once, to the new token. A step of a workflow that has ended is
 refused (WorkflowEnded) and nothing is queued.
+
+The payload models load with this module (every invocation parses one); what each step does
+(the catalog, the database, the queue, pydantic-settings) is imported by the function that does
+it, on first use: functions/enqueue_task, request_approval, workflow_started and
+workflow_finished import this module at cold start, which must cost less than ``import boto3``
+(issue 18). The work's imports are then paid by the first invocation instead.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autodev.aws import client
-from autodev.config import get_settings
-from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError, InvalidInput
 from autodev.observability import best_effort_failed, child_logger, correlated
-from autodev.orchestrator import outcomes, queue
-from autodev.orchestrator.queue import TaskSpec
-from autodev.workflows import approvals, records, sfn
-from autodev.workflows.approval_summary import build_summary
-from autodev.workflows.catalog import get_template, render_prompt
-from autodev.workflows.finish import finish_workflow
-from autodev.workflows.models import FINAL_STATUSES, Approval, WorkflowResult
-from autodev.workflows.records import lock_status, mark_step, workflow_budget
+
+if TYPE_CHECKING:
+    from autodev.workflows.models import Approval, WorkflowResult
 
 log = child_logger(__name__)
 
@@ -99,6 +99,18 @@ class FinishRequest(BaseModel):
     error: str | None = None
 
 
+class RegisterRequest(BaseModel):
+    """What "Register workflow" sends: the template (fixed in the definition), the
+    execution's ARN and name (``$$.Execution``) and its input (``$``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    template: str = Field(min_length=1, max_length=64)
+    execution_arn: str = Field(min_length=1, max_length=2048)
+    execution_name: str = Field(min_length=1, max_length=80)
+    execution_input: Any = None
+
+
 def parse(model: type[BaseModel], event: Any) -> Any:
     """The payload as ``model``; InvalidInput names the first problem."""
     try:
@@ -115,6 +127,13 @@ def enqueue_step(request: EnqueueRequest) -> str:
     Called again for the same attempt of the step (a Retry), it returns the task queued the
     first time and gives it the new token. Refuses (WorkflowEnded) a workflow that has ended.
     """
+    from autodev.config import get_settings
+    from autodev.db import connection
+    from autodev.orchestrator import queue
+    from autodev.workflows.catalog import get_template, render_prompt
+    from autodev.workflows.models import FINAL_STATUSES
+    from autodev.workflows.records import lock_status, mark_step, workflow_budget
+
     template = get_template(request.template)
     step = template.step(request.step)
     if request.tool != step.tool:
@@ -154,7 +173,7 @@ def enqueue_step(request: EnqueueRequest) -> str:
             settings.task_budget_usd if budget is None else min(settings.task_budget_usd, budget)
         )
         submitted = queue.submit(
-            TaskSpec(
+            queue.TaskSpec(
                 task_type=step.task_type,
                 prompt=prompt,
                 priority=request.priority,
@@ -195,6 +214,9 @@ def enqueue_step(request: EnqueueRequest) -> str:
 def _answer_again(task_id: str) -> None:
     """Send a finished task's outcome to the token its step waits on now (the one it had is
     spent: its attempt failed). What cannot be sent now the rescuer sends from the outbox."""
+    from autodev.db import DatabaseUnavailable
+    from autodev.orchestrator import outcomes
+
     try:
         outcomes.deliver_task(task_id)
     except (outcomes.DeliveryFailed, DatabaseUnavailable) as error:
@@ -204,6 +226,11 @@ def _answer_again(task_id: str) -> None:
 def open_approval(request: ApprovalRequest) -> Approval:
     """Store the approval request of a step, with the summary its approvers decide from, and
     announce it."""
+    from autodev.db import connection
+    from autodev.workflows import approvals, records, sfn
+    from autodev.workflows.approval_summary import build_summary
+    from autodev.workflows.catalog import get_template, render_prompt
+
     template = get_template(request.template)
     step = template.step(request.step)
     message = request.message or render_prompt(template, step, request.context)
@@ -237,6 +264,8 @@ def poke_scaler(task_id: str) -> bool:
     Asynchronous and best effort: the task is queued either way, and the scaler also runs on a
     schedule, so a failed poke is logged, not raised.
     """
+    from autodev.config import get_settings
+
     function = get_settings().autodev_scaler_function
     if not function:
         return False
@@ -253,6 +282,8 @@ def poke_scaler(task_id: str) -> bool:
 
 
 def finish(request: FinishRequest) -> WorkflowResult:
+    from autodev.workflows.finish import finish_workflow
+
     return finish_workflow(
         request.workflow_id,
         request.status,
@@ -260,3 +291,10 @@ def finish(request: FinishRequest) -> WorkflowResult:
         failure=request.failure,
         error=request.error,
     )
+
+
+def register(request: RegisterRequest) -> dict[str, Any]:
+    """The execution's workflow (registered on first sight): ``autodev.workflows.register``."""
+    from autodev.workflows.register import register_execution
+
+    return register_execution(request)
