@@ -35,7 +35,7 @@ from autodev.conversations.prompts import (
     SUMMARY_SYSTEM,
     kind_of,
 )
-from autodev.conversations.tokens import TokenCounter, estimate_tokens
+from autodev.conversations.tokens import TokenCounter, estimate_tokens, upper_bound
 from autodev.local.model import conversation as scripted
 from autodev.models.client import messages_client, supports_token_counting
 from autodev.models.providers import ProviderUnavailable
@@ -189,6 +189,53 @@ def test_the_estimate_is_used_where_counting_cannot_be_reached() -> None:
     )
     assert TokenUsage(input_tokens=3, cache_read_input_tokens=5, output_tokens=1).sent == 8
     assert TokenUsage.of({"input_tokens": 2, "output_tokens": None}).output_tokens == 0
+
+
+class _CountingEndpoint:
+    """The Messages API's token counting, as a client exposes it, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.messages = self
+
+    def count_tokens(self, *, model: str, messages: list[dict[str, str]]) -> object:
+        from types import SimpleNamespace
+
+        self.calls += 1
+        return SimpleNamespace(input_tokens=len(messages[0]["content"]) // 4 + 7)
+
+
+def test_an_upper_bound_is_given_without_counting_and_a_real_count_once_known() -> None:
+    scripted_settings = load_settings(
+        autodev_model_provider="scripted", autodev_scripted_model_url="http://127.0.0.1:9"
+    )
+    endpoint = _CountingEndpoint()
+    counter = TokenCounter(scripted_settings, client=endpoint)  # type: ignore[arg-type]
+    text = "Use the trigger handler; never put SOQL in a loop. " * 3
+    assert counter.count(text, exact=False) == (upper_bound(text), TokenSource.ESTIMATE)
+    assert endpoint.calls == 0
+    exact = counter.count(text)
+    assert exact[1] is TokenSource.COUNTED
+    assert endpoint.calls == 1
+    assert exact[0] <= upper_bound(text)
+    assert counter.count(text, exact=False) == exact  # remembered: the real count
+    assert counter.count("", exact=False) == (0, TokenSource.COUNTED)
+    # Where counting is unavailable, the estimate as before.
+    bedrock = TokenCounter(load_settings(autodev_model_provider="bedrock"))
+    assert bedrock.count(text, exact=False) == (estimate_tokens(text), TokenSource.ESTIMATE)
+
+
+def test_an_agent_steps_instructions_are_not_counted_when_they_fit_by_their_bound(
+    tmp_path: Path,
+) -> None:
+    # Sockets are off here: a count would fail, so the bound is all that was used.
+    settings = load_settings(
+        autodev_model_provider="scripted", autodev_scripted_model_url="http://127.0.0.1:9"
+    )
+    found = repository_knowledge(_repository(tmp_path), settings=settings, exact=False)
+    assert found is not None
+    assert not found.truncated
+    assert found.token_count == upper_bound(found.text)
 
 
 def test_clients_follow_the_provider_and_say_what_is_missing(

@@ -85,8 +85,8 @@ def _query_of(window: list[Message]) -> str:
     return window[-1].content if window else ""
 
 
-def _cost(counter: TokenCounter, text: str) -> int:
-    return counter.count(text)[0] + ROW_OVERHEAD if text else 0
+def _cost(counter: TokenCounter, text: str, exact: bool = True) -> int:
+    return counter.count(text, exact=exact)[0] + ROW_OVERHEAD if text else 0
 
 
 def _memories_part(found: list[Memory]) -> str:
@@ -102,14 +102,17 @@ def get_context_for_api(
     knowledge: RepositoryKnowledge | None = None,
     max_tokens: int | None = None,
     settings: Settings | None = None,
+    exact: bool = True,
 ) -> ConversationContext:
     """The conversation's context, at most ``max_tokens`` (default CONVERSATION_MAX_TOKENS).
 
     ``system``: the caller's own instructions, first. ``user_id``: whose memories (default
     the conversation's owner; the team's come with the conversation's team). ``query``: what
     memories are ranked against (default the newest user message). ``knowledge``: repository
-    knowledge, for an agent step. Raises ContextTooLarge when the fixed parts and the newest
-    message cannot fit together.
+    knowledge, for an agent step. ``exact=False``: the system parts not counted before are
+    taken at an upper bound (``tokens``) rather than counted, so nothing waits on the counting
+    endpoint; the context may hold fewer messages than it could. Raises ContextTooLarge when
+    the fixed parts and the newest message cannot fit together.
     """
     settings = settings or get_settings()
     if max_tokens is not None and max_tokens < 1:
@@ -126,22 +129,22 @@ def get_context_for_api(
             raise NotFound(f"no conversation {conversation_id}")
         summary: str | None = conversation["summary"]
         fixed_parts: list[str] = [base] if base else []
-        fixed = _cost(counter, base)
+        fixed = _cost(counter, base, exact)
         if knowledge is not None and knowledge.text:
             fixed_parts.append(f"{KNOWLEDGE_HEADING}\n{knowledge.text}")
-            fixed += knowledge.token_count + _cost(counter, KNOWLEDGE_HEADING)
+            fixed += knowledge.token_count + _cost(counter, KNOWLEDGE_HEADING, exact)
         summary_part = f"{SUMMARY_HEADING}\n{summary}" if summary else ""
         if summary:
-            fixed += conversation["summary_tokens"] + _cost(counter, SUMMARY_HEADING)
+            fixed += conversation["summary_tokens"] + _cost(counter, SUMMARY_HEADING, exact)
         # The transcript's heading and a leading note are paid for whether or not used.
-        fixed += _cost(counter, TRANSCRIPT_HEADING) + _cost(counter, CONTINUED_NOTE)
+        fixed += _cost(counter, TRANSCRIPT_HEADING, exact) + _cost(counter, CONTINUED_NOTE, exact)
         if fixed > budget.max_tokens:
             raise ContextTooLarge(
                 f"the system prompt, instructions and summary take {fixed} tokens, more than "
                 f"the context's {budget.max_tokens}"
             )
         memory_room = min(budget.memories, budget.max_tokens - fixed)
-        memory_heading = _cost(counter, MEMORIES_HEADING)
+        memory_heading = _cost(counter, MEMORIES_HEADING, exact)
         window, complete = _window(conn, conversation_id, budget.max_tokens - fixed - memory_room)
         has_live = bool(window) or not complete
         if not window and has_live:

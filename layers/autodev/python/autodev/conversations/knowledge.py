@@ -50,8 +50,11 @@ def repository_knowledge(
     *,
     settings: Settings | None = None,
     max_tokens: int | None = None,
+    exact: bool = True,
 ) -> RepositoryKnowledge | None:
-    """The organisation's prompt and ``repository``'s instructions file; None when neither."""
+    """The organisation's prompt and ``repository``'s instructions file; None when neither.
+    ``exact=False``: its token count may be an upper bound (``tokens``), counted exactly only
+    when the bound is over the limit and the text may have to be cut."""
     settings = settings or get_settings()
     parts: list[str] = []
     sources: list[str] = []
@@ -71,7 +74,9 @@ def repository_knowledge(
     text = "\n\n".join(parts)
     counter = counter_for(settings)
     limit = Budget.of(settings, max_tokens).knowledge
-    tokens, _ = counter.count(text)
+    tokens, _ = counter.count(text, exact=exact)
+    if tokens > limit and not exact:
+        tokens, _ = counter.count(text)
     truncated = False
     # Cut in proportion to the count, then count again, until it fits (a few rounds at most).
     while tokens > limit and text:

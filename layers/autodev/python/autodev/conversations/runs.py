@@ -165,7 +165,11 @@ def agent_system_prompt(
     limit = min(settings.conversation_max_tokens, AGENT_CONTEXT_MAX_TOKENS)
     knowledge = None
     try:
-        knowledge = repository_knowledge(repository, settings=settings, max_tokens=limit)
+        # Bounds rather than counts where none is at hand: the step starts without waiting on
+        # the counting endpoint (or, in a fresh worker, on importing its client).
+        knowledge = repository_knowledge(
+            repository, settings=settings, max_tokens=limit, exact=False
+        )
         conversation = conversation_of_workflow(workflow_id, settings) if workflow_id else None
         if conversation is not None:
             context = get_context_for_api(
@@ -174,6 +178,7 @@ def agent_system_prompt(
                 knowledge=knowledge,
                 max_tokens=limit,
                 settings=settings,
+                exact=False,
             )
             return context.appended_system_prompt
     except AutodevError as error:

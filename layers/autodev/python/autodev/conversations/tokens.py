@@ -18,6 +18,13 @@ In order of preference:
 
 Counts of one text are remembered (by digest), so a system prompt sent every turn is counted
 once.
+
+Where a count only has to keep something within a limit and the caller cannot wait for the
+endpoint (an agent step about to start Claude Code), ``count(text, exact=False)`` gives a
+remembered count, else an **upper bound** at once: the text's UTF-8 bytes plus
+``FRAMING_TOKENS`` (a token stands for at least one byte; the framing is the message's own).
+It errs high, several times over for prose, so a context assembled from it stays within its
+limit; a caller that finds the bound over its limit asks for the exact count.
 """
 
 from __future__ import annotations
@@ -40,12 +47,20 @@ if TYPE_CHECKING:
 log = child_logger(__name__)
 
 RETRY_AFTER_SECONDS = 60.0
+# What the counting endpoint adds for the message around a text (a handful of tokens), with
+# room to spare.
+FRAMING_TOKENS = 32
 _CACHE_SIZE = 2048
 
 
 def estimate_tokens(text: str) -> int:
     """The documented fallback: ceil(characters / 3) + 3 (deliberately high)."""
     return -(-len(text) // 3) + 3
+
+
+def upper_bound(text: str) -> int:
+    """At least as many tokens as ``text`` has, found without counting (see the module)."""
+    return len(text.encode()) + FRAMING_TOKENS if text else 0
 
 
 class TokenCounter:
@@ -63,13 +78,19 @@ class TokenCounter:
     def _api(self) -> MessagesClient:
         return self._client if self._client is not None else messages_client(self._settings)
 
-    def count(self, text: str) -> tuple[int, TokenSource]:
-        """The tokens of ``text`` sent as one message, and where the figure came from."""
+    def count(self, text: str, *, exact: bool = True) -> tuple[int, TokenSource]:
+        """The tokens of ``text`` sent as one message, and where the figure came from.
+        ``exact=False``: a remembered count, else an upper bound (an estimate where counting
+        is unavailable), without waiting on the endpoint."""
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self._lock:
             if digest in self._cache:
                 self._cache.move_to_end(digest)
                 return self._cache[digest]
+        if not exact and text:
+            if self._counting():
+                return upper_bound(text), TokenSource.ESTIMATE
+            return self._count_uncached(text)  # the estimate, at once
         found = self._count_uncached(text)
         if found[1] is TokenSource.COUNTED:
             with self._lock:
@@ -78,12 +99,16 @@ class TokenCounter:
                     self._cache.popitem(last=False)
         return found
 
+    def _counting(self) -> bool:
+        """Whether the endpoint is to be asked (enabled, and not failed lately)."""
+        return self._enabled and (
+            self._failed_at is None or time.monotonic() - self._failed_at >= RETRY_AFTER_SECONDS
+        )
+
     def _count_uncached(self, text: str) -> tuple[int, TokenSource]:
         if not text:
             return 0, TokenSource.COUNTED
-        if not self._enabled or (
-            self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS
-        ):
+        if not self._counting():
             return estimate_tokens(text), TokenSource.ESTIMATE
         import anthropic
 

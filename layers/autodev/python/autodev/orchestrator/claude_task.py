@@ -11,6 +11,8 @@ ended, in words a person can act on.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from autodev.config import ModelProvider, Settings
@@ -19,7 +21,7 @@ from autodev.db import recently_unavailable
 from autodev.errors import AutodevError, NotFound
 from autodev.models import providers
 from autodev.models.providers import SCRIPTED_NOTICE
-from autodev.observability import child_logger
+from autodev.observability import best_effort, child_logger
 from autodev.orchestrator import metrics, queue, workspace
 from autodev.orchestrator.containment import Containment
 from autodev.orchestrator.execution import Execution, StopCheck
@@ -46,6 +48,13 @@ def _system_append(settings: Settings) -> str:
     )
 
 
+def _completion_client() -> None:
+    from autodev.aws import client
+
+    with best_effort("warm_up", log):
+        client("stepfunctions")
+
+
 class ClaudeCodeTaskRunner:
     name = "claude"
 
@@ -54,15 +63,34 @@ class ClaudeCodeTaskRunner:
         self.worker_id = worker_id
         self.root = settings.workspace_root
         self._containment: Containment | None = None
+        self._preparing: Future[Containment] | None = None
+        self._completion_warmed = False
+
+    def prepare(self) -> None:
+        """Set up the containment of the worker's agents (its agent user, its guard) in the
+        background, while the worker claims its first task, rather than in that task's way."""
+        if self._containment is None and self._preparing is None:
+            setting_up = ThreadPoolExecutor(1, thread_name_prefix="containment")
+            self._preparing = setting_up.submit(Containment.for_worker, self.settings)
+            setting_up.shutdown(wait=False)
 
     def containment(self) -> Containment:
-        """The worker's containment of its agents, set up with its first session."""
+        """The worker's containment of its agents, set up with its first session (or by
+        ``prepare``; what it raised is raised here)."""
         if self._containment is None:
-            self._containment = Containment.for_worker(self.settings)
+            preparing, self._preparing = self._preparing, None
+            self._containment = (
+                preparing.result()
+                if preparing is not None
+                else Containment.for_worker(self.settings)
+            )
         return self._containment
 
     def close(self) -> None:
         """The worker is done: its guard ends and its agent user is free for another worker."""
+        if self._preparing is not None and self._preparing.exception() is None:
+            self.containment()
+        self._preparing = None
         if self._containment is not None:
             self._containment.close()
             self._containment = None
@@ -196,6 +224,8 @@ class ClaudeCodeTaskRunner:
         hook.update(stage="Claude Code", stage_progress=0, status_message="starting Claude Code")
 
         def on_event(event: dict[str, Any]) -> str | None:
+            if task.task_token and event.get("type") == "assistant":
+                self._warm_up()  # the model has answered: the CLI is up, the CPU is free
             seen_messages, seen_tools = monitor.messages, sum(monitor.tool_calls.values())
             reason = monitor.observe(event)
             if len(transcript) < _TRANSCRIPT_EVENTS:
@@ -221,6 +251,16 @@ class ClaudeCodeTaskRunner:
         execution.warnings.extend(space.warnings)
         execution.workspace = str(space.repo)
         return execution
+
+    def _warm_up(self) -> None:
+        """Once per worker, while its first session runs (after its start, which would be
+        slowed by sharing the CPU): make the Step Functions client the
+        outcome goes out with (a tenth of a second or more), which the next step of the
+        workflow would otherwise wait for after this one."""
+        if self._completion_warmed:
+            return
+        self._completion_warmed = True
+        threading.Thread(target=_completion_client, name="warm-up", daemon=True).start()
 
     def _budget(self, task: ClaimedTask) -> float | None:
         budget = task.budget_usd

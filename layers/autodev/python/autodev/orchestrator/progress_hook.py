@@ -7,7 +7,9 @@ carries the latest. While the database is unreachable, reports are skipped rathe
 waiting for the pool's timeout (the agent's event stream must not stall behind them).
 Nothing here waits on Slack (``background_slack``): the live status message is sent by the
 process's background sender, and by the delivery sweep for whatever it leaves when it exits,
-so a finished task's worker goes straight back to the queue.
+so a finished task's worker goes straight back to the queue. Given ``submit`` (the worker's
+background lane, one thread), reports are not even written to the database in the task's way:
+they are handed to that lane and written in the order given.
 """
 
 from __future__ import annotations
@@ -31,8 +33,15 @@ STAGES = [
 
 
 class ProgressHook:
-    def __init__(self, task_id: str, *, min_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        *,
+        min_interval: float = 1.0,
+        submit: Callable[..., Any] | None = None,
+    ) -> None:
         self.task_id = task_id
+        self._submit = submit
         self._min_interval = min_interval
         self._last = 0.0
         self._started = False
@@ -40,6 +49,12 @@ class ProgressHook:
         self._figures: dict[str, Any] = {}
 
     def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self._submit is not None:
+            self._submit(self._report, report, *args, **kwargs)
+        else:
+            self._report(report, *args, **kwargs)
+
+    def _report(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if recently_unavailable():
             log.debug("progress of task %s not reported: the database is unreachable", self.task_id)
             return

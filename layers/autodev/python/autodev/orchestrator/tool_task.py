@@ -115,6 +115,11 @@ class StepRunner:
             return self.tools.execute(task, should_stop, progress)
         return self.agent.execute(task, should_stop, progress)
 
+    def prepare(self) -> None:
+        prepare = getattr(self.agent, "prepare", None)
+        if callable(prepare):
+            prepare()
+
     def close(self) -> None:
         close = getattr(self.agent, "close", None)
         if callable(close):

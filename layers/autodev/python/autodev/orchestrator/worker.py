@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, TypeVar
@@ -35,8 +36,15 @@ from typing import Any, TypeVar
 from autodev.config import Settings
 from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError
-from autodev.observability import Metric, appended_keys, best_effort, child_logger, count
-from autodev.orchestrator import metrics, outcomes, queue, registry, task_results
+from autodev.observability import (
+    Metric,
+    appended_keys,
+    best_effort,
+    child_logger,
+    count,
+    logger,
+)
+from autodev.orchestrator import metrics, outcomes, queue, registry, task_results, wakeup
 from autodev.orchestrator.execution import Execution, TaskRunner, build_result
 from autodev.orchestrator.lease import LeaseKeeper
 from autodev.orchestrator.progress_hook import ProgressHook
@@ -102,6 +110,9 @@ class Worker:
         # caller driving the worker task by task) never claims one.
         self._claimed_next: ClaimedTask | None = None
         self._looping = False
+        self._listener = wakeup.Listener(settings)
+        # The background lane (``_background_lane``).
+        self._aftermath: ThreadPoolExecutor | None = None
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
@@ -137,6 +148,9 @@ class Worker:
         self._looping = True
         instance = registry.ecs_task_arn() if self.launcher == "ecs" else None
         registry.register(self.worker_id, self.launcher, instance)
+        prepare = getattr(self.runner, "prepare", None)
+        if callable(prepare):
+            prepare()  # in the background, while the worker claims
         reason = "stopped"
         try:
             idle_since = time.monotonic()
@@ -158,13 +172,19 @@ class Worker:
                     if time.monotonic() - idle_since >= idle_limit:
                         reason = f"idle for {idle_limit:g} s"
                         break
-                    self._stopping.wait(POLL_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311
+                    if not self._listener.listening and self._listener.listen():
+                        continue  # listening now: claim once more, for what came before
+                    self._wait_for_work(POLL_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311
                     continue
                 self.run_task(task)
                 self.tasks_run += 1
                 idle_since = time.monotonic()
         finally:
             self._looping = False
+            self._listener.close()
+            if self._aftermath is not None:
+                self._aftermath.shutdown(wait=True)
+                self._aftermath = None
             if self._claimed_next is not None:  # told to stop before starting it
                 with best_effort("release_claim", log, task_id=self._claimed_next.id):
                     queue.release_claim(self._claimed_next.id, self.worker_id)
@@ -183,6 +203,12 @@ class Worker:
                 log.warning("worker %s not marked stopped: %s", self.worker_id, error)
         log.info("worker %s exits: %s", self.worker_id, reason)
         return reason
+
+    def _wait_for_work(self, seconds: float) -> None:
+        """Until a task is queued (a notification), told to stop, or ``seconds`` pass."""
+        # Not listening (the database could not be reached): the poll interval.
+        if not self._listener.wait(seconds) and not self._listener.listening:
+            self._stopping.wait(seconds)
 
     # --- one task ---
     def run_task(self, task: ClaimedTask) -> Execution:
@@ -203,7 +229,8 @@ class Worker:
         with best_effort("task_started_metric", log, task_id=task.id):
             metrics.record("orchestrator.task.started", 1, "Count", dims)
         log.info("task started", extra={"task_type": task.task_type})
-        progress = ProgressHook(task.id)
+        # In the loop, progress goes through the background lane, behind the last task's.
+        progress = ProgressHook(task.id, submit=self._background_lane())
         progress.start(task.task_type, task.workflow_id, task.step_name)
         started = time.monotonic()
         keeper = LeaseKeeper(
@@ -243,21 +270,11 @@ class Worker:
             )
         finally:
             keeper.stop()
+        # Free before Step Functions hears of it: the next step, queued as soon as it does,
+        # finds this worker counted as capacity, and the scaler starts no other for it.
+        self._task_done(execution.ok)
         if deliver:
             self._deliver(task)
-        progress.finish(
-            execution.ok,
-            (execution.summary if execution.ok else execution.error or "failed")[:500],
-            {
-                "cost_usd": round(execution.usage.cost_usd, 6),
-                "tokens": execution.usage.total_tokens,
-                "files_modified": len(execution.files_changed),
-            },
-        )
-        self._task_done(execution.ok)
-        # After progress.finish: publishing marks a task's progress finished too, which would
-        # otherwise keep the final figures above from it. A retried task has nothing to publish.
-        task_results.publish_task(task.id)
         log.info(
             "task finished",
             extra={
@@ -267,7 +284,47 @@ class Worker:
                 "turns": execution.turns,
             },
         )
+        # Through the background lane in the loop: the next task need not wait for either.
+        progress.finish(
+            execution.ok,
+            (execution.summary if execution.ok else execution.error or "failed")[:500],
+            {
+                "cost_usd": round(execution.usage.cost_usd, 6),
+                "tokens": execution.usage.total_tokens,
+                "files_modified": len(execution.files_changed),
+            },
+        )
+        # After progress.finish: publishing marks a task's progress finished too, which would
+        # otherwise keep the final figures above from it. A retried task has nothing to publish.
+        lane = self._background_lane()
+        if lane is not None:
+            lane(self._publish, task, True)
+        else:
+            self._publish(task, False)
         return execution
+
+    def _background_lane(self) -> Callable[..., Any] | None:
+        """Where the loop sends what a task's next step need not wait for (its progress
+        reports, its result's publication): one thread, in order, joined when the loop ends.
+        None outside the loop (``run_task`` called on its own does them before returning)."""
+        if not self._looping:
+            return None
+        if self._aftermath is None:
+            self._aftermath = ThreadPoolExecutor(1, thread_name_prefix="worker-background")
+        return self._aftermath.submit
+
+    def _publish(self, task: ClaimedTask, in_background: bool) -> None:
+        """Publish a task's result (best effort: the delivery sweep publishes what is missed),
+        its log lines naming it in the background lane too (where the loop's keys name the
+        next task)."""
+        keys = {"task_id": task.id, "workflow_id": task.workflow_id, "step": task.step_name}
+        if in_background:
+            logger.thread_safe_append_keys(**keys)
+        try:
+            task_results.publish_task(task.id)
+        finally:
+            if in_background:
+                logger.thread_safe_remove_keys(list(keys))
 
     def _task_done(self, ok: bool) -> None:
         with best_effort("worker_registry", log):

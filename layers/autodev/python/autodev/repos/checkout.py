@@ -44,6 +44,26 @@ _CLONE_TIMEOUT_SECONDS = 900
 _SUMMARY_LINES = 12
 
 
+def _config(url: str) -> str:
+    """The git directory's configuration: a work tree elsewhere, a partial clone of ``url``,
+    quoted as ``git config`` quotes a value (so nothing in it can start a line of its own)."""
+    quoted = url.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in quoted):
+        raise RepositoryError("the repository's address has a control character")
+    return (
+        "[core]\n"
+        "\trepositoryformatversion = 1\n"
+        "\tfilemode = true\n"
+        "\tbare = false\n"
+        "[extensions]\n"
+        "\tpartialClone = origin\n"
+        '[remote "origin"]\n'
+        f'\turl = "{quoted}"\n'
+        "\tpromisor = true\n"
+        "\tpartialclonefilter = blob:none\n"
+    )
+
+
 class UnsafeBranch(AutodevError):
     """A push outside autodev/ was attempted (a bug): refused before git runs."""
 
@@ -113,15 +133,8 @@ class RepositoryCheckout:
             "init", "--quiet", "--bare", str(self.git_dir), what="git init"
         )
         git = self.git()
-        for key, value in (
-            ("core.bare", "false"),
-            ("core.repositoryformatversion", "1"),
-            ("extensions.partialClone", "origin"),
-            ("remote.origin.url", self.run.repository.url),
-            ("remote.origin.promisor", "true"),
-            ("remote.origin.partialclonefilter", "blob:none"),
-        ):
-            git.run("config", key, value, what="git config")
+        # Written at once rather than with a git config command per key (a process each).
+        (self.git_dir / "config").write_text(_config(self.run.repository.url))
         (self.git_dir / "info").mkdir(exist_ok=True)
         (self.git_dir / "info" / "exclude").write_text(_EXCLUDED)
         start = self._remote_tip(self.run.branch) or self.run.base_commit

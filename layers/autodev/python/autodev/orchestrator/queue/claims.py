@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from autodev.config import get_settings
 from autodev.db import connection, in_transaction
 from autodev.errors import InvalidInput
+from autodev.orchestrator import wakeup
 from autodev.orchestrator.queue.models import (
     ERROR_CANCELLED,
     ERROR_FAILED,
@@ -103,6 +104,7 @@ def submit(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> Su
     )
     with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(_SUBMIT, params).fetchone()
+        wakeup.notify(tx)  # an idle worker claims it now, not at its next poll
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE returns the row either way
     return SubmittedTask(str(row["id"]), bool(row["created"]), str(row["status"]))
 
