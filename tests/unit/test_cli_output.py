@@ -7,8 +7,14 @@ import pytest
 from autodev.cli import output
 
 
+def _narrow(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    # The private field, not the ``width`` property: undoing a patch of the property would set
+    # the width it computed (80 here) for good, and later CLI runs would ignore COLUMNS.
+    monkeypatch.setattr(output.console, "_width", columns)
+
+
 def test_the_first_column_is_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output.console, "width", 60)
+    _narrow(monkeypatch, 60)
     with output.console.capture() as captured:
         output.print_table(
             "templates",
@@ -34,7 +40,7 @@ def test_workflow_list_shows_every_input_whole_on_80_columns(
     from autodev.cli.workflow import list_command
     from autodev.workflows import list_templates
 
-    monkeypatch.setattr(output.console, "width", 80)
+    _narrow(monkeypatch, 80)
     with output.console.capture() as captured:
         list_command()
     shown = captured.get()
