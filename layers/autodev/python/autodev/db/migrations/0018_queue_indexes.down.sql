@@ -18,5 +18,9 @@ DROP INDEX IF EXISTS autonomous_tasks_running_idx;
 CREATE INDEX IF NOT EXISTS autonomous_tasks_lease_idx ON autonomous_tasks (lease_expires_at)
     WHERE status = 'running';
 DROP INDEX IF EXISTS autonomous_tasks_claim_idx;
+ALTER TABLE autonomous_tasks ADD COLUMN priority_rank smallint GENERATED ALWAYS AS (
+    CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END)
+    STORED;
+DROP FUNCTION task_priority_rank(text);
 CREATE INDEX autonomous_tasks_claim_idx ON autonomous_tasks (priority_rank, created_at)
     WHERE status = 'queued';

@@ -3,9 +3,19 @@
 -- whenever the statistics say few tasks are queued (a new table, or a burst after a quiet spell
 -- before autovacuum analyses it again), the planner preferred fetching every queued task and
 -- sorting them: every claim then cost time in proportion to the backlog.
+--
+-- The claim order's priority rank is computed in the index rather than stored in each row: a
+-- stored generated column had its expression read and prepared again for every UPDATE
+-- statement, although no update changes a task's priority (about a tenth of the server's time
+-- for a claim and a completion). The index computes it once, when a task is queued; the claim
+-- orders by the same function (inlined by the planner, so the index order serves it).
+CREATE FUNCTION task_priority_rank(priority text) RETURNS smallint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END;
 DROP INDEX IF EXISTS autonomous_tasks_claim_idx;
+ALTER TABLE autonomous_tasks DROP COLUMN priority_rank;
 CREATE INDEX autonomous_tasks_claim_idx
-    ON autonomous_tasks (priority_rank, created_at, available_at)
+    ON autonomous_tasks (task_priority_rank(priority), created_at, available_at)
     WHERE status = 'queued';
 
 -- Running tasks by lease owner, in place of the index on their lease's expiry: a lease renewal

@@ -117,7 +117,7 @@ _CLAIM_SET = """status = 'running', lease_owner = %(worker)s,
         claimed_at = now(), updated_at = now()"""
 _FIRST_READY = """SELECT id FROM autonomous_tasks
         WHERE status = 'queued' AND available_at <= now()
-        ORDER BY priority_rank, created_at
+        ORDER BY task_priority_rank(priority), created_at
         FOR UPDATE SKIP LOCKED
         LIMIT 1"""
 # The claimed task's columns, in ClaimedTask's order (``_claimed``), cast to the types it holds:
