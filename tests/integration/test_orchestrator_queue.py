@@ -197,3 +197,55 @@ def test_a_completion_claims_the_next_task_in_order_and_only_while_the_lease_is_
     assert queue.complete_and_claim_next(second, "w", {}, 60) == (True, None)
     depth = queue.queue_depth()
     assert (depth.total_queued, depth.running) == (0, 0)
+
+
+def test_a_claim_walks_the_claim_index_in_order_however_many_tasks_wait(database: str) -> None:
+    # A new table has no statistics, as after a quiet spell they say few tasks are queued:
+    # the claim must still read the claim index in claim order and stop at the first ready
+    # task, not fetch and sort the whole backlog (each claim would cost the backlog's size).
+    from autodev.orchestrator.queue.claims import _CLAIM
+
+    with connection() as conn:
+        for number in range(1000):
+            queue.submit(TaskSpec(task_type="analysis", prompt=f"task {number}"), conn=conn)
+    with connection() as conn:
+        row = conn.execute(
+            "EXPLAIN (FORMAT JSON) " + _CLAIM, {"worker": "w", "lease": 60}
+        ).fetchone()
+    assert row is not None
+    plan = str(row["QUERY PLAN"])
+    assert "autonomous_tasks_claim_idx" in plan
+    assert "'Node Type': 'Sort'" not in plan
+    assert "Bitmap" not in plan
+
+
+def test_a_lease_renewal_adds_no_index_entries(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Renewals come every few seconds for every running task: they change no indexed column,
+    # so Postgres updates the row in place (a HOT update) instead of adding index entries.
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")  # one backend: its statistics are flushed below
+    from autodev.config import get_settings
+    from autodev.db import close_pool
+
+    close_pool()
+    get_settings.cache_clear()
+    _submit("renewed")
+    task = queue.claim_next("w", 60)
+    assert task is not None
+
+    def updates() -> tuple[int, int]:
+        with connection() as conn:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+        with connection() as conn:
+            row = conn.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                " WHERE relname = 'autonomous_tasks'"
+            ).fetchone()
+        assert row is not None
+        return int(row["n_tup_upd"]), int(row["n_tup_hot_upd"])
+
+    updated, hot = updates()
+    for _ in range(5):
+        assert queue.renew_lease(task.id, "w", 60) is not None
+    assert updates() == (updated + 5, hot + 5)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from autodev.config import get_settings
@@ -117,12 +119,15 @@ _CLAIM_SET = """status = 'running', lease_owner = %(worker)s,
         claimed_at = now(), updated_at = now()"""
 _FIRST_READY = """SELECT id FROM autonomous_tasks
         WHERE status = 'queued' AND available_at <= now()
-        ORDER BY priority_rank, created_at
+        ORDER BY task_priority_rank(priority), created_at
         FOR UPDATE SKIP LOCKED
         LIMIT 1"""
-_CLAIMED = """id, workflow_id, step_name, task_type, prompt, context, allowed_tools, max_turns,
-        budget_usd, priority, timeout_ms, attempts, max_attempts, task_token, lease_expires_at,
-        claimed_at"""
+# The claimed task's columns, in ClaimedTask's order (``_claimed``), cast to the types it holds:
+# read as plain tuples, a claim builds no dict and no UUID or Decimal objects only to convert
+# them again.
+_CLAIMED = """id::text, workflow_id::text, step_name, task_type, prompt, context, allowed_tools,
+        max_turns, budget_usd::float8, priority, timeout_ms, attempts, max_attempts, task_token,
+        lease_expires_at, claimed_at"""
 _CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
     WHERE id = ({_FIRST_READY})
     RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
@@ -148,28 +153,51 @@ _COMPLETE_AND_CLAIM = f"""
 def claim_next(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     """Take the lease on the next ready task, or return None when there is none."""
     with connection(autocommit=True) as conn:
-        row = conn.execute(_CLAIM, {"worker": worker_id, "lease": lease_seconds}).fetchone()
+        row = (
+            conn.cursor(row_factory=tuple_row)
+            .execute(_CLAIM, {"worker": worker_id, "lease": lease_seconds})
+            .fetchone()
+        )
     return None if row is None else _claimed(row)
 
 
-def _claimed(row: dict[str, Any]) -> ClaimedTask:
+def _claimed(row: Sequence[Any]) -> ClaimedTask:
+    """The task from the ``_CLAIMED`` columns."""
+    (
+        task_id,
+        workflow_id,
+        step_name,
+        task_type,
+        prompt,
+        context,
+        allowed_tools,
+        max_turns,
+        budget_usd,
+        priority,
+        timeout_ms,
+        attempts,
+        max_attempts,
+        task_token,
+        lease_expires_at,
+        claimed_at,
+    ) = row
     return ClaimedTask(
-        id=str(row["id"]),
-        workflow_id=str(row["workflow_id"]) if row["workflow_id"] else None,
-        step_name=_opt_str(row["step_name"]),
-        task_type=str(row["task_type"]),
-        prompt=str(row["prompt"]),
-        context=dict(row["context"]),
-        allowed_tools=tuple(row["allowed_tools"]),
-        max_turns=int(row["max_turns"]),
-        budget_usd=float(row["budget_usd"]) if row["budget_usd"] is not None else None,
-        priority=str(row["priority"]),
-        timeout_ms=int(row["timeout_ms"]),
-        attempts=int(row["attempts"]),
-        max_attempts=int(row["max_attempts"]),
-        task_token=_opt_str(row["task_token"]),
-        lease_expires_at=row["lease_expires_at"],
-        claimed_at=row["claimed_at"],
+        id=task_id,
+        workflow_id=workflow_id,
+        step_name=step_name,
+        task_type=task_type,
+        prompt=prompt,
+        context=context,
+        allowed_tools=tuple(allowed_tools),
+        max_turns=max_turns,
+        budget_usd=budget_usd,
+        priority=priority,
+        timeout_ms=timeout_ms,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        task_token=task_token,
+        lease_expires_at=lease_expires_at,
+        claimed_at=claimed_at,
     )
 
 
@@ -262,9 +290,10 @@ def complete_and_claim_next(
         "lease": lease_seconds,
     }
     with in_transaction(conn, autocommit=True) as tx:
-        row = tx.execute(_COMPLETE_AND_CLAIM, params).fetchone()
+        row = tx.cursor(row_factory=tuple_row).execute(_COMPLETE_AND_CLAIM, params).fetchone()
     assert row is not None  # the statement always answers one row
-    return bool(row["completed"]), None if row["id"] is None else _claimed(row)
+    completed, claimed = bool(row[0]), row[1:]
+    return completed, None if claimed[0] is None else _claimed(claimed)
 
 
 def release_claim(task_id: str, worker_id: str) -> bool:

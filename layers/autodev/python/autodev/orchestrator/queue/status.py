@@ -51,7 +51,8 @@ def workflow_tasks(workflow_id: str) -> list[TaskStatus]:
     return [TaskStatus.model_validate(row) for row in rows]
 
 
-# Each half reads its own partial index (queued tasks: the claim index; running: the leases).
+# Each half reads its own partial index (queued tasks: the claim index; running: the running
+# tasks by lease owner).
 _DEPTH = """SELECT priority, 'queued' AS status, count(*) AS n,
                   extract(epoch FROM now() - min(created_at)) AS oldest
            FROM autonomous_tasks WHERE status = 'queued' GROUP BY priority
