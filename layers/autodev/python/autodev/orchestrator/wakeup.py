@@ -1,11 +1,11 @@
 """Waking idle workers when a task is queued: Postgres LISTEN/NOTIFY.
 
-Queuing a task notifies ``CHANNEL`` in the same transaction (Postgres delivers it when that
-commits). An idle worker waits on a connection of its own that LISTENs on the channel, so it
-claims the moment a task is queued instead of at its next poll. It still claims on its poll
-interval as well: that covers what no notification announces (a retried task whose backoff
-ends, a task handed back by the rescuer) and a listening connection that failed, after which
-the worker polls until it can listen again.
+Queuing a task notifies ``CHANNEL`` in the same statement (``queue.submit``'s RETURNING
+clause; Postgres delivers it when that commits). An idle worker waits on a connection of
+its own that LISTENs on the channel, so it claims the moment a task is queued instead of at
+its next poll. It still claims on its poll interval as well: that covers what no notification
+announces (a retried task whose backoff ends, a task handed back by the rescuer) and a
+listening connection that failed, after which the worker polls until it can listen again.
 
 A notification that arrives while the worker is busy waits in its connection, so the next wait
 returns at once and the worker claims: nothing queued meanwhile is missed. Every idle worker
@@ -31,12 +31,6 @@ log = child_logger(__name__)
 CHANNEL = "autodev_task_queued"
 # After a listening connection failed, the worker polls for this long before it tries again.
 RETRY_LISTEN_SECONDS = 30.0
-
-
-def notify(conn: psycopg.Connection[Any]) -> None:
-    """Announce a queued task to the idle workers (delivered when ``conn``'s transaction
-    commits; at once on an autocommit connection)."""
-    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
 
 class Listener:

@@ -64,7 +64,9 @@ def submit_task(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) 
 # Lambda Retry after the first call committed): it gets the task already there. Step Functions
 # waits on the newest token now, so the task takes it, and an outcome already sent (to the old
 # token) is sent again to the new one.
-_SUBMIT = """
+# The RETURNING clause also announces the task to idle workers (``wakeup``): delivered when
+# the insert commits, with no round trip of its own.
+_SUBMIT = f"""
     INSERT INTO autonomous_tasks AS t (id, workflow_id, step_name, task_type, prompt, context,
         allowed_tools, max_turns, budget_usd, priority, task_token, timeout_ms, max_attempts,
         step_key)
@@ -76,8 +78,9 @@ _SUBMIT = """
         queued_heartbeat_at = CASE WHEN t.status = 'queued' THEN now()
                                    ELSE t.queued_heartbeat_at END,
         updated_at = now()
-    RETURNING t.id::text AS id, t.status, (t.xmax = 0) AS created
-"""
+    RETURNING t.id::text AS id, t.status, (t.xmax = 0) AS created,
+        pg_notify('{wakeup.CHANNEL}', '') AS announced
+"""  # noqa: S608 - a constant channel name
 
 
 def submit(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> SubmittedTask:
@@ -106,7 +109,6 @@ def submit(spec: TaskSpec, *, conn: psycopg.Connection[Any] | None = None) -> Su
     )
     with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(_SUBMIT, params).fetchone()
-        wakeup.notify(tx)  # an idle worker claims it now, not at its next poll
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE returns the row either way
     return SubmittedTask(str(row["id"]), bool(row["created"]), str(row["status"]))
 
