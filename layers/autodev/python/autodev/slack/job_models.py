@@ -5,6 +5,7 @@ and validated again by the worker before it acts on one.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -16,7 +17,8 @@ from autodev.slack.commands import Action
 class _Job(BaseModel):
     """Who asked, and where the answer goes (``response_url``, else the channel)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built on first use, so each handler builds only the job it hands over.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     user_id: str | None = None
     channel_id: str | None = None
@@ -86,13 +88,18 @@ class MentionJob(_Job):
 
 SlackJob = Annotated[CommandJob | InteractionJob | MentionJob, Field(discriminator="kind")]
 
-_JOB = TypeAdapter[SlackJob](SlackJob)
+
+# Built on first use: only the Slack worker parses jobs; the request handlers, which only
+# build them, do not pay for the union's schema on their cold start.
+@cache
+def _job_adapter() -> TypeAdapter[SlackJob]:
+    return TypeAdapter[SlackJob](SlackJob)
 
 
 def parse_job(raw: object) -> SlackJob:
     """A job from its JSON form; InvalidInput names the first thing that does not fit."""
     try:
-        return _JOB.validate_python(raw)
+        return _job_adapter().validate_python(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "job"

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Slack(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+    # defer_build: a model's validator is built when it first validates, so a handler's cold
+    # start builds only the payloads it meets (a click builds no slash-command form).
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, coerce_numbers_to_str=True, defer_build=True
+    )
 
 
 class CommandForm(_Slack):

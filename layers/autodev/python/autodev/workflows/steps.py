@@ -45,8 +45,13 @@ class WorkflowEnded(AutodevError):
     """A step was asked for a workflow that has already ended; nothing was queued."""
 
 
+# defer_build: a model's validator is built when it first validates, so each step handler
+# builds only the request it receives, not every request this module defines.
+_REQUEST = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = _REQUEST
 
     task_token: str = Field(min_length=1, max_length=2048)
     workflow_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
@@ -90,7 +95,7 @@ class ApprovalRequest(_Payload):
 
 
 class FinishRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = _REQUEST
 
     workflow_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
     status: Literal["succeeded", "failed", "timed_out"]
@@ -103,7 +108,7 @@ class RegisterRequest(BaseModel):
     """What "Register workflow" sends: the template (fixed in the definition), the
     execution's ARN and name (``$$.Execution``) and its input (``$``)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = _REQUEST
 
     template: str = Field(min_length=1, max_length=64)
     execution_arn: str = Field(min_length=1, max_length=2048)
