@@ -8,20 +8,24 @@ for the Lambda Python into the layer: manylinux_2_28 and older, which the Python
 (``uv pip`` rather than ``pip``: uv-made virtual environments have no pip.) Its asset hash is
 the hash of uv.lock and pyproject.toml, so the asset only changes when the lock does.
 
-The layer's modules are compiled to bytecode as it is built, by the Lambda runtime's Python
-(``python3.13`` on the PATH): Lambda cannot write ``__pycache__`` under /opt, so a layer
-without bytecode compiles every module from source on every cold start. The bytecode does not
-check its source's timestamp (``unchecked-hash``): the zip's timestamps are not the files'.
-Without a python3.13 the layer is built without bytecode, and the build says so.
+Both built layers (dependencies and autodev) are compiled to bytecode as they are built, by
+the Lambda runtime's Python: Lambda cannot write ``__pycache__`` under /opt, so a layer without
+bytecode compiles every module from source on every cold start. The bytecode does not check
+its source's timestamp (``unchecked-hash``): the zip's timestamps are not the files'. The
+runtime's Python is ``python3.13`` on the PATH, else one uv manages, else one pyenv installed
+(each tried, since a pyenv shim is on the PATH whether or not its version is selected).
+Without one, the layers are built without bytecode, and the build says so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from aws_cdk import (
     AssetHashType,
     BundlingOptions,
     DockerImage,
+    FileSystem,
     ILocalBundling,
     Stack,
 )
@@ -43,12 +48,13 @@ from infra.settings import EnvSettings
 PYTHON_VERSION = "3.13"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-_PY_TAG = PYTHON_VERSION.replace(".", "")
+PY_TAG = PYTHON_VERSION.replace(".", "")
 POWERTOOLS_ACCOUNT = "017000801446"
 # Provided by other layers, so left out of the dependency layer.
 _NOT_IN_DEPS_LAYER = ("aws-lambda-powertools",)
 # Left out of the autodev layer: build litter, and the local stack's stand-ins (autodev.local:
 # Slack sink, scripted model, test helpers), which no deployed code may reach.
+AUTODEV_LAYER = Path("layers") / "autodev"
 LOCAL_PACKAGE = "python/autodev/local"
 AUTODEV_LAYER_EXCLUDES = [
     "**/__pycache__",
@@ -71,17 +77,43 @@ def _uv() -> list[str]:
     return [python, "-m", "uv"]
 
 
+def _python_candidates() -> list[str]:
+    """Where the runtime's Python may be, most specific first."""
+    found = [shutil.which(f"python{PYTHON_VERSION}")]
+    found.append(_ask([*_uv(), "python", "find", "--no-python-downloads", PYTHON_VERSION]))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    pattern = f"versions/{PYTHON_VERSION}*/bin/python{PYTHON_VERSION}"
+    found += sorted(str(path) for path in pyenv_root.glob(pattern))
+    return [candidate for candidate in found if candidate]
+
+
+def _ask(command: list[str]) -> str | None:
+    """What ``command`` prints, or None when it cannot run or fails (no uv, a pyenv shim whose
+    version is not selected, which is on the PATH all the same)."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _is_runtime_python(python: str) -> bool:
+    version = "import sys; print('%d.%d' % sys.version_info[:2])"
+    return _ask([python, "-c", version]) == PYTHON_VERSION
+
+
+@cache
 def runtime_python() -> str | None:
     """The Lambda runtime's Python on this machine, or None."""
-    return shutil.which(f"python{PYTHON_VERSION}")
+    return next((python for python in _python_candidates() if _is_runtime_python(python)), None)
 
 
-def compile_bytecode(directory: Path, python: str | None) -> bool:
+def compile_bytecode(directory: Path, python: str | None, *, layer: str = "dependency") -> bool:
     """Compile ``directory``'s modules with ``python`` (the runtime's version); False, with a
     note on stderr, when there is no such interpreter here."""
     if python is None:
         print(
-            f"note: no python{PYTHON_VERSION} here; the dependency layer ships without bytecode"
+            f"note: no python{PYTHON_VERSION} here; the {layer} layer ships without bytecode"
             " (its modules compile on each cold start)",
             file=sys.stderr,
         )
@@ -92,8 +124,13 @@ def compile_bytecode(directory: Path, python: str | None) -> bool:
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BundlingError(f"dependency layer: compileall failed: {result.stderr.strip()[-2000:]}")
+        raise BundlingError(f"{layer} layer: compileall failed: {result.stderr.strip()[-2000:]}")
     return True
+
+
+def _bytecode_tag() -> str:
+    # A layer built with bytecode is another asset than one built without.
+    return "bytecode" if runtime_python() else "source only"
 
 
 def lock_digest(root: Path = REPO_ROOT) -> str:
@@ -101,9 +138,41 @@ def lock_digest(root: Path = REPO_ROOT) -> str:
     for name in ("uv.lock", "pyproject.toml"):
         digest.update((root / name).read_bytes())
     digest.update(f"{PYTHON_VERSION}-aarch64".encode())
-    # A layer built with bytecode is another asset than one built without.
-    digest.update(b"bytecode" if runtime_python() else b"source only")
+    digest.update(_bytecode_tag().encode())
     return digest.hexdigest()
+
+
+def autodev_digest(root: Path = REPO_ROOT) -> str:
+    """The autodev layer's asset hash: its files as deployed, and whether they are compiled."""
+    return FileSystem.fingerprint(
+        str(root / AUTODEV_LAYER), exclude=AUTODEV_LAYER_EXCLUDES, extra_hash=_bytecode_tag()
+    )
+
+
+@jsii.implements(ILocalBundling)
+class CompiledPackage:
+    """The autodev package as the layer ships it (``python/autodev``, without the stand-ins and
+    build litter), compiled by the runtime's Python."""
+
+    def __init__(self, root: Path = REPO_ROOT) -> None:
+        self._source = root / AUTODEV_LAYER
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        copy_package(self._source, Path(output_dir))
+        compile_bytecode(Path(output_dir), runtime_python(), layer="autodev")
+        return True
+
+
+def copy_package(source: Path, target: Path) -> None:
+    """Copy the layer's tree from ``source`` into ``target``, leaving out AUTODEV_LAYER_EXCLUDES."""
+    litter = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", "*.egg-info")
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory).relative_to(source)
+        stand_ins = {name for name in names if (here / name).as_posix() == LOCAL_PACKAGE}
+        return set(litter(directory, names)) | stand_ins
+
+    shutil.copytree(source, target, ignore=ignored, dirs_exist_ok=True)
 
 
 @jsii.implements(ILocalBundling)
@@ -156,7 +225,7 @@ class Layers(Construct):
             self,
             "Powertools",
             f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python{_PY_TAG}-arm64:{settings.powertools_layer_version}",
+            f"AWSLambdaPowertoolsPythonV3-python{PY_TAG}-arm64:{settings.powertools_layer_version}",
         )
         removal = data_removal(settings)
         self.autodev = lambda_.LayerVersion(
@@ -164,7 +233,13 @@ class Layers(Construct):
             "Autodev",
             description="autodev core package (layers/autodev)",
             code=lambda_.Code.from_asset(
-                str(REPO_ROOT / "layers" / "autodev"), exclude=AUTODEV_LAYER_EXCLUDES
+                str(REPO_ROOT / AUTODEV_LAYER),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=autodev_digest(),
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("local-bundling-only"),
+                    local=CompiledPackage(),
+                ),
             ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
