@@ -97,6 +97,17 @@ def _tool_tasks(workflow_id: str) -> list[dict[str, object]]:
         ).fetchall()
 
 
+def _prompts(workflow_id: str, step_name: str) -> list[str]:
+    """The prompts the step's tasks were given, oldest first."""
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT prompt FROM autonomous_tasks WHERE workflow_id = %s AND step_name = %s "
+            "ORDER BY created_at",
+            (workflow_id, step_name),
+        ).fetchall()
+    return [str(row["prompt"]) for row in rows]
+
+
 def test_code_review_reports_a_new_defect_with_the_analyzers_rule_file_and_line(
     stack: LocalStack, project: Path
 ) -> None:
@@ -118,14 +129,8 @@ def test_code_review_reports_a_new_defect_with_the_analyzers_rule_file_and_line(
     [task] = _tool_tasks(started.id)
     assert task["model_provider"] == "tool"  # no model took part in the step
     # The reviews were given the analyzer's findings.
-    with connection() as conn:
-        prompt = conn.execute(
-            "SELECT prompt FROM autonomous_tasks WHERE workflow_id = %s "
-            "AND step_name = 'Security review'",
-            (started.id,),
-        ).fetchone()
-    assert prompt is not None
-    assert f"{file}" in prompt["prompt"]
+    [prompt] = _prompts(started.id, "Security review")
+    assert file in prompt
 
     # The workflow's result (what Slack and the callbacks show) says it as the analyzer did.
     cached = get_result(started.id)
@@ -276,14 +281,9 @@ def test_bug_fix_is_verified_by_the_apex_tests_not_by_the_model(
     # The fix was applied (the trigger's own test passes) and the second attempt was told
     # which test failed.
     assert first["passing"] == first["tests_ran"] - 1
-    with connection() as conn:
-        prompts = conn.execute(
-            "SELECT prompt FROM autonomous_tasks WHERE workflow_id = %s "
-            "AND step_name = 'Implement the fix' ORDER BY created_at",
-            (started.id,),
-        ).fetchall()
+    prompts = _prompts(started.id, "Implement the fix")
     assert len(prompts) == 2
-    assert f"{name}.keepsItsPromise" in prompts[1]["prompt"]
+    assert f"{name}.keepsItsPromise" in prompts[1]
 
     # Verified by the tests that cover the bug: the input's test classes, and it succeeds.
     scoped = start_workflow(
