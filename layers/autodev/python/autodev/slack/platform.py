@@ -211,7 +211,9 @@ def start(
     )
     created = bool(_get(result, "created", True))
     try:
-        view = status(str(_get(result, "id")))
+        # A workflow started now has no steps to read from its execution yet (every one is
+        # pending): the row says all there is, without asking Step Functions.
+        view = status(str(_get(result, "id")), read_execution=not created)
     except NotFound:
         view = workflow_view(result)
     if not view.console_url and _get(result, "console_url"):
@@ -230,12 +232,13 @@ def _as_dict(view: WorkflowView) -> dict[str, Any]:
     return {name: getattr(view, name) for name in view.__dataclass_fields__}
 
 
-def status(workflow_id: str) -> WorkflowView:
+def status(workflow_id: str, *, read_execution: bool = True) -> WorkflowView:
     """The workflow with every step of its template: run ones with their state, the rest
-    pending."""
+    pending (all of them without ``read_execution``: the row alone, see
+    ``get_workflow_status``)."""
     from autodev import workflows
 
-    found = workflow_view(workflows.get_workflow_status(workflow_id))
+    found = workflow_view(workflows.get_workflow_status(workflow_id, read_execution=read_execution))
     found = workflow_view({**_as_dict(found), "deliveries": deliveries(found.id)})
     planned = _step_names(_templates().get(found.template))
     if not planned:
