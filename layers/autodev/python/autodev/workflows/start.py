@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,12 +55,23 @@ def workflow_budget_for(info: TemplateInfo, requested: float | None) -> float:
     return min(info.default_budget_usd, get_settings().workflow_budget_usd)
 
 
-def start_workflow(request: StartRequest) -> WorkflowStart:
+# A caller that opens the workflow's Slack thread while the start is checked (the Slack
+# worker posts the thread's first message meanwhile) gives ``start_workflow`` this: called once
+# every check has passed, just before the workflow is recorded, it waits for the thread and
+# answers the request naming it (or the request unchanged, when no thread could be opened).
+AttachThread = Callable[[StartRequest], StartRequest]
+
+
+def start_workflow(
+    request: StartRequest, *, attach_thread: AttachThread | None = None
+) -> WorkflowStart:
     """Validate, record and start a workflow; with a used ``client_key``, return its workflow.
 
     Its progress is tracked with its agent steps as stages (shown live in Slack when the
     request names a channel). Raises NotFound for an unknown template and InvalidInput for
     input the template's schema refuses; in both cases nothing is recorded or started.
+    ``attach_thread`` (see ``AttachThread``) is not called when the start is refused or the
+    client key was used.
     """
     info = get_template(request.template)
     data = info.validate_input(request.input if request.input is not None else {})
@@ -81,6 +92,8 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
         machine = sfn.state_machine_arn(template)
     except (ClientError, BotoCoreError) as error:
         raise sfn.explain(error, f"start {template}") from None
+    if attach_thread is not None:
+        request = attach_thread(request)
     workflow_id = uuid.uuid4()
     name = f"{template}-{workflow_id.hex[:8]}"
     planned_arn = sfn.execution_arn(machine, name)
