@@ -168,6 +168,8 @@ SPECS: dict[str, FunctionSpec] = {
                 G.PUBLISH_EVENTS,
                 G.MANAGE_SCHEDULES,
                 G.INVOKE_DELIVERY,
+                # A workflow it starts asks the scaler for its first step's worker at once.
+                G.INVOKE_SCALER,
                 G.REPOSITORY_CREDENTIALS,
                 G.CALL_MODEL,
             }

@@ -1,7 +1,9 @@
 """Scaler Lambda: start workers for what is queued, up to ORCHESTRATOR_MAX_INSTANCES.
 
-Invoked (asynchronously) by enqueue_task after each enqueue and by the rescuer; the event is
-ignored. Answers with the decision: queued, running tasks, workers up, wanted, launched.
+Invoked (asynchronously) by enqueue_task after each enqueue, by the rescuer, and by a workflow's
+start with ``{"expected": 1}``: its first step's worker starts while the execution reaches the
+step (autodev.orchestrator.scaler). Any other event asks for what is queued. Answers with the
+decision: queued, running tasks, workers up, wanted, launched, expected.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ logger = child_logger("functions.scaler")
 
 @lambda_handler(correlation_id_path=ASYNC)
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    del event, context
+    del context
     # Loaded by the first invocation, not at import: the scaler's modules (database, settings)
     # cost more to import than the whole cold start may (issue 18).
-    from autodev.orchestrator.scaler import scale
+    from autodev.orchestrator.scaler import expected_tasks, scale
 
-    decision = scale().to_json()
+    decision = scale(expected=expected_tasks(event)).to_json()
     logger.info("scaled", extra=decision)
     return decision

@@ -207,3 +207,28 @@ def test_a_busy_or_stalled_worker_is_not_room_for_queued_tasks(database: str) ->
     instances.up = 1
     decision = scale(instances)
     assert (decision.busy, decision.queued, instances.started) == (0, 1, 2)
+
+
+def test_a_starting_workflow_gets_its_first_steps_worker_once(database: str) -> None:
+    # Asked ahead (a workflow starting): a worker starts with nothing queued yet.
+    instances = _Instances(up=0)
+    decision = scale(instances, expected=1)
+    assert (decision.queued, decision.expected, instances.started) == (0, 1, 1)
+    # Its step is queued and the enqueue pokes the scaler: the worker started for it (up and
+    # free, or still starting) is its room, so no second one starts.
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="first step"))
+    decision = scale(instances)
+    assert (decision.queued, decision.workers, instances.started) == (1, 1, 1)
+    # An idle worker already up is room for the step ahead too: nothing starts.
+    assert scale(_Instances(up=2), expected=1).launched == []
+
+
+def test_a_busy_worker_is_not_room_for_a_step_ahead(database: str) -> None:
+    instances = _Instances(up=1)
+    registry.register("w-1", instances.name)
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="running"))
+    claimed = queue.claim_next("w-1", 30)
+    assert claimed is not None
+    registry.seen("w-1", claimed.id)
+    scale(instances, expected=1)
+    assert instances.started == 1

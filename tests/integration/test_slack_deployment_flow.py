@@ -396,3 +396,58 @@ def test_a_start_that_would_be_refused_posts_nothing_in_the_channel(
         assert refused.args.get("response_type") == "ephemeral"  # told to the requester only
     # No "Starting ..." was posted (or posted and deleted) in the channel.
     assert [c.method for c in sink.calls() if c.channel == CHANNEL] == []
+
+
+def test_a_started_workflow_points_at_the_thread_opened_beside_its_start(
+    slack_stack: LocalStack,
+) -> None:
+    from autodev.db import connection
+
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
+    # The thread's first message is posted while the start is checked; the workflow is
+    # recorded with it all the same: its row, its result's callback and its status message.
+    workflow_id, thread = _started(sink, requester, "/workflow start bug-fix AccountTrigger NPE")
+    with connection() as conn:
+        row = conn.execute(
+            "SELECT slack_channel, slack_thread_ts, callback FROM workflows WHERE id = %s",
+            (workflow_id,),
+        ).fetchone()
+    assert row is not None
+    assert (row["slack_channel"], row["slack_thread_ts"]) == (CHANNEL, thread)
+    assert row["callback"] == {"type": "slack", "channel": CHANNEL, "thread_ts": thread}
+    from autodev.progress import slack_updates
+
+    # Its live status is the thread's root, edited in place.
+    state = slack_updates.message_state(workflow_id)
+    assert state is not None
+    assert (state["channel"], state["ts"]) == (CHANNEL, thread)
+    assert [c for c in sink.calls("chat.delete") if c.channel == CHANNEL] == []
+
+
+def test_a_start_that_fails_says_so_and_takes_its_thread_back(
+    slack_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodev.db import connection
+
+    sink = RemoteSink(os.environ[SINK_URL_ENV])
+    requester = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], channel_id=CHANNEL)
+    # Every check passes and the thread is opened; then StartExecution fails (no such state
+    # machine): the requester is told, the message is deleted, no workflow is left.
+    monkeypatch.setenv(
+        "AUTODEV_STATE_MACHINE_ARN_PREFIX",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:nothing-here-",
+    )
+    get_settings.cache_clear()
+    _, key = requester.command("/workflow start bug-fix AccountTrigger NPE")
+    failed = _answer_to(sink, key)
+    assert failed.text.startswith(":warning:"), failed.text
+    assert "start bug-fix" in failed.text
+    root = _thread_root(sink)
+    deleted = [c for c in sink.calls("chat.delete") if c.channel == CHANNEL]
+    assert [c.args.get("ts") or c.ts for c in deleted] == [root.ts]
+    assert sink.messages(CHANNEL) == []
+    with connection() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM workflows").fetchone()
+    assert row is not None
+    assert row["n"] == 0

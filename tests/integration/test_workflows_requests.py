@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +212,58 @@ def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: Local
     assert tracked.status == "cancelled"
     get_workflow_status(started.id)  # seen again: nothing is delivered twice
     assert [d.channel for d in callbacks.delivery_status(started.id)] == ["event"]
+
+
+def test_a_start_asks_the_scaler_for_its_first_steps_worker(
+    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodev.local import lambdas
+    from autodev.local.stack import FUNCTIONS_DIR, function_name
+
+    # The scaler function answers with a stand-in that notes what it is asked (a real Lambda
+    # invocation through moto; the real scaler would start worker processes).
+    events = tmp_path / "scaler-events.jsonl"
+    noting = tmp_path / "handler.py"
+    noting.write_text(
+        "import json\n"
+        "def handler(event, context):\n"
+        f"    with open({str(events)!r}, 'a') as out:\n"
+        "        out.write(json.dumps(event) + '\\n')\n"
+        "    return {}\n"
+    )
+    monkeypatch.setenv("AUTODEV_SCALER_FUNCTION", function_name("scaler"))
+    get_settings.cache_clear()
+    lambdas.register({function_name("scaler"): noting})
+    try:
+        started = start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
+
+        def asked() -> list[dict[str, Any]] | None:
+            lines = events.read_text().splitlines() if events.exists() else []
+            found = [json.loads(line) for line in lines]
+            return found if any(e.get("reason") == "task queued" for e in found) else None
+
+        seen = wait_for(asked, timeout=30, what="the scaler to be asked")
+    finally:
+        lambdas.register({function_name("scaler"): FUNCTIONS_DIR / "scaler" / "handler.py"})
+        get_settings.cache_clear()
+    # Once when the workflow starts, for the step it is about to queue; again when it is
+    # queued (which finds that worker free, so starts no second one).
+    ahead = [e for e in seen if e.get("reason") == "workflow starting"]
+    assert [(e["workflow_id"], e["expected"]) for e in ahead] == [(started.id, 1)]
+
+
+def test_a_failed_execution_start_leaves_nothing_behind(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _counts()
+    # The row is committed (and the scaler asked ahead) before StartExecution, which fails.
+    monkeypatch.setenv(
+        "AUTODEV_STATE_MACHINE_ARN_PREFIX",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:nothing-here-",
+    )
+    get_settings.cache_clear()
+    with pytest.raises(AutodevError, match="start bug-fix"):
+        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
+    get_settings.cache_clear()
+    assert _counts() == before
+    assert _executions(local_stack) == []

@@ -19,7 +19,7 @@ from autodev.local.model.sessions import session_for, step_kind
 from autodev.models import providers
 from autodev.orchestrator import workspace
 from autodev.orchestrator.claude_cli import base_tool_names
-from autodev.orchestrator.scaler import workers_to_start
+from autodev.orchestrator.scaler import MAX_EXPECTED, expected_tasks, workers_to_start
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -348,6 +348,17 @@ def test_workers_start_for_queued_tasks_no_free_worker_takes() -> None:
     assert workers_to_start(queued=3, workers=2, busy=1, maximum=5) == 2
     assert workers_to_start(queued=50, workers=0, busy=0, maximum=5) == 5
     assert workers_to_start(queued=9, workers=5, busy=5, maximum=5) == 0  # at the maximum
+
+
+def test_the_scaler_reads_the_tasks_a_starting_workflow_expects() -> None:
+    assert expected_tasks({"reason": "workflow starting", "expected": 1}) == 1
+    # The enqueue pokes, the rescuer and a schedule name none: only what is queued counts.
+    assert expected_tasks({"reason": "task queued", "task_id": "t"}) == 0
+    assert expected_tasks(None) == 0
+    assert expected_tasks([1]) == 0
+    for wrong in (-1, MAX_EXPECTED + 1, "1", 1.5, True, None):
+        with pytest.raises(InvalidInput, match="expected must be a whole number"):
+            expected_tasks({"expected": wrong})
 
 
 def test_task_files_must_stay_inside_the_workspace(tmp_path: Path) -> None:

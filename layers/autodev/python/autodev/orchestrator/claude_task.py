@@ -141,15 +141,13 @@ class ClaudeCodeTaskRunner:
     ) -> Execution:
         settings = self.settings
         provider = settings.model_provider
-        budget = self._budget(task)
-        if budget is not None and budget <= 0:
-            return Execution(
-                ok=False,
-                provider=provider.value,
-                error="the workflow has spent its budget; the step was not started",
-                error_code=queue.ERROR_WORKFLOW_BUDGET,
-                retryable=False,
-            )
+        # What is left of the workflow's budget is read while the workspace is filled (a clone
+        # takes longer than the query): both come before the session, neither needs the other.
+        reading = ThreadPoolExecutor(1, thread_name_prefix="budget")
+        budget_left = reading.submit(self._budget, task)
+        reading.shutdown(wait=False)
+        space: workspace.Workspace | None = None
+        unprepared: AutodevError | None = None
         try:
             space = workspace.prepare(
                 self.root,
@@ -160,9 +158,21 @@ class ClaudeCodeTaskRunner:
                 checkout=checkout,
             )
         except AutodevError as error:
-            retryable = bool(getattr(error, "retryable", True))
+            unprepared = error
+        budget = budget_left.result()
+        if budget is not None and budget <= 0:
             return Execution(
-                ok=False, provider=provider.value, error=str(error), retryable=retryable
+                ok=False,
+                provider=provider.value,
+                error="the workflow has spent its budget; the step was not started",
+                error_code=queue.ERROR_WORKFLOW_BUDGET,
+                retryable=False,
+            )
+        if space is None:
+            assert unprepared is not None
+            retryable = bool(getattr(unprepared, "retryable", True))
+            return Execution(
+                ok=False, provider=provider.value, error=str(unprepared), retryable=retryable
             )
         # Read while the workspace is still the worker's: the repository's instructions file.
         system_append = agent_system_prompt(

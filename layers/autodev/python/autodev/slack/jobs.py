@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from autodev.errors import AutodevError, ConfigError, InvalidInput
 from autodev.observability import (
     Metric,
     best_effort,
+    best_effort_failed,
     child_logger,
     count,
     current_correlation_id,
@@ -205,8 +207,6 @@ def _start(
     job: CommandJob | InteractionJob, template: str, workflow_input: dict[str, Any], purpose: str
 ) -> None:
     """Open a thread, start the workflow tied to it, turn the thread's root into its card."""
-    from slack_sdk.errors import SlackApiError
-
     from autodev.slack import platform, threads, views
     from autodev.slack.client import web_client
 
@@ -217,16 +217,11 @@ def _start(
     user, channel = job.user_id, job.channel_id or ""
     client_key = _client_key(job, purpose)
     client = web_client()
-    root_ts: str | None = None
-    if channel:
-        try:
-            root = client.chat_postMessage(
-                channel=channel, text=f":rocket: Starting *{template}* for <@{user}>…"
-            )
-            root_ts = str(root["ts"])
-        except SlackApiError as error:
-            # Not in the channel (a DM, a private channel): run without a thread.
-            logger.info("could not open a thread", extra={"error": error.response.get("error")})
+    # The thread's first message is posted while the start is checked (the repository's ref,
+    # the client key); the workflow is recorded with the thread once both are done, so its
+    # record, progress and result all point at it. No thread (not in the channel): it runs
+    # without one. A start that fails or was made already takes the message back.
+    opening = _RootMessage(client, channel, f":rocket: Starting *{template}* for <@{user}>…")
     try:
         started = platform.start(
             template,
@@ -234,21 +229,21 @@ def _start(
             user,
             client_key=client_key,
             budget_usd=job.budget_usd if isinstance(job, CommandJob) else None,
-            channel=channel if root_ts else None,
-            thread_ts=root_ts,
+            channel=channel or None,
+            thread_ts=None,
+            opening_thread=opening.ts,
         )
     except Exception:
-        if root_ts:
-            client.chat_delete(channel=channel, ts=root_ts)
+        opening.take_back()
         raise
     workflow = started.workflow
     if not started.created:
-        if root_ts:
-            client.chat_delete(channel=channel, ts=root_ts)
+        opening.take_back()
         _respond(
             job, f"Already started: {views.fallback_text(workflow)}", views.status_card(workflow)
         )
         return
+    root_ts = opening.ts()
     if root_ts and channel:
         threads.remember(channel, root_ts, workflow.id, user)
         with best_effort("thread_conversation", logger, workflow_id=workflow.id):
@@ -284,6 +279,46 @@ def _start(
             views.status_card(workflow, cancel=False),
             in_channel=True,
         )
+
+
+class _RootMessage:
+    """A workflow's thread being opened: its first message, posted in the background from
+    the moment this is made (nothing is posted without a channel)."""
+
+    def __init__(self, client: Any, channel: str, text: str) -> None:
+        self._client, self._channel = client, channel
+        self._posting: Future[str | None] | None = None
+        if channel:
+            posting = ThreadPoolExecutor(1, thread_name_prefix="slack-thread")
+            self._posting = posting.submit(self._post, text)
+            posting.shutdown(wait=False)
+
+    def _post(self, text: str) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            root = self._client.chat_postMessage(channel=self._channel, text=text)
+        except SlackApiError as error:
+            # Not in the channel (a DM, a private channel): run without a thread.
+            logger.info("could not open a thread", extra={"error": error.response.get("error")})
+            return None
+        return str(root["ts"])
+
+    def ts(self) -> str | None:
+        """The thread's ts once its message is posted; None when there is none. Raises what
+        posting raised otherwise (Slack unreachable): the start stops there."""
+        return self._posting.result() if self._posting is not None else None
+
+    def take_back(self) -> None:
+        """Delete the message, once posted (a start that failed or was made already)."""
+        try:
+            ts = self.ts()
+        except Exception:
+            # Never posted: nothing to take back (the start raises its own error).
+            best_effort_failed("slack_thread_root", logger, channel=self._channel)
+            return
+        if ts:
+            self._client.chat_delete(channel=self._channel, ts=ts)
 
 
 def _memory(job: CommandJob) -> None:

@@ -7,7 +7,8 @@ lazy: the request path never pays for them. Results are turned into the neutral 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -187,31 +188,53 @@ def start(
     thread_ts: str | None,
     budget_usd: float | None = None,
     status_ts: str | None = None,
+    opening_thread: Callable[[], str | None] | None = None,
 ) -> Started:
     """Start a workflow; with a channel, its result goes to ``thread_ts``'s thread and its
-    live status is the message ``status_ts`` (default: the thread's root)."""
+    live status is the message ``status_ts`` (default: the thread's root).
+
+    With ``opening_thread`` (no ``thread_ts``), the thread in ``channel`` is being opened while
+    the start is checked: once the checks pass, the workflow waits for the thread's root (the
+    call answers its ts, None when none could be posted) and is recorded with it, or without a
+    thread."""
     from autodev import workflows
 
-    # The result goes to the thread as the one result message (start_workflow registers the
-    # callback with the workflow); the thread's root becomes the live status message.
-    callback = {"type": "slack", "channel": channel, "thread_ts": thread_ts} if channel else None
+    def slack_fields(ts: str | None) -> dict[str, Any]:
+        # The result goes to the thread as the one result message (start_workflow registers
+        # the callback with the workflow); the thread's root becomes the live status message.
+        if not channel or (opening_thread is not None and not ts):
+            return {}
+        return {
+            "callback": {"type": "slack", "channel": channel, "thread_ts": ts},
+            "slack_channel": channel,
+            "slack_thread_ts": ts,
+            "slack_status_ts": status_ts or ts,
+        }
+
+    attach: Callable[[workflows.StartRequest], workflows.StartRequest] | None = None
+    if opening_thread is not None:
+        waiting_for = opening_thread
+
+        def attach(request: workflows.StartRequest) -> workflows.StartRequest:
+            return dataclasses.replace(request, **slack_fields(waiting_for()))
+
     result = workflows.start_workflow(
         workflows.StartRequest(
             template,
             _with_free_text(template, workflow_input),
             requested_by,
-            callback,
             client_key=client_key,
-            slack_channel=channel,
-            slack_thread_ts=thread_ts,
-            slack_status_ts=status_ts or thread_ts,
             budget_usd=budget_usd,
             started_by="slack",
-        )
+            **(slack_fields(thread_ts) if opening_thread is None else {}),
+        ),
+        attach_thread=attach,
     )
     created = bool(_get(result, "created", True))
     try:
-        view = status(str(_get(result, "id")))
+        # A workflow started now has no steps to read from its execution yet (every one is
+        # pending): the row says all there is, without asking Step Functions.
+        view = status(str(_get(result, "id")), read_execution=not created)
     except NotFound:
         view = workflow_view(result)
     if not view.console_url and _get(result, "console_url"):
@@ -230,12 +253,13 @@ def _as_dict(view: WorkflowView) -> dict[str, Any]:
     return {name: getattr(view, name) for name in view.__dataclass_fields__}
 
 
-def status(workflow_id: str) -> WorkflowView:
+def status(workflow_id: str, *, read_execution: bool = True) -> WorkflowView:
     """The workflow with every step of its template: run ones with their state, the rest
-    pending."""
+    pending (all of them without ``read_execution``: the row alone, see
+    ``get_workflow_status``)."""
     from autodev import workflows
 
-    found = workflow_view(workflows.get_workflow_status(workflow_id))
+    found = workflow_view(workflows.get_workflow_status(workflow_id, read_execution=read_execution))
     found = workflow_view({**_as_dict(found), "deliveries": deliveries(found.id)})
     planned = _step_names(_templates().get(found.template))
     if not planned:

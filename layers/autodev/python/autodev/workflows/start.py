@@ -3,13 +3,18 @@
 The row is written (and committed) before StartExecution, because the execution's first step
 refers to it at once; if StartExecution fails, the row is removed again, so a retry with the
 same client key starts afresh.
+
+Once the row is committed (every check passed), the scaler is asked for the worker of the
+workflow's first step (``steps.scale_ahead``), beside StartExecution: on a cold start the worker
+boots while the execution reaches the step, rather than after the step is queued.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -50,12 +55,23 @@ def workflow_budget_for(info: TemplateInfo, requested: float | None) -> float:
     return min(info.default_budget_usd, get_settings().workflow_budget_usd)
 
 
-def start_workflow(request: StartRequest) -> WorkflowStart:
+# A caller that opens the workflow's Slack thread while the start is checked (the Slack
+# worker posts the thread's first message meanwhile) gives ``start_workflow`` this: called once
+# every check has passed, just before the workflow is recorded, it waits for the thread and
+# answers the request naming it (or the request unchanged, when no thread could be opened).
+AttachThread = Callable[[StartRequest], StartRequest]
+
+
+def start_workflow(
+    request: StartRequest, *, attach_thread: AttachThread | None = None
+) -> WorkflowStart:
     """Validate, record and start a workflow; with a used ``client_key``, return its workflow.
 
     Its progress is tracked with its agent steps as stages (shown live in Slack when the
     request names a channel). Raises NotFound for an unknown template and InvalidInput for
     input the template's schema refuses; in both cases nothing is recorded or started.
+    ``attach_thread`` (see ``AttachThread``) is not called when the start is refused or the
+    client key was used.
     """
     info = get_template(request.template)
     data = info.validate_input(request.input if request.input is not None else {})
@@ -76,6 +92,8 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
         machine = sfn.state_machine_arn(template)
     except (ClientError, BotoCoreError) as error:
         raise sfn.explain(error, f"start {template}") from None
+    if attach_thread is not None:
+        request = attach_thread(request)
     workflow_id = uuid.uuid4()
     name = f"{template}-{workflow_id.hex[:8]}"
     planned_arn = sfn.execution_arn(machine, name)
@@ -117,6 +135,29 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
                 str(workflow_id), callback, target_kind="workflow", conn=conn
             )
 
+    # Its first step's worker boots while the execution reaches the step (not after the step is
+    # queued): asked for in the background, joined before returning. Should StartExecution
+    # fail below, that worker finds nothing to claim and leaves after its idle timeout.
+    ahead = _scale_ahead(str(workflow_id), info)
+    try:
+        return _start_recorded(request, info, data, priority, workflow_id, name, machine, budget)
+    finally:
+        if ahead is not None:
+            ahead.join()
+
+
+def _start_recorded(
+    request: StartRequest,
+    info: TemplateInfo,
+    data: dict[str, Any],
+    priority: str,
+    workflow_id: uuid.UUID,
+    name: str,
+    machine: str,
+    budget: float,
+) -> WorkflowStart:
+    """Track the recorded workflow and start its execution (undone if the start fails)."""
+    template = request.template
     # Tracked before the execution starts, so its first step's progress rolls up into it.
     track(
         str(workflow_id),
@@ -165,6 +206,20 @@ def start_workflow(request: StartRequest) -> WorkflowStart:
         )
     assert row is not None
     return _start_result(row, created=True)
+
+
+def _scale_ahead(workflow_id: str, info: TemplateInfo) -> threading.Thread | None:
+    """Ask the scaler for the worker of the workflow's first step, in a thread the caller
+    joins; None when that step needs no worker (an approval)."""
+    from autodev.workflows.steps import scale_ahead
+
+    if not info.steps or info.steps[0].kind == "approval":
+        return None
+    asking = threading.Thread(
+        target=scale_ahead, args=(workflow_id,), name="scale-ahead", daemon=True
+    )
+    asking.start()
+    return asking
 
 
 def track(

@@ -41,11 +41,13 @@ def _history(execution: str) -> list[dict[str, Any]]:
     return events_
 
 
-def get_workflow_status(workflow_id: str) -> WorkflowStatus:
+def get_workflow_status(workflow_id: str, *, read_execution: bool = True) -> WorkflowStatus:
     """The workflow's state, its current step and the steps so far, with their times.
 
     The row's status is refreshed from DescribeExecution when the execution ended without the
-    workflow recording it (stopped in the console, timed out as a whole).
+    workflow recording it (stopped in the console, timed out as a whole). With
+    ``read_execution`` False, the row alone, without its steps: for a workflow just started,
+    whose execution has nothing to tell yet, and whose starter should not wait on asking.
     """
     workflow_id = resolve_workflow_id(workflow_id)
     with connection() as conn:
@@ -53,7 +55,7 @@ def get_workflow_status(workflow_id: str) -> WorkflowStatus:
     steps: list[StepRecord] = []
     execution_status = "RUNNING"
     arn = row["execution_arn"]
-    if arn and row["status"] != "pending":
+    if arn and row["status"] != "pending" and read_execution:
         try:
             described = sfn.sfn().describe_execution(executionArn=arn)
             execution_status = str(described["status"])

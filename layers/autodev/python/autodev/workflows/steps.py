@@ -269,6 +269,20 @@ def poke_scaler(task_id: str) -> bool:
     Asynchronous and best effort: the task is queued either way, and the scaler also runs on a
     schedule, so a failed poke is logged, not raised.
     """
+    return _invoke_scaler({"reason": "task queued", "task_id": task_id})
+
+
+def scale_ahead(workflow_id: str, expected: int = 1) -> bool:
+    """Ask the scaler for the workers of ``expected`` steps a starting workflow is about to
+    queue, so that they boot while its execution reaches them; False when there is no scaler
+    to ask (AUTODEV_SCALER_FUNCTION unset). Best effort like ``poke_scaler``: the enqueue
+    pokes the scaler again in any case."""
+    return _invoke_scaler(
+        {"reason": "workflow starting", "workflow_id": workflow_id, "expected": expected}
+    )
+
+
+def _invoke_scaler(event: dict[str, Any]) -> bool:
     from autodev.config import get_settings
 
     function = get_settings().autodev_scaler_function
@@ -278,7 +292,7 @@ def poke_scaler(task_id: str) -> bool:
         client("lambda").invoke(
             FunctionName=function,
             InvocationType="Event",
-            Payload=json.dumps(correlated({"reason": "task queued", "task_id": task_id})).encode(),
+            Payload=json.dumps(correlated(event)).encode(),
         )
     except Exception:
         best_effort_failed("scaler_poke", log, function=function)
