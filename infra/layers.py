@@ -165,12 +165,15 @@ class CompiledPackage:
 
 def copy_package(source: Path, target: Path) -> None:
     """Copy the layer's tree from ``source`` into ``target``, leaving out AUTODEV_LAYER_EXCLUDES."""
-    litter = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", "*.egg-info")
+    # The same list as the asset's fingerprint: "**/name" anywhere, any other a path.
+    anywhere = [pattern.removeprefix("**/") for pattern in AUTODEV_LAYER_EXCLUDES]
+    litter = shutil.ignore_patterns(*[name for name in anywhere if "/" not in name])
+    paths = {pattern for pattern in anywhere if "/" in pattern}
 
     def ignored(directory: str, names: list[str]) -> set[str]:
         here = Path(directory).relative_to(source)
-        stand_ins = {name for name in names if (here / name).as_posix() == LOCAL_PACKAGE}
-        return set(litter(directory, names)) | stand_ins
+        excluded = {name for name in names if (here / name).as_posix() in paths}
+        return set(litter(directory, names)) | excluded
 
     shutil.copytree(source, target, ignore=ignored, dirs_exist_ok=True)
 
