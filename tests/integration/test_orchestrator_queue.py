@@ -53,6 +53,29 @@ def test_bad_input_is_refused_and_nothing_is_queued(database: str) -> None:
     assert queue.queue_depth().queued == dict.fromkeys(queue.PRIORITIES, 0)
 
 
+def test_the_database_refuses_a_status_or_priority_it_does_not_know(database: str) -> None:
+    # Checked by the columns' domains (migration 0020), on insert and on update alike.
+    import psycopg
+
+    task_id = _submit("checked")
+    for column, value in (("status", "paused"), ("priority", "urgent")):
+        with pytest.raises(psycopg.errors.CheckViolation), connection() as conn:
+            conn.execute(
+                f"UPDATE autonomous_tasks SET {column} = %s WHERE id = %s",
+                (value, task_id),
+            )
+    with pytest.raises(psycopg.errors.CheckViolation), connection() as conn:
+        conn.execute(
+            "INSERT INTO autonomous_tasks (id, task_type, prompt, priority)"
+            " VALUES (gen_random_uuid(), 'analysis', 'x', 'urgent')"
+        )
+    with connection() as conn:
+        row = conn.execute(
+            "SELECT status, priority FROM autonomous_tasks WHERE id = %s", (task_id,)
+        ).fetchone()
+    assert row == {"status": "queued", "priority": "normal"}
+
+
 def test_a_task_is_claimed_by_one_worker_only(database: str) -> None:
     _submit("only one")
     first = queue.claim_next("a", 60)
