@@ -9,7 +9,16 @@ import sys
 
 import autodev.workflows
 
-HEAVY = ("boto3", "botocore", "psycopg", "psycopg_pool", "pydantic_settings", "jsonschema")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "psycopg",
+    "psycopg_pool",
+    "pydantic_settings",
+    "jsonschema",
+    "slack_sdk",
+    "autodev.progress.tracking",
+)
 
 
 def _heavy_after(statement: str) -> list[str]:
@@ -23,9 +32,23 @@ def _heavy_after(statement: str) -> list[str]:
 
 def test_importing_the_workflows_package_loads_none_of_its_heavy_dependencies() -> None:
     assert _heavy_after("import autodev.workflows") == []
-    # A name loads its own module: the catalog (it validates with jsonschema) needs neither
-    # Step Functions nor Postgres.
-    assert _heavy_after("from autodev.workflows import get_template") == ["jsonschema"]
+    # A name loads its own module: the catalog needs neither Step Functions nor Postgres, and
+    # jsonschema only once a template is loaded (its input schema is checked).
+    assert _heavy_after("from autodev.workflows import get_template") == []
+    assert _heavy_after("from autodev.workflows import get_template; get_template('bug-fix')") == [
+        "jsonschema"
+    ]
+
+
+def test_a_worker_starts_without_the_progress_rendering_slack_or_jsonschema() -> None:
+    # What a worker imports before its first claim (functions/claude_worker): progress is
+    # rendered and sent in its background lane, which imports those with its first report.
+    loaded = _heavy_after(
+        "import autodev.orchestrator.worker, autodev.orchestrator.claude_task\n"
+        "from autodev.orchestrator.worker import make_runner"
+    )
+    assert "psycopg" in loaded  # it does claim
+    assert not {"jsonschema", "slack_sdk", "autodev.progress.tracking"} & set(loaded)
 
 
 def test_every_public_name_of_the_workflows_package_resolves_to_its_module() -> None:

@@ -48,24 +48,27 @@ class ProgressHook:
         # The latest cumulative figures given, sent or not (a fast session's are mostly not).
         self._figures: dict[str, Any] = {}
 
-    def _call(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def _call(self, report: str, *args: Any, **kwargs: Any) -> None:
         if self._submit is not None:
             self._submit(self._report, report, *args, **kwargs)
         else:
             self._report(report, *args, **kwargs)
 
-    def _report(self, report: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def _report(self, report: str, *args: Any, **kwargs: Any) -> None:
         if recently_unavailable():
             log.debug("progress of task %s not reported: the database is unreachable", self.task_id)
             return
         try:
-            report(*args, **kwargs)
+            # Looked up here, in the background lane: the first lookup imports the tracking
+            # and its Slack rendering (``autodev.progress`` loads its names on first use), which
+            # a worker then does beside its first task rather than before it.
+            getattr(progress, report)(*args, **kwargs)
         except Exception:  # advisory: never let progress fail the task
-            best_effort_failed("progress_report", log, task_id=self.task_id, report=report.__name__)
+            best_effort_failed("progress_report", log, task_id=self.task_id, report=report)
 
     def start(self, task_type: str, workflow_id: str | None, step_name: str | None) -> None:
         self._call(
-            progress.start_tracking,
+            "start_tracking",
             self.task_id,
             task_type,
             STAGES,
@@ -92,7 +95,7 @@ class ProgressHook:
             return
         self._last = now
         self._call(
-            progress.update_progress,
+            "update_progress",
             self.task_id,
             stage_progress=None if stage_progress is None else max(0.0, min(100.0, stage_progress)),
             status_message=status_message,
@@ -108,7 +111,7 @@ class ProgressHook:
             return
         self._remember(metrics)
         self._call(
-            progress.complete,
+            "complete",
             self.task_id,
             status="completed" if ok else "failed",
             status_message=message[:500],

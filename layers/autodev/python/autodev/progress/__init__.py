@@ -18,19 +18,49 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
 or a mapping of some of its fields; ``Progress.metrics`` is a ``Metrics``.
 ``background_slack=True`` (the worker) never waits on Slack: the live status message is
 sent by the process's background sender, and by the delivery sweep for a process gone.
+
+The package's names load lazily (``__getattr__``, as ``autodev.callbacks``): a worker imports
+it without the tracking, the rendering and their Slack blocks, which its background lane loads
+with the first report rather than the worker at start-up (issue 18).
 """
 
-from autodev.events import Metrics
-from autodev.progress.clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
-from autodev.progress.tracking import (
-    Progress,
-    complete,
-    forget,
-    get_progress,
-    start_tracking,
-    update_progress,
-    workflow_steps,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from autodev.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from autodev.events import Metrics
+    from autodev.progress.clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
+    from autodev.progress.tracking import (
+        Progress,
+        complete,
+        forget,
+        get_progress,
+        start_tracking,
+        update_progress,
+        workflow_steps,
+    )
+
+# Each public name, and the module of this package that defines it (Metrics is the events
+# model, re-exported from the tracking module that uses it).
+_WHERE = {
+    "SYSTEM_CLOCK": "clock",
+    "Clock": "clock",
+    "ManualClock": "clock",
+    "Metrics": "tracking",
+    "Progress": "tracking",
+    "SystemClock": "clock",
+    "complete": "tracking",
+    "forget": "tracking",
+    "get_progress": "tracking",
+    "start_tracking": "tracking",
+    "update_progress": "tracking",
+    "workflow_steps": "tracking",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
 
 __all__ = [
     "SYSTEM_CLOCK",

@@ -24,16 +24,20 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web import WebClient
 
 from autodev.db import connection
 from autodev.observability import best_effort_failed, child_logger
 from autodev.progress.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    # slack_sdk is imported where a message is sent: a worker imports this module at start-up
+    # (its exit flushes what is due) and sends nothing from its own thread.
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import WebClient
 
 logger = child_logger(__name__)
 
@@ -48,7 +52,7 @@ FLUSHER_MAX_WAIT_SECONDS = 1.0
 # After this many failed sends in a row (other than 429s) the pending state is dropped.
 MAX_CONSECUTIVE_ERRORS = 5
 
-ClientFactory = Callable[[], WebClient]
+ClientFactory = Callable[[], "WebClient"]
 Conn = psycopg.Connection[Any]
 
 _SENDER_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -135,6 +139,8 @@ def _retry_after(error: SlackApiError) -> float:
 
 
 def _send_one(client: WebClient, row: dict[str, Any], now: float) -> None:
+    from slack_sdk.errors import SlackApiError
+
     message = row["pending"]
     key = row["key"]
     try:

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from autodev.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    # jsonschema is imported where a schema is checked: the modules that import this one for
+    # its names (a worker's, most handlers') do not pay for it at start-up.
+    from jsonschema.exceptions import ValidationError
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 PRIORITIES = ("critical", "high", "normal", "low")
@@ -72,6 +74,9 @@ class TemplateInfo:
 
     def validate_input(self, given: Any) -> dict[str, Any]:
         """The input, checked against the schema; InvalidInput says what is wrong."""
+        import jsonschema
+        from jsonschema.exceptions import best_match
+
         validator = jsonschema.Draft202012Validator(self.input_schema)
         error = best_match(validator.iter_errors(given))
         if error is not None:
@@ -134,6 +139,8 @@ def _load(path: Path) -> TemplateInfo:
     for step in steps:
         if (step.kind == "tool") != (step.tool is not None):
             raise ValueError(f"{path.name}: step {step.key} must be kind 'tool' with a tool")
+    import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(raw["input_schema"])
     return TemplateInfo(
         name=path.name.removesuffix(".json"),
