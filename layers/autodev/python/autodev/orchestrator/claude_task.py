@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
+from autodev.background import started
 from autodev.config import ModelProvider, Settings
 from autodev.conversations.runs import agent_system_prompt
 from autodev.db import recently_unavailable
@@ -70,9 +71,7 @@ class ClaudeCodeTaskRunner:
         """Set up the containment of the worker's agents (its agent user, its guard) in the
         background, while the worker claims its first task, rather than in that task's way."""
         if self._containment is None and self._preparing is None:
-            setting_up = ThreadPoolExecutor(1, thread_name_prefix="containment")
-            self._preparing = setting_up.submit(Containment.for_worker, self.settings)
-            setting_up.shutdown(wait=False)
+            self._preparing = started("containment", Containment.for_worker, self.settings)
 
     def containment(self) -> Containment:
         """The worker's containment of its agents, set up with its first session (or by
@@ -143,9 +142,7 @@ class ClaudeCodeTaskRunner:
         provider = settings.model_provider
         # What is left of the workflow's budget is read while the workspace is filled (a clone
         # takes longer than the query): both come before the session, neither needs the other.
-        reading = ThreadPoolExecutor(1, thread_name_prefix="budget")
-        budget_left = reading.submit(self._budget, task)
-        reading.shutdown(wait=False)
+        budget_left = started("budget", self._budget, task)
         space: workspace.Workspace | None = None
         unprepared: AutodevError | None = None
         try:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
+from autodev.background import started
 from autodev.errors import AutodevError, ConfigError, InvalidInput
 from autodev.observability import (
     Metric,
@@ -289,9 +290,7 @@ class _RootMessage:
         self._client, self._channel = client, channel
         self._posting: Future[str | None] | None = None
         if channel:
-            posting = ThreadPoolExecutor(1, thread_name_prefix="slack-thread")
-            self._posting = posting.submit(self._post, text)
-            posting.shutdown(wait=False)
+            self._posting = started("slack-thread", self._post, text)
 
     def _post(self, text: str) -> str | None:
         from slack_sdk.errors import SlackApiError
