@@ -153,3 +153,22 @@ def test_the_pool_recovers_when_the_database_comes_back(
     for _ in range(4):
         with connection() as conn:
             assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+
+
+def test_an_isolation_level_holds_for_its_transaction_only(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")  # one connection: the next user gets it back
+    reset_process_state()
+
+    def level(**options: object) -> str:
+        with connection(**options) as conn:  # type: ignore[arg-type]
+            row = conn.execute("SHOW transaction_isolation").fetchone()
+        assert row is not None
+        return str(row["transaction_isolation"])
+
+    assert level(isolation=psycopg.IsolationLevel.REPEATABLE_READ) == "repeatable read"
+    assert level() == "read committed"
+    assert level(autocommit=True) == "read committed"

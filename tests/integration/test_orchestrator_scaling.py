@@ -209,6 +209,29 @@ def test_a_busy_or_stalled_worker_is_not_room_for_queued_tasks(database: str) ->
     assert (decision.busy, decision.queued, instances.started) == (0, 1, 2)
 
 
+class _ClaimedWhileCounted(_Instances):
+    """Its count is taken between the scaler's reads of the queue and of the workers, and
+    right then the idle worker claims the queued task (as it does, woken by the insert, while
+    the enqueue's poke is being answered)."""
+
+    def running(self) -> int:
+        claimed = queue.claim_next("w-1", 30)
+        assert claimed is not None
+        registry.seen("w-1", claimed.id)
+        return super().running()
+
+
+def test_a_task_claimed_while_the_scaler_counts_starts_no_worker(database: str) -> None:
+    instances = _ClaimedWhileCounted(up=1)
+    registry.register("w-1", instances.name)
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="the next step"))
+    decision = scale(instances)
+    # One moment's view: the task queued and its worker free. Read at two moments, the task
+    # was still queued and its worker already busy, and a second worker started for it.
+    assert (decision.queued, decision.busy, instances.started) == (1, 0, 0)
+    assert scale(_Instances(up=1)).launched == []  # and afterwards: claimed, busy
+
+
 def test_a_starting_workflow_gets_its_first_steps_worker_once(database: str) -> None:
     # Asked ahead (a workflow starting): a worker starts with nothing queued yet.
     instances = _Instances(up=0)

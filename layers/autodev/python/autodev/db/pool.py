@@ -198,11 +198,18 @@ def close_pool() -> None:
 
 
 @contextmanager
-def connection(settings: Settings | None = None, *, autocommit: bool = False) -> Iterator[Conn]:
+def connection(
+    settings: Settings | None = None,
+    *,
+    autocommit: bool = False,
+    isolation: psycopg.IsolationLevel | None = None,
+) -> Iterator[Conn]:
     """A pooled connection inside a transaction: committed on success, rolled back on error.
 
     ``autocommit`` is for work that is one statement: the statement is its own transaction,
     sent and committed in one round trip instead of three (BEGIN, the statement, COMMIT).
+    ``isolation`` is the transaction's isolation level (the server's default, read committed,
+    otherwise): REPEATABLE_READ when several reads must see the database at one moment.
 
     The connection is taken and given back with ``getconn``/``putconn`` rather than the pool's
     own context manager, which would also commit (a no-op in autocommit) and keep usage
@@ -216,8 +223,17 @@ def connection(settings: Settings | None = None, *, autocommit: bool = False) ->
         try:
             _unavailable_at = None
             if not autocommit:
-                with conn:  # psycopg's: commit on success, roll back on error
-                    yield conn
+                if isolation is None:
+                    with conn:  # psycopg's: commit on success, roll back on error
+                        yield conn
+                    return
+                conn.isolation_level = isolation
+                try:
+                    with conn:
+                        yield conn
+                finally:
+                    with suppress(psycopg.Error):  # a broken connection is replaced anyway
+                        conn.isolation_level = None  # the next user gets the default
                 return
             conn.autocommit = True
             try:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import psycopg
+
 from autodev.config import Settings, get_settings
 from autodev.db import connection
 from autodev.errors import InvalidInput
@@ -88,7 +90,11 @@ def scale(
         raise InvalidInput(f"expected tasks cannot be negative, got {expected}")
     settings = settings or get_settings()
     launcher = launcher or launcher_for(settings)
-    with connection() as conn:
+    # One snapshot for the queue's depth and the workers' business: read at two moments, a
+    # worker claiming a queued task in between was counted twice, as busy and by its task still
+    # queued, and a worker started for a task already taken (every step's enqueue pokes the
+    # scaler just as an idle worker, woken by the same insert, claims the task).
+    with connection(isolation=psycopg.IsolationLevel.REPEATABLE_READ) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCALER_LOCK_KEY,))
         depth = queue.queue_depth(conn=conn)
         queued, running = depth.total_queued, depth.running
