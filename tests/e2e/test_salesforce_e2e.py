@@ -97,6 +97,26 @@ def _tool_tasks(workflow_id: str) -> list[dict[str, object]]:
         ).fetchall()
 
 
+def _stages_shown(workflow_id: str) -> dict[str, list[str]]:
+    """Each step's progress stages, once every task's progress is final (the worker writes it
+    in its background lane, which may finish after the workflow)."""
+
+    def final() -> dict[str, list[str]] | None:
+        with connection() as conn:
+            rows = conn.execute(
+                "SELECT t.step_name, p.stages, p.status FROM autonomous_tasks t"
+                " LEFT JOIN progress_tracking p ON p.id = t.id::text"
+                " WHERE t.workflow_id = %s",
+                (workflow_id,),
+            ).fetchall()
+        if any(row["status"] not in ("completed", "failed") for row in rows):
+            return None
+        return {row["step_name"]: [stage["name"] for stage in row["stages"]] for row in rows}
+
+    shown: dict[str, list[str]] = wait_for(final, timeout=60, what="the steps' final progress")
+    return shown
+
+
 def _prompts(workflow_id: str, step_name: str) -> list[str]:
     """The prompts the step's tasks were given, oldest first."""
     with connection() as conn:
@@ -294,3 +314,7 @@ def test_bug_fix_is_verified_by_the_apex_tests_not_by_the_model(
     verify = status.output["steps"]["verify"]
     assert (verify["test_classes"], verify["passed"]) == (["AccountTriggerTest"], True)
     assert verify["failing"] == 0 < verify["tests_ran"]
+    # Its progress showed the tests at work, not a Claude Code session.
+    stages = _stages_shown(scoped.id)
+    assert stages["Verify the fix"] == ["Workspace", "Tool", "Results"]
+    assert stages["Implement the fix"] == ["Workspace", "Claude Code", "Results"]

@@ -26,7 +26,7 @@ from autodev.observability import best_effort, child_logger
 from autodev.orchestrator import metrics, queue, workspace
 from autodev.orchestrator.containment import Containment
 from autodev.orchestrator.execution import Execution, StopCheck
-from autodev.orchestrator.progress_hook import ProgressHook
+from autodev.orchestrator.progress_hook import AGENT_STAGE, ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
@@ -228,7 +228,7 @@ class ClaudeCodeTaskRunner:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
         monitor = SessionMonitor(space.repo)
         transcript: list[dict[str, Any]] = []
-        hook.update(stage="Claude Code", stage_progress=0, status_message="starting Claude Code")
+        hook.update(stage=AGENT_STAGE, stage_progress=0, status_message="starting Claude Code")
 
         def on_event(event: dict[str, Any]) -> str | None:
             if task.task_token and event.get("type") == "assistant":

@@ -25,11 +25,18 @@ from autodev.observability import best_effort_failed, child_logger
 
 log = child_logger(__name__)
 
-STAGES = [
-    {"name": "Workspace", "weight": 1},
-    {"name": "Claude Code", "weight": 8},
-    {"name": "Results", "weight": 1},
-]
+# A step's stages: its workspace, its work (Claude Code's session, or the tool a deterministic
+# step runs), its results. The runners move to the work's stage by these names.
+AGENT_STAGE = "Claude Code"
+TOOL_STAGE = "Tool"
+
+
+def stages(*, tool: bool) -> list[dict[str, Any]]:
+    return [
+        {"name": "Workspace", "weight": 1},
+        {"name": TOOL_STAGE if tool else AGENT_STAGE, "weight": 8},
+        {"name": "Results", "weight": 1},
+    ]
 
 
 class ProgressHook:
@@ -66,12 +73,20 @@ class ProgressHook:
         except Exception:  # advisory: never let progress fail the task
             best_effort_failed("progress_report", log, task_id=self.task_id, report=report)
 
-    def start(self, task_type: str, workflow_id: str | None, step_name: str | None) -> None:
+    def start(
+        self,
+        task_type: str,
+        workflow_id: str | None,
+        step_name: str | None,
+        *,
+        tool: bool = False,
+    ) -> None:
+        """Track the task, as a step that runs Claude Code or (``tool``) a tool."""
         self._call(
             "start_tracking",
             self.task_id,
             task_type,
-            STAGES,
+            stages(tool=tool),
             workflow_id=workflow_id,
             step_name=step_name,
             status_message="preparing the workspace",

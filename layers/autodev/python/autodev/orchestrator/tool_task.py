@@ -20,6 +20,7 @@ from autodev.errors import AutodevError, InvalidInput
 from autodev.observability import child_logger
 from autodev.orchestrator import workspace
 from autodev.orchestrator.execution import Execution, StopCheck, TaskRunner
+from autodev.orchestrator.progress_hook import TOOL_STAGE
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.salesforce.errors import ToolTimedOut
 
@@ -71,7 +72,7 @@ class ToolTaskRunner:
         except AutodevError as error:
             retryable = bool(getattr(error, "retryable", True))
             return Execution(ok=False, provider=PROVIDER, error=str(error), retryable=retryable)
-        progress.update(stage="tool", stage_progress=0, status_message=f"running {tool}")
+        progress.update(stage=TOOL_STAGE, stage_progress=0, status_message=f"running {tool}")
         try:
             outcome = run_tool(
                 tool,

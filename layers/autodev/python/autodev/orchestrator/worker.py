@@ -231,7 +231,9 @@ class Worker:
         log.info("task started", extra={"task_type": task.task_type})
         # In the loop, progress goes through the background lane, behind the last task's.
         progress = ProgressHook(task.id, submit=self._background_lane())
-        progress.start(task.task_type, task.workflow_id, task.step_name)
+        progress.start(
+            task.task_type, task.workflow_id, task.step_name, tool=bool(task.context.get("tool"))
+        )
         started = time.monotonic()
         keeper = LeaseKeeper(
             task.id,
