@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autodev.child_exit import ended_within
 from autodev.orchestrator import claude_cli
 from autodev.orchestrator.claude_cli import SessionOptions
 from autodev.orchestrator.containment import Containment
@@ -175,12 +176,9 @@ def run_agent(
             if outcome.stop_reason:
                 break
     finally:
-        if process.poll() is None:
-            try:
-                # A CLI that closed its output is exiting; anything else is ended now.
-                process.wait(timeout=_EXIT_GRACE_SECONDS if output_ended else 0)
-            except subprocess.TimeoutExpired:
-                containment.stop(process, TERM_GRACE_SECONDS)
+        # A CLI that closed its output is exiting; anything else is ended now.
+        if not ended_within(process, _EXIT_GRACE_SECONDS if output_ended else 0):
+            containment.stop(process, TERM_GRACE_SECONDS)
         outcome.exit_code = process.poll()
         containment.finished(process.pid)
         # Whatever the session started and left running (a background command) ends with it.

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from autodev.child_exit import ended_within
 from autodev.repos.credentials import GitCredential
 from autodev.repos.models import RepositoryError, RepositoryTooLarge
 from autodev.repos.urls import redact
@@ -200,12 +201,7 @@ class Git:
         )
         deadline = time.monotonic() + timeout
         try:
-            while True:
-                try:
-                    process.wait(timeout=_SIZE_POLL_SECONDS)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
+            while not ended_within(process, _SIZE_POLL_SECONDS):
                 size = directory_bytes(*measure)
                 if size > limit_bytes:
                     raise self.too_large(size, limit_bytes)
