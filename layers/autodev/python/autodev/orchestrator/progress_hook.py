@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from autodev import progress
 from autodev.db import recently_unavailable
@@ -29,6 +29,8 @@ log = child_logger(__name__)
 # step runs), its results. The runners move to the work's stage by these names.
 AGENT_STAGE = "Claude Code"
 TOOL_STAGE = "Tool"
+# What the hook asks ``autodev.progress`` for, by name (see ``ProgressHook._report``).
+Report = Literal["start_tracking", "update_progress", "complete"]
 
 
 def stages(*, tool: bool) -> list[dict[str, Any]]:
@@ -55,13 +57,13 @@ class ProgressHook:
         # The latest cumulative figures given, sent or not (a fast session's are mostly not).
         self._figures: dict[str, Any] = {}
 
-    def _call(self, report: str, *args: Any, **kwargs: Any) -> None:
+    def _call(self, report: Report, *args: Any, **kwargs: Any) -> None:
         if self._submit is not None:
             self._submit(self._report, report, *args, **kwargs)
         else:
             self._report(report, *args, **kwargs)
 
-    def _report(self, report: str, *args: Any, **kwargs: Any) -> None:
+    def _report(self, report: Report, *args: Any, **kwargs: Any) -> None:
         if recently_unavailable():
             log.debug("progress of task %s not reported: the database is unreachable", self.task_id)
             return
