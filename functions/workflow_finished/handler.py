@@ -4,7 +4,8 @@ Sets the ``workflows`` row's status, output, cost and finish time, writes the au
 hands the result to ``autodev.callbacks.deliver_result`` (its outbox, in the same
 transaction); once that has committed, ``kick_delivery`` has the deliveries sent now (the
 deliver_results function, asynchronously, in AWS; inline elsewhere) rather than at the next
-scheduled sweep. Safe to run twice.
+scheduled sweep, and only then is the end noted in the workflow's conversation (its learning
+is a model call). Safe to run twice.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from autodev import runtime
-from autodev.callbacks import kick_delivery
 from autodev.observability import WORKFLOW, child_logger, lambda_handler
 from autodev.workflows.steps import FinishRequest, finish, parse
 
@@ -31,7 +31,6 @@ logger = child_logger("functions.workflow_finished")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request: FinishRequest = parse(FinishRequest, event)
     result = finish(request)
-    kick_delivery()
     logger.info(
         "workflow finished", extra={"workflow_id": request.workflow_id, "status": result.status}
     )

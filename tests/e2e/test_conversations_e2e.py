@@ -155,6 +155,21 @@ def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_b
         what="the workflow's notes in its conversation",
     )
     assert f"branch {first_run.branch}" in notes[0]  # the start, with the branch
+    # Its result went out before the conversation heard of its end: learning from the
+    # conversation is a model call, which the people waiting on the result do not wait for.
+    with connection() as conn:
+        order = conn.execute(
+            """SELECT (SELECT min(delivered_at) FROM result_outbox
+                       WHERE target_id = %(workflow)s AND status = 'delivered') AS delivered,
+                      (SELECT created_at FROM conversation_messages
+                       WHERE conversation_id = %(conversation)s
+                         AND metadata->'data'->>'event' = 'workflow_finished'
+                         AND metadata->'data'->>'workflow_id' = %(workflow)s) AS noted""",
+            {"workflow": first, "conversation": conversation.id},
+        ).fetchone()
+    assert order is not None
+    assert order["delivered"] is not None
+    assert order["delivered"] < order["noted"]
 
     # 2. A question about the run is answered by Claude from the conversation.
     assert carol.mention("what did the fix change in AccountTrigger?", thread_ts=thread).status

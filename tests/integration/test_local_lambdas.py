@@ -63,10 +63,14 @@ def test_enqueue_pokes_the_scaler_asynchronously(
     seen = tmp_path / "poked.json"
     probe = tmp_path / "probe" / "handler.py"
     probe.parent.mkdir()
+    # Written whole, then renamed into place: the test waits for the file to exist, and must not
+    # read it half-written.
     probe.write_text(
         "import json, pathlib\n"
         "def handler(event, context):\n"
-        f"    pathlib.Path({str(seen)!r}).write_text(json.dumps(event))\n"
+        f"    written = pathlib.Path({str(seen)!r} + '.part')\n"
+        "    written.write_text(json.dumps(event))\n"
+        f"    written.replace({str(seen)!r})\n"
     )
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:

@@ -25,7 +25,7 @@ from autodev.salesforce.display import tool_report
 from autodev.workflows import approvals, records, sfn
 from autodev.workflows.catalog import get_template
 from autodev.workflows.ids import resolve_workflow_id
-from autodev.workflows.models import WorkflowResult
+from autodev.workflows.models import Approval, WorkflowResult
 
 log = child_logger(__name__)
 
@@ -57,9 +57,13 @@ def finish_workflow(
     error: str | None = None,
 ) -> WorkflowResult:
     """Record the outcome (the last state of every template calls this through
-    functions/workflow_finished), then deliver it to the workflow's callbacks.
+    functions/workflow_finished), then deliver it to the workflow's callbacks: its delivery is
+    set off (``kick_delivery``) as soon as it is committed, before the end is noted in the
+    workflow's conversation, whose learning is a model call the people waiting on the result
+    need not wait for.
 
-    Idempotent: a workflow that already has a final status keeps it and is not delivered again.
+    Idempotent: a workflow that already has a final status keeps it and is not delivered again
+    (what a first call left undelivered is set off again).
     Returns the delivered result.
     """
     if status not in FINISHING_STATUSES:
@@ -70,6 +74,7 @@ def finish_workflow(
     if status == "succeeded":
         # Before the outcome is recorded, so that the result delivered links the pull request.
         _propose_changes(workflow_id, steps)
+    expired: list[Approval] = []
     with connection() as conn:
         row = records.load(conn, workflow_id)
         info = get_template(str(row["template"]))
@@ -89,21 +94,25 @@ def finish_workflow(
                 workflow_id,
             ),
         ).fetchone()
-        if updated is None:
-            return result_of(row, conn)
-        expired = approvals.close_pending(workflow_id, "expired", conn=conn)
-        audit.record(
-            "stepfunctions",
-            "workflow.finished",
-            workflow_id,
-            {"status": status, "error": error, "cause": cause},
-            conn=conn,
-        )
-        deliver_outcome(conn, updated)
-        finished = result_of(updated, conn)
-    # After the commit: the cards of approvals the end closed say so.
-    approvals.send_cards(expired)
-    _to_conversation(workflow_id, status, _summary(updated))
+        if updated is None:  # finished already (a finish that ran again)
+            finished = result_of(row, conn)
+        else:
+            expired = approvals.close_pending(workflow_id, "expired", conn=conn)
+            audit.record(
+                "stepfunctions",
+                "workflow.finished",
+                workflow_id,
+                {"status": status, "error": error, "cause": cause},
+                conn=conn,
+            )
+            deliver_outcome(conn, updated)
+            finished = result_of(updated, conn)
+    # After the commit: the outcome goes out, then the cards of approvals the end closed say
+    # so, then the conversation hears of the end.
+    callbacks.kick_delivery()
+    if updated is not None:
+        approvals.send_cards(expired)
+        _to_conversation(workflow_id, status, _summary(updated))
     return finished
 
 
