@@ -223,17 +223,15 @@ def connection(
         try:
             _unavailable_at = None
             if not autocommit:
-                if isolation is None:
+                if isolation is not None:
+                    conn.isolation_level = isolation
+                try:
                     with conn:  # psycopg's: commit on success, roll back on error
                         yield conn
-                    return
-                conn.isolation_level = isolation
-                try:
-                    with conn:
-                        yield conn
                 finally:
-                    with suppress(psycopg.Error):  # a broken connection is replaced anyway
-                        conn.isolation_level = None  # the next user gets the default
+                    if isolation is not None:
+                        with suppress(psycopg.Error):  # a broken connection is replaced anyway
+                            conn.isolation_level = None  # the next user gets the default
                 return
             conn.autocommit = True
             try:
