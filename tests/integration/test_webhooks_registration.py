@@ -62,7 +62,11 @@ def test_a_webhook_given_at_start_gets_the_result_signed_with_the_secret_shown_o
     assert started.exit_code == 0, started.output
     secret = re.search(r"secret:\s+(whsec_\S+) \(shown once", started.output)
     assert secret, started.output
-    workflow_id = started.output.split()[3]
+    # Read from its own line: the output may also hold a log line of the local stack's
+    # Lambdas, which run in this process and print while the command does.
+    line = re.search(r"^started code-review workflow ([0-9a-f-]{36})$", started.output, re.M)
+    assert line, started.output
+    workflow_id = line.group(1)
     assert wait_until_finished(workflow_id).status == "succeeded"
 
     request = _delivered(receiver)
