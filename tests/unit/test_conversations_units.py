@@ -192,17 +192,14 @@ def test_the_estimate_is_used_where_counting_cannot_be_reached() -> None:
 
 
 class _CountingEndpoint:
-    """The Messages API's token counting, as a client exposes it, counting its calls."""
+    """A token counting endpoint that counts its calls."""
 
     def __init__(self) -> None:
         self.calls = 0
-        self.messages = self
 
-    def count_tokens(self, *, model: str, messages: list[dict[str, str]]) -> object:
-        from types import SimpleNamespace
-
+    def count(self, model: str, text: str) -> int:
         self.calls += 1
-        return SimpleNamespace(input_tokens=len(messages[0]["content"]) // 4 + 7)
+        return len(text) // 4 + 7
 
 
 def test_an_upper_bound_is_given_without_counting_and_a_real_count_once_known() -> None:
@@ -210,7 +207,7 @@ def test_an_upper_bound_is_given_without_counting_and_a_real_count_once_known() 
         autodev_model_provider="scripted", autodev_scripted_model_url="http://127.0.0.1:9"
     )
     endpoint = _CountingEndpoint()
-    counter = TokenCounter(scripted_settings, client=endpoint)  # type: ignore[arg-type]
+    counter = TokenCounter(scripted_settings, endpoint=endpoint)
     text = "Use the trigger handler; never put SOQL in a loop. " * 3
     assert counter.count(text, exact=False) == (upper_bound(text), TokenSource.ESTIMATE)
     assert endpoint.calls == 0

@@ -7,9 +7,10 @@ In order of preference:
    to the conversation's totals.
 2. **Counted**: text not yet sent (a user's message, a step's summary, a memory, a
    repository's instructions) is counted with the Messages API's token counting endpoint
-   (``client.messages.count_tokens``), which is free and not billed as a model call.
+   (``models.token_counting``, without the SDK's import), which is free and not billed as a
+   model call.
 3. **Estimated**, only when counting is unreachable (Bedrock's SDK client has no counting; the
-   provider is not configured here; or the endpoint failed after the SDK's retries):
+   provider is not configured here; or the endpoint failed after its retries):
    ``estimate_tokens``, one token per three characters, rounded up, plus three. Claude
    averages about 3.5 characters a token on English and fewer on code and JSON; erring high
    keeps the context within its limit. After a failed call the counter estimates for
@@ -33,16 +34,17 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
 
 from autodev.config import Settings
 from autodev.conversations.models import TokenSource
-from autodev.models.client import client_key, messages_client, supports_token_counting
+from autodev.models.client import client_key, supports_token_counting
 from autodev.models.providers import ProviderUnavailable
+from autodev.models.token_counting import (
+    CountingFailed,
+    MessagesApiCounting,
+    TokenCountingEndpoint,
+)
 from autodev.observability import child_logger
-
-if TYPE_CHECKING:
-    from autodev.models.client import MessagesClient
 
 log = child_logger(__name__)
 
@@ -66,17 +68,19 @@ def upper_bound(text: str) -> int:
 class TokenCounter:
     """Counts text for one model with the token counting endpoint, else estimates."""
 
-    def __init__(self, settings: Settings, client: MessagesClient | None = None) -> None:
+    def __init__(self, settings: Settings, endpoint: TokenCountingEndpoint | None = None) -> None:
         self._model = settings.autodev_model
         self._enabled = supports_token_counting(settings)
-        self._client = client
+        self._endpoint = endpoint
         self._settings = settings
         self._failed_at: float | None = None
         self._cache: OrderedDict[str, tuple[int, TokenSource]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _api(self) -> MessagesClient:
-        return self._client if self._client is not None else messages_client(self._settings)
+    def _api(self) -> TokenCountingEndpoint:
+        if self._endpoint is None:
+            self._endpoint = MessagesApiCounting(self._settings)
+        return self._endpoint
 
     def count(self, text: str, *, exact: bool = True) -> tuple[int, TokenSource]:
         """The tokens of ``text`` sent as one message, and where the figure came from.
@@ -110,13 +114,9 @@ class TokenCounter:
             return 0, TokenSource.COUNTED
         if not self._counting():
             return estimate_tokens(text), TokenSource.ESTIMATE
-        import anthropic
-
         try:
-            result: Any = self._api().messages.count_tokens(
-                model=self._model, messages=[{"role": "user", "content": text}]
-            )
-        except (anthropic.AnthropicError, ProviderUnavailable) as error:
+            tokens = self._api().count(self._model, text)
+        except (CountingFailed, ProviderUnavailable) as error:
             self._failed_at = time.monotonic()
             log.warning(
                 "token counting is unavailable (%s); estimating for %.0f s",
@@ -125,7 +125,7 @@ class TokenCounter:
             )
             return estimate_tokens(text), TokenSource.ESTIMATE
         self._failed_at = None
-        return int(result.input_tokens), TokenSource.COUNTED
+        return tokens, TokenSource.COUNTED
 
 
 _counters: dict[tuple[str, ...], TokenCounter] = {}
