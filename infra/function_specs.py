@@ -100,8 +100,8 @@ SPECS: dict[str, FunctionSpec] = {
         decides_access=True,  # names the approvers in approval:requested
     ),
     "workflow_finished": FunctionSpec(
-        "Records a workflow's outcome, opens its pull request when it changed files, and hands"
-        " its result to the delivery function.",
+        "Records a workflow's outcome, opens its pull request when it changed files, hands"
+        " its result to the delivery function and its conversation's end to the Slack worker.",
         timeout_seconds=60,
         reserved_concurrency=5,
         grants=frozenset(
@@ -111,7 +111,8 @@ SPECS: dict[str, FunctionSpec] = {
                 G.PUBLISH_EVENTS,
                 G.INVOKE_DELIVERY,
                 G.REPOSITORY_CREDENTIALS,
-                G.CALL_MODEL,
+                # The end's note and learning (a model call) run there, asynchronously.
+                G.INVOKE_SLACK_WORKER,
             }
         ),
     ),

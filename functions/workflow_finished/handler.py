@@ -4,8 +4,9 @@ Sets the ``workflows`` row's status, output, cost and finish time, writes the au
 hands the result to ``autodev.callbacks.deliver_result`` (its outbox, in the same
 transaction); once that has committed, ``kick_delivery`` has the deliveries sent now (the
 deliver_results function, asynchronously, in AWS; inline elsewhere) rather than at the next
-scheduled sweep, and only then is the end noted in the workflow's conversation (its learning
-is a model call). Safe to run twice.
+scheduled sweep; the end's note in the workflow's conversation and its learning (a model
+call) go to the Slack worker, asynchronously, so that the execution does not wait for them.
+Safe to run twice.
 """
 
 from __future__ import annotations

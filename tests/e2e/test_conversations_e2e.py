@@ -25,12 +25,14 @@ from autodev.db import connection
 from autodev.local import LocalStack, delivery, git_host, orchestrator
 from autodev.local import salesforce as local_salesforce
 from autodev.local.model import service as scripted_model
+from autodev.local.model.server import ScriptedModelServer
 from autodev.local.slack.sender import SlackSender
 from autodev.local.slack.services import GATEWAY_URL_ENV, SERVICES, SINK_URL_ENV
 from autodev.local.slack.sink import RecordedCall, RemoteSink
 from autodev.local.testing import wait_for, wait_until_finished
 from autodev.models.providers import SCRIPTED_MODEL_URL_ENV
 from autodev.orchestrator.workspace import REPO_ROOT
+from autodev.workflows import sfn
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +40,8 @@ SECRET = "conversation-e2e-signing-secret-0123"
 CHANNEL = "CFOLLOWUPS"
 USER = "UCAROL"
 INSTRUCTIONS = "Run tests with RunLocalTests; triggers delegate to handler classes."
+# Said in the request, so in the conversation: a lasting fact, learnt when the run ends.
+CONVENTION = "We always deploy Apex classes with their tests."
 
 
 git = git_host.read_git
@@ -102,17 +106,34 @@ def _tasks(workflow_id: str) -> dict[str, str]:
     return {str(row["step_name"]): str(row["id"]) for row in found}
 
 
+def _learnt(workflow_id: str) -> list[str]:
+    with connection() as conn:
+        rows = conn.execute(
+            """SELECT m.memory_value FROM user_memories m
+               JOIN conversations c ON c.id = m.source_conversation_id
+               WHERE c.workflow_id = %s""",
+            (workflow_id,),
+        ).fetchall()
+    return [str(row["memory_value"]) for row in rows]
+
+
 def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_branch(
     stack: LocalStack, bare: Path
 ) -> None:
     repos.add_repository("salesforce", str(bare), added_by="U1", default=True)
     sink = RemoteSink(os.environ[SINK_URL_ENV])
     carol = SlackSender(SECRET, os.environ[GATEWAY_URL_ENV], user_id=USER, channel_id=CHANNEL)
+    model = stack.service("scripted-model")
+    assert isinstance(model, ScriptedModelServer)
+    # What the conversation teaches is learnt at the workflow's end (a model call): held, to
+    # show that the execution does not wait for it.
+    model.hold("memories")
 
     # 1. The workflow starts in a thread of its own, which becomes its conversation.
     answer, key = carol.command(
         "/workflow start bug-fix component=AccountTrigger "
-        "AccountTrigger throws a NullPointerException on bulk insert"
+        "AccountTrigger throws a NullPointerException on bulk insert. "
+        f"{CONVENTION}"
     )
     assert answer.status == 200
     started = wait_for(
@@ -126,6 +147,14 @@ def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_b
     thread = str(root.ts)
     status = wait_until_finished(first, timeout=240)
     assert status.status == "succeeded", (status.error, status.cause)
+    # The execution ended, and succeeded, while its learning was held; released, the learning
+    # completes. (A last state that waited for it failed when its Lambda call timed out.)
+    arn = status.execution_arn
+    assert arn is not None
+    assert sfn.sfn().describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    wait_for(lambda: model.held("memories") == 1, what="the end's learning, held")
+    model.release("memories")
+    wait_for(lambda: CONVENTION in _learnt(first), what="what the run's conversation taught")
     first_run = repos.workflow_repository(first)
     assert first_run is not None
     assert first_run.changed

@@ -104,7 +104,7 @@ def test_functions_that_call_the_model_may_invoke_anthropic_models_only(prod: Sy
     from infra.naming import function_name
 
     calling = {folder for folder, spec in SPECS.items() if Grant.CALL_MODEL in spec.grants}
-    assert calling == {"slack_worker", "workflow_finished"}
+    assert calling == {"slack_worker"}
     for resource in prod.resources("AWS::Lambda::Function").values():
         props = resource["Properties"]
         name = props.get("FunctionName")

@@ -16,8 +16,10 @@ import pytest
 from autodev import conversations, workflows
 from autodev.config import get_settings
 from autodev.conversations import MemoryScope, MemorySource
+from autodev.errors import InvalidInput
 from autodev.local import delivery
 from autodev.local.model import service as scripted_model
+from autodev.local.model.server import ScriptedModelServer
 from autodev.local.slack.sender import SlackSender
 from autodev.local.slack.services import GATEWAY_URL_ENV, SERVICES, SINK_URL_ENV
 from autodev.local.slack.sink import RecordedCall, RemoteSink
@@ -170,3 +172,33 @@ def test_a_workflow_thread_is_a_conversation_whose_facts_are_learnt_when_it_ends
     assert (fact.scope, fact.conversation_id) == (MemoryScope.TEAM, conversation.id)
     ended = [m.content for m in conversations.list_messages(conversation.id)]
     assert any(f"Workflow {workflow_id} finished: succeeded" in text for text in ended)
+
+
+def test_a_workflow_end_handed_to_the_slack_worker_is_noted_and_one_that_does_not_fit_is_not(
+    database: str, scripted_model: ScriptedModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodev.local.slack.gateway import LocalContext, load_handler
+
+    monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    get_settings.cache_clear()
+    worker = load_handler("slack_worker")
+    context = LocalContext("slack_worker", "req-end")
+    conversation = conversations.get_or_create_conversation(
+        "UCAROL", channel_id=CHANNEL, thread_ts="1.5", workflow_id="wf-ended"
+    )
+    unfit: list[object] = [
+        "succeeded",
+        {"workflow_id": "", "status": "succeeded", "summary": ""},
+        {"workflow_id": "wf-ended", "status": "running", "summary": ""},
+        {"workflow_id": "wf-ended", "status": "succeeded", "summary": 3},
+    ]
+    for end in unfit:
+        with pytest.raises(InvalidInput, match="workflow_end"):
+            worker({"workflow_end": end}, context)
+    assert conversations.list_messages(conversation.id) == []
+
+    fits = {"workflow_id": "wf-ended", "status": "succeeded", "summary": "Fixed the trigger."}
+    assert worker({"workflow_end": fits, "correlation_id": "c-1"}, context) == {"ok": True}
+    [note] = conversations.list_messages(conversation.id)
+    assert note.content == "Workflow wf-ended finished: succeeded. Fixed the trigger."
+    assert scripted_model.conversation_stats().get("memories") == 1  # and it was learnt from

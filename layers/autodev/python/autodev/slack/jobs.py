@@ -39,8 +39,10 @@ logger = child_logger(__name__)
 
 WORKER_FUNCTION_ENV = "SLACK_WORKER_FUNCTION"
 JOB_KEY = "slack_job"
+# A finished workflow's end, for its conversation (``autodev.workflows.finish``).
+WORKFLOW_END_KEY = "workflow_end"
 
-__all__ = ["JOB_KEY", "SlackJob", "dispatch", "parse_job", "run"]
+__all__ = ["JOB_KEY", "WORKFLOW_END_KEY", "SlackJob", "dispatch", "parse_job", "run"]
 
 
 def dispatch(job: SlackJob) -> None:

@@ -58,9 +58,9 @@ def finish_workflow(
 ) -> WorkflowResult:
     """Record the outcome (the last state of every template calls this through
     functions/workflow_finished), then deliver it to the workflow's callbacks: its delivery is
-    set off (``kick_delivery``) as soon as it is committed, before the end is noted in the
-    workflow's conversation, whose learning is a model call the people waiting on the result
-    need not wait for.
+    set off (``kick_delivery``) as soon as it is committed, and the end's note in the
+    workflow's conversation, whose learning is a model call, is handed on (``_to_conversation``):
+    neither the people waiting on the result nor the execution wait for it.
 
     Idempotent: a workflow that already has a final status keeps it and is not delivered again
     (what a first call left undelivered is set off again).
@@ -108,7 +108,7 @@ def finish_workflow(
             deliver_outcome(conn, updated)
             finished = result_of(updated, conn)
     # After the commit: the outcome goes out, then the cards of approvals the end closed say
-    # so, then the conversation hears of the end.
+    # so, then the conversation's end is handed on.
     callbacks.kick_delivery()
     if updated is not None:
         approvals.send_cards(expired)
@@ -117,8 +117,53 @@ def finish_workflow(
 
 
 def _to_conversation(workflow_id: str, status: str, summary: str) -> None:
-    """The end in the workflow's Slack conversation, and the conversation's lasting facts
-    learnt as memories (autodev.conversations); best effort, after the outcome is delivered."""
+    """The end in the workflow's Slack conversation and what the conversation taught, handed
+    to the Slack worker (asynchronously, in AWS and on the local stack) so that the
+    execution's last state does not wait for them: the note is a token count, and learning
+    is a model call (seconds with a real model, and the SDK's import on a cold start). Where
+    there is no Slack worker, or it cannot be reached, done here (``note_workflow_end``)."""
+    import os
+
+    from autodev.slack.jobs import WORKER_FUNCTION_ENV, WORKFLOW_END_KEY
+
+    function = os.environ.get(WORKER_FUNCTION_ENV)
+    if function:
+        from autodev.aws import client
+        from autodev.observability import correlated
+
+        end = {"workflow_id": workflow_id, "status": status, "summary": summary}
+        try:
+            client("lambda").invoke(
+                FunctionName=function,
+                InvocationType="Event",
+                Payload=json.dumps(correlated({WORKFLOW_END_KEY: end})).encode(),
+            )
+            return
+        except Exception:
+            best_effort_failed("workflow_conversation_handoff", log, workflow_id=workflow_id)
+    note_workflow_end(workflow_id, status, summary)
+
+
+def note_handed_end(end: object) -> None:
+    """``note_workflow_end`` for the end ``_to_conversation`` handed to the Slack worker; an
+    event that does not fit is refused (InvalidInput) before anything is done."""
+    from autodev.slack.jobs import WORKFLOW_END_KEY as KEY
+
+    if not isinstance(end, Mapping):
+        raise InvalidInput(f"{KEY} is an object")
+    workflow_id, status, summary = (end.get(key) for key in ("workflow_id", "status", "summary"))
+    if not isinstance(workflow_id, str) or not 0 < len(workflow_id) <= 100:
+        raise InvalidInput(f"{KEY}.workflow_id is a workflow's id")
+    if status not in FINISHING_STATUSES:
+        raise InvalidInput(f"{KEY}.status is succeeded, failed or timed_out")
+    if not isinstance(summary, str):
+        raise InvalidInput(f"{KEY}.summary is text")
+    note_workflow_end(workflow_id, str(status), summary)
+
+
+def note_workflow_end(workflow_id: str, status: str, summary: str) -> None:
+    """The end noted in the workflow's conversation and the conversation's lasting facts
+    learnt as memories (autodev.conversations); best effort: the outcome is already out."""
     from autodev.conversations.runs import record_finished
 
     try:

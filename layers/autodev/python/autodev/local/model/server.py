@@ -287,6 +287,7 @@ class ScriptedModelServer:
         self._task_stats: dict[str, TaskStats] = {}
         self._conversation_stats: dict[str, int] = {}
         self._holds: dict[str, threading.Event] = {}
+        self._held: dict[str, int] = {}  # requests of each kind waiting on a hold now
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -406,11 +407,22 @@ class ScriptedModelServer:
         if held is not None:
             held.set()
 
+    def held(self, kind: str) -> int:
+        """How many requests of ``kind`` are waiting on a hold now."""
+        with self._lock:
+            return self._held.get(kind, 0)
+
     def _wait_if_held(self, kind: str) -> None:
         with self._lock:
             held = self._holds.get(kind)
-        if held is not None:
+            if held is None:
+                return
+            self._held[kind] = self._held.get(kind, 0) + 1
+        try:
             held.wait(HOLD_TIMEOUT_SECONDS)
+        finally:
+            with self._lock:
+                self._held[kind] -= 1
 
     def _count(self, session: _Session, update: Callable[[SessionStats], None]) -> None:
         with self._lock:
