@@ -97,5 +97,11 @@ def test_the_scheduled_rescuer_finishes_an_execution_that_ended_unseen(
         ).fetchone()
     assert row == {"status": "cancelled", "error": "Stopped", "cause": "by hand"}
     assert [t["status"] for t in _tasks(started.id)] == ["cancelled"]
+    # Its outcome went out at once, not at the next delivery sweep.
+    with connection() as conn:
+        sent = conn.execute(
+            "SELECT channel, status FROM result_outbox WHERE target_id = %s", (started.id,)
+        ).fetchall()
+    assert sent == [{"channel": "event", "status": "delivered"}]
     again = rescuer.handler({"correlation_id": "tick-2"}, context)
     assert again["reconciled"]["ended"] == []  # finished once

@@ -221,11 +221,14 @@ def end_workflow(
     cause: str | None,
     seen_by: str,
     finished_at: Any = None,
+    kick: bool = True,
 ) -> dict[str, Any] | None:
     """Record that the workflow ended outside its last state (its execution stopped, timed out
     as a whole, or is gone): its tasks still queued or running are cancelled, its pending
-    approvals expire, the end is audited and delivered. Returns the updated row, or None when
-    the workflow had already ended (nothing changes then)."""
+    approvals expire, the end is audited and delivered, its delivery set off once committed
+    (``kick``; a caller that may not invoke the delivery function leaves it to the sweep).
+    Returns the updated row, or None when the workflow had already ended (nothing changes
+    then)."""
     if status not in FINISHING_STATUSES | {"cancelled"}:
         raise InvalidInput(
             f"a workflow ends succeeded, failed, timed_out or cancelled, not {status!r}"
@@ -258,6 +261,8 @@ def end_workflow(
             conn=conn,
         )
         deliver_outcome(conn, row)
+    if kick:
+        callbacks.kick_delivery()
     approvals.send_cards(expired)
     # After the commit: a worker that holds one of its tasks sees its lease vanish and stops.
     cancelled = queue.cancel_workflow_tasks(workflow_id, f"the workflow ended: {reason}")

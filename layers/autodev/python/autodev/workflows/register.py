@@ -119,8 +119,14 @@ def register_execution(request: RegisterRequest) -> dict[str, Any]:
     if row["created"] and refusal is None:
         track(str(row["id"]), info)
     if refusal is not None:
+        # workflow_started may not invoke the delivery function: the sweep sends it.
         end_workflow(
-            str(row["id"]), "failed", error="InvalidInput", cause=refusal, seen_by="registration"
+            str(row["id"]),
+            "failed",
+            error="InvalidInput",
+            cause=refusal,
+            seen_by="registration",
+            kick=False,
         )
         raise InvalidInput(refusal)
     return _answer(row, priority)

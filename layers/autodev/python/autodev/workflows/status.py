@@ -75,7 +75,7 @@ def get_workflow_status(workflow_id: str, *, read_execution: bool = True) -> Wor
 
 
 def _refresh(workflow_id: str, described: Mapping[str, Any]) -> dict[str, Any] | None:
-    # Its callbacks hear of the end too (sent by the next delivery sweep).
+    # Its callbacks hear of the end too, sent at once.
     return end_workflow(
         workflow_id,
         EXECUTION_STATUS[str(described["status"])],
