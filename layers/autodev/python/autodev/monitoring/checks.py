@@ -81,32 +81,40 @@ def model_api() -> Health:
     key = with_secrets_from_arns(settings).anthropic_api_key
     if key is None:
         return Health(False, "ANTHROPIC_API_KEY is not set")
-    base = os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
-    return _messages_api(base, key.get_secret_value(), "anthropic")
+    from autodev.models.messages_http import anthropic_base_url
+
+    return _messages_api(anthropic_base_url(), key.get_secret_value(), "anthropic")
 
 
 def _messages_api(base_url: str, key: str, label: str) -> Health:
-    import anthropic
+    """``GET /v1/models?limit=1``: whether the API answers and takes the key (over plain
+    HTTP: the SDK's import would be most of a health function's cold start, see
+    ``models.messages_http``)."""
+    import urllib3
+
+    from autodev.models import messages_http
 
     where = _shown(base_url)
-    client = anthropic.Anthropic(
-        api_key=key, base_url=base_url, timeout=MODEL_TIMEOUT_SECONDS, max_retries=0
-    )
     try:
-        answer = client.models.with_raw_response.list(limit=1)
-    except anthropic.APITimeoutError:
+        answer = messages_http.call(
+            "GET",
+            base_url.rstrip("/") + "/v1/models?limit=1",
+            key,
+            retries=False,
+            timeout=urllib3.Timeout(total=MODEL_TIMEOUT_SECONDS),
+        )
+    except urllib3.exceptions.NewConnectionError as error:  # a TimeoutError too, in urllib3
+        return Health(False, f"{label}: {where} is unreachable ({_first_line(error)})")
+    except urllib3.exceptions.TimeoutError:
         return Health(False, f"{label}: no answer from {where} within {MODEL_TIMEOUT_SECONDS:g} s")
-    except anthropic.APIConnectionError as error:
-        cause = error.__cause__ or error
-        return Health(False, f"{label}: {where} is unreachable ({_first_line(cause)})")
-    except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as error:
-        return Health(False, f"{label}: {where} refused the API key ({error.status_code})")
-    except anthropic.APIStatusError as error:
-        if error.status_code >= 500:
-            return Health(False, f"{label}: {where} answered {error.status_code}")
-        # Rate limited or a path it does not serve: it answered, and took the key.
-        return Health(True, f"{label}: {where} answered {error.status_code}")
-    return Health(True, f"{label}: {where} answered {answer.status_code}")
+    except urllib3.exceptions.HTTPError as error:
+        return Health(False, f"{label}: {where} is unreachable ({_first_line(error)})")
+    if answer.status in (401, 403):
+        return Health(False, f"{label}: {where} refused the API key ({answer.status})")
+    if answer.status >= 500:
+        return Health(False, f"{label}: {where} answered {answer.status}")
+    # Rate limited or a path it does not serve: it answered, and took the key.
+    return Health(True, f"{label}: {where} answered {answer.status}")
 
 
 def _bedrock() -> Health:

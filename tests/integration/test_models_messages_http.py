@@ -1,5 +1,6 @@
-"""Token counting over HTTP without the anthropic SDK: the SDK's count, its headers and
-retries, clear errors that quote no key, and no SDK import in the process that counts."""
+"""The Messages API calls made without the anthropic SDK: token counting (the SDK's count, its
+headers and retries, clear errors that quote no key, no SDK import in the process that
+counts) and the health check's probe (what each answer means)."""
 
 from __future__ import annotations
 
@@ -75,11 +76,14 @@ class _Endpoint(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Endpoint
 
+    def do_GET(self) -> None:
+        self.do_POST()
+
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(
-            (self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        )
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.requests.append((self.path, headers, body))
         status, headers, answer = self.server.answers.pop(0)
         self.send_response(status)
         for name, value in headers.items():
@@ -158,3 +162,31 @@ def test_a_busy_endpoint_is_retried_and_a_failing_one_is_a_clear_error_without_t
     with pytest.raises(CountingFailed, match="unreachable") as unreachable:
         counting.count("m", "hi")
     assert KEY not in str(unreachable.value)
+
+
+def test_the_health_probe_says_what_the_model_api_answered(
+    endpoint: _Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodev.monitoring.checks import _messages_api
+
+    where = endpoint.url
+    endpoint.answers += [
+        (200, {}, b'{"data": []}'),
+        (401, {}, _error("authentication_error", "invalid x-api-key")),
+        (429, {}, _error("rate_limit_error", "slow down")),
+        (529, {}, _error("overloaded_error", "Overloaded")),
+    ]
+    seen = [_messages_api(endpoint.url, KEY, "anthropic") for _ in range(4)]
+    assert [(h.healthy, h.detail) for h in seen] == [
+        (True, f"anthropic: {where} answered 200"),
+        (False, f"anthropic: {where} refused the API key (401)"),
+        (True, f"anthropic: {where} answered 429"),  # it answered, and took the key
+        (False, f"anthropic: {where} answered 529"),
+    ]
+    path, headers, _ = endpoint.requests[0]
+    assert (path, headers["x-api-key"]) == ("/v1/models?limit=1", KEY)
+    endpoint.server_close()
+    down = _messages_api(endpoint.url, KEY, "anthropic")
+    assert not down.healthy
+    assert down.detail.startswith(f"anthropic: {where} is unreachable (")
+    assert KEY not in down.detail
