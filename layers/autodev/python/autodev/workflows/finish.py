@@ -116,6 +116,9 @@ def finish_workflow(
     return finished
 
 
+_HANDED_CHARS = 16_000
+
+
 def _to_conversation(workflow_id: str, status: str, summary: str) -> None:
     """The end in the workflow's Slack conversation and what the conversation taught, handed
     to the Slack worker (asynchronously, in AWS and on the local stack) so that the
@@ -131,7 +134,9 @@ def _to_conversation(workflow_id: str, status: str, summary: str) -> None:
         from autodev.aws import client
         from autodev.observability import correlated
 
-        end = {"workflow_id": workflow_id, "status": status, "summary": summary}
+        # The note keeps the summary's first 4,000 characters; an asynchronous invocation's
+        # payload may not pass 256 KB, whatever the tools reported.
+        end = {"workflow_id": workflow_id, "status": status, "summary": summary[:_HANDED_CHARS]}
         try:
             client("lambda").invoke(
                 FunctionName=function,
