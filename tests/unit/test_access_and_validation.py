@@ -4,7 +4,9 @@ where the CLI thinks it runs, and how a local worker knows its stack is gone."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import psutil
 import pytest
 
 from autodev import access, validation
@@ -120,8 +122,16 @@ def test_a_worker_tells_a_live_parent_from_a_gone_or_reused_pid() -> None:
     me = parent_watch.this_process()
     assert parent_watch.gone(me) is None
     pid, _, started = me.partition(":")
+    # The kernel's start time in clock ticks, not a time derived from the wall clock (which
+    # moves when the clock is stepped).
+    ticks = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    assert started == f"t{ticks}"
     # The same pid with another start time: a new process that reused the pid.
-    assert "has exited" in str(parent_watch.gone(f"{pid}:{float(started) - 100:.3f}"))
-    assert "has exited" in str(parent_watch.gone(f"{2**22 + 17}:1.000"))
+    assert "has exited" in str(parent_watch.gone(f"{pid}:t{int(ticks) + 1}"))
+    assert "has exited" in str(parent_watch.gone(f"{2**22 + 17}:t1"))
+    # Where there is no /proc, psutil's create_time, within 10 ms.
+    created = psutil.Process().create_time()
+    assert parent_watch.gone(f"{pid}:{created:.3f}") is None
+    assert "has exited" in str(parent_watch.gone(f"{pid}:{created - 100:.3f}"))
     assert parent_watch.gone("garbage") is None  # not ours to judge
     assert int(pid) == os.getpid()
