@@ -11,7 +11,9 @@ whole handler's cold start should (issue 18), and many paths that import a modul
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,21 @@ def probe_client(service: str) -> Any:
     # Health checks ask once and briefly: a dependency that does not answer at once is failing.
     config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
     return _new_client(service, config)
+
+
+def invoke_async(function: str, payload: Mapping[str, Any]) -> None:
+    """Invoke the Lambda function ``function`` asynchronously (InvocationType="Event") with
+    ``payload`` as JSON, carrying the current correlation id (``correlated``) so that the
+    invoked handler's log lines join the caller's. On the local stack moto dispatches it to the
+    same handler. Raises what boto3 raises: the callers decide whether a failed hand-off is
+    best effort."""
+    from autodev.observability import correlated
+
+    client("lambda").invoke(
+        FunctionName=function,
+        InvocationType="Event",
+        Payload=json.dumps(correlated(payload)).encode(),
+    )
 
 
 def reset_clients() -> None:

@@ -7,13 +7,12 @@ workflow_finished imports it at cold start (issue 18).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from autodev.observability import best_effort_failed, child_logger, correlated
+from autodev.observability import best_effort_failed, child_logger
 
 if TYPE_CHECKING:
     from autodev.callbacks.outbox import Outcome
@@ -76,10 +75,9 @@ def kick_delivery() -> None:
     name = os.environ.get("AUTODEV_DELIVERY_FUNCTION")
     try:
         if name:
-            from autodev.aws import client
+            from autodev.aws import invoke_async
 
-            payload = json.dumps(correlated({})).encode()
-            client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=payload)
+            invoke_async(name, {})
         else:
             deliver_due()
     except Exception:  # the scheduled sweep sends them

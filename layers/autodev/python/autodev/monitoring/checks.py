@@ -103,11 +103,13 @@ def _messages_api(base_url: str, key: str, label: str) -> Health:
             retries=False,
             timeout=urllib3.Timeout(total=MODEL_TIMEOUT_SECONDS),
         )
-    except urllib3.exceptions.NewConnectionError as error:  # a TimeoutError too, in urllib3
-        return Health(False, f"{label}: {where} is unreachable ({_first_line(error)})")
-    except urllib3.exceptions.TimeoutError:
-        return Health(False, f"{label}: no answer from {where} within {MODEL_TIMEOUT_SECONDS:g} s")
     except urllib3.exceptions.HTTPError as error:
+        # urllib3 makes a refused or failed connection (NewConnectionError) a TimeoutError too.
+        timed_out = isinstance(error, urllib3.exceptions.TimeoutError)
+        if timed_out and not isinstance(error, urllib3.exceptions.NewConnectionError):
+            return Health(
+                False, f"{label}: no answer from {where} within {MODEL_TIMEOUT_SECONDS:g} s"
+            )
         return Health(False, f"{label}: {where} is unreachable ({_first_line(error)})")
     if answer.status in (401, 403):
         return Health(False, f"{label}: {where} refused the API key ({answer.status})")

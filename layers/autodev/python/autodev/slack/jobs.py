@@ -9,7 +9,6 @@ the request's ``response_url`` or the workflow's thread.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -42,23 +41,52 @@ JOB_KEY = "slack_job"
 # A finished workflow's end, for its conversation (``autodev.workflows.finish``).
 WORKFLOW_END_KEY = "workflow_end"
 
-__all__ = ["JOB_KEY", "WORKFLOW_END_KEY", "SlackJob", "dispatch", "parse_job", "run"]
+__all__ = [
+    "JOB_KEY",
+    "WORKFLOW_END_KEY",
+    "SlackJob",
+    "dispatch",
+    "hand_workflow_end",
+    "parse_job",
+    "run",
+]
 
 
 def dispatch(job: SlackJob) -> None:
     function = os.environ.get(WORKER_FUNCTION_ENV)
     if not function:
         raise ConfigError(f"{WORKER_FUNCTION_ENV} is not set: no Slack worker to hand the job to")
-    from autodev.aws import client
+    from autodev.aws import invoke_async
 
     if job.correlation_id is None:
         # The worker's log lines carry the id of the request that asked for the job.
         job = job.model_copy(update={"correlation_id": current_correlation_id()})
-    client("lambda").invoke(
-        FunctionName=function,
-        InvocationType="Event",
-        Payload=json.dumps({JOB_KEY: job_json(job)}).encode(),
-    )
+    invoke_async(function, {JOB_KEY: job_json(job)})
+
+
+# The note keeps the summary's first 4,000 characters; an asynchronous invocation's payload may
+# not pass 256 KB, whatever the tools reported.
+_HANDED_CHARS = 16_000
+
+
+def hand_workflow_end(workflow_id: str, status: str, summary: str) -> bool:
+    """A finished workflow's end handed to the Slack worker (``{"workflow_end": {...}}``,
+    asynchronously, in AWS and on the local stack), which notes it in the workflow's
+    conversation and learns from it (``autodev.workflows.finish.note_handed_end``), so that the
+    execution's last state does not wait for a token count and a model call. False when there
+    is no Slack worker or it could not be reached: the caller does it itself."""
+    function = os.environ.get(WORKER_FUNCTION_ENV)
+    if not function:
+        return False
+    from autodev.aws import invoke_async
+
+    end = {"workflow_id": workflow_id, "status": status, "summary": summary[:_HANDED_CHARS]}
+    try:
+        invoke_async(function, {WORKFLOW_END_KEY: end})
+    except Exception:
+        best_effort_failed("workflow_conversation_handoff", logger, workflow_id=workflow_id)
+        return False
+    return True
 
 
 def run(job: SlackJob | Mapping[str, Any]) -> None:

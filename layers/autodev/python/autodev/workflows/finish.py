@@ -116,37 +116,14 @@ def finish_workflow(
     return finished
 
 
-_HANDED_CHARS = 16_000
-
-
 def _to_conversation(workflow_id: str, status: str, summary: str) -> None:
-    """The end in the workflow's Slack conversation and what the conversation taught, handed
-    to the Slack worker (asynchronously, in AWS and on the local stack) so that the
-    execution's last state does not wait for them: the note is a token count, and learning
-    is a model call (seconds with a real model, and the SDK's import on a cold start). Where
-    there is no Slack worker, or it cannot be reached, done here (``note_workflow_end``)."""
-    import os
+    """The end in the workflow's Slack conversation and what the conversation taught: handed
+    to the Slack worker, off the execution's last state (the note is a token count, learning
+    is a model call); done here where there is no Slack worker or it cannot be reached."""
+    from autodev.slack.jobs import hand_workflow_end
 
-    from autodev.slack.jobs import WORKER_FUNCTION_ENV, WORKFLOW_END_KEY
-
-    function = os.environ.get(WORKER_FUNCTION_ENV)
-    if function:
-        from autodev.aws import client
-        from autodev.observability import correlated
-
-        # The note keeps the summary's first 4,000 characters; an asynchronous invocation's
-        # payload may not pass 256 KB, whatever the tools reported.
-        end = {"workflow_id": workflow_id, "status": status, "summary": summary[:_HANDED_CHARS]}
-        try:
-            client("lambda").invoke(
-                FunctionName=function,
-                InvocationType="Event",
-                Payload=json.dumps(correlated({WORKFLOW_END_KEY: end})).encode(),
-            )
-            return
-        except Exception:
-            best_effort_failed("workflow_conversation_handoff", log, workflow_id=workflow_id)
-    note_workflow_end(workflow_id, status, summary)
+    if not hand_workflow_end(workflow_id, status, summary):
+        note_workflow_end(workflow_id, status, summary)
 
 
 def note_handed_end(end: object) -> None:

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autodev.aws import client
+from autodev.aws import invoke_async
 from autodev.errors import AutodevError, InvalidInput
-from autodev.observability import best_effort_failed, child_logger, correlated
+from autodev.observability import best_effort_failed, child_logger
 
 if TYPE_CHECKING:
     from autodev.workflows.models import Approval, WorkflowResult
@@ -289,11 +289,7 @@ def _invoke_scaler(event: dict[str, Any]) -> bool:
     if not function:
         return False
     try:
-        client("lambda").invoke(
-            FunctionName=function,
-            InvocationType="Event",
-            Payload=json.dumps(correlated(event)).encode(),
-        )
+        invoke_async(function, event)
     except Exception:
         best_effort_failed("scaler_poke", log, function=function)
         return False
