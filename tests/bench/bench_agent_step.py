@@ -117,7 +117,7 @@ def _direct_step(settings: Settings, containment: Containment, space: workspace.
     began = time.perf_counter()
     completed = subprocess.run(
         claude_cli.command(request.options()),
-        input=PROMPT.encode(),
+        input=claude_cli.step_input(request.prompt, request.system_append),
         capture_output=True,
         env=dict(request.env),
         cwd=request.cwd,

@@ -50,7 +50,7 @@ from autodev.orchestrator import claude_cli, workspace
 from autodev.orchestrator.containment import Containment
 from autodev.orchestrator.launchers import LocalProcessLauncher
 from autodev.workflows.sfn import sfn
-from tests.bench.bench_agent_step import PROMPT, SESSION, _request
+from tests.bench.bench_agent_step import SESSION, _request
 from tests.bench.conftest import BenchReport, bench_size
 from tests.conftest import TEST_STATE_DIR
 
@@ -230,7 +230,7 @@ def _cli_to_first_request(server: ScriptedModelServer, containment: Containment)
         **containment.popen_options(),
     )
     assert process.stdin is not None
-    process.stdin.write(PROMPT.encode())
+    process.stdin.write(claude_cli.step_input(request.prompt, request.system_append))
     process.stdin.close()
 
     def first() -> float | None:

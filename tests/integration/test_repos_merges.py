@@ -9,16 +9,22 @@ published by the worker's own code (``RepositoryCheckout``).
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
 from autodev.config import get_settings
 from autodev.local.git_host import make_bare_repository, read_git
+from autodev.local.model.server import ScriptedModelServer
 from autodev.local.stack import LocalStack
+from autodev.orchestrator import claude_cli
+from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
 from autodev.orchestrator.execution import Execution
+from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
 from autodev.repos import RepositoryTooLarge, add_repository, links
 from autodev.repos.checkout import RepositoryCheckout
@@ -159,3 +165,39 @@ def test_a_checkout_larger_than_the_limit_is_refused_clearly(
     ):
         checkout.clone_into(tmp_path / "w")
     checkout.close()
+
+
+def test_a_checkout_that_fails_fails_the_step_and_ends_the_claude_code_started_for_it(
+    workflow_id: str,
+    bare: Path,
+    scripted_model: ScriptedModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claude Code starts while the checkout fills its workspace (``ClaudeCodeTaskRunner``):
+    when the checkout fails, the CLI never gets a prompt and is ended, and the step fails
+    with the checkout's error."""
+    monkeypatch.setenv("AUTODEV_MODEL_PROVIDER", "scripted")
+    get_settings.cache_clear()
+    shutil.rmtree(bare)  # the repository is gone: nothing can be fetched
+    settings = get_settings()
+    task = iteration(workflow_id, 0)
+    ours = psutil.Process()
+    before = {child.pid for child in ours.children(recursive=True)}
+    runner = ClaudeCodeTaskRunner(settings, "worker-checkout-fails")
+    cli = str(claude_cli.cli_path())
+    try:
+        execution = runner.execute(task, lambda: None, ProgressHook(task.id))
+        # Ended by the step itself, not by the worker's end (closing the runner).
+        started = [c for c in ours.children(recursive=True) if c.pid not in before]
+        left = [c for c in started if c.status() == psutil.STATUS_ZOMBIE or cli in c.cmdline()]
+    finally:
+        runner.close()
+    assert left == []
+    assert not execution.ok
+    assert execution.error is not None
+    assert execution.error.startswith("repository app: "), execution.error
+    assert execution.workspace is None
+    assert execution.diff == ""
+    # The CLI had been started: it writes its log there.
+    space = settings.workspace_root / f"{task.id}-{task.attempts}"
+    assert (space / "claude-code.stderr.log").exists()

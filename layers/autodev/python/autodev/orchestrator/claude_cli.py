@@ -1,9 +1,13 @@
 """The Claude Code CLI as the worker runs it: where it is, its command line, what it prints.
 
 The worker starts the CLI bundled in claude-agent-sdk itself (no Python process in between),
-in print mode with ``--output-format stream-json``: the prompt goes in on stdin and the CLI
-prints one JSON message a line. ``events`` turns each message into the worker's events, the
-same ones the session monitor, the progress hook and the transcript read:
+in print mode with ``--input-format stream-json`` and ``--output-format stream-json``: the
+step's system prompt and its prompt go in on stdin (``step_input``: the ``initialize`` control
+request claude-agent-sdk sends, then one user message), and the CLI prints one JSON message a
+line. The CLI does most of its start-up before it reads its input, so the worker starts it
+before the step's input is ready (the checkout, the system prompt) and writes it when it is.
+``events`` turns each message into the worker's events, the same ones the session monitor, the
+progress hook and the transcript read:
 
 - ``init``: session id, tools, model (the CLI's ``system``/``init`` message);
 - ``assistant``: message id, model, text, tool uses, usage and error of one assistant message
@@ -61,7 +65,6 @@ class SessionOptions:
     allowed_tools: Sequence[str]
     max_turns: int
     max_budget_usd: float | None = None
-    system_append: str = ""
     permission_mode: str = "acceptEdits"
 
 
@@ -76,7 +79,8 @@ def base_tool_names(allowed: Sequence[str]) -> list[str]:
 
 
 def command(options: SessionOptions, cli: Path | None = None) -> list[str]:
-    """The CLI's command line for a step; the prompt is written to its stdin.
+    """The CLI's command line for a step; its system prompt and prompt are written to its
+    stdin (``step_input``).
 
     Every value is passed as ``--flag=value``, so a value that starts with a dash can never be
     read as another flag.
@@ -85,6 +89,7 @@ def command(options: SessionOptions, cli: Path | None = None) -> list[str]:
     args = [
         str(cli or cli_path()),
         "--print",
+        "--input-format=stream-json",
         "--output-format=stream-json",
         "--verbose",
         # Offer only the step's tools; the rules (``Bash(sf apex run test:*)``) say what runs
@@ -96,11 +101,30 @@ def command(options: SessionOptions, cli: Path | None = None) -> list[str]:
         f"--permission-mode={options.permission_mode}",
         # Workspaces hold other people's repositories: never load their settings or hooks.
         "--setting-sources=",
-        f"--append-system-prompt={options.system_append}",
     ]
     if options.max_budget_usd is not None:
         args.append(f"--max-budget-usd={options.max_budget_usd}")
     return args
+
+
+def step_input(prompt: str, system_append: str) -> bytes:
+    """What the worker writes to the CLI's stdin for a step, then closes it: the
+    ``initialize`` control request with the text appended to Claude Code's system prompt (as
+    claude-agent-sdk sends it; never on the command line, which other users can read), then
+    the prompt as one user message. The CLI answers the request with a ``control_response``,
+    which ``events`` ignores."""
+    initialize = {
+        "type": "control_request",
+        "request_id": "autodev-initialize",
+        "request": {"subtype": "initialize", "appendSystemPrompt": system_append},
+    }
+    message = {
+        "type": "user",
+        "message": {"role": "user", "content": prompt},
+        "parent_tool_use_id": None,
+        "session_id": "",
+    }
+    return b"".join(json.dumps(line).encode() + b"\n" for line in (initialize, message))
 
 
 def excerpt(content: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 from autodev.background import started
@@ -23,12 +24,12 @@ from autodev.errors import AutodevError, NotFound
 from autodev.models import providers
 from autodev.models.providers import SCRIPTED_NOTICE
 from autodev.observability import best_effort, child_logger
-from autodev.orchestrator import metrics, queue, workspace
+from autodev.orchestrator import metrics, queue, runner, workspace
 from autodev.orchestrator.containment import Containment
 from autodev.orchestrator.execution import Execution, StopCheck
 from autodev.orchestrator.progress_hook import AGENT_STAGE, ProgressHook
 from autodev.orchestrator.queue import ClaimedTask
-from autodev.orchestrator.runner import AgentOutcome, AgentRequest, run_agent
+from autodev.orchestrator.runner import AgentOutcome, AgentRequest
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 from autodev.repos.checkout import RepositoryCheckout
 from autodev.workflows.records import workflow_budget
@@ -54,6 +55,12 @@ def _completion_client() -> None:
 
     with best_effort("warm_up", log):
         client("stepfunctions")
+
+
+def _unprepared(provider: ModelProvider, error: AutodevError) -> Execution:
+    """The step could not be given its workspace (a bad repository, a failed checkout)."""
+    retryable = bool(getattr(error, "retryable", True))
+    return Execution(ok=False, provider=provider.value, error=str(error), retryable=retryable)
 
 
 class ClaudeCodeTaskRunner:
@@ -140,20 +147,24 @@ class ClaudeCodeTaskRunner:
     ) -> Execution:
         settings = self.settings
         provider = settings.model_provider
-        # What is left of the workflow's budget is read while the workspace is filled (a clone
-        # takes longer than the query): both come before the session, neither needs the other.
+        # What is left of the workflow's budget is read while the workspace is made: both
+        # come before the session, neither needs the other.
         budget_left = started("budget", self._budget, task)
+        name = f"{task.id}-{task.attempts}"
         space: workspace.Workspace | None = None
         unprepared: AutodevError | None = None
         try:
-            space = workspace.prepare(
-                self.root,
-                f"{task.id}-{task.attempts}",
-                context=task.context,
-                source=settings.autodev_sfdx_repo,
-                patches=self.patches(task) if checkout is None else (),
-                checkout=checkout,
-            )
+            if checkout is not None:
+                # Checked out once Claude Code is starting (``_session``).
+                space = workspace.create(self.root, name)
+            else:
+                space = workspace.prepare(
+                    self.root,
+                    name,
+                    context=task.context,
+                    source=settings.autodev_sfdx_repo,
+                    patches=self.patches(task),
+                )
         except AutodevError as error:
             unprepared = error
         budget = budget_left.result()
@@ -167,23 +178,14 @@ class ClaudeCodeTaskRunner:
             )
         if space is None:
             assert unprepared is not None
-            retryable = bool(getattr(unprepared, "retryable", True))
-            return Execution(
-                ok=False, provider=provider.value, error=str(unprepared), retryable=retryable
-            )
-        # Read while the workspace is still the worker's: the repository's instructions file.
-        system_append = agent_system_prompt(
-            _system_append(settings), workflow_id=task.workflow_id, repository=space.repo
-        )
+            return _unprepared(provider, unprepared)
         try:
             containment = self.containment()
             containment.hand_over(self.root, space.root, space.repo, space.home)
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
         try:
-            execution = self._run_session(
-                task, space, containment, budget, should_stop, hook, system_append
-            )
+            execution = self._session(task, space, containment, budget, should_stop, hook, checkout)
         finally:
             # Before the worker's git reads the workspace: nothing in it is the agent's then.
             containment.take_back(space.repo, space.home)
@@ -197,7 +199,7 @@ class ClaudeCodeTaskRunner:
             checkout.publish(execution)
         return execution
 
-    def _run_session(
+    def _session(
         self,
         task: ClaimedTask,
         space: workspace.Workspace,
@@ -205,8 +207,14 @@ class ClaudeCodeTaskRunner:
         budget: float | None,
         should_stop: StopCheck,
         hook: ProgressHook,
-        system_append: str,
+        checkout: RepositoryCheckout | None,
     ) -> Execution:
+        """Start Claude Code, make the step's input while it starts up (most of a second),
+        then run the session. The input is the repository's checkout, where the workflow
+        works on one, and the system prompt (the repository's instructions file, the
+        conversation). A checked-out work tree holds no git directory, so the CLI's start-up
+        finds nothing in it either way; any other workspace is filled before (the CLI notes
+        the git repository it starts in)."""
         settings = self.settings
         provider = settings.model_provider
         tools = tuple(task.allowed_tools) or DEFAULT_TOOLS
@@ -226,9 +234,36 @@ class ClaudeCodeTaskRunner:
             )
         except AutodevError as error:
             return Execution(ok=False, provider=provider.value, error=str(error), retryable=False)
+        hook.update(stage=AGENT_STAGE, stage_progress=0, status_message="starting Claude Code")
+        request = AgentRequest(
+            prompt=task.prompt,
+            cwd=space.repo,
+            model=settings.autodev_model,
+            allowed_tools=tools,
+            max_turns=task.max_turns,
+            env=env,
+            timeout_seconds=task.timeout_ms / 1000,
+            max_budget_usd=budget,
+            stderr_path=space.root / "claude-code.stderr.log",
+        )
+        process = runner.start(request, containment)
+        try:
+            if checkout is not None:
+                workspace.check_out(space, checkout)
+            # Read before the files are handed over: the repository's instructions file.
+            system_append = agent_system_prompt(
+                _system_append(settings), workflow_id=task.workflow_id, repository=space.repo
+            )
+            if checkout is not None:
+                # Written by the worker after the hand-over (the CLI had no prompt yet).
+                containment.hand_over(self.root, space.root, space.repo, space.home)
+        except BaseException as error:
+            runner.abandon(process, containment)
+            if isinstance(error, AutodevError):
+                return _unprepared(provider, error)
+            raise
         monitor = SessionMonitor(space.repo)
         transcript: list[dict[str, Any]] = []
-        hook.update(stage=AGENT_STAGE, stage_progress=0, status_message="starting Claude Code")
 
         def on_event(event: dict[str, Any]) -> str | None:
             if task.task_token and event.get("type") == "assistant":
@@ -240,19 +275,8 @@ class ClaudeCodeTaskRunner:
             self._stream(task, event, monitor, seen_messages, seen_tools, hook)
             return reason
 
-        request = AgentRequest(
-            prompt=task.prompt,
-            cwd=space.repo,
-            model=settings.autodev_model,
-            allowed_tools=tools,
-            max_turns=task.max_turns,
-            env=env,
-            timeout_seconds=task.timeout_ms / 1000,
-            max_budget_usd=budget,
-            system_append=system_append,
-            stderr_path=space.root / "claude-code.stderr.log",
-        )
-        outcome = run_agent(request, on_event, containment, should_stop)
+        request = replace(request, system_append=system_append)
+        outcome = runner.run_agent(request, on_event, containment, should_stop, process=process)
         execution = self._interpret(task, outcome, monitor, provider, budget)
         execution.transcript = transcript
         execution.warnings.extend(space.warnings)

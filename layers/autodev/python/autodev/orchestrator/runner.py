@@ -2,11 +2,14 @@
 
 The worker starts the CLI bundled in claude-agent-sdk directly (``claude_cli``): with the
 scrubbed environment it is given (``autodev.models.providers``), in a new process group and
-session, as the worker's agent user (``containment``), with the prompt on its stdin. The CLI
-prints one JSON message a line; each becomes the worker's events, handed to the caller as
-they come, and the caller may stop the session after any of them (a budget reached, an error
-repeated). At the deadline, when the caller stops it, and after it ends, every process of the
-session is ended, including what it started in sessions of its own.
+session, as the worker's agent user (``containment``), with the step's system prompt and
+prompt on its stdin (``claude_cli.step_input``). A caller may ``start`` the CLI before the
+step's input is ready and hand the process to ``run_agent`` (``abandon`` it if the step cannot
+go on): its start-up then overlaps the caller's preparations. The CLI prints one JSON message
+a line; each becomes the worker's events, handed to the caller as they come, and the caller
+may stop the session after any of them (a budget reached, an error repeated). At the deadline,
+when the caller stops it, and after it ends, every process of the session is ended, including
+what it started in sessions of its own.
 """
 
 from __future__ import annotations
@@ -52,7 +55,6 @@ class AgentRequest:
             allowed_tools=tuple(self.allowed_tools),
             max_turns=self.max_turns,
             max_budget_usd=self.max_budget_usd,
-            system_append=self.system_append,
         )
 
 
@@ -83,7 +85,9 @@ def _tail(path: Path | None, limit: int = 2000) -> str:
 
 
 def start(request: AgentRequest, containment: Containment) -> subprocess.Popen[bytes]:
-    """Start the CLI for ``request``; its stdin is left open for the prompt."""
+    """Start the CLI for ``request``'s options; its stdin is left open for the step's input,
+    which ``run_agent`` writes (``request.prompt`` and ``request.system_append`` are not read
+    here, so they may still be unknown)."""
     stderr_target: Any = subprocess.DEVNULL
     if request.stderr_path is not None:
         request.stderr_path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,9 +115,13 @@ def run_agent(
     on_event: Callable[[dict[str, Any]], str | None],
     containment: Containment,
     should_stop: Callable[[], str | None] = lambda: None,
+    process: subprocess.Popen[bytes] | None = None,
 ) -> AgentOutcome:
-    """Run the session; ``on_event`` and ``should_stop`` return a reason to stop it early."""
-    process = start(request, containment)
+    """Run the session; ``on_event`` and ``should_stop`` return a reason to stop it early.
+    ``process`` is the CLI ``start`` started for ``request`` ahead of time, else it is started
+    now."""
+    if process is None:
+        process = start(request, containment)
     assert process.stdin is not None
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()
@@ -128,7 +136,7 @@ def run_agent(
     reader.start()
     # The prompt goes in on stdin (never on the command line, which other users can read).
     with contextlib.suppress(BrokenPipeError):
-        process.stdin.write(request.prompt.encode())
+        process.stdin.write(claude_cli.step_input(request.prompt, request.system_append))
     with contextlib.suppress(BrokenPipeError):
         process.stdin.close()
 
@@ -188,3 +196,16 @@ def run_agent(
         outcome.error = f"Claude Code ended without a result (exit code {outcome.exit_code})"
     outcome.stderr_tail = _tail(request.stderr_path)
     return outcome
+
+
+def abandon(process: subprocess.Popen[bytes], containment: Containment) -> None:
+    """End a CLI ``start`` started for a step that will not run (its workspace could not be
+    filled), with whatever it started."""
+    with contextlib.suppress(OSError):
+        if process.stdin is not None:
+            process.stdin.close()
+    containment.stop(process, TERM_GRACE_SECONDS)
+    containment.finished(process.pid)
+    containment.sweep()
+    if process.stdout is not None:
+        process.stdout.close()

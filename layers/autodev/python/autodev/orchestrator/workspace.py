@@ -134,7 +134,23 @@ def _copy_source(source: str, repo: Path) -> None:
         raise WorkspaceError(
             f"the Salesforce DX repository {source} is not a directory (AUTODEV_SFDX_REPO)"
         )
-    shutil.copytree(path, repo, ignore=_IGNORED_COPY, symlinks=True)
+    shutil.copytree(path, repo, ignore=_IGNORED_COPY, symlinks=True, dirs_exist_ok=True)
+
+
+def create(root: Path, name: str) -> Workspace:
+    """A new, empty workspace named ``name`` under ``root``: ``repo/`` and ``home/``."""
+    directory = root / name
+    if directory.exists():
+        shutil.rmtree(directory)
+    repo, home = directory / "repo", directory / "home"
+    (home / "tmp").mkdir(parents=True)
+    repo.mkdir()
+    return Workspace(directory, repo, home)
+
+
+def check_out(workspace: Workspace, checkout: Checkout) -> None:
+    """Fill a created workspace's ``repo/`` from a repository (its git directory elsewhere)."""
+    workspace.git_dir, workspace.baseline = checkout.clone_into(workspace.repo)
 
 
 def prepare(
@@ -147,17 +163,12 @@ def prepare(
     checkout: Checkout | None = None,
 ) -> Workspace:
     """A new workspace named ``name`` under ``root``; ``patches`` are (label, diff) pairs."""
-    directory = root / name
-    if directory.exists():
-        shutil.rmtree(directory)
-    repo, home = directory / "repo", directory / "home"
-    (home / "tmp").mkdir(parents=True)
-    workspace = Workspace(directory, repo, home)
+    workspace = create(root, name)
+    repo = workspace.repo
     if context.get("files") is not None:
-        repo.mkdir()
         _write_files(repo, context["files"])
     elif checkout is not None:
-        workspace.git_dir, workspace.baseline = checkout.clone_into(repo)
+        check_out(workspace, checkout)
         return workspace
     else:
         _copy_source(source or default_source(), repo)
