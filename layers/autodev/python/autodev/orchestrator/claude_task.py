@@ -250,12 +250,13 @@ class ClaudeCodeTaskRunner:
         try:
             if checkout is not None:
                 workspace.check_out(space, checkout)
-            # Read before the files are handed over: the repository's instructions file.
+            # The repository's instructions file, read before the CLI has its prompt: nothing
+            # in the workspace is the agent's doing yet.
             system_append = agent_system_prompt(
                 _system_append(settings), workflow_id=task.workflow_id, repository=space.repo
             )
             if checkout is not None:
-                # Written by the worker after the hand-over (the CLI had no prompt yet).
+                # The checkout's files are the worker's: the agent's too now.
                 containment.hand_over(self.root, space.root, space.repo, space.home)
         except BaseException as error:
             runner.abandon(process, containment)
