@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,17 +74,30 @@ def _use_state_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) 
     return workspaces
 
 
-@pytest.fixture
-def empty_database(
-    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[str]:
-    """A new, empty database; DATABASE_URL points at it for the test's duration."""
+def _create_database(admin_url: str, name: str, template: str | None = None) -> None:
     import psycopg
 
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def _new_database(
+    admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, template: str | None
+) -> Iterator[str]:
+    """A database of the test's own (a copy of ``template`` when given); DATABASE_URL points
+    at it for the test's duration."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(pg_admin_url, name)
+    _create_database(admin_url, name, template)
+    url = _with_database(admin_url, name)
     monkeypatch.setenv("DATABASE_URL", url)
     workspaces = _use_state_dirs(monkeypatch, tmp_path, name)
     reset_process_state()
@@ -92,18 +106,46 @@ def empty_database(
     finally:
         reset_process_state()
         shutil.rmtree(workspaces, ignore_errors=True)
-        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin_url, name)
 
 
-@pytest.fixture
-def database(empty_database: str) -> str:
-    """A new database with every migration applied."""
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_url: str) -> Iterator[str]:
+    """A database with every migration applied, made once per run: each test's ``database``
+    is a copy of it (CREATE DATABASE ... TEMPLATE), which takes half the time of migrating."""
     from autodev.config import get_settings
     from autodev.db.migrate import Migrator
 
-    Migrator(get_settings()).up()
-    return empty_database
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            monkeypatch.setenv("DATABASE_URL", _with_database(pg_admin_url, name))
+            reset_process_state()
+            Migrator(get_settings()).up()
+            # A template must have no connection open while it is copied.
+            reset_process_state()
+        yield name
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_database(
+    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
+    """A new, empty database; DATABASE_URL points at it for the test's duration."""
+    with _new_database(pg_admin_url, monkeypatch, tmp_path, None) as url:
+        yield url
+
+
+@pytest.fixture
+def database(
+    pg_admin_url: str, migrated_template: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
+    """A new database with every migration applied."""
+    with _new_database(pg_admin_url, monkeypatch, tmp_path, migrated_template) as url:
+        yield url
 
 
 @pytest.fixture

@@ -27,14 +27,27 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+@cache
+def _data_loader() -> Any:
+    from botocore.loaders import create_loader
+
+    return create_loader(os.environ.get("AWS_DATA_PATH"))
+
+
 def _new_client(service: str, config: Config) -> Any:
-    import boto3
+    import botocore.session
 
     from autodev.observability import trace_aws_calls
 
     # In Lambda, every AWS call becomes an X-Ray subsegment of the handler's trace.
     trace_aws_calls()
-    return boto3.session.Session().client(service, region_name=region(), config=config)  # type: ignore[call-overload]
+    # A session per client, so that each reads the credentials and endpoint the environment
+    # holds when it is made (``reset_clients``); one loader for all of them, which would
+    # otherwise read and parse botocore's endpoints and service models again for every client
+    # (0.2-0.4 s of a cold start each).
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _data_loader())
+    return session.create_client(service, region_name=region(), config=config)
 
 
 @cache

@@ -67,6 +67,31 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+def _moto_server(host: str, port: int) -> Any:
+    """moto's threaded server, which stops at once. Its thread serves with socketserver's
+    default poll interval, 0.5 s, which is how long a stop waits to be seen: every stack's stop
+    (every test's) waited for it."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class PromptlyStopped(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            # moto's own, but for the poll interval.
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.05)
+
+    return PromptlyStopped(ip_address=host, port=port, verbose=False)
+
+
 class LocalStack:
     """moto on loopback with our functions, state machines and event bus; a context manager.
 
@@ -125,12 +150,8 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
         moto_fixes.apply()
-        self._server = ThreadedMotoServer(
-            ip_address=self.host, port=self._requested_port, verbose=False
-        )
+        self._server = _moto_server(self.host, self._requested_port)
         self._server.start()
         self.port = int(self._server.get_host_and_port()[1])
         try:
