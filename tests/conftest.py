@@ -59,6 +59,24 @@ def reset_process_state() -> None:
     forget_cached_health()
 
 
+@pytest.fixture
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Fake credentials (moto's) and us-east-1 in the environment, no endpoint: for moto in
+    the test's process or no AWS at all. boto3 clients are made anew for the test and after."""
+    from autodev.aws import reset_clients
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    yield monkeypatch
+    reset_clients()
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     return _admin_url()

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from autodev import aws
 
 
 @pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    aws.reset_clients()
-    yield
-    aws.reset_clients()
+def _environment(fake_aws_env: pytest.MonkeyPatch) -> None:
+    fake_aws_env.setenv("AWS_REGION", "eu-west-1")
 
 
 def test_a_client_is_made_once_and_anew_after_the_environment_changes(

@@ -10,28 +10,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from autodev.aws import reset_clients
 from autodev.config import load_settings
 from autodev.orchestrator.launchers import STARTED_BY, EcsLauncher, LaunchFailed, worker_alive
 from autodev.orchestrator.registry import WorkerRecord
 
 
 @pytest.fixture
-def ecs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def ecs(fake_aws_env: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
     # moto 5.2's RunTask with awsvpc networking reads an attribute its network interfaces lack.
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
-    monkeypatch.setattr(
+    fake_aws_env.setattr(
         NetworkInterface, "private_dns_name", "ip-10-0-1-10.ec2.internal", raising=False
     )
-    reset_clients()
     with mock_aws():
         client = boto3.client("ecs", region_name="us-east-1")
         client.create_cluster(clusterName="autodev")
@@ -48,7 +39,6 @@ def ecs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         group = ec2.create_security_group(GroupName="w", Description="w", VpcId=vpc)["GroupId"]
         yield "autodev", subnet, group
-    reset_clients()
 
 
 def test_launches_tagged_tasks_and_counts_only_its_own(ecs: tuple[str, str, str]) -> None:
