@@ -172,8 +172,6 @@ def stoppable_database(
 ) -> Iterator[StoppablePostgres]:
     """A migrated database on a Postgres server of this test's own, which it may stop and
     start (``tests.integration.stoppable_postgres``); DATABASE_URL points at it."""
-    import psycopg
-
     from autodev.config import get_settings
     from autodev.db.migrate import Migrator
     from tests.integration.stoppable_postgres import StoppablePostgres
@@ -181,8 +179,7 @@ def stoppable_database(
     workspaces = _use_state_dirs(monkeypatch, tmp_path, f"stoppable_{uuid.uuid4().hex[:12]}")
     server = StoppablePostgres()
     try:
-        with psycopg.connect(server.url, autocommit=True) as admin:
-            admin.execute('CREATE DATABASE "autodev"')
+        _create_database(server.url, "autodev")
         monkeypatch.setenv("DATABASE_URL", server.url_of("autodev"))
         reset_process_state()
         Migrator(get_settings()).up()

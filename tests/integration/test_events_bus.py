@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from autodev import callbacks, events, progress
-from autodev.aws import client, reset_clients
+from autodev.aws import client
 from autodev.errors import InvalidInput
 from autodev.progress import ManualClock
 
@@ -22,16 +22,8 @@ BUS = "autodev-test"
 
 
 @pytest.fixture
-def bus(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AUTODEV_EVENT_BUS": BUS,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    reset_clients()
+def bus(database: str, fake_aws_env: pytest.MonkeyPatch) -> Iterator[str]:
+    fake_aws_env.setenv("AUTODEV_EVENT_BUS", BUS)
     with mock_aws():
         eb, sqs = client("events"), client("sqs")
         eb.create_event_bus(Name=BUS)
@@ -42,7 +34,6 @@ def bus(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         eb.put_rule(Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["autodev"]}))
         eb.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
         yield queue_url
-    reset_clients()
 
 
 def _received(queue_url: str) -> list[dict[str, Any]]:
