@@ -68,14 +68,14 @@ class FunctionSpec:
 G = Grant
 
 
-def _slack_front_door(description: str) -> FunctionSpec:
+def _slack_front_door(description: str, *more: Grant) -> FunctionSpec:
     """The front doors verify the signature and hand the job on: no database, no VPC, so their
     cold start stays short."""
     return FunctionSpec(
         description,
         memory_mb=512,
         timeout_seconds=10,
-        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER}),
+        grants=frozenset({G.SLACK_SIGNING_SECRET, G.INVOKE_SLACK_WORKER, *more}),
     )
 
 
@@ -145,7 +145,9 @@ SPECS: dict[str, FunctionSpec] = {
     ),
     # --- Slack (issue 7): three thin front doors answer in 3 s; slack_worker does the rest ---
     "slack_commands": _slack_front_door(
-        "Serves /workflow, /monitor and /orchestrator slash commands (verify, answer, hand on)."
+        "Serves /workflow, /monitor and /orchestrator slash commands (verify, answer, hand on).",
+        # `/workflow start` asks the scaler for the first step's worker as it hands the job on.
+        G.INVOKE_SCALER,
     ),
     "slack_interactions": _slack_front_door(
         "Serves Block Kit button clicks (verify, answer, hand on to the Slack worker)."

@@ -1,8 +1,9 @@
 """Scaler Lambda: start workers for what is queued, up to ORCHESTRATOR_MAX_INSTANCES.
 
-Invoked (asynchronously) by enqueue_task after each enqueue, by the rescuer, and by a workflow's
-start with ``{"expected": 1}``: its first step's worker starts while the execution reaches the
-step (autodev.orchestrator.scaler). Any other event asks for what is queued. Answers with the
+Invoked (asynchronously) by enqueue_task after each enqueue, by the rescuer, and with
+``{"expected": 1}`` by slack_commands as ``/workflow start`` arrives and by a workflow's start:
+its first step's worker starts while the request is checked and the execution reaches the step
+(autodev.orchestrator.scaler). Any other event asks for what is queued. Answers with the
 decision: queued, running tasks, workers up, wanted, launched, expected.
 """
 

@@ -110,6 +110,30 @@ def test_secret_arns_reach_the_functions_that_use_them(synth: Synth) -> None:
             assert (variable in variables) == (grant in spec.grants), f"{folder}: {variable}"
 
 
+def test_the_slack_front_doors_invoke_only_whom_they_hand_on_to(synth: Synth) -> None:
+    # All three hand jobs to the Slack worker; `/workflow start` also asks the scaler for a
+    # worker as it arrives, so the command handler alone may invoke the scaler.
+    by_name = _functions_by_name(synth)
+    worker, scaler = (function_name(ENV, folder) for folder in ("slack_worker", "scaler"))
+    for folder, invoked in (
+        ("slack_commands", {worker, scaler}),
+        ("slack_interactions", {worker}),
+        ("slack_events", {worker}),
+    ):
+        props = synth.props(by_name[function_name(ENV, folder)])
+        role = props["Role"]["Fn::GetAtt"][0]
+        # Granted by name: arn:<partition>:lambda:<region>:<account>:function:<name>.
+        invokable = {
+            str(resource["Fn::Join"][1][-1]).removeprefix(":function:")
+            for statement in synth.role_statements(role)
+            if "lambda:InvokeFunction" in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        }
+        assert invokable == invoked, folder
+        variables = props["Environment"]["Variables"]
+        assert ("AUTODEV_SCALER_FUNCTION" in variables) == (scaler in invoked), folder
+
+
 # --- state machines ---
 
 

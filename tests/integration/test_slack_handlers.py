@@ -314,6 +314,32 @@ def test_a_retried_delivery_is_acknowledged_without_work(slack_env: SlackSink) -
     assert _counts()["audit_log"] == 0
 
 
+def test_a_start_asks_the_scaler_for_its_worker_as_the_command_arrives(
+    slack_env: SlackSink, scaler_asks: Callable[[], list[dict[str, Any]]]
+) -> None:
+    sender = SlackSender(SECRET, response_url_base=slack_env.url)
+
+    def requested(typed: str, status: int = 200, **options: Any) -> list[dict[str, Any]]:
+        """What the front door asked the scaler for, handling ``typed``."""
+        before = len(scaler_asks())
+        answer, _ = sender.command(typed, **options)
+        assert answer.status == status
+        return [e for e in scaler_asks()[before:] if e.get("reason") == "workflow requested"]
+
+    # Asked before the Slack worker has checked anything: the worker boots meanwhile. The
+    # scaler's log lines carry the command's correlation id.
+    [asked] = requested("/workflow start bug-fix NPE on insert")
+    assert asked.pop("correlation_id")
+    assert asked == {"reason": "workflow requested", "template": "bug-fix", "expected": 1}
+    # Nothing for what starts no worker: an unknown template, another command, a retried
+    # delivery (the first one asked), a forged request.
+    assert requested("/workflow start nosuch NPE") == []
+    assert requested("/workflow list") == []
+    retry = {"X-Slack-Retry-Num": "1"}
+    assert requested("/workflow start bug-fix NPE", extra_headers=retry) == []
+    assert requested("/workflow start bug-fix NPE", 401, secret="not-the-secret") == []
+
+
 def test_genuine_list_and_orchestrator_commands_act(slack_env: SlackSink) -> None:
     sender = SlackSender(SECRET, response_url_base=slack_env.url)
     listed, list_key = sender.command("/workflow list")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -215,37 +214,15 @@ def test_an_execution_stopped_elsewhere_is_reported_once_seen(local_stack: Local
 
 
 def test_a_start_asks_the_scaler_for_its_first_steps_worker(
-    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scaler_asks: Callable[[], list[dict[str, Any]]],
 ) -> None:
-    from autodev.local import lambdas
-    from autodev.local.stack import FUNCTIONS_DIR, function_name
+    started = start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
 
-    # The scaler function answers with a stand-in that notes what it is asked (a real Lambda
-    # invocation through moto; the real scaler would start worker processes).
-    events = tmp_path / "scaler-events.jsonl"
-    noting = tmp_path / "handler.py"
-    noting.write_text(
-        "import json\n"
-        "def handler(event, context):\n"
-        f"    with open({str(events)!r}, 'a') as out:\n"
-        "        out.write(json.dumps(event) + '\\n')\n"
-        "    return {}\n"
-    )
-    monkeypatch.setenv("AUTODEV_SCALER_FUNCTION", function_name("scaler"))
-    get_settings.cache_clear()
-    lambdas.register({function_name("scaler"): noting})
-    try:
-        started = start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
+    def asked() -> list[dict[str, Any]] | None:
+        found = scaler_asks()
+        return found if any(e.get("reason") == "task queued" for e in found) else None
 
-        def asked() -> list[dict[str, Any]] | None:
-            lines = events.read_text().splitlines() if events.exists() else []
-            found = [json.loads(line) for line in lines]
-            return found if any(e.get("reason") == "task queued" for e in found) else None
-
-        seen = wait_for(asked, timeout=30, what="the scaler to be asked")
-    finally:
-        lambdas.register({function_name("scaler"): FUNCTIONS_DIR / "scaler" / "handler.py"})
-        get_settings.cache_clear()
+    seen = wait_for(asked, timeout=30, what="the scaler to be asked")
     # Once when the workflow starts, for the step it is about to queue; again when it is
     # queued (which finds that worker free, so starts no second one).
     ahead = [e for e in seen if e.get("reason") == "workflow starting"]

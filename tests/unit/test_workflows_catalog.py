@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from autodev.errors import InvalidInput, NotFound
-from autodev.workflows.catalog import get_template, list_templates, render_prompt
+from autodev.workflows.catalog import (
+    get_template,
+    list_templates,
+    render_prompt,
+    starts_with_worker_step,
+)
 
 
 def test_unknown_template_lists_the_known_ones() -> None:
@@ -21,6 +26,15 @@ def test_every_template_is_described_and_its_example_is_valid() -> None:
         assert info.default_budget_usd > 0
         assert info.free_text_field in info.input_schema["properties"]
         info.validate_input(info.example_input)
+
+
+def test_which_templates_start_with_a_step_a_worker_runs() -> None:
+    # Read from the files alone (the Slack front door asks); the same answer as the catalog's.
+    for info in list_templates():
+        assert starts_with_worker_step(info.name) is (info.steps[0].kind != "approval")
+    assert starts_with_worker_step("bug-fix") is True
+    for name in ("nope", "", "../templates/bug-fix", "bug-fix.json"):
+        assert starts_with_worker_step(name) is False
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,19 @@ in ``addopts``), so every test can ask for these fixtures without importing them
   sink itself).
 - ``scripted_model``: a scripted model server reading tasks from the test's database, with
   ``AUTODEV_SCRIPTED_MODEL_URL`` set, for tests that run workers without the local stack.
+- ``scaler_asks``: on that stack, the scaler's function answers with a stand-in that notes
+  every event it is sent (through moto, as in AWS; the real one would start workers), and
+  ``AUTODEV_SCALER_FUNCTION`` names it; the fixture reads what it was asked, in order.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,6 +182,45 @@ def local_stack(database: str) -> Iterator[LocalStack]:
     # No scaler poke: the test decides who works on queued tasks (usually worker_double).
     with LocalStack(poke_scaler=False) as stack:
         yield stack
+
+
+_NOTING_HANDLER = """
+import json
+def handler(event, context):
+    with open({events!r}, "a") as out:
+        out.write(json.dumps(event) + "\\n")
+    return {{}}
+"""
+
+
+@pytest.fixture
+def scaler_asks(
+    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    from autodev.config import get_settings
+    from autodev.local import lambdas
+    from autodev.local.stack import FUNCTIONS_DIR, function_name
+    from autodev.workflows.steps import SCALER_FUNCTION_ENV
+
+    events = tmp_path / "scaler-events.jsonl"
+    noting = tmp_path / "scaler_stand_in.py"
+    noting.write_text(_NOTING_HANDLER.format(events=str(events)))
+    scaler = function_name("scaler")
+    monkeypatch.setenv(SCALER_FUNCTION_ENV, scaler)
+    get_settings.cache_clear()
+    lambdas.register({scaler: noting})
+
+    def asked() -> list[dict[str, Any]]:
+        """Every event sent so far, once the invocations under way have finished."""
+        assert lambdas.wait_for_background(30)
+        lines = events.read_text().splitlines() if events.exists() else []
+        return [json.loads(line) for line in lines]
+
+    try:
+        yield asked
+    finally:
+        lambdas.register({scaler: FUNCTIONS_DIR / "scaler" / "handler.py"})
+        get_settings.cache_clear()
 
 
 @pytest.fixture

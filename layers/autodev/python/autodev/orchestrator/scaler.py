@@ -5,8 +5,9 @@ Free workers are those up (the launcher's count) less those on a task (the worke
 busy rows): a worker that is starting, or idle between claims, takes the next queued task; a
 worker on a long or stalled task does not, so it is not counted as room for the queue.
 
-A workflow that is starting asks for its first step's worker ahead (``expected``): the worker
-boots while the execution reaches the step, instead of after the step is queued. Once the step
+A workflow that is starting asks for its first step's worker ahead (``expected``), and so does
+the Slack front door when ``/workflow start`` arrives: the worker boots while the request is
+checked and the execution reaches the step, instead of after the step is queued. Once the step
 is queued, that worker is up (or starting) and free, so the scaler poked by enqueue_task starts
 no second one for it; if the workflow never queues the step (its start failed), the worker
 finds nothing to claim and leaves after its idle timeout, like any other idle worker.

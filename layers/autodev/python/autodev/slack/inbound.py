@@ -191,6 +191,12 @@ def _command(verified: SlackRequest) -> Response:
     )
     if not _dispatch(job):
         return ephemeral(":warning: autodev could not take the request just now; please try again.")
+    if command.action is commands.Action.START and command.template:
+        # The worker of the workflow's first step starts now, while the Slack worker checks
+        # the request and the execution reaches the step (best effort: the start asks again).
+        from autodev.workflows.steps import scale_ahead_of_request
+
+        scale_ahead_of_request(command.template)
     # Nothing is said yet, not even for a start: the worker checks the template and its input
     # first, then posts "Starting ..." (the workflow's thread), or tells only the requester
     # what is wrong.

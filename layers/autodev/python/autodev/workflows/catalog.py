@@ -156,8 +156,28 @@ def _load(path: Path) -> TemplateInfo:
 
 
 @cache
+def _template_files() -> dict[str, Path]:
+    """Each template's file, by name."""
+    return {path.stem: path for path in sorted(TEMPLATES_DIR.glob("*.json"))}
+
+
+@cache
 def _catalog() -> dict[str, TemplateInfo]:
-    return {info.name: info for info in map(_load, sorted(TEMPLATES_DIR.glob("*.json")))}
+    return {info.name: info for info in map(_load, _template_files().values())}
+
+
+@cache
+def starts_with_worker_step(name: str) -> bool:
+    """Whether the template called ``name`` starts with a step a worker runs (an agent or a
+    tool step, not an approval); False for a name that is no template.
+
+    Read from the template's file alone, without ``get_template``'s schema checks (jsonschema,
+    about 0.1 s): the Slack front door asks on its cold start path."""
+    path = _template_files().get(name)
+    if path is None:
+        return False
+    steps = json.loads(path.read_text())["steps"]
+    return bool(steps) and next(iter(steps.values())).get("kind", "agent") != "approval"
 
 
 def list_templates() -> list[TemplateInfo]:

@@ -6,7 +6,9 @@ same client key starts afresh.
 
 Once the row is committed (every check passed), the scaler is asked for the worker of the
 workflow's first step (``steps.scale_ahead``), beside StartExecution: on a cold start the worker
-boots while the execution reaches the step, rather than after the step is queued.
+boots while the execution reaches the step, rather than after the step is queued. A start
+from Slack has asked already, when the command arrived (``steps.scale_ahead_of_request``); the
+scaler then finds that worker up and free and starts no second one.
 """
 
 from __future__ import annotations
@@ -211,9 +213,10 @@ def _start_recorded(
 def _scale_ahead(workflow_id: str, info: TemplateInfo) -> threading.Thread | None:
     """Ask the scaler for the worker of the workflow's first step, in a thread the caller
     joins; None when that step needs no worker (an approval)."""
+    from autodev.workflows.catalog import starts_with_worker_step
     from autodev.workflows.steps import scale_ahead
 
-    if not info.steps or info.steps[0].kind == "approval":
+    if not starts_with_worker_step(info.name):
         return None
     asking = threading.Thread(
         target=scale_ahead, args=(workflow_id,), name="scale-ahead", daemon=True

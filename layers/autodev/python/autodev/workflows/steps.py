@@ -26,6 +26,7 @@ workflow_finished import this module at cold start, which must cost less than ``
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from autodev.workflows.models import Approval, WorkflowResult
 
 log = child_logger(__name__)
+
+# The scaler's function (infra's invoke-scaler grant sets it; unset: nobody to ask).
+SCALER_FUNCTION_ENV = "AUTODEV_SCALER_FUNCTION"
 
 
 class WorkflowEnded(AutodevError):
@@ -282,10 +286,27 @@ def scale_ahead(workflow_id: str, expected: int = 1) -> bool:
     )
 
 
-def _invoke_scaler(event: dict[str, Any]) -> bool:
-    from autodev.config import get_settings
+def scale_ahead_of_request(template: str) -> bool:
+    """Ask the scaler for the worker of a workflow's first step as soon as someone asks for the
+    workflow (the Slack front door, on ``/workflow start <template>``), before the request is
+    checked and the workflow recorded: in AWS a Fargate worker takes far longer to start than
+    the Slack worker's checks and the execution's first states, so it boots meanwhile. False
+    when the template is unknown or starts with an approval, or there is no scaler to ask.
 
-    function = get_settings().autodev_scaler_function
+    A request refused later leaves that worker nothing to claim: it leaves after its idle
+    timeout, like any idle worker. It is one more worker at most, within the scaler's maximum,
+    for a person who could start the workflow itself (starting one is open to everyone)."""
+    from autodev.workflows.catalog import starts_with_worker_step
+
+    if not starts_with_worker_step(template):
+        return False
+    return _invoke_scaler({"reason": "workflow requested", "template": template, "expected": 1})
+
+
+def _invoke_scaler(event: dict[str, Any]) -> bool:
+    # The variable itself, not the settings (``autodev_scaler_function`` reads the same one):
+    # the Slack front door asks too, and does not load pydantic-settings on its cold start.
+    function = os.environ.get(SCALER_FUNCTION_ENV)
     if not function:
         return False
     try:
