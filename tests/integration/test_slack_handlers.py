@@ -327,10 +327,11 @@ def test_a_start_asks_the_scaler_for_its_worker_as_the_command_arrives(
         return [e for e in scaler_asks()[before:] if e.get("reason") == "workflow requested"]
 
     # Asked before the Slack worker has checked anything: the worker boots meanwhile. The
-    # scaler's log lines carry the command's correlation id.
+    # scaler's log lines carry the command's correlation id. The start asks no more.
     [asked] = requested("/workflow start bug-fix NPE on insert")
     assert asked.pop("correlation_id")
     assert asked == {"reason": "workflow requested", "template": "bug-fix", "expected": 1}
+    assert [e for e in scaler_asks() if e.get("reason") == "workflow starting"] == []
     # Nothing for what starts no worker: an unknown template, another command, a retried
     # delivery (the first one asked), a forged request.
     assert requested("/workflow start nosuch NPE") == []

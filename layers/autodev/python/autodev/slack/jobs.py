@@ -263,6 +263,8 @@ def _start(
             channel=channel or None,
             thread_ts=None,
             opening_thread=opening.ts,
+            # The front door asked the scaler for the first step's worker as the command came.
+            worker_asked=isinstance(job, CommandJob),
         )
     except Exception:
         opening.take_back()

@@ -189,6 +189,7 @@ def start(
     budget_usd: float | None = None,
     status_ts: str | None = None,
     opening_thread: Callable[[], str | None] | None = None,
+    worker_asked: bool = False,
 ) -> Started:
     """Start a workflow; with a channel, its result goes to ``thread_ts``'s thread and its
     live status is the message ``status_ts`` (default: the thread's root).
@@ -196,7 +197,7 @@ def start(
     With ``opening_thread`` (no ``thread_ts``), the thread in ``channel`` is being opened while
     the start is checked: once the checks pass, the workflow waits for the thread's root (the
     call answers its ts, None when none could be posted) and is recorded with it, or without a
-    thread."""
+    thread. ``worker_asked``: see ``StartRequest``."""
     from autodev import workflows
 
     def slack_fields(ts: str | None) -> dict[str, Any]:
@@ -226,6 +227,7 @@ def start(
             client_key=client_key,
             budget_usd=budget_usd,
             started_by="slack",
+            worker_asked=worker_asked,
             **(slack_fields(thread_ts) if opening_thread is None else {}),
         ),
         attach_thread=attach,

@@ -110,6 +110,8 @@ class StartRequest:
     ``WORKFLOW_MAX_BUDGET_USD``. With ``slack_channel`` the workflow's progress is shown live in
     one status message in the thread ``slack_thread_ts``: the message ``slack_status_ts``
     edited in place, or a new one. ``started_by`` says which way in it came (``STARTED_BY``).
+    ``worker_asked``: the scaler was asked for the first step's worker already (the Slack front
+    door, as ``/workflow start`` arrived), so the start does not ask again.
     Text Postgres cannot store (a NUL, an unpaired surrogate) is refused here, before anything
     is recorded or started.
     """
@@ -125,6 +127,7 @@ class StartRequest:
     slack_thread_ts: str | None = None
     slack_status_ts: str | None = None
     started_by: str = "api"
+    worker_asked: bool = False
 
     def __post_init__(self) -> None:
         if self.priority is not None and self.priority not in PRIORITIES:

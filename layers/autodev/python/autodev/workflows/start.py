@@ -7,8 +7,8 @@ same client key starts afresh.
 Once the row is committed (every check passed), the scaler is asked for the worker of the
 workflow's first step (``steps.scale_ahead``), beside StartExecution: on a cold start the worker
 boots while the execution reaches the step, rather than after the step is queued. A start
-from Slack has asked already, when the command arrived (``steps.scale_ahead_of_request``); the
-scaler then finds that worker up and free and starts no second one.
+by a Slack command asks no more (``StartRequest.worker_asked``): the front door asked when the
+command arrived (``steps.scale_ahead_of_request``).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def start_workflow(
     # Its first step's worker boots while the execution reaches the step (not after the step is
     # queued): asked for in the background, joined before returning. Should StartExecution
     # fail below, that worker finds nothing to claim and leaves after its idle timeout.
-    ahead = _scale_ahead(str(workflow_id), info)
+    ahead = None if request.worker_asked else _scale_ahead(str(workflow_id), info)
     try:
         return _start_recorded(request, info, data, priority, workflow_id, name, machine, budget)
     finally:
