@@ -210,9 +210,6 @@ class Settings(BaseSettings):
     workflow_map_concurrency: int = Field(default=3, ge=1, le=40)
     # ARN of the state machines without the template name; unset: derived from STS and region.
     autodev_state_machine_arn_prefix: str | None = None
-    # enqueue_task pokes this function (asynchronously) after queueing, and start_workflow asks
-    # it for the first step's worker as the execution starts; unset: no poke.
-    autodev_scaler_function: str | None = None
     # Where a person sees an execution: this URL with the execution's name appended (the
     # local stack sets its Slack page's). Unset: the AWS console, unless AWS_ENDPOINT_URL
     # points at a stand-in endpoint, which has no console.

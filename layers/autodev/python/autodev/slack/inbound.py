@@ -193,7 +193,8 @@ def _command(verified: SlackRequest) -> Response:
         return ephemeral(":warning: autodev could not take the request just now; please try again.")
     if command.action is commands.Action.START and command.template:
         # The worker of the workflow's first step starts now, while the Slack worker checks
-        # the request and the execution reaches the step (best effort: the start asks again).
+        # the request and the execution reaches the step (best effort: queuing the step pokes
+        # the scaler in any case; the start does not ask again, see StartRequest.worker_asked).
         from autodev.workflows.steps import scale_ahead_of_request
 
         scale_ahead_of_request(command.template)

@@ -140,7 +140,7 @@ def start_workflow(
     # Its first step's worker boots while the execution reaches the step (not after the step is
     # queued): asked for in the background, joined before returning. Should StartExecution
     # fail below, that worker finds nothing to claim and leaves after its idle timeout.
-    ahead = None if request.worker_asked else _scale_ahead(str(workflow_id), info)
+    ahead = None if request.worker_asked else _scale_ahead(str(workflow_id), template)
     try:
         return _start_recorded(request, info, data, priority, workflow_id, name, machine, budget)
     finally:
@@ -210,13 +210,13 @@ def _start_recorded(
     return _start_result(row, created=True)
 
 
-def _scale_ahead(workflow_id: str, info: TemplateInfo) -> threading.Thread | None:
+def _scale_ahead(workflow_id: str, template: str) -> threading.Thread | None:
     """Ask the scaler for the worker of the workflow's first step, in a thread the caller
     joins; None when that step needs no worker (an approval)."""
     from autodev.workflows.catalog import starts_with_worker_step
     from autodev.workflows.steps import scale_ahead
 
-    if not starts_with_worker_step(info.name):
+    if not starts_with_worker_step(template):
         return None
     asking = threading.Thread(
         target=scale_ahead, args=(workflow_id,), name="scale-ahead", daemon=True

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 log = child_logger(__name__)
 
-# The scaler's function (infra's invoke-scaler grant sets it; unset: nobody to ask).
+# The scaler's function (infra's invoke-scaler grant sets it; unset: nobody to ask). Read
+# from the environment where it is used, not through the settings: the Slack front door asks
+# too, and does not load pydantic-settings on its cold start.
 SCALER_FUNCTION_ENV = "AUTODEV_SCALER_FUNCTION"
 
 
@@ -304,8 +306,6 @@ def scale_ahead_of_request(template: str) -> bool:
 
 
 def _invoke_scaler(event: dict[str, Any]) -> bool:
-    # The variable itself, not the settings (``autodev_scaler_function`` reads the same one):
-    # the Slack front door asks too, and does not load pydantic-settings on its cold start.
     function = os.environ.get(SCALER_FUNCTION_ENV)
     if not function:
         return False
