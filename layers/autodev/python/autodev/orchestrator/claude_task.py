@@ -18,7 +18,6 @@ from typing import Any
 
 from autodev.background import started
 from autodev.config import ModelProvider, Settings
-from autodev.conversations.runs import agent_system_prompt
 from autodev.db import recently_unavailable
 from autodev.errors import AutodevError, NotFound
 from autodev.models import providers
@@ -248,6 +247,10 @@ class ClaudeCodeTaskRunner:
         )
         process = runner.start(request, containment)
         try:
+            # Imported while the CLI starts up, not before: the conversation's packages are a
+            # tenth of a second of a fresh worker's imports.
+            from autodev.conversations.runs import agent_system_prompt
+
             if checkout is not None:
                 workspace.check_out(space, checkout)
             # The repository's instructions file, read before the CLI has its prompt: nothing
