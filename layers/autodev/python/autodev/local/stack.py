@@ -68,9 +68,9 @@ def _zip() -> bytes:
 
 
 def _moto_server(host: str, port: int) -> Any:
-    """moto's threaded server, which stops at once. Its thread serves with socketserver's
-    default poll interval, 0.5 s, which is how long a stop waits to be seen: every stack's stop
-    (every test's) waited for it."""
+    """moto's threaded server, which stops at once and dispatches without searching. Its thread
+    serves with socketserver's default poll interval, 0.5 s, which is how long a stop waits to
+    be seen: every stack's stop (every test's) waited for it."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -79,10 +79,25 @@ def _moto_server(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
+    class HostsLookedUpOnce(DomainDispatcherApplication):
+        """moto's dispatcher, which finds the backend of a request's host by listing moto's
+        package folders and trying its URL patterns, twice a request (3 ms of the stack's CPU
+        for every Step Functions call, measured); a host's backend never changes, so each is
+        looked up once. moto calls this under its dispatcher's lock."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._backends: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host not in self._backends:
+                self._backends[host] = super().get_backend_for_host(host)
+            return self._backends[host]
+
     class PromptlyStopped(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            # moto's own, but for the poll interval.
-            app = DomainDispatcherApplication(create_backend_app)
+            # moto's own, but for the poll interval and the dispatcher.
+            app = HostsLookedUpOnce(create_backend_app)
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )
