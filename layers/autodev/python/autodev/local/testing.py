@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from autodev.local.model.server import ScriptedModelServer
 from autodev.local.model.tasks import script_for_task
@@ -157,6 +158,10 @@ def wait_for(
         time.sleep(interval)
 
 
+# How often ``wait_until_finished`` asks Step Functions about a workflow whose row runs.
+_EXECUTION_LOOK_SECONDS = 1.0
+
+
 def wait_until_finished(workflow_id: str, timeout: float = 30.0) -> WorkflowStatus:
     """The workflow's status once both its row and its execution have ended.
 
@@ -166,12 +171,31 @@ def wait_until_finished(workflow_id: str, timeout: float = 30.0) -> WorkflowStat
     """
     from autodev.workflows import get_workflow_status
 
+    # Watching must not load what it watches (moto and the stack's Lambdas share the test's
+    # process): the whole status reads the execution's history (50 ms of CPU in moto), so it
+    # is read once at the end; while the row says running, the execution is asked about only
+    # every second, for an end it reached without the workflow recording it.
+    asked_at = -1.0
+
     def ended() -> WorkflowStatus | None:
-        status = get_workflow_status(workflow_id)
-        if not status.finished or status.execution_arn is None:
+        nonlocal asked_at
+        row = get_workflow_status(workflow_id, read_execution=False)
+        if row.execution_arn is None:
             return None
-        described = sfn.sfn().describe_execution(executionArn=status.execution_arn)
-        return None if described["status"] == "RUNNING" else get_workflow_status(workflow_id)
+        if not row.finished and time.monotonic() - asked_at < _EXECUTION_LOOK_SECONDS:
+            return None
+        asked_at = time.monotonic()
+        try:
+            described = sfn.sfn().describe_execution(executionArn=row.execution_arn)
+        except ClientError as error:
+            if sfn.error_code(error) != "ExecutionDoesNotExist":
+                raise
+        else:
+            if described["status"] == "RUNNING":
+                return None
+        # The whole status: it also records an end the execution reached without the workflow.
+        status = get_workflow_status(workflow_id)
+        return status if status.finished else None
 
     found: WorkflowStatus = wait_for(ended, timeout=timeout, what=f"workflow {workflow_id} to end")
     return found
