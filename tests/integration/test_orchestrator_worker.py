@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import signal
 import threading
 import uuid
 from typing import Any
@@ -11,9 +13,11 @@ import pytest
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.local.echo import EchoTaskRunner
+from autodev.local.lambdas import load_module
 from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
+from autodev.orchestrator.launchers import WORKER_SCRIPT
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
@@ -182,3 +186,37 @@ def test_a_claim_given_back_is_queued_as_if_never_claimed(echo_env: str) -> None
     again = queue.claim_next("worker-b", 60)
     assert again is not None
     assert (again.id, again.attempts) == (task_id, 1)
+
+
+class _CollectorNoting(EchoTaskRunner):
+    """The echo runner, noting the garbage collector's state as the worker's loop begins (the
+    loop asks its runner to prepare before its first claim) and as it runs a task."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[bool, int]] = []
+
+    def prepare(self) -> None:
+        self.seen.append((gc.isenabled(), gc.get_freeze_count()))
+
+    def execute(self, task: Any, should_stop: Any, progress: Any) -> Any:
+        self.seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return super().execute(task, should_stop, progress)
+
+
+def test_the_worker_pauses_the_collector_for_its_start_up_only(echo_env: str) -> None:
+    # The entry point pauses the collector while it imports and builds the worker, then
+    # freezes what that made; the loop and its tasks run with the collector on.
+    task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
+    runner = _CollectorNoting()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        assert load_module(WORKER_SCRIPT).main(runner=runner) == 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()  # this test process's objects are collected as before
+    assert gc.isenabled()
+    assert frozen > 10_000  # the start-up's modules and classes, at least
+    assert len(runner.seen) == 2
+    assert all(enabled and count > 0 for enabled, count in runner.seen), runner.seen
+    assert queue.get_task_status(task_id).status == "succeeded"
