@@ -11,6 +11,7 @@ from autodev import audit
 from autodev.config import get_settings
 from autodev.db import connection
 from autodev.errors import AutodevError, InvalidInput, NotFound
+from autodev.local.slack.sink import SlackSink
 from autodev.local.stack import LocalStack
 from autodev.local.testing import WorkerDouble, wait_for
 from autodev.workflows import (
@@ -136,6 +137,27 @@ def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> No
     assert event["detail"]["template"] == "bug-fix"
 
 
+def test_a_starts_status_message_goes_to_slack_once_its_execution_has_started(
+    local_stack: LocalStack, slack_sink: SlackSink
+) -> None:
+    # Slack's answer (a tenth of a second or more from AWS) is not in the first step's way.
+    started = start_workflow(
+        StartRequest(
+            "bug-fix",
+            {"description": "NPE on insert"},
+            "U1",
+            slack_channel="C1",
+            slack_thread_ts="1700000000.000100",
+        )
+    )
+    [posted] = [call for call in slack_sink.calls() if call.method == "chat.postMessage"]
+    assert posted.args["thread_ts"] == "1700000000.000100"
+    assert posted.text.startswith(f"bug-fix {started.id}")
+    arn = get_workflow_status(started.id).execution_arn
+    described = sfn.sfn().describe_execution(executionArn=arn)
+    assert posted.at >= described["startDate"].timestamp()
+
+
 def test_cancel_stops_the_execution_and_its_tasks(
     local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,7 +252,7 @@ def test_a_start_asks_the_scaler_for_its_first_steps_worker(
 
 
 def test_a_failed_execution_start_leaves_nothing_behind(
-    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    local_stack: LocalStack, slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = _counts()
     # The row is committed (and the scaler asked ahead) before StartExecution, which fails.
@@ -240,7 +262,16 @@ def test_a_failed_execution_start_leaves_nothing_behind(
     )
     get_settings.cache_clear()
     with pytest.raises(AutodevError, match="start bug-fix"):
-        start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
+        start_workflow(
+            StartRequest(
+                "bug-fix",
+                {"description": "NPE"},
+                "U1",
+                slack_channel="C1",
+                slack_thread_ts="1700000000.000100",
+            )
+        )
     get_settings.cache_clear()
     assert _counts() == before
     assert _executions(local_stack) == []
+    assert slack_sink.calls() == []  # no status message for a workflow that never started

@@ -5,7 +5,8 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
     start_tracking(task_id, task_type, stages=[{name, weight}], *, kind="task",
                    workflow_id=None, step_name=None, slack_channel=None,
                    slack_thread_ts=None, slack_message_ts=None, status_message="",
-                   clock=SYSTEM_CLOCK, background_slack=False) -> Progress
+                   clock=SYSTEM_CLOCK, background_slack=False, slack_later=False) -> Progress
+    send_status(id) -> None
     update_progress(task_id, stage_progress=None, status_message=None, metrics=None, *,
                     stage=None, clock=SYSTEM_CLOCK, background_slack=False) -> Progress
     complete(task_id, *, status="completed", status_message=None, metrics=None,
@@ -18,6 +19,8 @@ The spec's ProgressReporter. Public API (signatures are a contract; the worker c
 or a mapping of some of its fields; ``Progress.metrics`` is a ``Metrics``.
 ``background_slack=True`` (the worker) never waits on Slack: the live status message is
 sent by the process's background sender, and by the delivery sweep for a process gone.
+``slack_later=True`` (a workflow's start) leaves the first status message to the caller's
+``send_status``, sent once the execution has started (and by the sweep if it never is).
 
 The package's names load lazily (``__getattr__``, as ``autodev.callbacks``): a worker imports
 it without the tracking, the rendering and their Slack blocks, which its background lane loads
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
         complete,
         forget,
         get_progress,
+        send_status,
         start_tracking,
         update_progress,
         workflow_steps,
@@ -55,6 +59,7 @@ _WHERE = {
     "complete": "tracking",
     "forget": "tracking",
     "get_progress": "tracking",
+    "send_status": "tracking",
     "start_tracking": "tracking",
     "update_progress": "tracking",
     "workflow_steps": "tracking",
@@ -72,6 +77,7 @@ __all__ = [
     "complete",
     "forget",
     "get_progress",
+    "send_status",
     "start_tracking",
     "update_progress",
     "workflow_steps",

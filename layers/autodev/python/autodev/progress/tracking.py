@@ -375,6 +375,7 @@ def start_tracking(
     status_message: str = "",
     clock: Clock = SYSTEM_CLOCK,
     background_slack: bool = False,
+    slack_later: bool = False,
 ) -> Progress:
     """Begin tracking a task (or, with ``kind="workflow"``, a workflow whose stages are its
     steps). A task with ``workflow_id`` becomes the stage ``step_name`` of that workflow.
@@ -382,7 +383,10 @@ def start_tracking(
     status message: posted in the thread, or, with ``slack_message_ts``, that existing
     message edited in place (a workflow's status card). Starting again resets the row (a
     retried task starts over). With ``background_slack`` (the worker's choice) the Slack
-    edit is left to this process's background sender and the delivery sweep."""
+    edit is left to this process's background sender and the delivery sweep. With
+    ``slack_later`` it waits for the caller's ``send_status``, once the caller has done what
+    must not wait on Slack (a workflow's start: its execution); the delivery sweep sends it if
+    the caller never does."""
     if kind not in ("task", "workflow"):
         raise InvalidInput("kind must be task or workflow")
     if not str(task_id).strip() or not str(task_type).strip():
@@ -417,8 +421,16 @@ def start_tracking(
             _roll_up(conn, saved, now, effects)
         _render(conn, saved, effects, message_ts=slack_message_ts)
         result = _from_row(saved)
+    if slack_later:
+        effects.slack_keys.clear()  # queued above: ``send_status`` or the sweep sends it
     _after_commit(effects, clock, background_slack=background_slack)
     return result
+
+
+def send_status(progress_id: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Send a row's status message now, if it is due (after ``start_tracking(...,
+    slack_later=True)``); Slack trouble is logged, and what is not sent is sent later."""
+    _after_commit(_Effects(slack_keys=[str(progress_id)]), clock)
 
 
 def forget(progress_id: str) -> None:

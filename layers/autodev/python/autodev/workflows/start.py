@@ -160,13 +160,16 @@ def _start_recorded(
 ) -> WorkflowStart:
     """Track the recorded workflow and start its execution (undone if the start fails)."""
     template = request.template
-    # Tracked before the execution starts, so its first step's progress rolls up into it.
+    # Tracked before the execution starts, so its first step's progress rolls up into it; its
+    # status message goes to Slack once the execution has started (``_announce``), as Slack's
+    # answer takes a tenth of a second or more that the first step need not wait for.
     track(
         str(workflow_id),
         info,
         slack_channel=request.slack_channel,
         slack_thread_ts=request.slack_thread_ts,
         slack_status_ts=request.slack_status_ts,
+        slack_later=True,
     )
     execution_input = {
         "workflow_id": str(workflow_id),
@@ -207,6 +210,7 @@ def _start_recorded(
             conn=conn,
         )
     assert row is not None
+    _announce(str(workflow_id))
     return _start_result(row, created=True)
 
 
@@ -232,11 +236,13 @@ def track(
     slack_channel: str | None = None,
     slack_thread_ts: str | None = None,
     slack_status_ts: str | None = None,
+    slack_later: bool = False,
 ) -> None:
     """Start the workflow's progress (advisory: a failure is logged, the workflow runs).
 
     The stages are named as enqueue_task names the steps' tasks (the state names), which
-    is what the worker's progress reports roll up under.
+    is what the worker's progress reports roll up under. With ``slack_later``, its status
+    message waits for ``_announce``.
     """
     from autodev import progress
 
@@ -251,7 +257,19 @@ def track(
             slack_channel=slack_channel,
             slack_thread_ts=slack_thread_ts if slack_channel else None,
             slack_message_ts=slack_status_ts if slack_channel else None,
+            slack_later=slack_later,
         )
+    except Exception:
+        best_effort_failed("progress_tracking", log, workflow_id=workflow_id)
+
+
+def _announce(workflow_id: str) -> None:
+    """Send the status message ``track`` left for later (advisory, as ``track``; the delivery
+    sweep sends what this does not)."""
+    from autodev import progress
+
+    try:
+        progress.send_status(workflow_id)
     except Exception:
         best_effort_failed("progress_tracking", log, workflow_id=workflow_id)
 
