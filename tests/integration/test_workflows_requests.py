@@ -115,22 +115,28 @@ def test_a_client_key_starts_one_workflow(
     assert len([e for e in audit.recent(50) if e["action"] == "workflow.started"]) == 1
 
 
-def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> None:
-    started = start_workflow(
-        StartRequest(
-            "bug-fix",
-            {"description": "NPE on insert"},
-            "U1",
-            slack_channel="C1",
-            slack_thread_ts="1700000000.000100",
-            budget_usd=3.5,
-        )
+THREAD = "1700000000.000100"
+
+
+def _in_a_thread(**more: Any) -> StartRequest:
+    """A bug-fix asked for in a Slack thread."""
+    return StartRequest(
+        "bug-fix",
+        {"description": "NPE on insert"},
+        "U1",
+        slack_channel="C1",
+        slack_thread_ts=THREAD,
+        **more,
     )
+
+
+def test_start_records_the_row_and_an_audit_event(local_stack: LocalStack) -> None:
+    started = start_workflow(_in_a_thread(budget_usd=3.5))
     status = get_workflow_status(started.id)
     assert status.status == "running"
     assert status.requested_by == "U1"
     assert status.budget_usd == 3.5
-    assert (status.slack_channel, status.slack_thread_ts) == ("C1", "1700000000.000100")
+    assert (status.slack_channel, status.slack_thread_ts) == ("C1", THREAD)
     assert status.input == {"description": "NPE on insert"}
     [event] = [e for e in audit.recent(10, target=started.id) if e["action"] == "workflow.started"]
     assert event["actor"] == "U1"
@@ -141,17 +147,9 @@ def test_a_starts_status_message_goes_to_slack_once_its_execution_has_started(
     local_stack: LocalStack, slack_sink: SlackSink
 ) -> None:
     # Slack's answer (a tenth of a second or more from AWS) is not in the first step's way.
-    started = start_workflow(
-        StartRequest(
-            "bug-fix",
-            {"description": "NPE on insert"},
-            "U1",
-            slack_channel="C1",
-            slack_thread_ts="1700000000.000100",
-        )
-    )
+    started = start_workflow(_in_a_thread())
     [posted] = [call for call in slack_sink.calls() if call.method == "chat.postMessage"]
-    assert posted.args["thread_ts"] == "1700000000.000100"
+    assert posted.args["thread_ts"] == THREAD
     assert posted.text.startswith(f"bug-fix {started.id}")
     arn = get_workflow_status(started.id).execution_arn
     described = sfn.sfn().describe_execution(executionArn=arn)
@@ -262,15 +260,7 @@ def test_a_failed_execution_start_leaves_nothing_behind(
     )
     get_settings.cache_clear()
     with pytest.raises(AutodevError, match="start bug-fix"):
-        start_workflow(
-            StartRequest(
-                "bug-fix",
-                {"description": "NPE"},
-                "U1",
-                slack_channel="C1",
-                slack_thread_ts="1700000000.000100",
-            )
-        )
+        start_workflow(_in_a_thread())
     get_settings.cache_clear()
     assert _counts() == before
     assert _executions(local_stack) == []
