@@ -203,9 +203,13 @@ class _CollectorNoting(EchoTaskRunner):
         return super().execute(task, should_stop, progress)
 
 
-def test_the_worker_pauses_the_collector_for_its_start_up_only(echo_env: str) -> None:
+def test_the_worker_pauses_the_collector_for_its_start_up_only(
+    echo_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The entry point pauses the collector while it imports and builds the worker, then
     # freezes what that made; the loop and its tasks run with the collector on.
+    # (It also sets the log level if none is set: set here, so that it is undone after.)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
     task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
     runner = _CollectorNoting()
     sigterm = signal.getsignal(signal.SIGTERM)
