@@ -116,7 +116,7 @@ def _direct_step(settings: Settings, containment: Containment, space: workspace.
     options: dict[str, Any] = containment.popen_options()
     began = time.perf_counter()
     completed = subprocess.run(
-        claude_cli.command(request.options()),
+        containment.command(claude_cli.command(request.options())),
         input=claude_cli.step_input(request.prompt, request.system_append),
         capture_output=True,
         env=dict(request.env),

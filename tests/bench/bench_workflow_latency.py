@@ -222,7 +222,7 @@ def _cli_to_first_request(server: ScriptedModelServer, containment: Containment)
     request = _request(settings, space)
     began = time.time()
     process = subprocess.Popen(
-        claude_cli.command(request.options()),
+        containment.command(claude_cli.command(request.options())),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

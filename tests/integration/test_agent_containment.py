@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ import psutil
 import pytest
 
 from autodev.callbacks import Artifact, get_result
-from autodev.config import get_settings
+from autodev.config import get_settings, load_settings
 from autodev.local.model.server import ScriptedModelServer
 from autodev.local.slack.secret import ensure_local_signing_secret
 from autodev.local.testing import wait_for
@@ -174,6 +176,35 @@ def test_the_agent_cannot_read_the_worker_its_secrets_or_other_workspaces_nor_wr
     left = [json.dumps(transcript), json.dumps(status.result), log]
     for canary in (ENV_CANARY, signing_secret, FILE_CANARY):
         assert not [text for text in left if canary in text]
+
+
+@as_root
+@pytest.mark.parametrize("setpriv", [True, False], ids=["through-setpriv", "popen-switches"])
+def test_a_session_starts_as_the_agent_user_with_no_groups_no_capabilities_and_its_umask(
+    monkeypatch: pytest.MonkeyPatch, setpriv: bool
+) -> None:
+    """What the CLI starts with, whether setpriv switches to the agent's user or, where there
+    is none, Popen itself does."""
+    if not setpriv:
+        monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
+    containment = Containment.for_worker(load_settings())
+    try:
+        user = containment.user
+        assert user is not None
+        script = 'echo "$(id -G) $(umask)"; grep -E "^(Uid|Gid|CapEff)" /proc/$$/status'
+        argv = containment.command(["/bin/sh", "-c", script])
+        assert (Path(argv[0]).name == "setpriv") is setpriv
+        started = subprocess.run(
+            argv, capture_output=True, text=True, check=True, **containment.popen_options()
+        )
+    finally:
+        containment.close()
+    groups_and_umask, uids, gids, capabilities = started.stdout.splitlines()
+    # Real, effective, saved and filesystem ids are all the agent's: it cannot switch back.
+    assert groups_and_umask.split() == [str(user.gid), "0077"]
+    assert uids.split()[1:] == [str(user.uid)] * 4
+    assert gids.split()[1:] == [str(user.gid)] * 4
+    assert capabilities.split()[1] == "0000000000000000"
 
 
 def _processes_of(task_id: str, marker: str) -> list[psutil.Process]:

@@ -28,13 +28,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ from autodev.orchestrator.agent_users import (
 log = child_logger(__name__)
 
 GUARD_SCRIPT = Path(__file__).with_name("agent_guard.py")
+# util-linux's setpriv (in every Debian-based image, the worker's included): switches to the
+# agent's user in the process that then becomes the CLI (``Containment.command``).
+SETPRIV = "setpriv"
 # The agent's files are its own; the worker reads them as root after taking them back.
 AGENT_UMASK = 0o077
 _KILL_ROUNDS = 50
@@ -203,6 +207,7 @@ class Containment:
         self.user = user
         self._lock = lock
         self._guard = _Guard(user, lock)
+        self._setpriv = shutil.which(SETPRIV) if user is not None else None
 
     @classmethod
     def for_worker(cls, settings: Settings) -> Containment:
@@ -229,10 +234,30 @@ class Containment:
     def contained(self) -> bool:
         return self.user is not None
 
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` as the agent's user runs it (started with ``popen_options``): through
+        setpriv, which takes the agent's uid and gid with no supplementary groups, then execs
+        ``argv``. Python's own switch (``Popen(user=...)``) makes it fork the worker instead of
+        vforking it, copying the page tables of a 100 MB process for every session: 16 ms
+        against 1.2 (measured) before the CLI even starts. Without setpriv, Popen switches."""
+        if self.user is None or self._setpriv is None:
+            return list(argv)
+        return [
+            self._setpriv,
+            f"--reuid={self.user.uid}",
+            f"--regid={self.user.gid}",
+            "--clear-groups",
+            "--",
+            *argv,
+        ]
+
     def popen_options(self) -> dict[str, Any]:
-        """How to start the CLI: as the agent user, with no supplementary groups."""
+        """How to start ``command``'s command line: its files private to the agent, and, where
+        there is no setpriv, as the agent user with no supplementary groups."""
         if self.user is None:
             return {}
+        if self._setpriv is not None:
+            return {"umask": AGENT_UMASK}
         return {
             "user": self.user.uid,
             "group": self.user.gid,

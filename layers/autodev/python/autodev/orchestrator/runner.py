@@ -94,7 +94,7 @@ def start(request: AgentRequest, containment: Containment) -> subprocess.Popen[b
         stderr_target = request.stderr_path.open("ab")
     try:
         process = subprocess.Popen(
-            claude_cli.command(request.options()),
+            containment.command(claude_cli.command(request.options())),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr_target,
