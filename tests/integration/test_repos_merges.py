@@ -145,6 +145,45 @@ def test_a_conflict_between_iterations_is_reported_and_the_branch_is_left_as_it_
         checkout.close()
 
 
+def test_an_iteration_whose_push_loses_a_race_merges_and_pushes_again(
+    workflow_id: str, bare: Path, tmp_path: Path
+) -> None:
+    """Two iterations publishing at the same moment: the server tells the second where the
+    branch is, then the first's push lands before the second's updates it. The second is
+    refused ("cannot lock ref ... but expected"), merges what the first pushed, and pushes
+    again: its step does not fail (and run again) over it."""
+    first = cloned(iteration(workflow_id, 0), tmp_path / "w1")
+    second = cloned(iteration(workflow_id, 1), tmp_path / "w2")
+    one = agent_writes(tmp_path / "w1", {"a.txt": "alpha, fixed\n"})
+    two = agent_writes(tmp_path / "w2", {"b.txt": "beta, fixed\n"})
+    first.publish(one)
+    branch, landed = one.git["branch"], one.git["commit"]
+    # The branch as the second iteration finds it, and the first's push landing under it: a
+    # hook that moves the branch once, between the server's answer and the update.
+    git(bare, "update-ref", f"refs/heads/{branch}", one.git["parent"])
+    hook = bare / "hooks" / "pre-receive"
+    race = tmp_path / "race"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'while read old new ref; do if [ "$ref" = "refs/heads/{branch}" ] && [ -f "{race}" ]\n'
+        f'then rm "{race}"; env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY'
+        f' git update-ref "$ref" {landed}; fi; done\n'
+    )
+    hook.chmod(0o755)
+    race.touch()
+
+    second.publish(two)
+
+    assert not race.exists()  # the race happened
+    assert two.ok, two.error
+    assert two.git["merge"] == "merged"
+    assert git(bare, "log", "-1", "--format=%P", branch).split()[0] == landed
+    assert git(bare, "show", f"{branch}:a.txt") == "alpha, fixed\n"
+    assert git(bare, "show", f"{branch}:b.txt") == "beta, fixed\n"
+    for checkout in (first, second):
+        checkout.close()
+
+
 def test_a_checkout_larger_than_the_limit_is_refused_clearly(
     local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -245,7 +245,13 @@ class RepositoryCheckout:
             line.startswith("!") and ("fetch first" in line or "non-fast-forward" in line)
             for line in pushed.stdout.splitlines()
         )
-        if rejected:
+        # Another push moved the branch between the server's answer of where it was and this
+        # update (two iterations publishing at the same moment): the server's compare-and-swap
+        # refuses it ("cannot lock ref ...: is at X but expected Y"). It has moved on, as above;
+        # failing here would run the whole step again.
+        said = pushed.stdout + pushed.stderr  # a hosted server may give it as the reason
+        raced = "cannot lock ref" in said and "but expected" in said
+        if rejected or raced:
             return False
         raise self.git().failure(f"pushing {branch}", pushed.stderr or pushed.stdout)
 
