@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,97 @@ def test_enqueue_pokes_the_scaler_asynchronously(
     assert poke_scaler("t-2") is True
     wait_for(seen.exists, what="the scaler to be poked")
     assert json.loads(seen.read_text()) == {"reason": "task queued", "task_id": "t-2"}
+
+
+_PROBE = """
+import json
+def handler(event, context):
+    if event.get("do") == "raise":
+        raise ValueError("refused " + json.dumps(event))
+    if event.get("do") == "big":
+        return {"blob": "x" * 6_400_000}
+    return {"echo": event}
+"""
+
+
+def _probe_function(tmp_path: Path, name: str) -> str:
+    """A function of this stack whose handler echoes its event, raises or answers 6.4 MB."""
+    handler = tmp_path / name / "handler.py"
+    handler.parent.mkdir()
+    handler.write_text(_PROBE)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "")
+    arn = client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role="arn:aws:iam::123456789012:role/autodev-local",
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    lambdas.register({name: handler})
+    return str(arn)
+
+
+def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
+    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    arn = _probe_function(tmp_path, f"probe_{uuid.uuid4().hex[:8]}")
+    over_http: list[str] = []
+    api_invoke = LambdaResponse.invoke
+
+    def counted(self: LambdaResponse) -> Any:
+        over_http.append(self.path)
+        return api_invoke(self)
+
+    monkeypatch.setattr(LambdaResponse, "invoke", counted)
+    sfn = client("stepfunctions")
+    # Both ways a definition calls a function: the integration and the function's own ARN.
+    tasks: dict[str, dict[str, Any]] = {
+        "integration": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+            "OutputPath": "$.Payload",
+        },
+        "function": {"Type": "Task", "Resource": arn},
+    }
+    machines = {
+        kind: sfn.create_state_machine(
+            name=f"probe-{kind}-{uuid.uuid4().hex[:6]}",
+            definition=json.dumps({"StartAt": "Call", "States": {"Call": {**task, "End": True}}}),
+            roleArn="arn:aws:iam::123456789012:role/probe",
+        )["stateMachineArn"]
+        for kind, task in tasks.items()
+    }
+    runs = {
+        (kind, do): sfn.start_execution(stateMachineArn=machine, input=json.dumps({"do": do}))[
+            "executionArn"
+        ]
+        for kind, machine in machines.items()
+        for do in ("echo", "raise", "big")
+    }
+
+    def ended() -> dict[tuple[str, str], dict[str, Any]] | None:
+        found = {key: sfn.describe_execution(executionArn=run) for key, run in runs.items()}
+        return None if any(r["status"] == "RUNNING" for r in found.values()) else found
+
+    done = wait_for(ended, timeout=60, what="the executions to end")
+    for kind in machines:
+        assert done[kind, "echo"]["status"] == "SUCCEEDED"
+        assert json.loads(done[kind, "echo"]["output"]) == {"echo": {"do": "echo"}}
+        # An unhandled error is the state's error, named by its type, its payload the cause.
+        assert (done[kind, "raise"]["status"], done[kind, "raise"]["error"]) == (
+            "FAILED",
+            "ValueError",
+        )
+        cause = json.loads(done[kind, "raise"]["cause"])
+        assert cause["errorMessage"] == 'refused {"do": "raise"}'
+        # An answer over Lambda's 6 MB is refused as Lambda refuses it.
+        assert (done[kind, "big"]["status"], done[kind, "big"]["error"]) == (
+            "FAILED",
+            "Function.ResponseSizeTooLarge",
+        )
+    assert over_http == []

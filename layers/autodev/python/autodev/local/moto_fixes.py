@@ -23,7 +23,6 @@ def apply() -> None:
         _name_unnamed_executions()
         _parse_each_definition_once()
         _parse_each_json_path_once()
-        _reuse_lambda_clients()
         _applied = True
 
 
@@ -172,31 +171,6 @@ def _parse_each_json_path_once() -> None:
 
     json_path.parse = lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
     result_path.parse = lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
-
-
-def _reuse_lambda_clients() -> None:
-    """Lambda Tasks: Step Functions calls the function over connections it keeps. moto's
-    interpreter builds a new boto3 client (its loaders, its connection pool) for every
-    invocation, 5-80 ms of CPU on every step's path. Keep one per region and endpoint (the
-    clients it builds differ in nothing else: fixed credentials, ``state_credentials`` unused);
-    boto3 clients may be shared between threads."""
-    from moto.core.models import botocore_stubber
-    from moto.settings import moto_server_port
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
-    build = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
-    clients: dict[tuple[str, str, str, bool], Any] = {}
-    building = threading.Lock()
-
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (region, service, moto_server_port(), bool(botocore_stubber.enabled))
-        with building:
-            found = clients.get(key)
-            if found is None:
-                found = clients[key] = build(region, service, state_credentials)
-        return found
-
-    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 # The error and cause of the StopExecution request being handled on this thread.
