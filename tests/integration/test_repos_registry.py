@@ -16,6 +16,7 @@ import pytest
 from autodev.aws import client
 from autodev.config import get_settings
 from autodev.db import connection
+from autodev.errors import InvalidInput
 from autodev.local.git_host import LocalGitHost, make_bare_repository
 from autodev.local.stack import LocalStack
 from autodev.orchestrator.workspace import REPO_ROOT
@@ -105,6 +106,40 @@ def test_the_default_is_the_registered_one_else_autodev_sfdx_repo(
     by_name = plan({"repo": "default", "ref": main[:10]})  # a commit: the base is its branch
     assert by_name is not None
     assert (by_name.base_commit, by_name.base_branch) == (main, "main")
+
+
+def test_a_ref_is_resolved_as_a_branch_a_tag_or_a_commit(
+    database: str, bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTODEV_SFDX_REPO", str(bare))
+    get_settings.cache_clear()
+    git = ["git", f"--git-dir={bare}"]
+    main = subprocess.run([*git, "rev-parse", "main"], capture_output=True, text=True)
+    subprocess.run([*git, "tag", "v1", "main"], check=True)
+    subprocess.run([*git, "branch", "release", "main"], check=True)
+    spawned: list[list[str]] = []
+    run_git = subprocess.run
+
+    def counted(argv: list[str], *args: object, **kwargs: object) -> object:
+        spawned.append(argv)
+        return run_git(argv, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    branch = plan({"ref": "release"})
+    assert branch is not None
+    # A branch is its own base, found by one git process (every start's ref is looked up).
+    assert (branch.ref, branch.base_branch, branch.base_commit) == (
+        "release",
+        "release",
+        main.stdout.strip(),
+    )
+    assert len(spawned) == 1
+    tag = plan({"ref": "v1"})
+    assert tag is not None
+    # A tag is no branch: the pull request goes to the default branch.
+    assert (tag.ref, tag.base_branch, tag.base_commit) == ("v1", "main", main.stdout.strip())
+    with pytest.raises(InvalidInput, match="has no branch, tag or commit 'nope'"):
+        plan({"ref": "nope"})
 
 
 def test_a_gitlab_merge_request_is_opened_once_through_python_gitlab(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autodev.child_exit import ended_within
 from autodev.repos.credentials import GitCredential
-from autodev.repos.models import RepositoryError, RepositoryTooLarge
+from autodev.repos.models import RepositoryError, RepositoryTooLarge, ResolvedRef
 from autodev.repos.urls import redact
 
 _HELPER = (
@@ -228,8 +228,10 @@ class Git:
         )
 
 
-def resolve_local_ref(path: Path, ref: str, repository: str, scratch: Path) -> str | None:
-    """The commit ``ref`` (branch, tag or commit) names in a local repository, or None."""
+def resolve_local_ref(path: Path, ref: str, repository: str, scratch: Path) -> ResolvedRef | None:
+    """The commit ``ref`` (branch, tag or commit) names in a local repository, and whether it
+    is a branch; None when it names nothing there. A branch is tried first, so it is one when
+    the first lookup finds it: one git process for a branch (every workflow start's ref)."""
     git_dir = path if (path / "HEAD").is_file() and (path / "objects").is_dir() else path / ".git"
     git = Git(repository, scratch=scratch, git_dir=git_dir)
     for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
@@ -242,13 +244,5 @@ def resolve_local_ref(path: Path, ref: str, repository: str, scratch: Path) -> s
             check=False,
         )
         if found.returncode == 0 and found.stdout.strip():
-            return found.stdout.strip()
+            return ResolvedRef(found.stdout.strip(), candidate == f"refs/heads/{ref}")
     return None
-
-
-def local_branch_exists(path: Path, branch: str, repository: str, scratch: Path) -> bool:
-    git_dir = path if (path / "HEAD").is_file() and (path / "objects").is_dir() else path / ".git"
-    found = Git(repository, scratch=scratch, git_dir=git_dir).run(
-        "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False
-    )
-    return found.returncode == 0

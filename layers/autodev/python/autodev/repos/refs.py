@@ -11,7 +11,7 @@ from pathlib import Path
 
 from autodev.repos import hosts
 from autodev.repos.credentials import GitCredential, read_credential
-from autodev.repos.git import local_branch_exists, resolve_local_ref
+from autodev.repos.git import resolve_local_ref
 from autodev.repos.models import Repository, RepositoryError, ResolvedRef
 from autodev.repos.urls import local_path
 
@@ -30,10 +30,7 @@ def resolve(repository: Repository, ref: str, scratch: Path) -> ResolvedRef | No
             raise RepositoryError(
                 f"repository {repository.name}: {path} is not there any more", retryable=False
             )
-        commit = resolve_local_ref(path, ref, repository.name, scratch)
-        if commit is None:
-            return None
-        return ResolvedRef(commit, local_branch_exists(path, ref, repository.name, scratch))
+        return resolve_local_ref(path, ref, repository.name, scratch)
     host = hosts.host_for(repository, credential_of(repository))
     if host is None:
         raise RepositoryError(f"repository {repository.name} has no host API to ask")
