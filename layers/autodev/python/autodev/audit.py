@@ -25,13 +25,14 @@ def record(
     """Append an audit event and return its id.
 
     Pass ``conn`` to write inside the caller's transaction, so the event and the change it
-    describes commit (or roll back) together.
+    describes commit (or roll back) together; without it, the insert is its own transaction,
+    sent and committed in one round trip.
     """
     query = (
         "INSERT INTO audit_log (actor, action, target, detail) VALUES (%s, %s, %s, %s) RETURNING id"
     )
     params = (actor, action, target, Jsonb(detail or {}))
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(query, params).fetchone()
     assert row is not None
     return int(row["id"] if isinstance(row, dict) else row[0])

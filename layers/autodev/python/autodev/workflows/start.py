@@ -79,7 +79,7 @@ def start_workflow(
     data = info.validate_input(request.input if request.input is not None else {})
     priority = request.priority or info.default_priority
     if request.client_key is not None:
-        with connection() as conn:
+        with connection(autocommit=True) as conn:  # one read: one round trip
             existing = records.by_client_key(conn, request.client_key)
         if existing is not None:
             return _start_result(existing, created=False)
