@@ -38,7 +38,7 @@ def _new_id() -> str:
 class EventDetail(BaseModel):
     """Fields every detail has."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     event_id: str = Field(default_factory=_new_id, description="stable id for deduplication")
     occurred_at: datetime = Field(default_factory=_now, description="when it happened (UTC)")
@@ -48,7 +48,7 @@ class Metrics(BaseModel):
     """What a Claude Code run has used so far (cumulative); also what ``autodev.progress``
     keeps for each task and workflow. Strict: a count is an int, never a bool or a string."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     messages: int = Field(default=0, ge=0)
     tokens: int = Field(default=0, ge=0)

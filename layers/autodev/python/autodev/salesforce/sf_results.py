@@ -29,7 +29,7 @@ _COMPONENT_LINE = re.compile(
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 def percent(value: Any) -> float | None:

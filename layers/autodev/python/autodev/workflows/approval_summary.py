@@ -42,7 +42,7 @@ def _strings(value: Any) -> list[str]:
 
 
 class _Summary(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class ValidationSummary(_Summary):

@@ -151,7 +151,7 @@ class TaskStatus(BaseModel):
     """A task as ``get_task_status`` shows it: state, attempts, usage, result; never its token."""
 
     # ``model`` and ``model_provider`` are the spec's column names, not pydantic's namespace.
-    model_config = ConfigDict(frozen=True, protected_namespaces=())
+    model_config = ConfigDict(frozen=True, protected_namespaces=(), defer_build=True)
 
     id: str
     workflow_id: str | None
@@ -192,7 +192,7 @@ class TaskStatus(BaseModel):
 class QueueDepth(BaseModel):
     """Queued tasks by priority, the running count, and the age of the oldest queued task."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     queued: dict[str, int]
     running: int
