@@ -26,7 +26,8 @@ def record_many(metrics: Iterable[Metric], *, conn: psycopg.Connection[Any] | No
     rows = [(name, float(value), unit, Jsonb(dims)) for name, value, unit, dims in metrics]
     if not rows:
         return
-    with in_transaction(conn) as tx, tx.cursor() as cursor:
+    # One row is one statement: its own transaction, in one round trip (autocommit).
+    with in_transaction(conn, autocommit=len(rows) == 1) as tx, tx.cursor() as cursor:
         cursor.executemany(_INSERT, rows)
 
 

@@ -5,6 +5,9 @@ and marks itself stopped when it exits. A worker killed outright cannot say so; 
 stale, and a row not seen for a while counts as gone. The row also says how to find the
 worker (host and pid, or its ECS task), so the rescuer can ask whether a worker whose lease
 lapsed is still alive (see ``launchers.worker_alive``).
+
+Every read and write here is one statement: its own transaction, sent and committed in one
+round trip (autocommit) rather than three.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def ecs_task_arn() -> str | None:
 
 
 def register(worker_id: str, launcher: str, instance: str | None = None) -> None:
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         conn.execute(
             """INSERT INTO orchestrator_workers (id, launcher, host, pid, instance)
                VALUES (%s, %s, %s, %s, %s)
@@ -71,7 +74,7 @@ def register(worker_id: str, launcher: str, instance: str | None = None) -> None
 
 def lookup(worker_id: str) -> WorkerRecord | None:
     """The worker's registration, or None when it never registered (or is unknown)."""
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         row = conn.execute(
             """SELECT id, launcher, host, pid, instance, started_at, status,
                       current_task_id::text
@@ -93,7 +96,7 @@ def lookup(worker_id: str) -> WorkerRecord | None:
 
 
 def seen(worker_id: str, task_id: str | None = None) -> None:
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         conn.execute(
             """UPDATE orchestrator_workers SET last_seen_at = now(),
                    status = CASE WHEN %s::uuid IS NULL THEN 'idle' ELSE 'busy' END,
@@ -104,7 +107,7 @@ def seen(worker_id: str, task_id: str | None = None) -> None:
 
 
 def task_done(worker_id: str, ok: bool) -> None:
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         conn.execute(
             """UPDATE orchestrator_workers SET last_seen_at = now(), status = 'idle',
                    current_task_id = NULL,
@@ -115,7 +118,7 @@ def task_done(worker_id: str, ok: bool) -> None:
 
 
 def stopped(worker_id: str, reason: str) -> None:
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         conn.execute(
             """UPDATE orchestrator_workers SET status = 'stopped', stopped_at = now(),
                    current_task_id = NULL, exit_reason = %s WHERE id = %s""",
@@ -140,14 +143,14 @@ _BUSY = """SELECT count(*) AS n FROM orchestrator_workers w
 def busy_workers(launcher: str, *, conn: Any | None = None) -> int:
     """How many of ``launcher``'s workers are on a task, from what they say in their rows:
     such a worker is not capacity for queued tasks however long it stays on it."""
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(_BUSY, {"launcher": launcher, "stale": STALE_AFTER_SECONDS}).fetchone()
     return 0 if row is None else int(row["n"])
 
 
 def live_workers() -> list[dict[str, Any]]:
     """Workers not stopped and seen recently, with their current task."""
-    with connection() as conn:
+    with connection(autocommit=True) as conn:
         rows = conn.execute(
             """SELECT w.id, w.launcher, w.host, w.pid, w.status, w.current_task_id,
                       w.tasks_done, w.tasks_failed, w.started_at, w.last_seen_at,
