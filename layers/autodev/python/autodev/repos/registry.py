@@ -121,7 +121,7 @@ def known_names(conn: Conn | None = None) -> str:
 
 def get_repository(name: str, *, conn: Conn | None = None) -> Repository:
     """The repository called ``name``; NotFound lists the known ones."""
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:  # reads: no transaction needed
         row = tx.execute("SELECT * FROM repositories WHERE name = %s", (name,)).fetchone()
         if row is not None:
             return _row(row)
@@ -135,7 +135,7 @@ def get_repository(name: str, *, conn: Conn | None = None) -> Repository:
 
 def default_repository(*, conn: Conn | None = None) -> Repository | None:
     """The registered default, else AUTODEV_SFDX_REPO's repository, else None."""
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute("SELECT * FROM repositories WHERE is_default").fetchone()
     if row is not None:
         return _row(row)

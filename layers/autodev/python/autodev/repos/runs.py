@@ -169,7 +169,7 @@ def _from_row(row: Mapping[str, Any]) -> WorkflowRepository:
 
 def workflow_repository(workflow_id: str, *, conn: Conn | None = None) -> WorkflowRepository | None:
     """The workflow's repository record; None when it works on no repository."""
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(
             "SELECT * FROM workflow_repositories WHERE workflow_id = %s", (workflow_id,)
         ).fetchone()
@@ -178,7 +178,7 @@ def workflow_repository(workflow_id: str, *, conn: Conn | None = None) -> Workfl
 
 def record_push(workflow_id: str, commit: str) -> None:
     """The workflow's branch is at ``commit`` now (a worker pushed it)."""
-    with in_transaction() as tx:
+    with in_transaction(autocommit=True) as tx:
         tx.execute(
             """UPDATE workflow_repositories SET head_commit = %s, pushed_at = now()
                WHERE workflow_id = %s""",

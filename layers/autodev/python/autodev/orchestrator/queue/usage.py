@@ -75,7 +75,7 @@ def usage_since(
 
 def workflow_spend(workflow_id: str, *, conn: psycopg.Connection[Any] | None = None) -> Decimal:
     """What the workflow's tasks have cost so far, in US dollars (0 when it has none)."""
-    with in_transaction(conn) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(
             "SELECT coalesce(sum(cost_usd), 0) AS spent FROM autonomous_tasks"
             " WHERE workflow_id = %s",
