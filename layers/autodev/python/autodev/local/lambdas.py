@@ -1,9 +1,10 @@
 """Run Lambda invocations on moto in-process, with the same ``functions/*/handler.py`` as AWS.
 
 moto's Lambda backend would start a Docker container per invocation. We replace the
-backend's ``invoke`` (``moto.awslambda.models.LambdaBackend.invoke``, which both the Lambda API
-and the Step Functions interpreter reach through the server's HTTP endpoint) with a dispatcher
-that loads the function's handler by file path and calls it in a thread of this process:
+backend's ``invoke`` (``moto.awslambda.models.LambdaBackend.invoke``, which the Lambda API
+reaches through the server's HTTP endpoint, and the Step Functions interpreter, in this
+process, directly: ``_StepFunctionsLambda``) with a dispatcher that loads the function's
+handler by file path and calls it in a thread of this process:
 ``RequestResponse`` answers with the handler's return value (or a Lambda-shaped error with
 ``FunctionError: Unhandled``), ``Event`` returns 202 at once and runs the handler in the
 background, ``DryRun`` returns 204. Functions we did not register fall through to moto.
