@@ -4,6 +4,7 @@ evaluates a definition's JSONPaths as AWS does, parsing each path once."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from typing import Any
@@ -82,3 +83,42 @@ def test_each_json_path_is_parsed_once_and_evaluated_every_time(
     # Three executions read each path three times; each was parsed once.
     assert parsed[f"$.{field}"] == 1
     assert parsed["$.picked"] == 1
+
+
+def test_a_path_that_finds_nothing_is_an_answer_not_an_error_line(
+    local_stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every template's first state: is this a scheduled run?
+    definition = {
+        "StartAt": "Scheduled?",
+        "States": {
+            "Scheduled?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.job", "IsPresent": True, "Next": "Scheduled"}],
+                "Default": "Asked",
+            },
+            "Scheduled": {"Type": "Pass", "Result": {"run": "scheduled"}, "End": True},
+            "Asked": {"Type": "Pass", "Result": {"run": "asked"}, "End": True},
+        },
+    }
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"present-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/present",
+    )["stateMachineArn"]
+    with caplog.at_level(logging.DEBUG, logger="moto"):
+        arns = [
+            sfn.start_execution(stateMachineArn=machine, input=json.dumps(given))["executionArn"]
+            for given in ({"job": "j-1"}, {})
+        ]
+
+        def outputs() -> list[Any] | None:
+            found = [sfn.describe_execution(executionArn=arn) for arn in arns]
+            if any(run["status"] == "RUNNING" for run in found):
+                return None
+            return [json.loads(run.get("output") or "null") for run in found]
+
+        done = wait_for(outputs, timeout=30, what="the executions to end")
+    assert done == [{"run": "scheduled"}, {"run": "asked"}]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

@@ -5,6 +5,7 @@ Each one patches moto (never our code), is applied once, and says what AWS does.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -23,6 +24,7 @@ def apply() -> None:
         _name_unnamed_executions()
         _parse_each_definition_once()
         _parse_each_json_path_once()
+        _no_error_lines_for_absent_paths()
         _applied = True
 
 
@@ -171,6 +173,21 @@ def _parse_each_json_path_once() -> None:
 
     json_path.parse = lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
     result_path.parse = lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
+
+
+def _no_error_lines_for_absent_paths() -> None:
+    """A JSONPath that finds nothing: AWS logs nothing, and a Choice's ``IsPresent`` test
+    takes it as its answer (every template's first state asks whether ``$.scheduled_job_id``
+    is there). moto's interpreter logs an ERROR line for it
+    ("Exception=NoSuchJsonPathError ...") before the test catches it, which the demo printed
+    for every ordinary start. Those lines are dropped; where a missing path does fail a state,
+    the execution's history says so, as in AWS."""
+    from moto.stepfunctions.parser.asl.component import eval_component
+
+    def not_an_absent_path(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Exception=NoSuchJsonPathError")
+
+    eval_component.LOG.addFilter(not_an_absent_path)
 
 
 # The error and cause of the StopExecution request being handled on this thread.
