@@ -246,27 +246,39 @@ class _StepFunctionsLambda:
         self.region = region
         self.over_http = over_http
 
-    def invoke(self, **parameters: Any) -> dict[str, Any]:
+    def _backend_serving(self, parameters: Mapping[str, Any]) -> Any | None:
+        """moto's Lambda backend, when ``parameters`` are a plain synchronous invocation of a
+        function registered here; None otherwise (HTTP answers it)."""
         from moto.awslambda.models import lambda_backends
         from moto.core.models import DEFAULT_ACCOUNT_ID
 
-        name = str(parameters.get("FunctionName", ""))
-        qualifier = parameters.get("Qualifier")
         kind = parameters.get("InvocationType") or "RequestResponse"
         if kind != "RequestResponse" or not set(parameters) <= _PLAIN_INVOKE:
-            return self.over_http.invoke(**parameters)  # type: ignore[no-any-return]
+            return None
         # The backend moto's API picks for this client: its account (the interpreter's
         # credentials name none) and region.
         account = os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
         backend = lambda_backends[account][self.region]
         try:
-            function = backend.get_function(name, qualifier)
+            function = backend.get_function(
+                str(parameters.get("FunctionName", "")), parameters.get("Qualifier")
+            )
         except Exception:  # unknown to moto: its API gives the error AWS gives
-            return self.over_http.invoke(**parameters)  # type: ignore[no-any-return]
-        if function.function_name not in registered():
+            return None
+        return backend if function.function_name in registered() else None
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        backend = self._backend_serving(parameters)
+        if backend is None:
             return self.over_http.invoke(**parameters)  # type: ignore[no-any-return]
         answered: dict[str, str] = {}
-        payload = backend.invoke(name, qualifier, parameters.get("Payload") or b"", {}, answered)
+        payload = backend.invoke(
+            str(parameters["FunctionName"]),
+            parameters.get("Qualifier"),
+            parameters.get("Payload") or b"",
+            {},
+            answered,
+        )
         body = payload.encode() if isinstance(payload, str) else payload or b""
         error = answered.get("x-amz-function-error")
         if len(body) > MAX_RESPONSE_BYTES:
