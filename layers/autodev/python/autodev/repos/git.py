@@ -234,7 +234,11 @@ def resolve_local_ref(path: Path, ref: str, repository: str, scratch: Path) -> R
     the first lookup finds it: one git process for a branch (every workflow start's ref)."""
     git_dir = path if (path / "HEAD").is_file() and (path / "objects").is_dir() else path / ".git"
     git = Git(repository, scratch=scratch, git_dir=git_dir)
-    for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+    for candidate, is_branch in (
+        (f"refs/heads/{ref}", True),
+        (f"refs/tags/{ref}", False),
+        (ref, False),
+    ):
         found = git.run(
             "rev-parse",
             "--verify",
@@ -244,5 +248,5 @@ def resolve_local_ref(path: Path, ref: str, repository: str, scratch: Path) -> R
             check=False,
         )
         if found.returncode == 0 and found.stdout.strip():
-            return ResolvedRef(found.stdout.strip(), candidate == f"refs/heads/{ref}")
+            return ResolvedRef(found.stdout.strip(), is_branch)
     return None
