@@ -58,14 +58,13 @@ class EchoTaskRunner:
         )
 
 
-def main() -> int:
-    """The worker entry point with this runner instead of Claude Code."""
+def main() -> None:
+    """The worker's process with this runner instead of Claude Code (it ends the process)."""
     from autodev.local.lambdas import load_module
     from autodev.orchestrator.launchers import WORKER_SCRIPT
 
-    worker_main = load_module(WORKER_SCRIPT).main
-    return int(worker_main(runner=EchoTaskRunner()))
+    load_module(WORKER_SCRIPT).run(runner=EchoTaskRunner())
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
