@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from autodev.config import get_settings
-from autodev.db import connection
+from autodev.db import DatabaseUnavailable, connection, get_pool
 from autodev.local.echo import EchoTaskRunner
 from autodev.local.lambdas import load_module
 from autodev.local.testing import wait_for
@@ -21,6 +23,7 @@ from autodev.orchestrator.launchers import WORKER_SCRIPT
 from autodev.orchestrator.progress_hook import ProgressHook
 from autodev.orchestrator.queue import TaskSpec
 from autodev.orchestrator.worker import Worker
+from tests.conftest import reset_process_state
 
 
 @pytest.fixture
@@ -224,3 +227,44 @@ def test_the_worker_pauses_the_collector_for_its_start_up_only(
     assert len(runner.seen) == 2
     assert all(enabled and count > 0 for enabled, count in runner.seen), runner.seen
     assert queue.get_task_status(task_id).status == "succeeded"
+
+
+class _PreparingRunner(EchoTaskRunner):
+    """The echo runner, noting whether its worker was registered when it was asked to prepare
+    (a runner sets up in the background while its worker registers and claims) and whether it
+    was closed."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self.registered_when_prepared: bool | None = None
+        self.closed = False
+
+    def prepare(self) -> None:
+        with contextlib.suppress(DatabaseUnavailable):  # asked, not needed, to prepare
+            self.registered_when_prepared = registry.lookup(self.worker_id) is not None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_worker_has_its_runner_prepare_before_it_registers_and_closes_it_if_that_fails(
+    echo_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runner = _PreparingRunner("worker-prepares")
+    assert Worker(get_settings(), worker_id=runner.worker_id, runner=runner).run()
+    assert runner.registered_when_prepared is False
+    assert runner.closed
+
+    # The database is gone before the worker registers: the error is raised, and the runner,
+    # already preparing (an agent guard, an agent user), is closed all the same.
+    # (A socket directory with no server in it: every connection attempt fails at once.)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
+    reset_process_state()
+    try:
+        get_pool().timeout = 0.5  # the pool's wait for a connection; 10 s by default
+        runner = _PreparingRunner("worker-cannot-register")
+        with pytest.raises(DatabaseUnavailable):
+            Worker(get_settings(), worker_id=runner.worker_id, runner=runner).run()
+        assert runner.closed
+    finally:
+        reset_process_state()
