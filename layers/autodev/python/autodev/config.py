@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # Defined with the other errors (light to import); config is where callers look for it.
 from autodev.errors import ConfigError as ConfigError
@@ -87,6 +92,21 @@ class Settings(BaseSettings):
     """The platform's settings, read from environment variables of the same name."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, and the arguments a caller gives (``load_settings``). No .env file
+        or secrets directory is configured, yet the .env source still walks every field again:
+        a third of building the settings, on every cold start (a first build took 4-6 ms
+        against 6-9 ms with it, three fresh processes each)."""
+        return (init_settings, env_settings)
 
     # --- the spec's tuning settings (times in milliseconds, as the spec has them) ---
     orchestrator_max_instances: int = Field(default=5, ge=1, le=1000)
