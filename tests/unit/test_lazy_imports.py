@@ -21,8 +21,8 @@ HEAVY = (
 )
 
 
-def _heavy_after(statement: str) -> list[str]:
-    shown = f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+def _heavy_after(statement: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    shown = f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     code = f"import json, sys\n{statement}\n{shown}"
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
@@ -49,6 +49,15 @@ def test_a_worker_starts_without_the_progress_rendering_slack_or_jsonschema() ->
     )
     assert "psycopg" in loaded  # it does claim
     assert not {"jsonschema", "slack_sdk", "autodev.progress.tracking"} & set(loaded)
+
+
+def test_an_agent_step_loads_no_http_client_for_its_conversation_context() -> None:
+    # A step imports the conversations' context while its Claude Code starts, where it counts
+    # nothing exactly (upper bounds only): the counting endpoint's HTTP client is imported
+    # with the first count (tests/integration/test_models_messages_http.py counts in a new
+    # process).
+    statement = "from autodev.conversations.runs import agent_system_prompt"
+    assert _heavy_after(statement, ("urllib3",)) == []
 
 
 def test_every_public_name_of_the_workflows_package_resolves_to_its_module() -> None:

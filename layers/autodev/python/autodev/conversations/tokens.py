@@ -34,17 +34,16 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from autodev.config import Settings
 from autodev.conversations.models import TokenSource
 from autodev.models.client import client_key, supports_token_counting
 from autodev.models.providers import ProviderUnavailable
-from autodev.models.token_counting import (
-    CountingFailed,
-    MessagesApiCounting,
-    TokenCountingEndpoint,
-)
 from autodev.observability import child_logger
+
+if TYPE_CHECKING:
+    from autodev.models.token_counting import TokenCountingEndpoint
 
 log = child_logger(__name__)
 
@@ -79,6 +78,11 @@ class TokenCounter:
 
     def _api(self) -> TokenCountingEndpoint:
         if self._endpoint is None:
+            # Imported when the endpoint is first asked: its HTTP client (urllib3) is half of
+            # what the conversations' import costs, which an agent step pays while its Claude
+            # Code starts but counts nothing exactly there (``exact=False``).
+            from autodev.models.token_counting import MessagesApiCounting
+
             self._endpoint = MessagesApiCounting(self._settings)
         return self._endpoint
 
@@ -114,6 +118,8 @@ class TokenCounter:
             return 0, TokenSource.COUNTED
         if not self._counting():
             return estimate_tokens(text), TokenSource.ESTIMATE
+        from autodev.models.token_counting import CountingFailed
+
         try:
             tokens = self._api().count(self._model, text)
         except (CountingFailed, ProviderUnavailable) as error:
