@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,42 @@ def test_every_public_name_of_the_workflows_package_resolves_to_its_module() -> 
     for name, module in where.items():
         defined = getattr(importlib.import_module(f"autodev.workflows.{module}"), name)
         assert getattr(autodev.workflows, name) is defined
+
+
+_BUILD_A_MODEL = """
+import importlib.metadata
+
+
+def scanned(*args, **kwargs):
+    raise SystemExit("pydantic read the installed distributions for plugins")
+
+
+importlib.metadata.distributions = scanned
+import autodev
+from pydantic import BaseModel
+
+
+class Model(BaseModel):
+    x: int
+
+
+print(Model(x=1).x)
+"""
+
+
+def _build_a_model(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    return subprocess.run(
+        [sys.executable, "-c", _BUILD_A_MODEL],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+    )
+
+
+def test_a_process_that_imports_autodev_looks_for_no_pydantic_plugins() -> None:
+    built = _build_a_model()
+    assert (built.returncode, built.stdout.strip()) == (0, "1"), built.stderr
+    # Whoever runs it can still have them looked for.
+    looked = _build_a_model(PYDANTIC_DISABLE_PLUGINS="")
+    assert "read the installed distributions" in looked.stderr
