@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from autodev.config import get_settings
-from autodev.local.git_host import make_bare_repository, read_git
+from autodev.local.git_host import LocalGitHost, make_bare_repository, read_git
 from autodev.local.model.server import ScriptedModelServer
 from autodev.local.stack import LocalStack
 from autodev.orchestrator import claude_cli
@@ -181,6 +181,34 @@ def test_an_iteration_whose_push_loses_a_race_merges_and_pushes_again(
     assert git(bare, "show", f"{branch}:a.txt") == "alpha, fixed\n"
     assert git(bare, "show", f"{branch}:b.txt") == "beta, fixed\n"
     for checkout in (first, second):
+        checkout.close()
+
+
+def test_a_checkout_fetches_its_commit_with_every_file_in_one_exchange(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    """Over HTTP, as from a real host: the checkout asks the host nothing after the fetch (a
+    partial clone's checkout fetches the files it lacks, one more exchange), and later
+    fetches stay partial (a merge fetches only what it reads)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.txt").write_text("alpha\n")
+    with LocalGitHost(tmp_path / "host") as host:
+        host.create_repository("acme/app", source)
+        add_repository("hosted", host.clone_url("acme/app"), added_by="U1", provider="github")
+        started = start_workflow(
+            StartRequest("full-analysis-improvement", {"target": "x", "repo": "hosted"}, "U1")
+        )
+        before = len(host.requests)
+        checkout = cloned(iteration(started.id, 0), tmp_path / "w")
+        asked = [path for method, path, _ in host.requests[before:] if method == "POST"]
+    try:
+        assert (tmp_path / "w" / "a.txt").read_text() == "alpha\n"
+        # One exchange looks up the workflow's branch (not there yet), one fetches the commit.
+        assert asked == ["/acme/app.git/git-upload-pack"] * 2
+        config = ("config", "--get", "remote.origin.partialclonefilter")
+        assert git(checkout.git_dir, *config).strip() == "blob:none"
+    finally:
         checkout.close()
 
 

@@ -125,8 +125,8 @@ class RepositoryCheckout:
 
     def clone_into(self, work_tree: Path) -> tuple[Path, str]:
         """Fill ``work_tree`` with the step's starting point; returns the git directory and
-        the commit. Shallow (one commit), partial (blobs of that commit only), and stopped
-        when it passes AUTODEV_REPO_MAX_MB."""
+        the commit. Shallow (one commit, with its files), a partial clone for later fetches, and
+        stopped when it passes AUTODEV_REPO_MAX_MB."""
         self.work_tree = work_tree
         work_tree.mkdir(parents=True, exist_ok=True)
         Git(self.name, scratch=self.private).run(
@@ -140,12 +140,16 @@ class RepositoryCheckout:
         start = self._remote_tip(self.run.branch) or self.run.base_commit
         limit = self.settings.autodev_repo_max_mb * MIB
         measure = (self.git_dir, work_tree)
+        # The checkout needs every file of this one commit, so they come with it: with the
+        # partial clone's filter, the checkout fetched them in an exchange of its own (263 ms
+        # against 179 from the stand-in host, medians of 15). Later fetches (a merge in
+        # ``_integrate``) keep the filter and fetch only what they read.
         git.run_within(
             "fetch",
             "--quiet",
             "--no-tags",
             "--depth=1",
-            "--filter=blob:none",
+            "--no-filter",
             "origin",
             start,
             what=f"fetching {start[:12]}",
