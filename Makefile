@@ -5,12 +5,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 # The interpreter of the project's environment (.venv): the distribution's python3 when it is a
-# version the local stack runs on (3.11 or 3.12, which pgserver has wheels for). Distributions
+# version the local stack runs on (3.11 or 3.12, which pgserver has wheels for) with its whole
+# standard library (a distribution's minimal package has no asyncio or sqlite3). Distributions
 # build it with profile-guided and link-time optimisation, as the worker image's is built; an
 # interpreter compiled without them (pyenv's default build) ran a worker's imports a fifth slower
 # here (601 ms against 487) and pure Python 1.5 to 1.7 times slower. VENV_PYTHON=<path> picks
 # another; empty leaves the choice to uv (the first python3 on the PATH).
-VENV_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; print(sys.executable if (3, 11) <= sys.version_info[:2] <= (3, 12) else "")' 2>/dev/null)
+VENV_PYTHON ?= $(shell /usr/bin/python3 -c 'import asyncio, ctypes, json, sqlite3, ssl, sys; print(sys.executable if (3, 11) <= sys.version_info[:2] <= (3, 12) else "")' 2>/dev/null)
 RUN := $(UV) run --frozen
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
