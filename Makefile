@@ -10,8 +10,11 @@ UV := $(PYTHON) -m uv
 # build it with profile-guided and link-time optimisation, as the worker image's is built; an
 # interpreter compiled without them (pyenv's default build) ran a worker's imports a fifth slower
 # here (601 ms against 487) and pure Python 1.5 to 1.7 times slower. VENV_PYTHON=<path> picks
-# another; empty leaves the choice to uv (the first python3 on the PATH).
-VENV_PYTHON ?= $(shell /usr/bin/python3 -c 'import asyncio, ctypes, json, sqlite3, ssl, sys; print(sys.executable if (3, 11) <= sys.version_info[:2] <= (3, 12) else "")' 2>/dev/null)
+# another; empty leaves the choice to uv (the first python3 on the PATH). Probed once, here: a
+# recursively expanded variable would run the probe at each of its uses.
+ifeq ($(origin VENV_PYTHON),undefined)
+VENV_PYTHON := $(shell /usr/bin/python3 -c 'import asyncio, ctypes, json, sqlite3, ssl, sys; print(sys.executable if (3, 11) <= sys.version_info[:2] <= (3, 12) else "")' 2>/dev/null)
+endif
 RUN := $(UV) run --frozen
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
