@@ -172,3 +172,44 @@ def test_an_isolation_level_holds_for_its_transaction_only(
     assert level(isolation=psycopg.IsolationLevel.REPEATABLE_READ) == "repeatable read"
     assert level() == "read committed"
     assert level(autocommit=True) == "read committed"
+
+
+def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodev.db import tuple_cursor
+
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")  # one connection: every user gets the same
+    reset_process_state()
+    with connection() as conn:
+        conn.execute("CREATE TABLE modes (n int)")
+
+    def insert(n: int, *, autocommit: bool = False, then_fail: bool = False) -> None:
+        with connection(autocommit=autocommit) as conn:
+            conn.execute("INSERT INTO modes VALUES (%s)", (n,))
+            if then_fail:
+                raise RuntimeError("the caller failed")
+
+    insert(1, autocommit=True)  # committed at once; the connection goes back in autocommit
+    # The next user's transaction still rolls back as a whole when the caller fails.
+    with pytest.raises(RuntimeError):
+        insert(2, then_fail=True)
+    insert(3)
+    insert(4, autocommit=True)
+    with connection() as conn:
+        kept = tuple_cursor(conn)
+        assert kept is tuple_cursor(conn)  # the pooled connection's own, reused
+        assert kept.execute("SELECT array_agg(n ORDER BY n) FROM modes").fetchone() == ([1, 3, 4],)
+        # The same cursor answers the next statement; the last one's rows are gone.
+        assert kept.execute("SELECT 7").fetchone() == (7,)
+
+
+def test_a_connection_of_the_callers_own_gets_a_new_tuple_cursor(database: str) -> None:
+    import psycopg
+
+    from autodev.db import tuple_cursor
+
+    with psycopg.connect(database) as own:
+        first, second = tuple_cursor(own), tuple_cursor(own)
+        assert first is not second
+        assert first.execute("SELECT 1, 'a'").fetchone() == (1, "a")

@@ -7,6 +7,7 @@ from autodev.db.pool import (
     get_pool,
     in_transaction,
     recently_unavailable,
+    tuple_cursor,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "get_pool",
     "in_transaction",
     "recently_unavailable",
+    "tuple_cursor",
 ]

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from autodev.config import get_settings
-from autodev.db import connection, in_transaction
+from autodev.db import connection, in_transaction, tuple_cursor
 from autodev.errors import InvalidInput
 from autodev.orchestrator import wakeup
 from autodev.orchestrator.queue.models import (
@@ -156,7 +155,7 @@ def claim_next(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     """Take the lease on the next ready task, or return None when there is none."""
     with connection(autocommit=True) as conn:
         row = (
-            conn.cursor(row_factory=tuple_row)
+            tuple_cursor(conn)
             .execute(_CLAIM, {"worker": worker_id, "lease": lease_seconds})
             .fetchone()
         )
@@ -267,11 +266,9 @@ def complete_task(
 
     Pass ``conn`` to commit the completion together with other writes (results, metrics).
     """
+    params = {"result": Jsonb(result), "task": task_id, "worker": worker_id}
     with in_transaction(conn, autocommit=True) as tx:
-        cursor = tx.execute(
-            _COMPLETE, {"result": Jsonb(result), "task": task_id, "worker": worker_id}
-        )
-        return cursor.rowcount == 1
+        return tuple_cursor(tx).execute(_COMPLETE, params).rowcount == 1
 
 
 def complete_and_claim_next(
@@ -292,7 +289,7 @@ def complete_and_claim_next(
         "lease": lease_seconds,
     }
     with in_transaction(conn, autocommit=True) as tx:
-        row = tx.cursor(row_factory=tuple_row).execute(_COMPLETE_AND_CLAIM, params).fetchone()
+        row = tuple_cursor(tx).execute(_COMPLETE_AND_CLAIM, params).fetchone()
     assert row is not None  # the statement always answers one row
     completed, claimed = bool(row[0]), row[1:]
     return completed, None if claimed[0] is None else _claimed(claimed)
