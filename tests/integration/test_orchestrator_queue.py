@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -220,6 +221,50 @@ def test_a_completion_claims_the_next_task_in_order_and_only_while_the_lease_is_
     assert queue.complete_and_claim_next(second, "w", {}, 60) == (True, None)
     depth = queue.queue_depth()
     assert (depth.total_queued, depth.running) == (0, 0)
+
+
+def test_a_lease_lost_while_the_completion_waits_gives_the_claimed_task_back(
+    database: str,
+) -> None:
+    # The statement claims first, with the snapshot it starts with, and completes after: a
+    # rescue that commits in between (held open here until the completion waits on it) makes
+    # the completion miss, and the task claimed meanwhile goes back to the queue untouched.
+    import psycopg
+
+    from autodev.local.testing import wait_for
+
+    first, second = _submit("first", "high"), _submit("second")
+    claimed = queue.claim_next("w", 60)
+    assert claimed is not None
+    assert claimed.id == first
+    answer: list[tuple[bool, Any]] = []
+    with psycopg.connect(database) as rescuer:
+        rescuer.execute(
+            "UPDATE autonomous_tasks SET status = 'queued', lease_owner = NULL,"
+            " lease_expires_at = NULL WHERE id = %s",
+            (first,),
+        )
+        completing = threading.Thread(
+            target=lambda: answer.append(queue.complete_and_claim_next(first, "w", {}, 60))
+        )
+        completing.start()
+
+        def completion_waits() -> bool:
+            with psycopg.connect(database) as watcher:
+                row = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE %s",
+                    ("%WITH claimed AS%",),
+                ).fetchone()
+            return row is not None and row[0] == 1
+
+        wait_for(completion_waits, timeout=30, what="the completion to wait on the rescue")
+        rescuer.commit()
+        completing.join(timeout=30)
+    assert answer == [(False, None)]
+    given_back = queue.get_task_status(second)
+    assert (given_back.status, given_back.lease_owner, given_back.attempts) == ("queued", None, 0)
+    assert queue.get_task_status(first).status == "queued"  # the rescue's, not the completion's
 
 
 def test_a_claim_walks_the_claim_index_in_order_however_many_tasks_wait(database: str) -> None:

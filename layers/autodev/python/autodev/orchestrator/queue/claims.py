@@ -138,15 +138,27 @@ _COMPLETE = """UPDATE autonomous_tasks
         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
     WHERE id = %(task)s AND status = 'running' AND lease_owner = %(worker)s"""
 
-# One statement: the completion, and the claim of the next ready task only if the completion
-# took (a worker whose lease was lost claims nothing here). Always one row: ``completed``, and
-# the claimed task's columns (NULL when nothing was ready).
+# One statement: the claim of the next ready task, only while this worker holds the lease on
+# the task it completes, and the completion. Always one row: ``completed``, and the claimed
+# task's columns (NULL when nothing was ready or the lease was not held).
+#
+# The claim runs first, so that it walks the claim index with the snapshot the statement has
+# just taken. Run after the completion, it met tasks that other workers had claimed meanwhile,
+# still queued in its older snapshot: locking one to find it taken holds that task's row
+# until this statement commits, and its new owner then waited for that commit to complete it
+# (4 workers on 2 cores: 7.5% of the database's time went to such waits, against 1.4% when
+# claiming first; 1,715 tasks a second against 1,949). ``done`` reads ``claimed`` only to run
+# after it. The lease can still be lost between the snapshot and the completion (a rescue in
+# that instant): then ``completed`` is false with a task claimed, which
+# ``complete_and_claim_next`` gives back.
 _COMPLETE_AND_CLAIM = f"""
-    WITH done AS ({_COMPLETE} RETURNING id),
-    claimed AS (
+    WITH claimed AS (
         UPDATE autonomous_tasks SET {_CLAIM_SET}
-        WHERE EXISTS (SELECT FROM done) AND id = ({_FIRST_READY})
-        RETURNING {_CLAIMED})
+        WHERE EXISTS (SELECT FROM autonomous_tasks
+                      WHERE id = %(task)s AND status = 'running' AND lease_owner = %(worker)s)
+          AND id = ({_FIRST_READY})
+        RETURNING {_CLAIMED}),
+    done AS ({_COMPLETE} AND (SELECT count(*) FROM claimed) >= 0 RETURNING id)
     SELECT EXISTS (SELECT FROM done) AS completed, claimed.*
     FROM (VALUES (1)) AS one LEFT JOIN claimed ON true"""  # noqa: S608 - constants only
 
@@ -280,7 +292,7 @@ def complete_and_claim_next(
     conn: psycopg.Connection[Any] | None = None,
 ) -> tuple[bool, ClaimedTask | None]:
     """``complete_task``, and for a worker that goes on, the claim of its next task in the
-    same round trip: (completed, the next task or None). Nothing is claimed when the
+    same round trip: (completed, the next task or None). Nothing stays claimed when the
     completion did not take (the lease was lost)."""
     params = {
         "result": Jsonb(result),
@@ -290,16 +302,23 @@ def complete_and_claim_next(
     }
     with in_transaction(conn, autocommit=True) as tx:
         row = tuple_cursor(tx).execute(_COMPLETE_AND_CLAIM, params).fetchone()
-    assert row is not None  # the statement always answers one row
-    completed, claimed = bool(row[0]), row[1:]
-    return completed, None if claimed[0] is None else _claimed(claimed)
+        assert row is not None  # the statement always answers one row
+        completed, claimed = bool(row[0]), row[1:]
+        if claimed[0] is None:
+            return completed, None
+        if not completed:  # the lease was lost after the claim checked it: give the task back
+            release_claim(str(claimed[0]), worker_id, conn=tx)
+            return False, None
+    return True, _claimed(claimed)
 
 
-def release_claim(task_id: str, worker_id: str) -> bool:
+def release_claim(
+    task_id: str, worker_id: str, *, conn: psycopg.Connection[Any] | None = None
+) -> bool:
     """Give a claimed task back to the queue untouched (a worker that claimed its next task
     with its last completion, then was told to stop before starting it): the claim's attempt
     is not counted. False when this worker no longer holds it."""
-    with in_transaction(None, autocommit=True) as tx:
+    with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(
             """UPDATE autonomous_tasks
                SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
