@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from autodev.db import DatabaseUnavailable, connection, get_pool, recently_unavailable
+from autodev.db import (
+    DatabaseUnavailable,
+    connection,
+    get_pool,
+    recently_unavailable,
+    tuple_cursor,
+)
 from tests.conftest import reset_process_state
 from tests.integration.stoppable_postgres import StoppablePostgres
 
@@ -177,8 +183,6 @@ def test_an_isolation_level_holds_for_its_transaction_only(
 def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autodev.db import tuple_cursor
-
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")  # one connection: every user gets the same
     reset_process_state()
     with connection() as conn:
@@ -206,8 +210,6 @@ def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
 
 def test_a_connection_of_the_callers_own_gets_a_new_tuple_cursor(database: str) -> None:
     import psycopg
-
-    from autodev.db import tuple_cursor
 
     with psycopg.connect(database) as own:
         first, second = tuple_cursor(own), tuple_cursor(own)

@@ -133,10 +133,13 @@ _CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
     WHERE id = ({_FIRST_READY})
     RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
 
-_COMPLETE = """UPDATE autonomous_tasks
+# The task this worker holds the lease on: what a completion updates, and what
+# complete-and-claim-next checks before it claims.
+_HELD = "id = %(task)s AND status = 'running' AND lease_owner = %(worker)s"
+_COMPLETE = f"""UPDATE autonomous_tasks
     SET status = 'succeeded', result = %(result)s, finished_at = now(), updated_at = now(),
         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-    WHERE id = %(task)s AND status = 'running' AND lease_owner = %(worker)s"""
+    WHERE {_HELD}"""  # noqa: S608 - constants only
 
 # One statement: the claim of the next ready task, only while this worker holds the lease on
 # the task it completes, and the completion. Always one row: ``completed``, and the claimed
@@ -154,9 +157,7 @@ _COMPLETE = """UPDATE autonomous_tasks
 _COMPLETE_AND_CLAIM = f"""
     WITH claimed AS (
         UPDATE autonomous_tasks SET {_CLAIM_SET}
-        WHERE EXISTS (SELECT FROM autonomous_tasks
-                      WHERE id = %(task)s AND status = 'running' AND lease_owner = %(worker)s)
-          AND id = ({_FIRST_READY})
+        WHERE EXISTS (SELECT FROM autonomous_tasks WHERE {_HELD}) AND id = ({_FIRST_READY})
         RETURNING {_CLAIMED}),
     done AS ({_COMPLETE} AND (SELECT count(*) FROM claimed) >= 0 RETURNING id)
     SELECT EXISTS (SELECT FROM done) AS completed, claimed.*
