@@ -57,12 +57,18 @@ def main(runner: TaskRunner | None = None) -> int:
     # 0.72 s against 0.81 s, medians of 10). It is paused until the worker is built (_started).
     gc.disable()
     from autodev.config import settings_or_exit, with_secrets_from_arns
+    from autodev.db import connect_ahead
+
+    settings = settings_or_exit()
+    # The database connection opens while the rest is imported (and, in AWS, the secrets
+    # read): the worker's registration and first claim then find it open.
+    connect_ahead(settings)
     from autodev.observability import logger
     from autodev.orchestrator import parent_watch
     from autodev.orchestrator.worker import Worker
 
     # In AWS the Anthropic key arrives as ANTHROPIC_API_KEY_ARN; read it into settings only.
-    settings = with_secrets_from_arns(settings_or_exit())
+    settings = with_secrets_from_arns(settings)
     launcher = os.environ.get("AUTODEV_WORKER_LAUNCHER_NAME") or (
         "ecs" if os.environ.get("ECS_CONTAINER_METADATA_URI_V4") else "local"
     )

@@ -8,17 +8,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from autodev.db import (
     DatabaseUnavailable,
+    connect_ahead,
     connection,
     get_pool,
     recently_unavailable,
     tuple_cursor,
 )
+from autodev.local.testing import wait_for
 from tests.conftest import reset_process_state
 from tests.integration.stoppable_postgres import StoppablePostgres
 
@@ -36,6 +39,25 @@ def test_a_pool_that_cannot_connect_says_why(
         message = str(failed.value)
         assert message.startswith("the database is unavailable: connection")
         assert str(tmp_path) in message  # the cause, not "couldn't get a connection"
+    finally:
+        reset_process_state()
+
+
+def _connecting_ahead() -> bool:
+    return any(thread.name == "connect-ahead" for thread in threading.enumerate())
+
+
+def test_connecting_ahead_to_a_database_that_is_not_there_leaves_the_error_to_the_first_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
+    reset_process_state()
+    try:
+        get_pool().timeout = 0.5
+        connect_ahead()  # raises nothing
+        wait_for(lambda: not _connecting_ahead(), timeout=30, what="the attempt to end")
+        with pytest.raises(DatabaseUnavailable, match=str(tmp_path)), connection():
+            pass
     finally:
         reset_process_state()
 
@@ -206,6 +228,20 @@ def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
         assert kept.execute("SELECT array_agg(n ORDER BY n) FROM modes").fetchone() == ([1, 3, 4],)
         # The same cursor answers the next statement; the last one's rows are gone.
         assert kept.execute("SELECT 7").fetchone() == (7,)
+
+
+def test_the_connection_opened_ahead_is_the_first_users(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "2")
+    reset_process_state()
+    connect_ahead()
+    pool = get_pool()
+    wait_for(lambda: pool.get_stats().get("pool_available") == 1, what="the connection")
+    with connection() as conn:
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    # The first user took the open connection rather than opening another.
+    assert pool.get_stats()["pool_size"] == 1
 
 
 def test_a_connection_of_the_callers_own_gets_a_new_tuple_cursor(database: str) -> None:

@@ -3,6 +3,7 @@
 from autodev.db.pool import (
     DatabaseUnavailable,
     close_pool,
+    connect_ahead,
     connection,
     get_pool,
     in_transaction,
@@ -13,6 +14,7 @@ from autodev.db.pool import (
 __all__ = [
     "DatabaseUnavailable",
     "close_pool",
+    "connect_ahead",
     "connection",
     "get_pool",
     "in_transaction",

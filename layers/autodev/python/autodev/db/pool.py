@@ -275,6 +275,20 @@ def connection(
         raise DatabaseUnavailable(f"the database is unavailable: {_first_line(error)}") from error
 
 
+def connect_ahead(settings: Settings | None = None) -> None:
+    """Open the pool's first connection in the background while the caller goes on with its
+    start-up, so that its first statement finds the connection open: a worker's remaining
+    imports take longer than connecting (the server starts a backend; in AWS, TLS through RDS
+    Proxy), and its registration and first claim come right after them. Best effort: a
+    database that cannot be reached is for the first statement to report, not this."""
+
+    def connect() -> None:
+        with suppress(AutodevError), connection(settings, autocommit=True):
+            pass
+
+    threading.Thread(target=connect, name="connect-ahead", daemon=True).start()
+
+
 def recently_unavailable(within_seconds: float = 10.0) -> bool:
     """Whether this process found the database unreachable in the last ``within_seconds``
     (and has not reached it since)."""

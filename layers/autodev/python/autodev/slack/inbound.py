@@ -189,15 +189,18 @@ def _command(verified: SlackRequest) -> Response:
         trigger_id=form.trigger_id,
         response_url=form.response_url,
     )
-    if not _dispatch(job):
-        return ephemeral(":warning: autodev could not take the request just now; please try again.")
     if command.action is commands.Action.START and command.template:
         # The worker of the workflow's first step starts now, while the Slack worker checks
         # the request and the execution reaches the step (best effort: queuing the step pokes
         # the scaler in any case; the start does not ask again, see StartRequest.worker_asked).
+        # Asked before the Slack worker is: the worker's start-up is the longer way to the
+        # step, and a request the hand-off then fails leaves it idle until its timeout, like
+        # one refused by the checks.
         from autodev.workflows.steps import scale_ahead_of_request
 
         scale_ahead_of_request(command.template)
+    if not _dispatch(job):
+        return ephemeral(":warning: autodev could not take the request just now; please try again.")
     # Nothing is said yet, not even for a start: the worker checks the template and its input
     # first, then posts "Starting ..." (the workflow's thread), or tells only the requester
     # what is wrong.
