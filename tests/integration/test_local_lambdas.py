@@ -189,3 +189,21 @@ def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
             "Function.ResponseSizeTooLarge",
         )
     assert over_http == []
+
+
+def test_a_running_stack_holds_what_it_made_out_of_full_collections(
+    database: str, tmp_path: Path
+) -> None:
+    import gc
+
+    handler = tmp_path / "long_lived" / "handler.py"
+    handler.parent.mkdir()
+    handler.write_text("TABLE = [[n] for n in range(20_000)]\n")
+    with LocalStack(poke_scaler=False):
+        # Its objects (modules, clients, moto) are frozen, not walked by every full collection.
+        held = gc.get_freeze_count()
+        assert held > 10_000
+        # What a handler loaded on first use made joins them.
+        lambdas.load_module(handler)
+        assert gc.get_freeze_count() > held + 10_000
+    assert gc.get_freeze_count() == 0  # given back to the collector when the stack stops

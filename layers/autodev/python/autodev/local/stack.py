@@ -181,6 +181,8 @@ class LocalStack:
         except BaseException:
             self.stop()
             raise
+        # What the stack made to start lives until it stops (see ``lambdas.keep_for_good``).
+        lambdas.keep_for_good()
         return self
 
     def stop(self) -> None:
@@ -200,6 +202,7 @@ class LocalStack:
             self._server.stop()
             self._server = None
         self._restore_env()
+        lambdas.collect_again()
 
     # --- environment ---
 
