@@ -60,6 +60,21 @@ def reset_process_state() -> None:
 
 
 @pytest.fixture
+def absent_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """DATABASE_URL names a socket directory with no server in it (yielded): every connection
+    attempt fails at once, and the pool gives up after 0.5 s rather than its default 10 s."""
+    from autodev.db import get_pool
+
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
+    reset_process_state()
+    try:
+        get_pool().timeout = 0.5
+        yield tmp_path
+    finally:
+        reset_process_state()
+
+
+@pytest.fixture
 def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """Fake credentials (moto's) and us-east-1 in the environment, no endpoint: for moto in
     the test's process or no AWS at all. boto3 clients are made anew for the test and after."""

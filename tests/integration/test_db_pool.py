@@ -26,21 +26,12 @@ from tests.conftest import reset_process_state
 from tests.integration.stoppable_postgres import StoppablePostgres
 
 
-def test_a_pool_that_cannot_connect_says_why(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # A socket directory with no server in it: every connection attempt fails at once.
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
-    reset_process_state()
-    try:
-        get_pool().timeout = 0.5  # the pool's wait; the default makes a person wait 10 s
-        with pytest.raises(DatabaseUnavailable) as failed, connection():
-            pass
-        message = str(failed.value)
-        assert message.startswith("the database is unavailable: connection")
-        assert str(tmp_path) in message  # the cause, not "couldn't get a connection"
-    finally:
-        reset_process_state()
+def test_a_pool_that_cannot_connect_says_why(absent_database: Path) -> None:
+    with pytest.raises(DatabaseUnavailable) as failed, connection():
+        pass
+    message = str(failed.value)
+    assert message.startswith("the database is unavailable: connection")
+    assert str(absent_database) in message  # the cause, not "couldn't get a connection"
 
 
 def _connecting_ahead() -> bool:
@@ -48,18 +39,12 @@ def _connecting_ahead() -> bool:
 
 
 def test_connecting_ahead_to_a_database_that_is_not_there_leaves_the_error_to_the_first_use(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    absent_database: Path,
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
-    reset_process_state()
-    try:
-        get_pool().timeout = 0.5
-        connect_ahead()  # raises nothing
-        wait_for(lambda: not _connecting_ahead(), timeout=30, what="the attempt to end")
-        with pytest.raises(DatabaseUnavailable, match=str(tmp_path)), connection():
-            pass
-    finally:
-        reset_process_state()
+    connect_ahead()  # raises nothing
+    wait_for(lambda: not _connecting_ahead(), timeout=30, what="the attempt to end")
+    with pytest.raises(DatabaseUnavailable, match=str(absent_database)), connection():
+        pass
 
 
 def test_the_cli_refuses_a_malformed_database_url_in_one_line(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autodev.config import get_settings
-from autodev.db import connection, get_pool
+from autodev.db import connection
 from autodev.errors import InvalidInput
 from autodev.monitoring import (
     Health,
@@ -21,7 +21,6 @@ from autodev.monitoring import (
 from autodev.monitoring.figures import TASK_FINISHED_METRIC
 from autodev.orchestrator import metrics, queue
 from autodev.orchestrator.queue import TaskSpec
-from tests.conftest import reset_process_state
 from tests.integration.finished_tasks import finish_task
 
 WORKER = "host-1-monitor"
@@ -209,26 +208,19 @@ def test_a_failing_health_check_is_reported_not_raised(database: str) -> None:
 
 
 def test_with_the_database_down_its_check_fails_and_the_dashboard_says_why(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    absent_database: Path,
 ) -> None:
-    # A socket directory with no server in it: every connection attempt fails at once.
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
-    reset_process_state()
-    try:
-        get_pool().timeout = 0.5
-        checks = {check.name: check for check in run_health_checks()}
-        assert checks["database"].state == "failing"
-        assert checks["database"].detail.startswith("unavailable: ")
-        # What needs the database is not asked, and says why.
-        assert checks["orchestrator"].state == "failing"
-        assert checks["orchestrator"].detail == "not checked: database is failing"
-        board = dashboard()
-        assert board.unavailable is not None
-        assert board.unavailable.startswith("the database is unavailable: ")
-        assert not board.healthy
-        assert board.tasks.finished == 0
-    finally:
-        reset_process_state()
+    checks = {check.name: check for check in run_health_checks()}
+    assert checks["database"].state == "failing"
+    assert checks["database"].detail.startswith("unavailable: ")
+    # What needs the database is not asked, and says why.
+    assert checks["orchestrator"].state == "failing"
+    assert checks["orchestrator"].detail == "not checked: database is failing"
+    board = dashboard()
+    assert board.unavailable is not None
+    assert board.unavailable.startswith("the database is unavailable: ")
+    assert not board.healthy
+    assert board.tasks.finished == 0
 
 
 BUILT_IN = ["database", "model_api", "step_functions", "orchestrator", "slack"]

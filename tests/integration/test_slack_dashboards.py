@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from autodev.db import get_pool
 from autodev.local.slack.sender import SlackSender
 from autodev.local.slack.sink import RecordedCall, SlackSink
 from autodev.local.stack import LocalStack
@@ -15,7 +14,6 @@ from autodev.local.testing import wait_for
 from autodev.monitoring import register_health_check, unregister_health_check
 from autodev.orchestrator import queue, registry
 from autodev.orchestrator.queue import TaskSpec
-from tests.conftest import reset_process_state
 from tests.integration.finished_tasks import finish_task
 
 SECRET = "test-signing-secret-dashboards-0123"
@@ -107,19 +105,13 @@ def test_monitor_shows_the_dashboard(database: str, slack_sink_env: SlackSink) -
 
 
 def test_with_the_database_down_monitor_shows_the_health_and_orchestrator_one_polite_line(
-    slack_sink_env: SlackSink, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    slack_sink_env: SlackSink, absent_database: Path
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@/x?host={tmp_path}")
-    reset_process_state()
-    try:
-        get_pool().timeout = 0.5
-        monitor = _ask(slack_sink_env, "/monitor")
-        assert monitor.args["text"].startswith("Monitoring: no figures (the database is")
-        assert ":x: database" in monitor.block_text()
-        assert "No figures: the database is unavailable" in monitor.block_text()
-        reply = _ask(slack_sink_env, "/orchestrator")
-        assert reply.args["text"].startswith(":warning: the database is unavailable")
-        assert "\n" not in reply.args["text"]
-        assert not reply.args.get("blocks")
-    finally:
-        reset_process_state()
+    monitor = _ask(slack_sink_env, "/monitor")
+    assert monitor.args["text"].startswith("Monitoring: no figures (the database is")
+    assert ":x: database" in monitor.block_text()
+    assert "No figures: the database is unavailable" in monitor.block_text()
+    reply = _ask(slack_sink_env, "/orchestrator")
+    assert reply.args["text"].startswith(":warning: the database is unavailable")
+    assert "\n" not in reply.args["text"]
+    assert not reply.args.get("blocks")
