@@ -196,14 +196,20 @@ def test_a_running_stack_holds_what_it_made_out_of_full_collections(
 ) -> None:
     import gc
 
-    handler = tmp_path / "long_lived" / "handler.py"
-    handler.parent.mkdir()
-    handler.write_text("TABLE = [[n] for n in range(20_000)]\n")
+    def handler(name: str) -> Path:
+        path = tmp_path / name / "handler.py"
+        path.parent.mkdir()
+        path.write_text("TABLE = [[n] for n in range(20_000)]\n")
+        return path
+
     with LocalStack(poke_scaler=False):
         # Its objects (modules, clients, moto) are frozen, not walked by every full collection.
         held = gc.get_freeze_count()
         assert held > 10_000
         # What a handler loaded on first use made joins them.
-        lambdas.load_module(handler)
+        lambdas.load_module(handler("long_lived"))
         assert gc.get_freeze_count() > held + 10_000
     assert gc.get_freeze_count() == 0  # given back to the collector when the stack stops
+    # Without a stack, a handler's load freezes nothing.
+    lambdas.load_module(handler("no_stack"))
+    assert gc.get_freeze_count() == 0

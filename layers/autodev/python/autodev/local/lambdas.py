@@ -40,6 +40,9 @@ log = child_logger(__name__)
 _lock = threading.Lock()
 _handlers: dict[str, Path] = {}
 _modules: dict[Path, ModuleType] = {}
+# Whether a started stack keeps what this process makes out of full collections
+# (``keep_for_good``).
+_kept = False
 _original_invoke: Any = None
 # Background (Event) invocations still running, so a stack can wait for them when it stops.
 _background: set[threading.Thread] = set()
@@ -131,14 +134,14 @@ def load_module(path: Path) -> ModuleType:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             _modules[path] = module
-            # What the handler imported lives as long as the stack (see ``keep_for_good``).
-            keep_for_good()
+            if _kept:  # what the handler imported lives as long as the stack
+                gc.freeze()
         return module
 
 
 def keep_for_good() -> None:
-    """Leave what the process holds now out of the cyclic collector's full collections, until
-    ``collect_again``.
+    """A stack has started: leave what the process holds now, and what each handler loaded
+    from now on makes, out of the cyclic collector's full collections until ``collect_again``.
 
     The local stack serves every function, moto and the Slack stand-ins in one long-lived
     process: some 380,000 objects once started (modules, clients, schemas), none of them
@@ -146,12 +149,16 @@ def keep_for_good() -> None:
     (measured in a started stack's process), and it stopped whichever request was under way: a
     Slack command waited that long for its worker to be started. Frozen objects are still freed
     by their reference counts; only cycles among them wait for ``collect_again``."""
+    global _kept
+    _kept = True
     gc.freeze()
 
 
 def collect_again() -> None:
     """The stack has stopped: what it held goes back to the collector (a test process starts
-    many stacks one after another)."""
+    many stacks one after another), and handlers loaded without a stack are not frozen."""
+    global _kept
+    _kept = False
     gc.unfreeze()
 
 
