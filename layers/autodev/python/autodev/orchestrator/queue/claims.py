@@ -133,8 +133,8 @@ _CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
     WHERE id = ({_FIRST_READY})
     RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
 
-# The task this worker holds the lease on: what a completion updates, and what
-# complete-and-claim-next checks before it claims.
+# The task this worker holds the lease on: what a renewal, a completion, a failure and a
+# give-back update, and what complete-and-claim-next checks before it claims.
 _HELD = "id = %(task)s AND status = 'running' AND lease_owner = %(worker)s"
 _COMPLETE = f"""UPDATE autonomous_tasks
     SET status = 'succeeded', result = %(result)s, finished_at = now(), updated_at = now(),
@@ -223,11 +223,12 @@ def renew_lease(task_id: str, worker_id: str, lease_seconds: float) -> RenewedLe
     """
     with connection(autocommit=True) as conn:
         row = conn.execute(
-            """UPDATE autonomous_tasks
-               SET lease_expires_at = now() + make_interval(secs => %s), updated_at = now()
-               WHERE id = %s AND status = 'running' AND lease_owner = %s
-               RETURNING task_token""",
-            (lease_seconds, task_id, worker_id),
+            f"""UPDATE autonomous_tasks
+               SET lease_expires_at = now() + make_interval(secs => %(lease)s),
+                   updated_at = now()
+               WHERE {_HELD}
+               RETURNING task_token""",  # noqa: S608 - constants only
+            {"lease": lease_seconds, "task": task_id, "worker": worker_id},
         ).fetchone()
     return None if row is None else RenewedLease(_opt_str(row["task_token"]))
 
@@ -258,12 +259,17 @@ def extend_expired_lease(lease: ExpiredLease, lease_seconds: float) -> bool:
     False when the lease was renewed, rescued or finished meanwhile, or the deadline passed."""
     with connection() as conn:
         cursor = conn.execute(
-            """UPDATE autonomous_tasks
-               SET lease_expires_at = least(now() + make_interval(secs => %s), %s),
+            f"""UPDATE autonomous_tasks
+               SET lease_expires_at = least(now() + make_interval(secs => %(lease)s),
+                                            %(deadline)s),
                    updated_at = now()
-               WHERE id = %s AND status = 'running' AND lease_owner = %s
-                 AND lease_expires_at < now() AND %s > now()""",
-            (lease_seconds, lease.deadline, lease.task_id, lease.owner, lease.deadline),
+               WHERE {_HELD} AND lease_expires_at < now() AND %(deadline)s > now()""",  # noqa: S608 - constants only
+            {
+                "lease": lease_seconds,
+                "deadline": lease.deadline,
+                "task": lease.task_id,
+                "worker": lease.owner,
+            },
         )
         return cursor.rowcount == 1
 
@@ -321,13 +327,13 @@ def release_claim(
     is not counted. False when this worker no longer holds it."""
     with in_transaction(conn, autocommit=True) as tx:
         row = tx.execute(
-            """UPDATE autonomous_tasks
+            f"""UPDATE autonomous_tasks
                SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
                    claimed_at = NULL, attempts = greatest(attempts - 1, 0), updated_at = now(),
                    started_at = CASE WHEN attempts <= 1 THEN NULL ELSE started_at END
-               WHERE id = %s AND status = 'running' AND lease_owner = %s
-               RETURNING id""",
-            (task_id, worker_id),
+               WHERE {_HELD}
+               RETURNING id""",  # noqa: S608 - constants only
+            {"task": task_id, "worker": worker_id},
         ).fetchone()
     return row is not None
 
@@ -350,9 +356,9 @@ def fail_task(
     """
     with in_transaction(conn) as tx:
         row = tx.execute(
-            """SELECT attempts, max_attempts, task_token FROM autonomous_tasks
-               WHERE id = %s AND status = 'running' AND lease_owner = %s FOR UPDATE""",
-            (task_id, worker_id),
+            f"""SELECT attempts, max_attempts, task_token FROM autonomous_tasks
+               WHERE {_HELD} FOR UPDATE""",  # noqa: S608 - constants only
+            {"task": task_id, "worker": worker_id},
         ).fetchone()
         if row is None:
             return None
