@@ -3,11 +3,12 @@
 The minimal queue is written here: a narrow table with one index, claimed with ``FOR UPDATE
 SKIP LOCKED`` and completed in a second transaction, each thread on a psycopg connection of
 its own (no pool, psycopg's defaults). The project's queue claims and completes through its
-pool, two transactions a task as well, and, for a worker that goes on, completes a task and
-claims the next in one round trip (``complete_and_claim_next``). Raw single-row commits on a
-direct connection show what the database itself allows. Rounds alternate the four, the medians
-are compared; the machine is shared, so the ratios carry the meaning. ``AUTODEV_BENCH_TASKS``
-sets the tasks per round.
+pool, two transactions a task as well (its claim does not wait for the WAL flush; its
+completion does: ``autodev.orchestrator.queue.claims`` says why), and, for a worker that goes
+on, completes a task and claims the next in one round trip (``complete_and_claim_next``). Raw
+single-row commits on a direct connection show what the database itself allows. Rounds
+alternate the four, the medians are compared; the machine is shared, so the ratios carry the
+meaning. ``AUTODEV_BENCH_TASKS`` sets the tasks per round.
 """
 
 from __future__ import annotations

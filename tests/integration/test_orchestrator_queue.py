@@ -86,6 +86,49 @@ def test_a_task_is_claimed_by_one_worker_only(database: str) -> None:
     assert not queue.renew_lease(first.id, "b", 60)
 
 
+def test_only_a_claim_commits_without_waiting_for_the_wal_flush(database: str) -> None:
+    # A trigger records the synchronous_commit each change of a task's row commits with: a
+    # lost claim leaves its task queued, a lost outcome would be lost for good.
+    with connection() as conn:
+        conn.execute("CREATE TABLE commit_modes (n serial, status text, mode text)")
+        conn.execute(
+            """CREATE FUNCTION record_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   INSERT INTO commit_modes (status, mode)
+                       VALUES (NEW.status, current_setting('synchronous_commit'));
+                   RETURN NEW;
+               END $$"""
+        )
+        conn.execute(
+            "CREATE TRIGGER record_commit_mode AFTER UPDATE ON autonomous_tasks "
+            "FOR EACH ROW EXECUTE FUNCTION record_commit_mode()"
+        )
+    _submit("first")
+    _submit("second")
+    _submit("third")
+    first = queue.claim_next("w", 60)
+    assert first is not None
+    completed, second = queue.complete_and_claim_next(first.id, "w", {}, 60)
+    assert completed
+    assert second is not None
+    assert queue.fail_task(second.id, "w", "broke", retryable=False)
+    third = queue.claim_next("w", 60)
+    assert third is not None
+    assert queue.complete_task(third.id, "w", {})
+    with connection() as conn:
+        modes = conn.execute("SELECT status, mode FROM commit_modes ORDER BY n").fetchall()
+        setting = conn.execute("SHOW synchronous_commit").fetchone()
+    assert [(row["status"], row["mode"]) for row in modes] == [
+        ("running", "off"),  # claimed
+        ("running", "on"),  # claimed with the completion of the first
+        ("succeeded", "on"),
+        ("failed", "on"),
+        ("running", "off"),
+        ("succeeded", "on"),
+    ]
+    assert setting == {"synchronous_commit": "on"}  # the pooled connection is as it was
+
+
 def test_retryable_failures_back_off_then_end_dead_with_the_last_error(database: str) -> None:
     task_id = _submit("flaky", max_attempts=2)
     task = queue.claim_next("w", 60)

@@ -129,8 +129,19 @@ _FIRST_READY = """SELECT id FROM autonomous_tasks
 _CLAIMED = """id::text, workflow_id::text, step_name, task_type, prompt, context, allowed_tools,
         max_turns, budget_usd::float8, priority, timeout_ms, attempts, max_attempts, task_token,
         lease_expires_at, claimed_at"""
+# A claim commits without waiting for its WAL to reach the disk (synchronous_commit off, set by
+# set_config for this one transaction: the pooled connection keeps its setting, and RDS Proxy
+# sees no session SET to pin on). A claim is the one write the queue can afford to lose: a
+# crash of the database loses at most the claims of its last moments (until the WAL writer's
+# next flush, under a second, or the next synchronous commit on the server, which flushes them
+# too). Such a task is queued again, as if never claimed, and the worker that started it finds
+# the lease gone at its next renewal or its completion and records nothing, as when the rescuer
+# hands a task on. Completions, failures and complete-and-claim-next (which completes) still
+# wait for the flush: no outcome is lost. A claim then waits for no disk write at all, where
+# every other commit waits for one (the minimal queue's two per task; 4 workers: 1.01-1.03 ->
+# 1.27-1.30 times its rate, in the queue bench).
 _CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
-    WHERE id = ({_FIRST_READY})
+    WHERE id = ({_FIRST_READY}) AND set_config('synchronous_commit', 'off', true) = 'off'
     RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
 
 # The task this worker holds the lease on: what a renewal, a completion, a failure and a
