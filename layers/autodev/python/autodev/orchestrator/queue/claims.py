@@ -137,9 +137,9 @@ _CLAIMED = """id::text, workflow_id::text, step_name, task_type, prompt, context
 # too). Such a task is queued again, as if never claimed, and the worker that started it finds
 # the lease gone at its next renewal or its completion and records nothing, as when the rescuer
 # hands a task on. Completions, failures and complete-and-claim-next (which completes) still
-# wait for the flush: no outcome is lost. A claim then waits for no disk write at all, where
-# every other commit waits for one (the minimal queue's two per task; 4 workers: 1.01-1.03 ->
-# 1.27-1.30 times its rate, in the queue bench).
+# wait for the flush: no outcome is lost. A claim then waits for no disk write, where the
+# minimal queue waits for two per task: with 4 workers, 1.01-1.03 times its rate before and
+# 1.27-1.30 after (the queue bench's measures, alternated on one database; issue 18).
 _CLAIM = f"""UPDATE autonomous_tasks SET {_CLAIM_SET}
     WHERE id = ({_FIRST_READY}) AND set_config('synchronous_commit', 'off', true) = 'off'
     RETURNING {_CLAIMED}"""  # noqa: S608 - constants only
