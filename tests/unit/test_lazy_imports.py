@@ -52,6 +52,19 @@ def test_a_worker_starts_without_the_progress_rendering_slack_or_jsonschema() ->
     assert not {"jsonschema", "slack_sdk", "autodev.progress.tracking"} & set(loaded)
 
 
+def test_a_worker_starts_without_what_only_ecs_an_outcome_or_an_approval_needs() -> None:
+    # The ECS metadata's HTTP client, botocore's exceptions (the Step Functions client that
+    # sends an outcome is made in the background during the first session) and the approval
+    # summaries' models: about 4% of a worker's imports (issue 18).
+    later = ("urllib.request", "botocore.exceptions", "autodev.workflows.approval_summary")
+    loaded = _heavy_after(
+        "import autodev.orchestrator.worker, autodev.orchestrator.claude_task\n"
+        "from autodev.orchestrator.worker import make_runner",
+        later,
+    )
+    assert loaded == []
+
+
 def test_an_agent_step_loads_no_http_client_for_its_conversation_context() -> None:
     # A step imports the conversations' context while its Claude Code starts, where it counts
     # nothing exactly (upper bounds only): the counting endpoint's HTTP client is imported

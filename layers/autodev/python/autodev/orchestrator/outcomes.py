@@ -12,13 +12,14 @@ delivered. An outcome reaches a workflow at most once.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any
 
 from autodev.aws import client
 from autodev.observability import child_logger
 from autodev.orchestrator import queue
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 log = child_logger(__name__)
 
@@ -43,6 +44,10 @@ def _error_code(error: ClientError) -> str:
 def _call(operation: str, **kwargs: Any) -> str | None:
     """None when Step Functions took it; the error code when the token no longer takes an
     outcome (``_GONE``); DeliveryFailed for anything else."""
+    # With the client, not with this module: a worker starts without botocore (the client it
+    # sends with is made in the background during its first session).
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         getattr(client("stepfunctions"), operation)(**kwargs)
     except ClientError as error:

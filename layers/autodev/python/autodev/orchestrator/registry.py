@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +51,9 @@ def ecs_task_arn() -> str | None:
     base = os.environ.get(ECS_METADATA_ENV)
     if not base:
         return None
+    # Only in ECS: urllib's HTTP client is not part of a local worker's start-up.
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{base}/task", timeout=2) as response:  # noqa: S310 - ECS's
             arn = json.loads(response.read()).get("TaskARN")

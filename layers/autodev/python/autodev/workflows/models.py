@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autodev import validation
 from autodev.errors import InvalidInput
-from autodev.workflows.approval_summary import ApprovalSummary
 from autodev.workflows.catalog import PRIORITIES
+
+if TYPE_CHECKING:
+    # An annotation only: the summaries' pydantic models (and the Salesforce results they
+    # read) are loaded by the code that builds or reads one, not by every importer of these.
+    from autodev.workflows.approval_summary import ApprovalSummary
 
 # workflows.status values; the last four are final.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting_approval"})
