@@ -214,7 +214,7 @@ _KNOWN_COUNTS = [
 
 
 def test_progress_counts_each_assistant_message_and_tool_use_claude_code_reports(
-    scripted: str,
+    scripted: str, scripted_model: ScriptedModelServer
 ) -> None:
     task_id = queue.submit_task(
         TaskSpec(
@@ -228,6 +228,11 @@ def test_progress_counts_each_assistant_message_and_tool_use_claude_code_reports
     assert status.status == "succeeded", status.last_error
     tracked = progress.get_progress(task_id)
     assert tracked is not None
+    # Its first report waited for Claude Code to be up (the model's first answer): the
+    # worker's background lane is held while the CLI starts.
+    stats = scripted_model.task_stats(task_id)
+    assert stats is not None
+    assert tracked.started_at >= stats.first_request_at
     assert tracked.metrics.model_dump(include={"messages", "tool_calls", "files_modified"}) == {
         "messages": 4,
         "tool_calls": 4,

@@ -6,12 +6,14 @@ import contextlib
 import gc
 import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from autodev import progress
 from autodev.config import get_settings
 from autodev.db import DatabaseUnavailable, connection, get_pool
 from autodev.local.echo import EchoTaskRunner
@@ -227,6 +229,51 @@ def test_the_worker_pauses_the_collector_for_its_start_up_only(
     assert len(runner.seen) == 2
     assert all(enabled and count > 0 for enabled, count in runner.seen), runner.seen
     assert queue.get_task_status(task_id).status == "succeeded"
+
+
+class _AgentStarting(EchoTaskRunner):
+    """The echo runner as an agent's runner: it reports its agent's start (Claude Code's runner
+    does on the model's first answer), noting when, and whether its worker's background lane
+    was held before that."""
+
+    def __init__(self, reports: bool = True) -> None:
+        self.reports = reports
+        self.worker: Worker | None = None
+        self.lane_held: bool | None = None
+        self.agent_up_at = 0.0
+
+    def reports_agent_start(self, task: Any) -> bool:
+        return self.reports
+
+    def execute(self, task: Any, should_stop: Any, progress: Any) -> Any:
+        assert self.worker is not None
+        self.lane_held = not self.worker._lane_open.is_set()
+        self.agent_up_at = time.time()
+        progress.agent_started()
+        return super().execute(task, should_stop, progress)
+
+
+def test_the_background_lane_waits_while_the_agent_starts(echo_env: str) -> None:
+    # Claude Code's start-up takes all the CPU it gets: the task's progress, its first report,
+    # is written once the agent is up, not while it starts.
+    task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
+    runner = _AgentStarting()
+    worker = Worker(get_settings(), runner=runner, max_tasks=1)
+    runner.worker = worker
+    assert worker.run() == "ran 1 task(s)"
+    assert runner.lane_held is True
+    tracked = progress.get_progress(task_id)
+    assert tracked is not None
+    assert tracked.status == "completed"
+    assert tracked.started_at >= runner.agent_up_at
+
+    # A runner that starts no agent (a tool step), or cannot say when it has: nothing waits.
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
+    runner = _AgentStarting(reports=False)
+    worker = Worker(get_settings(), runner=runner, max_tasks=1)
+    runner.worker = worker
+    assert worker.run() == "ran 1 task(s)"
+    assert runner.lane_held is False
 
 
 class _PreparingRunner(EchoTaskRunner):

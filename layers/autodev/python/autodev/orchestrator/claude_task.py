@@ -127,6 +127,12 @@ class ClaudeCodeTaskRunner:
             found.append((f"step {row['step_name'] or row['id']}", str(body)))
         return found
 
+    def reports_agent_start(self, task: ClaimedTask) -> bool:
+        """Every task starts Claude Code, whose start the session reports to its progress
+        hook (``ProgressHook.agent_started``, or the task's end if it never comes)."""
+        del task
+        return True
+
     def execute(self, task: ClaimedTask, should_stop: StopCheck, progress: Any) -> Execution:
         hook: ProgressHook = progress
         # A workflow on a registered repository: clone, then commit and push (autodev.repos).
@@ -270,8 +276,11 @@ class ClaudeCodeTaskRunner:
         transcript: list[dict[str, Any]] = []
 
         def on_event(event: dict[str, Any]) -> str | None:
-            if task.task_token and event.get("type") == "assistant":
-                self._warm_up()  # the model has answered: the CLI is up, the CPU is free
+            if event.get("type") == "assistant":
+                # The model has answered: the CLI is up, the CPU is free.
+                hook.agent_started()
+                if task.task_token:
+                    self._warm_up()
             seen_messages, seen_tools = monitor.messages, sum(monitor.tool_calls.values())
             reason = monitor.observe(event)
             if len(transcript) < _TRANSCRIPT_EVENTS:

@@ -48,14 +48,22 @@ class ProgressHook:
         *,
         min_interval: float = 1.0,
         submit: Callable[..., Any] | None = None,
+        on_agent_started: Callable[[], None] | None = None,
     ) -> None:
         self.task_id = task_id
         self._submit = submit
+        self._on_agent_started = on_agent_started
         self._min_interval = min_interval
         self._last = 0.0
         self._started = False
         # The latest cumulative figures given, sent or not (a fast session's are mostly not).
         self._figures: dict[str, Any] = {}
+
+    def agent_started(self) -> None:
+        """The runner's word that the step's agent is up (Claude Code has had the model's
+        first answer): the worker's background lane, held while the agent started, goes on."""
+        if self._on_agent_started is not None:
+            self._on_agent_started()
 
     def _call(self, report: Report, *args: Any, **kwargs: Any) -> None:
         if self._submit is not None:

@@ -116,6 +116,14 @@ class StepRunner:
             return self.tools.execute(task, should_stop, progress)
         return self.agent.execute(task, should_stop, progress)
 
+    def reports_agent_start(self, task: ClaimedTask) -> bool:
+        """Whether running ``task`` starts an agent that reports its start (a tool starts
+        none)."""
+        if task.context.get("tool"):
+            return False
+        reports = getattr(self.agent, "reports_agent_start", None)
+        return bool(callable(reports) and reports(task))
+
     def prepare(self) -> None:
         prepare = getattr(self.agent, "prepare", None)
         if callable(prepare):

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, TypeVar
@@ -111,8 +111,11 @@ class Worker:
         self._claimed_next: ClaimedTask | None = None
         self._looping = False
         self._listener = wakeup.Listener(settings)
-        # The background lane (``_background_lane``).
+        # The background lane (``_background_lane``), and whether it may go on: it is held
+        # while a task's agent starts (``_run_task``).
         self._aftermath: ThreadPoolExecutor | None = None
+        self._lane_open = threading.Event()
+        self._lane_open.set()
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
@@ -231,8 +234,17 @@ class Worker:
         with best_effort("task_started_metric", log, task_id=task.id):
             metrics.record("orchestrator.task.started", 1, "Count", dims)
         log.info("task started", extra={"task_type": task.task_type})
-        # In the loop, progress goes through the background lane, behind the last task's.
-        progress = ProgressHook(task.id, submit=self._background_lane())
+        # In the loop, progress goes through the background lane, behind the last task's. The
+        # lane holds what it has not begun while the task's agent starts, until the runner
+        # reports it up (or the task ends): Claude Code's start-up takes all the CPU it gets,
+        # and a fresh worker's first report alone (the progress and Slack modules, its first
+        # AWS client) is 0.2 s of CPU, which held the model's first request back by a tenth of
+        # a second on two cores (issue 18).
+        lane = self._background_lane()
+        reports_start = getattr(self.runner, "reports_agent_start", None)
+        if lane is not None and callable(reports_start) and reports_start(task):
+            self._lane_open.clear()
+        progress = ProgressHook(task.id, submit=lane, on_agent_started=self._lane_open.set)
         progress.start(
             task.task_type, task.workflow_id, task.step_name, tool=bool(task.context.get("tool"))
         )
@@ -249,7 +261,10 @@ class Worker:
             return self._abandoned or keeper.stop_reason()
 
         try:
-            execution = self._execute(task, should_stop, progress)
+            try:
+                execution = self._execute(task, should_stop, progress)
+            finally:
+                self._lane_open.set()  # the agent never reported its start: the task is over
             seconds = time.monotonic() - started
             if keeper.lease_lost:
                 log.warning(
@@ -315,7 +330,17 @@ class Worker:
             return None
         if self._aftermath is None:
             self._aftermath = ThreadPoolExecutor(1, thread_name_prefix="worker-background")
-        return self._aftermath.submit
+        aftermath = self._aftermath
+
+        def submit(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+            return aftermath.submit(self._when_lane_open, call, *args, **kwargs)
+
+        return submit
+
+    def _when_lane_open(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``call`` in the background lane, once the lane is not held (``_run_task``)."""
+        self._lane_open.wait()
+        return call(*args, **kwargs)
 
     def _publish(self, task: ClaimedTask, in_background: bool) -> None:
         """Publish a task's result (best effort: the delivery sweep publishes what is missed),
