@@ -232,6 +232,7 @@ def test_progress_counts_each_assistant_message_and_tool_use_claude_code_reports
     # worker's background lane is held while the CLI starts.
     stats = scripted_model.task_stats(task_id)
     assert stats is not None
+    assert stats.first_request_at is not None
     assert tracked.started_at >= stats.first_request_at
     assert tracked.metrics.model_dump(include={"messages", "tool_calls", "files_modified"}) == {
         "messages": 4,

@@ -20,6 +20,7 @@ from autodev.local.echo import EchoTaskRunner
 from autodev.local.lambdas import load_module
 from autodev.local.testing import wait_for
 from autodev.orchestrator import queue, registry
+from autodev.orchestrator import worker as worker_module
 from autodev.orchestrator.claude_task import ClaudeCodeTaskRunner
 from autodev.orchestrator.launchers import WORKER_SCRIPT
 from autodev.orchestrator.progress_hook import ProgressHook
@@ -236,8 +237,10 @@ class _AgentStarting(EchoTaskRunner):
     does on the model's first answer), noting when, and whether its worker's background lane
     was held before that."""
 
-    def __init__(self, reports: bool = True) -> None:
+    def __init__(self, reports: bool = True, silent: bool = False) -> None:
         self.reports = reports
+        self.silent = silent
+        self.tracked_while_starting: bool | None = None
         self.worker: Worker | None = None
         self.lane_held: bool | None = None
         self.agent_up_at = 0.0
@@ -248,12 +251,23 @@ class _AgentStarting(EchoTaskRunner):
     def execute(self, task: Any, should_stop: Any, progress: Any) -> Any:
         assert self.worker is not None
         self.lane_held = not self.worker._lane_open.is_set()
+        if self.silent:  # it never says so: the lane goes on once its hold is over
+            self.tracked_while_starting = bool(
+                wait_for(lambda: progress_of(task.id), timeout=30, what="the progress")
+            )
+            return super().execute(task, should_stop, progress)
         self.agent_up_at = time.time()
         progress.agent_started()
         return super().execute(task, should_stop, progress)
 
 
-def test_the_background_lane_waits_while_the_agent_starts(echo_env: str) -> None:
+def progress_of(task_id: str) -> Any:
+    return progress.get_progress(task_id)
+
+
+def test_the_background_lane_waits_while_the_agent_starts(
+    echo_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Claude Code's start-up takes all the CPU it gets: the task's progress, its first report,
     # is written once the agent is up, not while it starts.
     task_id = queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
@@ -266,6 +280,16 @@ def test_the_background_lane_waits_while_the_agent_starts(echo_env: str) -> None
     assert tracked is not None
     assert tracked.status == "completed"
     assert tracked.started_at >= runner.agent_up_at
+
+    # An agent that never says it is up holds the lane for LANE_HOLD_SECONDS at most.
+    queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))
+    runner = _AgentStarting(silent=True)
+    worker = Worker(get_settings(), runner=runner, max_tasks=1)
+    runner.worker = worker
+    monkeypatch.setattr(worker_module, "LANE_HOLD_SECONDS", 0.0)
+    assert worker.run() == "ran 1 task(s)"
+    assert runner.lane_held is True
+    assert runner.tracked_while_starting is True
 
     # A runner that starts no agent (a tool step), or cannot say when it has: nothing waits.
     queue.submit_task(TaskSpec(task_type="analysis", prompt="hi", context={"echo": {}}))

@@ -58,6 +58,10 @@ _BUDGETS = {queue.ERROR_BUDGET: "task", queue.ERROR_WORKFLOW_BUDGET: "workflow"}
 
 # How often an idle worker looks for work (with jitter, so idle workers do not march in step).
 POLL_SECONDS = 0.25
+# The background lane waits at most this long for a task's agent to start: Claude Code is up
+# in about half a second; one that has had no answer by then (an API in trouble, retrying)
+# has its step's progress go on all the same.
+LANE_HOLD_SECONDS = 5.0
 # Waits between tries to record an outcome while the database is unreachable: doubling from
 # the first to the longest, with jitter, until the attempt's deadline.
 RECORD_RETRY_FIRST_SECONDS = 0.5
@@ -116,6 +120,7 @@ class Worker:
         self._aftermath: ThreadPoolExecutor | None = None
         self._lane_open = threading.Event()
         self._lane_open.set()
+        self._lane_held_until = 0.0  # time.monotonic()
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current task, then exit (SIGTERM: ECS stopping the task)."""
@@ -243,6 +248,7 @@ class Worker:
         lane = self._background_lane()
         reports_start = getattr(self.runner, "reports_agent_start", None)
         if lane is not None and callable(reports_start) and reports_start(task):
+            self._lane_held_until = time.monotonic() + LANE_HOLD_SECONDS
             self._lane_open.clear()
         progress = ProgressHook(task.id, submit=lane, on_agent_started=self._lane_open.set)
         progress.start(
@@ -338,8 +344,9 @@ class Worker:
         return submit
 
     def _when_lane_open(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``call`` in the background lane, once the lane is not held (``_run_task``)."""
-        self._lane_open.wait()
+        """``call`` in the background lane, once the lane is not held (``_run_task``), or
+        held no longer than LANE_HOLD_SECONDS."""
+        self._lane_open.wait(max(0.0, self._lane_held_until - time.monotonic()))
         return call(*args, **kwargs)
 
     def _publish(self, task: ClaimedTask, in_background: bool) -> None:
