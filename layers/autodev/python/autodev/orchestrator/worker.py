@@ -270,7 +270,7 @@ class Worker:
             try:
                 execution = self._execute(task, should_stop, progress)
             finally:
-                self._lane_open.set()  # the agent never reported its start: the task is over
+                self._lane_open.set()  # the task is over, whether its agent said it was up
             seconds = time.monotonic() - started
             if keeper.lease_lost:
                 log.warning(
