@@ -248,21 +248,17 @@ class _AgentStarting(EchoTaskRunner):
     def reports_agent_start(self, task: Any) -> bool:
         return self.reports
 
-    def execute(self, task: Any, should_stop: Any, progress: Any) -> Any:
+    def execute(self, task: Any, should_stop: Any, hook: Any) -> Any:
         assert self.worker is not None
         self.lane_held = not self.worker._lane_open.is_set()
         if self.silent:  # it never says so: the lane goes on once its hold is over
             self.tracked_while_starting = bool(
-                wait_for(lambda: progress_of(task.id), timeout=30, what="the progress")
+                wait_for(lambda: progress.get_progress(task.id), timeout=30, what="the progress")
             )
-            return super().execute(task, should_stop, progress)
+            return super().execute(task, should_stop, hook)
         self.agent_up_at = time.time()
-        progress.agent_started()
-        return super().execute(task, should_stop, progress)
-
-
-def progress_of(task_id: str) -> Any:
-    return progress.get_progress(task_id)
+        hook.agent_started()
+        return super().execute(task, should_stop, hook)
 
 
 def test_the_background_lane_waits_while_the_agent_starts(

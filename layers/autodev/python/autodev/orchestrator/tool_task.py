@@ -111,17 +111,16 @@ class StepRunner:
         self.agent = agent
         self.tools = tools
 
+    def _runner_for(self, task: ClaimedTask) -> TaskRunner:
+        return self.tools if task.context.get("tool") else self.agent
+
     def execute(self, task: ClaimedTask, should_stop: StopCheck, progress: Any) -> Execution:
-        if task.context.get("tool"):
-            return self.tools.execute(task, should_stop, progress)
-        return self.agent.execute(task, should_stop, progress)
+        return self._runner_for(task).execute(task, should_stop, progress)
 
     def reports_agent_start(self, task: ClaimedTask) -> bool:
-        """Whether running ``task`` starts an agent that reports its start (a tool starts
-        none)."""
-        if task.context.get("tool"):
-            return False
-        reports = getattr(self.agent, "reports_agent_start", None)
+        """Whether running ``task`` starts an agent that reports its start (the tool runner
+        starts none, and says nothing)."""
+        reports = getattr(self._runner_for(task), "reports_agent_start", None)
         return bool(callable(reports) and reports(task))
 
     def prepare(self) -> None:
