@@ -31,7 +31,7 @@ start = time.perf_counter()
 {body}
 elapsed = time.perf_counter() - start
 heavy = sorted(m for m in ("psycopg_pool", "jsonschema", "moto", "boto3", "autodev.workflows",
-                           "autodev.db", "pydantic_settings", "aws_xray_sdk")
+                           "autodev.db", "autodev.config", "aws_xray_sdk")
                if m in sys.modules)
 print(json.dumps({{"seconds": elapsed, "heavy": heavy}}))
 """

@@ -31,7 +31,7 @@ SAMPLE_VALUES = {
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in SAMPLE_VALUES:
+    for name in (*SAMPLE_VALUES, "APPROVERS", "AUTODEV_PULL_REQUEST_DRAFT"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -67,6 +67,22 @@ def test_every_setting_reads_its_environment_variable(monkeypatch: pytest.Monkey
     assert settings.model_provider is ModelProvider.BEDROCK
     assert settings.autodev_model == "claude-test"
     assert settings.autodev_state_dir == Path("/tmp/state")
+
+
+def test_names_match_in_any_case_lists_split_on_commas_and_arguments_win(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("alert_channel", "#lower")
+    monkeypatch.setenv("APPROVERS", " U1, U2 ,,arn:aws:iam::123456789012:user/ops ")
+    monkeypatch.setenv("AUTODEV_PULL_REQUEST_DRAFT", "false")
+    monkeypatch.setenv("ORCHESTRATOR_MAX_INSTANCES", "9")
+    monkeypatch.setenv("NOT_A_SETTING", "ignored")
+    settings = load_settings(orchestrator_max_instances=3)
+    assert settings.alert_channel == "#lower"
+    assert settings.approvers == ("U1", "U2", "arn:aws:iam::123456789012:user/ops")
+    assert settings.autodev_pull_request_draft is False
+    assert settings.orchestrator_max_instances == 3  # the argument, not the environment
+    assert not hasattr(settings, "not_a_setting")
 
 
 def test_provider_defaults_to_scripted_without_a_key_and_anthropic_with_one(

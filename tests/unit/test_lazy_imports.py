@@ -15,7 +15,7 @@ HEAVY = (
     "botocore",
     "psycopg",
     "psycopg_pool",
-    "pydantic_settings",
+    "autodev.config",
     "jsonschema",
     "slack_sdk",
     "autodev.progress.tracking",

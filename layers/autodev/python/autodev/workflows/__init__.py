@@ -11,7 +11,7 @@ comes from the orchestrator).
 
 The package's names load lazily (``__getattr__``): ``from autodev.workflows import
 start_workflow`` imports ``autodev.workflows.start`` and what it needs, not every module here
-(the Step Functions client's boto3, psycopg, pydantic-settings), so a handler pays only for
+(the Step Functions client's boto3, psycopg, the settings), so a handler pays only for
 what it uses.
 """
 

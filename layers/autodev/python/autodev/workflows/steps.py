@@ -17,7 +17,7 @@ finished is answered again at once, to the new token. A step of a workflow that 
 refused (WorkflowEnded) and nothing is queued.
 
 The payload models load with this module (every invocation parses one); what each step does
-(the catalog, the database, the queue, pydantic-settings) is imported by the function that does
+(the catalog, the database, the queue, the settings) is imported by the function that does
 it, on first use: functions/enqueue_task, request_approval, workflow_started and
 workflow_finished import this module at cold start, which must cost less than ``import boto3``
 (issue 18). The work's imports are then paid by the first invocation instead.
@@ -43,7 +43,7 @@ log = child_logger(__name__)
 
 # The scaler's function (infra's invoke-scaler grant sets it; unset: nobody to ask). Read
 # from the environment where it is used, not through the settings: the Slack front door asks
-# too, and does not load pydantic-settings on its cold start.
+# too, and does not load the settings (pydantic) on its cold start.
 SCALER_FUNCTION_ENV = "AUTODEV_SCALER_FUNCTION"
 
 
