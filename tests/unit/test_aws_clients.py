@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+import botocore.session
 import pytest
 
 from autodev import aws
@@ -35,3 +39,33 @@ def test_clients_share_the_data_botocore_loads() -> None:
     assert aws.client("sqs")._loader is aws.probe_client("lambda")._loader
     aws.reset_clients()
     assert aws.client("sqs")._loader is aws.probe_client("sqs")._loader
+
+
+def test_threads_that_ask_for_the_same_client_at_once_share_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker makes its Step Functions client in the background while a short task may end
+    # and ask for it: it is made once, the second caller waiting for the first's.
+    made: list[str] = []
+    second_made = threading.Event()
+    create = botocore.session.Session.create_client
+
+    def create_client(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        if len(made) == 1:
+            # Give a second caller the chance to make its own; it has none if it waits.
+            second_made.wait(timeout=0.5)
+        else:
+            second_made.set()
+        return create(self, service, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(aws.client("sqs"))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert made == ["sqs"]
+    assert len(got) == 3
+    assert all(found is got[0] for found in got)
