@@ -54,9 +54,15 @@ def test_a_worker_starts_without_the_progress_rendering_slack_or_jsonschema() ->
 
 def test_a_worker_starts_without_what_only_ecs_an_outcome_or_an_approval_needs() -> None:
     # The ECS metadata's HTTP client, botocore's exceptions (the Step Functions client that
-    # sends an outcome is made in the background during the first session) and the approval
-    # summaries' models: about 4% of a worker's imports (issue 18).
-    later = ("urllib.request", "botocore.exceptions", "autodev.workflows.approval_summary")
+    # sends an outcome is made in the background during the first session), the approval
+    # summaries' models and the workflows' records (a step's budget is read in the background
+    # while its workspace is made): about 7% of a worker's imports (issue 18).
+    later = (
+        "urllib.request",
+        "botocore.exceptions",
+        "autodev.workflows.approval_summary",
+        "autodev.workflows.records",
+    )
     loaded = _heavy_after(
         "import autodev.orchestrator.worker, autodev.orchestrator.claude_task\n"
         "from autodev.orchestrator.worker import make_runner",

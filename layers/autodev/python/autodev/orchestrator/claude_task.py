@@ -31,7 +31,6 @@ from autodev.orchestrator.queue import ClaimedTask
 from autodev.orchestrator.runner import AgentOutcome, AgentRequest
 from autodev.orchestrator.session_monitor import SessionMonitor, final_json_object
 from autodev.repos.checkout import RepositoryCheckout
-from autodev.workflows.records import workflow_budget
 
 log = child_logger(__name__)
 
@@ -313,6 +312,10 @@ class ClaudeCodeTaskRunner:
     def _budget(self, task: ClaimedTask) -> float | None:
         budget = task.budget_usd
         if task.workflow_id:
+            # Imported here, in the background while the workspace is made, not with the
+            # worker: the workflows' records and models are 8 ms of its start-up.
+            from autodev.workflows.records import workflow_budget
+
             try:
                 left = workflow_budget(task.workflow_id).left_usd
             except NotFound:
