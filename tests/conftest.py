@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,12 +49,16 @@ def _with_database(url: str, name: str) -> str:
 
 
 def reset_process_state() -> None:
-    """Forget cached settings, pooled connections and health answers, so the next use reads
-    the env anew."""
+    """Stop the background Slack status sender and forget cached settings, pooled connections
+    and health answers, so the next use reads the env anew (a sender left running would read
+    it too, and start an embedded Postgres where the test's database was)."""
     from autodev.config import get_settings
     from autodev.db import close_pool
     from autodev.monitoring import forget_cached_health
 
+    updates = sys.modules.get("autodev.progress.slack_updates")
+    if updates is not None:
+        updates.stop_background_flusher()
     close_pool()
     get_settings.cache_clear()
     forget_cached_health()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -199,6 +200,44 @@ def test_the_final_state_waits_for_another_senders_claim_only_while_it_lasts(
     assert slack_updates.flush_until_sent("wf-cl", clock=waiting)
     assert waiting.now() - clock.now() < slack_updates.CLAIM_SECONDS / 10
     assert "more" in sink.calls("chat.update")[-1].block_text()
+
+
+def test_the_background_sender_stops_when_told_and_what_it_left_is_sent_later(
+    sink: SlackSink,
+) -> None:
+    """A process about to let go of its database stops its sender (the local stack, a test's
+    teardown); left running, it would read the settings again and start an embedded Postgres.
+    What it had not sent stays pending, and the next sender sends it."""
+    from autodev.db import connection
+    from autodev.local.testing import wait_for
+
+    progress.start_tracking("wf-stop", "bug-fix", STAGES, slack_channel="C5")
+    progress.update_progress("wf-stop", 50, "half")  # sent at once
+    with connection() as conn:  # another sender holds the message for a while
+        conn.execute(
+            "UPDATE slack_status_messages SET claimed_by = 'another-sender',"
+            " claim_expires_at = extract(epoch FROM now()) + 30 WHERE key = 'wf-stop'"
+        )
+    progress.update_progress("wf-stop", 60, "more")  # pending: the background sender waits
+    senders = [t for t in threading.enumerate() if t.name == "autodev-status-flusher"]
+    assert senders
+
+    assert slack_updates.stop_background_flusher(timeout=10)
+    assert not any(sender.is_alive() for sender in senders)
+    assert slack_updates.pending_keys(["wf-stop"]) == ["wf-stop"]
+
+    with connection() as conn:  # the other sender is done
+        conn.execute(
+            "UPDATE slack_status_messages SET claimed_by = NULL, claim_expires_at = NULL"
+            " WHERE key = 'wf-stop'"
+        )
+    slack_updates.ensure_background_flusher()
+    wait_for(
+        lambda: any("more" in call.block_text() for call in sink.calls("chat.update")),
+        timeout=30,
+        what="the pending state sent by a new sender",
+    )
+    assert slack_updates.stop_background_flusher(timeout=10)
 
 
 def test_map_iterations_count_toward_their_planned_step(database: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -186,6 +187,7 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        _stop_status_sender()
         for service, running in reversed(self._running):
             try:
                 running.stop()
@@ -370,3 +372,12 @@ class LocalStack:
             "services": [service.name for service, _ in self._running],
             "notes": list(self.notes),
         }
+
+
+def _stop_status_sender() -> None:
+    """Stop this process's background Slack status sender (started by the handlers that run
+    here), if it was ever started: once the stack has restored the environment, its next look
+    would start an embedded Postgres under the default state directory."""
+    updates = sys.modules.get("autodev.progress.slack_updates")
+    if updates is not None and not updates.stop_background_flusher():
+        log.warning("the Slack status sender did not stop within its wait")

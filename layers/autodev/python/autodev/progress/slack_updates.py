@@ -286,14 +286,15 @@ def message_state(key: str) -> dict[str, Any] | None:
 # --- the per-process background sender ---
 
 _flusher: threading.Thread | None = None
+_flusher_stop: threading.Event | None = None  # the running sender's; set to stop it
 _flusher_lock = threading.Lock()
 _wake = threading.Event()
 
 
-def _flusher_loop() -> None:
+def _flusher_loop(stop: threading.Event) -> None:
     global _flusher
     try:
-        while True:
+        while not stop.is_set():
             # Cleared before looking, so a state put after the look wakes the loop again.
             _wake.clear()
             try:
@@ -320,12 +321,35 @@ def _flusher_loop() -> None:
 
 def ensure_background_flusher() -> None:
     """Make sure a daemon thread will send pending states when they come due."""
-    global _flusher
+    global _flusher, _flusher_stop
     with _flusher_lock:
         if _flusher is None or not _flusher.is_alive():
+            _flusher_stop = threading.Event()
             _flusher = threading.Thread(
-                target=_flusher_loop, name="autodev-status-flusher", daemon=True
+                target=_flusher_loop,
+                args=(_flusher_stop,),
+                name="autodev-status-flusher",
+                daemon=True,
             )
             _flusher.start()
         else:
             _wake.set()
+
+
+def stop_background_flusher(timeout: float = 5.0) -> bool:
+    """Stop this process's background sender, waiting ``timeout`` seconds at most for what it
+    is sending; whether it has stopped. For a process about to let go of its database: the
+    local stack stopping, a test's teardown. Left running, the sender's next look would read
+    the settings again and, with no DATABASE_URL left, start an embedded Postgres under the
+    default state directory, which outlives the process. What it had not sent stays pending
+    in Postgres, for the delivery sweep; a later ``ensure_background_flusher`` starts anew."""
+    global _flusher, _flusher_stop
+    with _flusher_lock:
+        thread, stop = _flusher, _flusher_stop
+        _flusher = _flusher_stop = None
+    if thread is None or stop is None:
+        return True
+    stop.set()
+    _wake.set()
+    thread.join(timeout)
+    return not thread.is_alive()
