@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from autodev import audit, progress
@@ -132,6 +134,41 @@ def test_rejected_deployment_reports_who_rejected_and_why(
     assert worker_double.steps_answered() == ["Validate deployment"]
     assert [s.name for s in status.steps][-2:] == ["Record rejection", "Deployment rejected"]
     assert _audit(workflow_id, "approval.rejected")
+
+
+def test_an_answer_holds_its_workflow_before_step_functions_hears_it(
+    local_stack: LocalStack,
+    worker_double: WorkerDouble,
+) -> None:
+    # A rejection can end the execution at once, and its last Lambda locks the workflow, then
+    # its approvals. The answer locks its approval, then the workflow: taken after Step
+    # Functions was told, the two deadlocked (a rejected deployment in CI). Both are held
+    # before it is told.
+    workflow_id, approval = waiting_deployment(worker_double)
+    seen: list[str] = []
+
+    def look(model: Any, **_: Any) -> None:
+        if model.name != "SendTaskFailure":
+            return
+        # A connection of its own, outside the pool: the pool reports a refused lock as the
+        # database being unavailable.
+        with psycopg.connect(os.environ["DATABASE_URL"]) as other:
+            try:
+                other.execute(
+                    "SELECT id FROM workflows WHERE id = %s FOR UPDATE NOWAIT", (workflow_id,)
+                )
+                seen.append("free")
+            except psycopg.errors.LockNotAvailable:
+                seen.append("held")
+
+    events = client("stepfunctions").meta.events
+    events.register("before-call", look)
+    try:
+        respond_to_approval(approval.id, APPROVER, False, "held first")
+    finally:
+        events.unregister("before-call", look)
+    assert seen == ["held"]
+    assert finished(workflow_id).status == "failed"
 
 
 def test_unanswered_approval_times_out(

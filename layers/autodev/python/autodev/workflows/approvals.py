@@ -337,6 +337,14 @@ def respond_to_approval(
         if row is None:
             failure = AlreadyDecided(_decided_message(get_approval(approval_id)))
         else:
+            # The workflow's row too is locked before Step Functions hears of the answer: the
+            # execution may end at once (a rejection fails it), and its last Lambda locks the
+            # workflow, then its approvals. Locked after, the two deadlocked.
+            conn.execute(
+                "UPDATE workflows SET status = 'running', updated_at = now() "
+                "WHERE id = %s AND status = 'waiting_approval'",
+                (row["workflow_id"],),
+            )
             try:
                 _tell_step_functions(str(row["task_token"]), approver, approved, comment, row)
             except (ClientError, BotoCoreError) as error:
@@ -357,11 +365,6 @@ def respond_to_approval(
             else:
                 closed.append(_approval(row))
                 _close_card(closed[-1], conn)
-                conn.execute(
-                    "UPDATE workflows SET status = 'running', updated_at = now() "
-                    "WHERE id = %s AND status = 'waiting_approval'",
-                    (row["workflow_id"],),
-                )
                 audit.record(
                     approver,
                     f"approval.{decision}",
