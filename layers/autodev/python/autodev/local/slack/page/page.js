@@ -197,9 +197,17 @@ function keepScroll(container, update) {
   container.scrollTop = atBottom ? container.scrollHeight : top;
 }
 
+// Refreshes overlap when changes come close together, and their answers can arrive out of
+// order: only the newest one's view is shown, or an older answer would stay on the page until
+// the next change (a thread's replies missing while its approval card waits for a click).
+let newestRefresh = 0;
+
 async function refresh() {
+  const mine = ++newestRefresh;
   const answer = await fetch("/_sink/view", { cache: "no-store" });
-  state.view = await answer.json();
+  const view = await answer.json();
+  if (mine !== newestRefresh) return;
+  state.view = view;
   render();
 }
 
