@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,10 +54,9 @@ def reset_process_state() -> None:
     from autodev.config import get_settings
     from autodev.db import close_pool
     from autodev.monitoring import forget_cached_health
+    from autodev.progress.slack_updates import stop_background_flusher
 
-    updates = sys.modules.get("autodev.progress.slack_updates")
-    if updates is not None:
-        updates.stop_background_flusher()
+    stop_background_flusher()
     close_pool()
     get_settings.cache_clear()
     forget_cached_health()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,18 @@ def _new_client(service: str, config: Config) -> Any:
     return session.create_client(service, region_name=region(), config=config)
 
 
+# How each kind of client calls AWS: the platform's own calls retry throttling and transient
+# errors; health checks ask once and briefly (a dependency that does not answer at once is
+# failing).
+_CONFIGS: dict[str, dict[str, Any]] = {
+    "client": {
+        "retries": {"max_attempts": 5, "mode": "adaptive"},
+        "connect_timeout": 5,
+        "read_timeout": 30,
+    },
+    "probe": {"retries": {"max_attempts": 1}, "connect_timeout": 2, "read_timeout": 5},
+}
+
 # Made clients, by kind and service. A client is made once even when threads ask for it at the
 # same time: the worker makes its Step Functions client in the background during its first
 # task, and a short task that ends first asks for it too. With a plain cache both made one,
@@ -59,43 +71,27 @@ _clients: dict[tuple[str, str], Any] = {}
 _making = threading.Lock()
 
 
-def _made_once(kind: str, service: str, make: Callable[[], Any]) -> Any:
+def _made_once(kind: str, service: str) -> Any:
     key = (kind, service)
     made = _clients.get(key)
     if made is None:
         with _making:
             made = _clients.get(key)
             if made is None:
-                made = _clients[key] = make()
+                from botocore.config import Config
+
+                made = _clients[key] = _new_client(service, Config(**_CONFIGS[kind]))
     return made
 
 
 def client(service: str) -> Any:
     """A cached client for ``service`` in the configured region."""
-
-    def make() -> Any:
-        from botocore.config import Config
-
-        config = Config(
-            retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=30
-        )
-        return _new_client(service, config)
-
-    return _made_once("client", service, make)
+    return _made_once("client", service)
 
 
 def probe_client(service: str) -> Any:
     """A cached client for health checks: one attempt, short timeouts."""
-
-    def make() -> Any:
-        from botocore.config import Config
-
-        # Health checks ask once and briefly: a dependency that does not answer at once is
-        # failing.
-        config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
-        return _new_client(service, config)
-
-    return _made_once("probe", service, make)
+    return _made_once("probe", service)
 
 
 def invoke_async(function: str, payload: Mapping[str, Any]) -> None:
