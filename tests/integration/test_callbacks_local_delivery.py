@@ -2,13 +2,17 @@
 
 The workflow runs on moto's interpreter (a worker double answers its agent steps); its last
 step (functions/workflow_finished) commits the outcome and kicks the delivery, while the
-local stack's delivery loop sweeps at the same time. The webhook receiver is a real HTTP
+local stack's delivery loop sweeps at the same time. The kick invokes the deliver_results
+function asynchronously, as in AWS. The webhook receiver is a real HTTP
 server on loopback (allowed through WEBHOOK_ALLOWED_HOSTS) that verifies with svix.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from svix.webhooks import Webhook as SvixWebhook
@@ -116,3 +120,38 @@ def test_a_refused_target_is_dead_with_its_reason_in_the_status(
     shown = " ".join(str(block.to_dict()) for block in card)
     assert "webhook → https://localhost:9/hook: dead (1/10 attempts) — gave up:" in shown
     assert "loopback" in shown
+
+
+def test_the_kick_runs_the_delivery_function_in_the_background_as_in_aws(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No sweep during the test: only the kick of the workflow's last state can deliver.
+    idle = DeliveryLoop(interval=3600)
+    service = LocalService(name="result-delivery", start=lambda _stack: idle.start())
+    sweeps: list[str] = []
+    original = callbacks.delivery.deliver_due
+
+    def deliver_due(*args: Any, **kwargs: Any) -> Any:
+        sweeps.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(callbacks, "deliver_due", deliver_due)
+    monkeypatch.setattr(callbacks.delivery, "deliver_due", deliver_due)
+    with LocalStack(poke_scaler=False, services=[service]):
+        assert os.environ["AUTODEV_DELIVERY_FUNCTION"] == "deliver_results"
+        double = WorkerDouble().start()
+        try:
+            started = start_workflow(
+                StartRequest(
+                    "code-review",
+                    {"target": "force-app/main/default/classes/AccountService.cls"},
+                    "U1",
+                    {"type": "webhook", "url": receiver.url, "secret": new_secret()},
+                )
+            )
+            wait_for(lambda: get_workflow_status(started.id).finished, what="the code review")
+            wait_for(lambda: receiver.requests, what="the webhook")
+        finally:
+            double.stop()
+    assert idle.sweeps == 0
+    assert sweeps == ["lambda-deliver_results"]

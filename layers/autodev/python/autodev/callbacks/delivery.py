@@ -65,9 +65,10 @@ def deliver_due(
 def kick_delivery() -> None:
     """Have queued deliveries sent now rather than at the next scheduled sweep.
 
-    Call it after the transaction that called ``deliver_result`` has committed. In AWS it
-    invokes the deliver_results function asynchronously (``AUTODEV_DELIVERY_FUNCTION``, set
-    by infra with the invoke grant); elsewhere (the local stack, scripts) it delivers inline.
+    Call it after the transaction that called ``deliver_result`` has committed. It invokes
+    the deliver_results function asynchronously (``AUTODEV_DELIVERY_FUNCTION``, set by infra
+    with the invoke grant, and by the local stack, where the function runs in the background
+    of its process); with none named (scripts, tests without the stack) it delivers inline.
     Best effort: the scheduled sweep sends whatever this misses.
     """
     import os

@@ -37,8 +37,9 @@ steps run, and the registered orgs ``local`` and ``ci``), ``testing`` (the pytes
 ``stack.note(...)`` tells that person something (``autodev local up`` and the demo print it).
 
 Names: the local function of ``functions/<folder>`` is called ``<folder>``, and its name is
-exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), and as
-``AUTODEV_SCALER_FUNCTION`` for the scaler.
+exported as ``<FOLDER>_FUNCTION`` (for example ``SLACK_WORKER_FUNCTION=slack_worker``), as
+``AUTODEV_SCALER_FUNCTION`` for the scaler and as ``AUTODEV_DELIVERY_FUNCTION`` for
+deliver_results (a finished workflow's delivery is kicked asynchronously, as in AWS).
 """
 
 from autodev.local.services import LocalService, RunningService, default_services

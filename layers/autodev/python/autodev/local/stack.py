@@ -248,6 +248,11 @@ class LocalStack:
             self.export(function_env_name(folder), function_name(folder))
         if self.poke_scaler and "scaler" in folders and "AUTODEV_SCALER_FUNCTION" not in os.environ:
             self.export("AUTODEV_SCALER_FUNCTION", function_name("scaler"))
+        if "deliver_results" in folders and "AUTODEV_DELIVERY_FUNCTION" not in os.environ:
+            # As in AWS, a committed result's delivery is kicked asynchronously (the
+            # deliver_results function, in the background here): a workflow's last state
+            # does not wait for its Slack message and events (about 11 ms of 60 inline).
+            self.export("AUTODEV_DELIVERY_FUNCTION", function_name("deliver_results"))
         if "DB_POOL_MAX_SIZE" not in os.environ:
             # Handlers, workers and the caller share this process's pool here.
             self.export("DB_POOL_MAX_SIZE", "10")
