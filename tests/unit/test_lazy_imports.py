@@ -71,6 +71,16 @@ def test_a_worker_starts_without_what_only_ecs_an_outcome_or_an_approval_needs()
     assert loaded == []
 
 
+def test_a_step_reads_its_workflow_s_budget_without_the_workflows_models_or_catalog() -> None:
+    # The budget is read beside the step's workspace being made, the first step of a fresh
+    # worker included, which waited for these (10-20 ms) before its Claude Code could start.
+    statement = (
+        "import autodev.orchestrator.worker, autodev.orchestrator.claude_task\n"
+        "from autodev.workflows.records import workflow_budget"
+    )
+    assert _heavy_after(statement, ("autodev.workflows.models", "autodev.workflows.catalog")) == []
+
+
 def test_an_agent_step_loads_no_http_client_for_its_conversation_context() -> None:
     # A step imports the conversations' context while its Claude Code starts, where it counts
     # nothing exactly (upper bounds only): the counting endpoint's HTTP client is imported

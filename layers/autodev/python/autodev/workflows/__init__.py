@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         register_group_resolver,
         respond_to_approval,
     )
+    from autodev.workflows.budget import WorkflowBudget
     from autodev.workflows.cancel import cancel_workflow
     from autodev.workflows.catalog import StepInfo, TemplateInfo, get_template, list_templates
     from autodev.workflows.finish import finish_workflow
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
         Approval,
         StartRequest,
         StepRecord,
-        WorkflowBudget,
         WorkflowResult,
         WorkflowStart,
         WorkflowStatus,
@@ -81,7 +81,7 @@ _WHERE = {
     "TemplateInfo": "catalog",
     "ValidationSummary": "approval_summary",
     "WebhookRegistration": "webhooks",
-    "WorkflowBudget": "models",
+    "WorkflowBudget": "budget",
     "WorkflowResult": "models",
     "WorkflowStart": "models",
     "WorkflowStatus": "models",

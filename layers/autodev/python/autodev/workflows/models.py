@@ -189,15 +189,3 @@ class WorkflowResult:
     def to_json(self) -> dict[str, Any]:
         """The result document the callbacks deliver and ``GET /results/{id}`` serves."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class WorkflowBudget:
-    """A workflow's budget (None: it has none) and what its tasks have cost so far."""
-
-    limit_usd: float | None
-    spent_usd: float
-
-    @property
-    def left_usd(self) -> float | None:
-        return None if self.limit_usd is None else self.limit_usd - self.spent_usd

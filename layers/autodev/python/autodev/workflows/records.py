@@ -12,7 +12,7 @@ import psycopg
 from autodev.db import in_transaction
 from autodev.errors import NotFound
 from autodev.orchestrator import queue
-from autodev.workflows.models import WorkflowBudget
+from autodev.workflows.budget import WorkflowBudget
 
 Conn = psycopg.Connection[Any]
 
