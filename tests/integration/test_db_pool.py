@@ -215,17 +215,33 @@ def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
         assert kept.execute("SELECT 7").fetchone() == (7,)
 
 
-def test_the_connection_opened_ahead_is_the_first_users(
+def test_the_connections_opened_ahead_are_the_first_users(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DB_POOL_MAX_SIZE", "2")
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "3")
     reset_process_state()
     connect_ahead()
     pool = get_pool()
-    wait_for(lambda: pool.get_stats().get("pool_available") == 1, what="the connection")
+    wait_for(lambda: pool.get_stats().get("pool_available") == 2, what="the connections")
+    with connection() as first, connection() as second:
+        assert first.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+        assert second.execute("SELECT 2 AS two").fetchone() == {"two": 2}
+    # Two users at once took the open connections rather than opening others.
+    assert pool.get_stats()["pool_size"] == 2
+
+
+def test_a_pool_of_one_is_opened_ahead_with_its_one_connection(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")
+    reset_process_state()
+    connect_ahead()
+    pool = get_pool()
+    # Free again at once: a second connection is not waited for in a pool of one (that wait
+    # would hold the one for the pool's 10 s timeout).
+    wait_for(lambda: pool.get_stats().get("pool_available") == 1, timeout=5, what="the connection")
     with connection() as conn:
         assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
-    # The first user took the open connection rather than opening another.
     assert pool.get_stats()["pool_size"] == 1
 
 
