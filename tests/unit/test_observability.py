@@ -33,6 +33,7 @@ from autodev.observability import (
     child_logger,
     correlated,
     count,
+    in_thread_with_keys,
     is_observed,
     lambda_handler,
     metrics,
@@ -212,6 +213,30 @@ def test_invocations_running_at_once_in_one_process_keep_their_own_ids(
             context.aws_request_id,
             correlation,
         ), message
+
+
+def test_a_thread_an_invocation_starts_carries_its_ids_and_not_another_s(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The front door asks the scaler from a thread of its own: the ask and its log lines
+    carry the command's correlation id, not the one of another invocation running at once in
+    the process (a new thread starts without keys, and the logger's shared id is anyone's)."""
+    asked: list[dict[str, Any]] = []
+
+    def ask() -> None:
+        log.info("asking")
+        asked.append(correlated({"reason": "workflow requested"}))
+
+    @lambda_handler(correlation_id_path=ASYNC)
+    def front_door(event: dict[str, Any], context: Any) -> None:
+        observability.logger.set_correlation_id("someone-else")  # what the shared id may be
+        in_thread_with_keys(ask, name="scale-ahead").join(10)
+
+    front_door({"correlation_id": "c-command"}, FakeContext())
+    assert asked == [{"reason": "workflow requested", "correlation_id": "c-command"}]
+    (line,) = [line for line in lines(capsys.readouterr().err) if line["message"] == "asking"]
+    assert line["correlation_id"] == "c-command"
+    observability.logger.set_correlation_id(None)
 
 
 def test_a_handler_called_inside_another_invocation_gives_it_its_ids_back(

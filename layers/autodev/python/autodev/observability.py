@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
@@ -124,6 +125,25 @@ def current_correlation_id() -> str | None:
     """The correlation id of the invocation this thread is handling, if any."""
     current = logger.thread_safe_get_current_keys().get("correlation_id")
     return str(current) if current else logger.get_correlation_id()
+
+
+def in_thread_with_keys(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
+    """``target(*args)`` in a started daemon thread that carries this thread's log keys (the
+    invocation's correlation id among them), which a new thread starts without: its log lines
+    and the asynchronous invocations it makes join the caller's. A Lambda handler joins it
+    before returning (what still runs then is frozen with the function)."""
+    keys = dict(logger.thread_safe_get_current_keys())
+
+    def run() -> None:
+        logger.thread_safe_append_keys(**keys)
+        try:
+            target(*args)
+        finally:
+            logger.thread_safe_clear_keys()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def correlated(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 
 from autodev import audit, callbacks, repos
 from autodev.db import connection
-from autodev.observability import best_effort_failed, child_logger
+from autodev.observability import best_effort_failed, child_logger, in_thread_with_keys
 from autodev.workflows import records, sfn
 from autodev.workflows.catalog import TemplateInfo, get_template
 from autodev.workflows.models import StartRequest, WorkflowStart
@@ -222,11 +222,7 @@ def _scale_ahead(workflow_id: str, template: str) -> threading.Thread | None:
 
     if not starts_with_worker_step(template):
         return None
-    asking = threading.Thread(
-        target=scale_ahead, args=(workflow_id,), name="scale-ahead", daemon=True
-    )
-    asking.start()
-    return asking
+    return in_thread_with_keys(scale_ahead, workflow_id, name="scale-ahead")
 
 
 def track(
