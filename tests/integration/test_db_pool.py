@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -215,34 +216,28 @@ def test_a_connection_keeps_each_users_mode_whatever_the_last_user_left(
         assert kept.execute("SELECT 7").fetchone() == (7,)
 
 
+@pytest.mark.parametrize(("size", "opened"), [(3, 2), (1, 1)])
 def test_the_connections_opened_ahead_are_the_first_users(
-    database: str, monkeypatch: pytest.MonkeyPatch
+    database: str, monkeypatch: pytest.MonkeyPatch, size: int, opened: int
 ) -> None:
-    monkeypatch.setenv("DB_POOL_MAX_SIZE", "3")
+    # Two where the pool allows (a worker's first task reads from two threads at once); a pool
+    # of one gets its one, free again at once: waiting for a second while holding it would
+    # hold it for the pool's 10 s timeout.
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", str(size))
     reset_process_state()
     connect_ahead()
     pool = get_pool()
-    wait_for(lambda: pool.get_stats().get("pool_available") == 2, what="the connections")
-    with connection() as first, connection() as second:
-        assert first.execute("SELECT 1 AS one").fetchone() == {"one": 1}
-        assert second.execute("SELECT 2 AS two").fetchone() == {"two": 2}
-    # Two users at once took the open connections rather than opening others.
-    assert pool.get_stats()["pool_size"] == 2
-
-
-def test_a_pool_of_one_is_opened_ahead_with_its_one_connection(
-    database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DB_POOL_MAX_SIZE", "1")
-    reset_process_state()
-    connect_ahead()
-    pool = get_pool()
-    # Free again at once: a second connection is not waited for in a pool of one (that wait
-    # would hold the one for the pool's 10 s timeout).
-    wait_for(lambda: pool.get_stats().get("pool_available") == 1, timeout=5, what="the connection")
-    with connection() as conn:
-        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
-    assert pool.get_stats()["pool_size"] == 1
+    wait_for(
+        lambda: pool.get_stats().get("pool_available") == opened, timeout=5, what="the connections"
+    )
+    with ExitStack() as users:
+        held = [users.enter_context(connection()) for _ in range(opened)]
+        answers = [
+            conn.execute("SELECT %s::int AS n", (n,)).fetchone() for n, conn in enumerate(held)
+        ]
+        assert answers == [{"n": n} for n in range(opened)]
+    # The users, at once, took the open connections rather than opening others.
+    assert pool.get_stats()["pool_size"] == opened
 
 
 def test_a_connection_of_the_callers_own_gets_a_new_tuple_cursor(database: str) -> None:
