@@ -287,10 +287,9 @@ def connect_ahead(settings: Settings | None = None) -> None:
     report, not this."""
 
     def connect() -> None:
-        # Held at once, or the second would be the first again; never more than the pool has.
-        wanted = min(2, (settings or get_settings()).db_pool_max_size)
         with suppress(AutodevError), ExitStack() as held:
-            for _ in range(wanted):
+            # Held at once, or the second would be the first again; never more than the pool.
+            for _ in range(min(2, (settings or get_settings()).db_pool_max_size)):
                 held.enter_context(connection(settings, autocommit=True))
 
     threading.Thread(target=connect, name="connect-ahead", daemon=True).start()
