@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from autodev import observability
+from autodev.background import started
 from autodev.config import load_settings
 from autodev.observability import (
     API_GATEWAY,
@@ -33,7 +34,6 @@ from autodev.observability import (
     child_logger,
     correlated,
     count,
-    in_thread_with_keys,
     is_observed,
     lambda_handler,
     metrics,
@@ -230,7 +230,7 @@ def test_a_thread_an_invocation_starts_carries_its_ids_and_not_another_s(
     @lambda_handler(correlation_id_path=ASYNC)
     def front_door(event: dict[str, Any], context: Any) -> None:
         observability.logger.set_correlation_id("someone-else")  # what the shared id may be
-        in_thread_with_keys(ask, name="scale-ahead").join(10)
+        started("scale-ahead", ask).result(10)
 
     front_door({"correlation_id": "c-command"}, FakeContext())
     assert asked == [{"reason": "workflow requested", "correlation_id": "c-command"}]

@@ -3,7 +3,9 @@
 For a call that can run while the caller does something else it does not depend on (a worker
 sets up its agents' containment while it claims; reads a budget while it clones; the Slack
 job posts a thread's first message while it checks a start): the call starts at once and the
-caller takes its result, or what it raised, from the future when it needs it.
+caller takes its result, or what it raised, from the future when it needs it. The thread
+carries the caller's log keys: a Lambda invocation's correlation id reaches its log lines and
+the asynchronous invocations it makes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
+
+from autodev.observability import with_current_keys
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -21,6 +25,6 @@ def started(name: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) 
     ends with the call (nothing else is ever given to it)."""
     runner = ThreadPoolExecutor(1, thread_name_prefix=name)
     try:
-        return runner.submit(call, *args, **kwargs)
+        return runner.submit(with_current_keys(call), *args, **kwargs)
     finally:
         runner.shutdown(wait=False)

@@ -34,11 +34,10 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, ParamSpec, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
@@ -110,6 +109,9 @@ def child_logger(module: str) -> logging.Logger:
 
 _log = child_logger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 @contextmanager
 def appended_keys(**keys: Any) -> Iterator[None]:
@@ -127,23 +129,21 @@ def current_correlation_id() -> str | None:
     return str(current) if current else logger.get_correlation_id()
 
 
-def in_thread_with_keys(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
-    """``target(*args)`` in a started daemon thread that carries this thread's log keys (the
-    invocation's correlation id among them), which a new thread starts without: its log lines
-    and the asynchronous invocations it makes join the caller's. A Lambda handler joins it
-    before returning (what still runs then is frozen with the function)."""
+def with_current_keys(call: Callable[P, T]) -> Callable[P, T]:
+    """``call``, made to run with this thread's log keys (the invocation's correlation id among
+    them) in a thread of its own, which would start without them: its log lines and the
+    asynchronous invocations it makes join the caller's."""
     keys = dict(logger.thread_safe_get_current_keys())
 
-    def run() -> None:
+    @functools.wraps(call)
+    def with_keys(*args: P.args, **kwargs: P.kwargs) -> T:
         logger.thread_safe_append_keys(**keys)
         try:
-            target(*args)
+            return call(*args, **kwargs)
         finally:
             logger.thread_safe_clear_keys()
 
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    return thread
+    return with_keys
 
 
 def correlated(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, TypeVar
 
+from autodev import background
 from autodev.config import Settings
 from autodev.db import DatabaseUnavailable, connection
 from autodev.errors import AutodevError
@@ -42,7 +43,6 @@ from autodev.observability import (
     best_effort,
     child_logger,
     count,
-    in_thread_with_keys,
     logger,
 )
 from autodev.orchestrator import metrics, outcomes, queue, registry, task_results, wakeup
@@ -237,7 +237,7 @@ class Worker:
         # The start's bookkeeping goes on beside the agent's start rather than before it (two
         # commits: 2-5 ms between the claim and Claude Code's start in the warm runs traced),
         # and is over before the outcome is recorded: the row never names a finished task.
-        noting = in_thread_with_keys(self._note_start, task, dims, name="task-start")
+        noting = background.started("task-start", self._note_start, task, dims)
         log.info("task started", extra={"task_type": task.task_type})
         # In the loop, progress goes through the background lane, behind the last task's. The
         # lane holds what it has not begun while the task's agent starts, until the runner
@@ -271,7 +271,7 @@ class Worker:
                 execution = self._execute(task, should_stop, progress)
             finally:
                 self._lane_open.set()  # the task is over, whether its agent said it was up
-                noting.join()
+                noting.result()
             seconds = time.monotonic() - started
             if keeper.lease_lost:
                 log.warning(

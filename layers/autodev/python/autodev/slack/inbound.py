@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from autodev.observability import Metric, child_logger, count, in_thread_with_keys
+from autodev.observability import Metric, child_logger, count
 from autodev.slack import commands
 from autodev.slack.job_models import CommandJob, InteractionJob, MentionJob, SlackJob
 from autodev.slack.payloads import (
@@ -198,14 +198,15 @@ def _command(verified: SlackRequest) -> Response:
         # invocations, neither waits for the other's round trip (about 4 ms each here). A
         # request the hand-off then fails leaves that worker idle until its timeout, like one
         # refused by the checks.
+        from autodev.background import started
         from autodev.workflows.steps import scale_ahead_of_request
 
-        asking = in_thread_with_keys(scale_ahead_of_request, command.template, name="scale-ahead")
+        asking = started("scale-ahead", scale_ahead_of_request, command.template)
     try:
         dispatched = _dispatch(job)
     finally:
         if asking is not None:
-            asking.join()
+            asking.result()
     if not dispatched:
         return ephemeral(":warning: autodev could not take the request just now; please try again.")
     # Nothing is said yet, not even for a start: the worker checks the template and its input

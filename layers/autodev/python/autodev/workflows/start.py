@@ -14,17 +14,18 @@ command arrived (``steps.scale_ahead_of_request``).
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.types.json import Jsonb
 
 from autodev import audit, callbacks, repos
+from autodev.background import started
 from autodev.db import connection
-from autodev.observability import best_effort_failed, child_logger, in_thread_with_keys
+from autodev.observability import best_effort_failed, child_logger
 from autodev.workflows import records, sfn
 from autodev.workflows.catalog import TemplateInfo, get_template
 from autodev.workflows.models import StartRequest, WorkflowStart
@@ -145,7 +146,7 @@ def start_workflow(
         return _start_recorded(request, info, data, priority, workflow_id, name, machine, budget)
     finally:
         if ahead is not None:
-            ahead.join()
+            ahead.result()
 
 
 def _start_recorded(
@@ -214,15 +215,15 @@ def _start_recorded(
     return _start_result(row, created=True)
 
 
-def _scale_ahead(workflow_id: str, template: str) -> threading.Thread | None:
-    """Ask the scaler for the worker of the workflow's first step, in a thread the caller
-    joins; None when that step needs no worker (an approval)."""
+def _scale_ahead(workflow_id: str, template: str) -> Future[bool] | None:
+    """Ask the scaler for the worker of the workflow's first step, in a thread whose result the
+    caller waits for; None when that step needs no worker (an approval)."""
     from autodev.workflows.catalog import starts_with_worker_step
     from autodev.workflows.steps import scale_ahead
 
     if not starts_with_worker_step(template):
         return None
-    return in_thread_with_keys(scale_ahead, workflow_id, name="scale-ahead")
+    return started("scale-ahead", scale_ahead, workflow_id)
 
 
 def track(
