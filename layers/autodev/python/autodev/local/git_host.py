@@ -436,11 +436,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _check_branches(self, repository: Path, head: str, base: str) -> str | None:
         # Both in one git process: each costs a few ms on the path of a workflow's end.
-        wanted = [f"refs/heads/{branch}" for branch in (head, base)]
-        listed = _git(repository, "for-each-ref", "--format=%(refname)", *wanted)
+        listed = _git(
+            repository,
+            "for-each-ref",
+            "--format=%(refname)",
+            f"refs/heads/{head}",
+            f"refs/heads/{base}",
+        )
         found = set(listed.stdout.split()) if listed.returncode == 0 else set()
-        for branch, ref in zip((head, base), wanted, strict=True):
-            if ref not in found:
+        for branch in (head, base):
+            if f"refs/heads/{branch}" not in found:
                 return f"no branch {branch!r}"
         return None
 
