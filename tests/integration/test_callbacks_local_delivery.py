@@ -79,8 +79,15 @@ def test_a_webhook_callback_is_delivered_once_signed_when_the_workflow_ends(
     assert body["data"]["status"] == "succeeded"
     assert body["data"]["result"]["template"] == "code-review"
 
-    [webhook] = [d for d in callbacks.delivery_status(started.id) if d.channel == "webhook"]
-    assert webhook.status == "delivered"
+    # Recorded as sent once the receiver has answered, so a moment after it was received.
+    [webhook] = wait_for(
+        lambda: [
+            d
+            for d in callbacks.delivery_status(started.id)
+            if d.channel == "webhook" and d.status == "delivered"
+        ],
+        what="the webhook's delivery recorded",
+    )
     assert webhook.attempts == 1
     assert headers["webhook-id"] == webhook.id  # the stable id receivers deduplicate on
 
