@@ -98,8 +98,13 @@ def test_enqueue_pokes_the_scaler_asynchronously(
 
 
 _PROBE = """
-import json
+import json, pathlib
 def handler(event, context):
+    if event.get("do") == "note":  # written whole, then renamed: a waiting test reads it whole
+        part = pathlib.Path(event["to"] + ".part")
+        part.write_text(json.dumps(event))
+        part.replace(event["to"])
+        return None
     if event.get("do") == "raise":
         raise ValueError("refused " + json.dumps(event))
     if event.get("do") == "big":
@@ -109,7 +114,8 @@ def handler(event, context):
 
 
 def _probe_function(tmp_path: Path, name: str) -> str:
-    """A function of this stack whose handler echoes its event, raises or answers 6.4 MB."""
+    """A function of this stack whose handler echoes its event, raises, answers 6.4 MB or
+    notes its event in a file."""
     handler = tmp_path / name / "handler.py"
     handler.parent.mkdir()
     handler.write_text(_PROBE)
@@ -189,6 +195,56 @@ def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
             "Function.ResponseSizeTooLarge",
         )
     assert over_http == []
+
+
+def test_an_asynchronous_invocation_made_here_is_answered_in_process_as_the_api_answers(
+    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    name = f"probe_{uuid.uuid4().hex[:8]}"
+    arn = _probe_function(tmp_path, name)
+    over_http: list[str] = []
+    api_invoke = LambdaResponse.invoke
+
+    def counted(self: LambdaResponse) -> Any:
+        over_http.append(self.path)
+        return api_invoke(self)
+
+    monkeypatch.setattr(LambdaResponse, "invoke", counted)
+    functions = client("lambda")
+
+    def note(function: str, to: str, **options: Any) -> dict[str, Any]:
+        target = tmp_path / to
+        event = {"do": "note", "to": str(target)}
+        answer: dict[str, Any] = functions.invoke(
+            FunctionName=function,
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+            **options,
+        )
+        wait_for(target.exists, what=f"the event noted in {to}")
+        assert json.loads(target.read_text()) == event
+        return answer
+
+    # By name and by ARN: to moto's backend directly, answered as its API answers.
+    for to, function in (("by-name", name), ("by-arn", arn)):
+        answer = note(function, to)
+        assert answer["StatusCode"] == 202
+        assert answer["Payload"].read() == b""
+    assert over_http == []
+
+    # Anything else goes over HTTP: a synchronous invocation, an option, an unknown function.
+    echoed = functions.invoke(FunctionName=name, Payload=json.dumps({"do": "echo"}).encode())
+    assert json.loads(echoed["Payload"].read()) == {"echo": {"do": "echo"}}
+    assert note(name, "qualified", Qualifier="$LATEST")["StatusCode"] == 202
+    with pytest.raises(functions.exceptions.ResourceNotFoundException):
+        functions.invoke(FunctionName="no_such_function", InvocationType="Event", Payload=b"{}")
+    assert len(over_http) == 3
+    # And everything once the stack's server is not the one answered here (a stopped stack).
+    monkeypatch.setattr(lambdas, "_endpoint", None)
+    assert note(name, "over-http")["StatusCode"] == 202
+    assert len(over_http) == 4
 
 
 def test_a_running_stack_holds_what_it_made_out_of_full_collections(

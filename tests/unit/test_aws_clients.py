@@ -69,3 +69,33 @@ def test_threads_that_ask_for_the_same_client_at_once_share_one(
     assert made == ["sqs"]
     assert len(got) == 3
     assert all(found is got[0] for found in got)
+
+
+def test_a_client_event_handler_reaches_the_clients_made_and_to_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aws, "_event_handlers", {})
+    monkeypatch.setattr(aws, "_clients", {})
+    before = aws.client("sqs")
+    seen: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        seen.append(str(params["url"]))
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        # Answered here, so nothing is sent (sockets are off in unit tests).
+        from botocore.awsrequest import AWSResponse
+        from botocore.compat import HTTPHeaders
+
+        return AWSResponse(params["url"], 200, HTTPHeaders(), None), {"QueueUrls": ["q"]}
+
+    aws.on_client_event("sqs", "before-call.sqs.ListQueues", note)
+    aws.on_client_event("sqs", "before-call.sqs.ListQueues", note)  # registered once
+    aws.on_client_event("sqs", "before-call.sqs.ListQueues", answer)
+    assert before.list_queues()["QueueUrls"] == ["q"]
+    assert len(seen) == 1
+    aws.reset_clients()
+    after = aws.client("sqs")
+    assert after is not before
+    assert after.list_queues()["QueueUrls"] == ["q"]
+    assert len(seen) == 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,10 @@ def _new_client(service: str, config: Config) -> Any:
     # (0.2-0.4 s of a cold start each).
     session = botocore.session.get_session()
     session.register_component("data_loader", _data_loader())
-    return session.create_client(service, region_name=region(), config=config)
+    made = session.create_client(service, region_name=region(), config=config)
+    for event, handler in _event_handlers.get(service, ()):
+        made.meta.events.register(event, handler)
+    return made
 
 
 # How each kind of client calls AWS: the platform's own calls retry throttling and transient
@@ -92,6 +95,26 @@ def client(service: str) -> Any:
 def probe_client(service: str) -> Any:
     """A cached client for health checks: one attempt, short timeouts."""
     return _made_once("probe", service)
+
+
+# botocore event handlers that every client of a service in this process gets (see
+# ``on_client_event``), by service.
+_event_handlers: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
+
+
+def on_client_event(service: str, event: str, handler: Callable[..., Any]) -> None:
+    """Register ``handler`` for botocore's ``event`` on every ``service`` client this process
+    has made and will make: how the local stack answers, in this process, the calls meant for
+    what it serves here (``autodev.local.lambdas``). Once per handler: registering the same
+    one again changes nothing."""
+    with _making:
+        handlers = _event_handlers.setdefault(service, [])
+        if (event, handler) in handlers:
+            return
+        handlers.append((event, handler))
+        for (_, made_for), made in _clients.items():
+            if made_for == service:
+                made.meta.events.register(event, handler)
 
 
 def invoke_async(function: str, payload: Mapping[str, Any]) -> None:

@@ -201,6 +201,7 @@ class LocalStack:
                 self._post("/moto-api/reset", {})
             except Exception:
                 log.exception("resetting moto failed")
+            lambdas.answer_calls_to(None)
             self._server.stop()
             self._server = None
         self._restore_env()
@@ -315,6 +316,7 @@ class LocalStack:
             )
             self.function_arns[folder] = str(created["FunctionArn"])
         lambdas.register({function_name(f): path for f, path in functions.items()})
+        lambdas.answer_calls_to(self.endpoint_url)
         self._client("events").create_event_bus(Name=EVENT_BUS)
         # Where /workflow schedule creates schedules, and the role they run as (in AWS: a
         # role that may only start the state machines); the ticker service fires them.
