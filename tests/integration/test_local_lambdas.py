@@ -133,20 +133,26 @@ def _probe_function(tmp_path: Path, name: str) -> str:
     return str(arn)
 
 
-def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
-    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def over_http(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the invocations moto's Lambda API (over HTTP) answers from now on."""
     from moto.awslambda.responses import LambdaResponse
 
-    arn = _probe_function(tmp_path, f"probe_{uuid.uuid4().hex[:8]}")
-    over_http: list[str] = []
+    answered: list[str] = []
     api_invoke = LambdaResponse.invoke
 
     def counted(self: LambdaResponse) -> Any:
-        over_http.append(self.path)
+        answered.append(self.path)
         return api_invoke(self)
 
     monkeypatch.setattr(LambdaResponse, "invoke", counted)
+    return answered
+
+
+def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
+    local_stack: LocalStack, tmp_path: Path, over_http: list[str]
+) -> None:
+    arn = _probe_function(tmp_path, f"probe_{uuid.uuid4().hex[:8]}")
     sfn = client("stepfunctions")
     # Both ways a definition calls a function: the integration and the function's own ARN.
     tasks: dict[str, dict[str, Any]] = {
@@ -198,20 +204,10 @@ def test_step_functions_lambda_tasks_are_answered_in_process_as_the_api_answers(
 
 
 def test_an_asynchronous_invocation_made_here_is_answered_in_process_as_the_api_answers(
-    local_stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_stack: LocalStack, tmp_path: Path, over_http: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from moto.awslambda.responses import LambdaResponse
-
     name = f"probe_{uuid.uuid4().hex[:8]}"
     arn = _probe_function(tmp_path, name)
-    over_http: list[str] = []
-    api_invoke = LambdaResponse.invoke
-
-    def counted(self: LambdaResponse) -> Any:
-        over_http.append(self.path)
-        return api_invoke(self)
-
-    monkeypatch.setattr(LambdaResponse, "invoke", counted)
     functions = client("lambda")
 
     def note(function: str, to: str, **options: Any) -> dict[str, Any]:
