@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from autodev import conversations, repos, workflows
+from autodev import callbacks, conversations, repos, workflows
 from autodev.config import get_settings
 from autodev.conversations.prompts import KNOWLEDGE_HEADING, TRANSCRIPT_HEADING
 from autodev.db import connection
@@ -117,16 +117,6 @@ def _learnt(workflow_id: str) -> list[str]:
     return [str(row["memory_value"]) for row in rows]
 
 
-def _delivered(workflow_id: str) -> bool:
-    with connection() as conn:
-        row = conn.execute(
-            """SELECT count(*) AS sent FROM result_outbox
-               WHERE target_id = %s AND status = 'delivered'""",
-            (workflow_id,),
-        ).fetchone()
-    return row is not None and row["sent"] > 0
-
-
 def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_branch(
     stack: LocalStack, bare: Path
 ) -> None:
@@ -165,7 +155,10 @@ def test_a_thread_s_follow_up_run_sees_the_earlier_turns_and_works_on_the_same_b
     wait_for(lambda: model.held("memories") == 1, what="the end's learning, held")
     # Its result goes out while the learning is held: learning from the conversation is a model
     # call, which the people waiting on the result do not wait for.
-    wait_for(lambda: _delivered(first), what="the run's result, delivered while learning")
+    wait_for(
+        lambda: any(d.status == "delivered" for d in callbacks.delivery_status(first)),
+        what="the run's result, delivered while learning",
+    )
     assert model.held("memories") == 1
     model.release("memories")
     wait_for(lambda: CONVENTION in _learnt(first), what="what the run's conversation taught")

@@ -31,13 +31,6 @@ def _queued(workflow_id: str) -> bool:
     return any(task["status"] == "queued" for task in _tasks(workflow_id))
 
 
-def _sent(workflow_id: str) -> list[dict[str, Any]]:
-    with connection() as conn:
-        return conn.execute(
-            "SELECT channel, status FROM result_outbox WHERE target_id = %s", (workflow_id,)
-        ).fetchall()
-
-
 def test_a_restarted_local_engine_finishes_what_the_old_one_ran(database: str) -> None:
     with LocalStack(poke_scaler=False):
         waiting = start_workflow(StartRequest("bug-fix", {"description": "NPE"}, "U1"))
@@ -107,7 +100,10 @@ def test_the_scheduled_rescuer_finishes_an_execution_that_ended_unseen(
     # Its outcome went out at once (kicked in the background, as in AWS), not at the next
     # delivery sweep.
     wait_for(
-        lambda: _sent(started.id) == [{"channel": "event", "status": "delivered"}],
+        lambda: (
+            [(d.channel, d.status) for d in callbacks.delivery_status(started.id)]
+            == [("event", "delivered")]
+        ),
         what="the outcome's delivery",
     )
     again = rescuer.handler({"correlation_id": "tick-2"}, context)
