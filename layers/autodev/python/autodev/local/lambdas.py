@@ -55,6 +55,8 @@ _background: set[threading.Thread] = set()
 # ``responses_lost``.
 _lost: dict[str, tuple[Callable[[Any], bool], list[Any]]] = {}
 LOST_RESPONSE_ERROR = "Lambda.ServiceException"
+# The header of Lambda's Invoke API that says how to invoke (RequestResponse, Event, DryRun).
+INVOCATION_TYPE = "X-Amz-Invocation-Type"
 
 
 @dataclass
@@ -207,7 +209,7 @@ def _invoke(
         return _original_invoke(self, function_name, qualifier, body, headers, response_headers)  # type: ignore[no-any-return]
     raw = body.decode() if isinstance(body, bytes) else body
     event = json.loads(raw) if raw else {}
-    invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    invocation_type = headers.get(INVOCATION_TYPE) or "RequestResponse"
     context = LambdaContext(function.function_name, function.function_arn)
     if invocation_type == "DryRun":
         return b""
@@ -374,7 +376,6 @@ def _call_from_step_functions_in_process() -> None:
 # The running stack's moto server (its URL), whose asynchronous Lambda invocations from this
 # process are answered here (``_invoke_in_process``); None while none runs.
 _endpoint: str | None = None
-INVOCATION_TYPE = "X-Amz-Invocation-Type"
 
 
 def answer_calls_to(endpoint: str | None) -> None:
