@@ -241,9 +241,6 @@ def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path)
     ]
     task_id = _submit(session)
     worker = psutil.Process(_launch_worker())
-    # The worker has no use for the Slack signing secret, so it is not given it.
-    assert "SLACK_SIGNING_SECRET" not in worker.environ()
-    assert worker.environ()["ANTHROPIC_API_KEY_BACKUP"] == ENV_CANARY
 
     def running() -> list[psutil.Process] | None:
         found = _processes_of(task_id, marker)
@@ -251,6 +248,12 @@ def test_an_agent_never_outlives_its_worker_killed_with_sigkill(state_dir: Path)
         return found if f"{marker}-daemon" in names and f"{marker}-foreground" in names else None
 
     agents = wait_for(running, timeout=90, interval=0.1, what="the session's commands")
+    # Read only now: Popen returns once the exec is under way, and until the kernel has laid
+    # out the new program's environment, /proc/<pid>/environ reads empty.
+    environ = worker.environ()
+    # The worker has no use for the Slack signing secret, so it is not given it.
+    assert "SLACK_SIGNING_SECRET" not in environ
+    assert environ["ANTHROPIC_API_KEY_BACKUP"] == ENV_CANARY
     assert {process.uids().real for process in agents} != {0}  # not the worker's root
     worker.send_signal(signal.SIGKILL)
     wait_for(lambda: not _processes_of(task_id, marker), timeout=20, what="no agent left")
