@@ -85,6 +85,15 @@ def agent_writes(where: Path, files: dict[str, str]) -> Execution:
     return Execution(ok=True, summary="[scripted model] changed it", files_changed=list(files))
 
 
+def _unreaped_or_cli(process: psutil.Process, cli: str) -> bool:
+    """Whether a process the step started is left unreaped or still runs the CLI; one that
+    ended while we looked is neither."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE or cli in process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_two_iterations_changing_different_files_end_on_the_workflow_s_one_branch(
     workflow_id: str, bare: Path, tmp_path: Path
 ) -> None:
@@ -256,7 +265,7 @@ def test_a_checkout_that_fails_fails_the_step_and_ends_the_claude_code_started_f
         execution = runner.execute(task, lambda: None, ProgressHook(task.id))
         # Ended by the step itself, not by the worker's end (closing the runner).
         started = [c for c in ours.children(recursive=True) if c.pid not in before]
-        left = [c for c in started if c.status() == psutil.STATUS_ZOMBIE or cli in c.cmdline()]
+        left = [c for c in started if _unreaped_or_cli(c, cli)]
     finally:
         runner.close()
     assert left == []
