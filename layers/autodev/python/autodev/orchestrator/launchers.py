@@ -36,6 +36,9 @@ _ECS_LIVE_STATES = frozenset(
 )
 # A process started this long after its worker registered is another one with a reused pid.
 _PID_REUSE_SLACK_SECONDS = 5.0
+# A process's start time as psutil reads it is ticks since a boot time /proc gives in whole
+# seconds: this much either side of the clock.
+_CREATE_TIME_SLACK_SECONDS = 1.0
 WORKER_SCRIPT = Path(__file__).resolve().parents[5] / "functions" / "claude_worker" / "main.py"
 # Secrets of the process that starts workers (the local stack runs the Slack handlers) that a
 # worker has no use for, so it is not given them (as in AWS, where its task definition has none).
@@ -248,7 +251,13 @@ def _is_worker(pid: int, pidfile: Path) -> bool:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return str(recorded[-1]) in process.cmdline()
+        command = process.cmdline()
+        if not command:
+            # Mid-exec: Popen returns once the exec has begun, and /proc reads no command line
+            # until the kernel has laid out the new program's. Ours if it is no younger than
+            # its pid file; a process that reused a dead worker's pid is younger.
+            return process.create_time() <= pidfile.stat().st_mtime + _CREATE_TIME_SLACK_SECONDS
+        return str(recorded[-1]) in command
     except (psutil.Error, OSError, ValueError, AttributeError):
         return False
 
