@@ -45,28 +45,26 @@ def _mid_exec(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(psutil.Process, "cmdline", lambda self: [])
 
 
-def test_a_worker_seen_mid_exec_keeps_its_pid_file(
+@pytest.mark.parametrize(
+    ("pidfile_age_seconds", "counted"),
+    [
+        (0, True),  # written after the worker started, as ``launch`` writes it
+        (3600, False),  # older than the process: a later one reused a dead worker's pid
+    ],
+)
+def test_a_process_seen_mid_exec_is_a_worker_only_if_no_younger_than_its_pid_file(
     launcher: LocalProcessLauncher,
     process: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
+    pidfile_age_seconds: float,
+    counted: bool,
 ) -> None:
     pidfile = _pidfile(launcher, process.pid)
+    written = pidfile.stat().st_mtime - pidfile_age_seconds
+    os.utime(pidfile, (written, written))
     _mid_exec(monkeypatch)
-    assert launcher.pids() == [process.pid]
-    assert pidfile.exists()
-
-
-def test_a_younger_process_with_a_dead_worker_s_pid_is_swept(
-    launcher: LocalProcessLauncher,
-    process: subprocess.Popen[bytes],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    pidfile = _pidfile(launcher, process.pid)
-    an_hour_before = psutil.Process(process.pid).create_time() - 3600
-    os.utime(pidfile, (an_hour_before, an_hour_before))
-    _mid_exec(monkeypatch)
-    assert launcher.pids() == []
-    assert not pidfile.exists()
+    assert launcher.pids() == ([process.pid] if counted else [])
+    assert pidfile.exists() == counted
 
 
 def test_a_process_running_another_command_is_swept(
