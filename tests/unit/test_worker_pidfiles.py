@@ -1,12 +1,10 @@
-"""A local worker's pid file (``LocalProcessLauncher.pids``): a worker caught mid-exec, whose
-command line /proc does not show yet, is still counted; a later process that reused a dead
-worker's pid is not."""
+"""A local worker's pid file (``LocalProcessLauncher.pids``) names the process by its start
+mark: a worker caught mid-exec, whose command line /proc does not show yet, is still counted;
+a later process that reused a dead worker's pid is not."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,57 +17,42 @@ from autodev.orchestrator.launchers import LocalProcessLauncher
 
 
 @pytest.fixture
-def process() -> Iterator[subprocess.Popen[bytes]]:
-    # Lives until its input closes: when the test's process goes, it goes too.
-    reads = [sys.executable, "-c", "import sys; sys.stdin.read()"]
-    child = subprocess.Popen(reads, stdin=subprocess.PIPE)
-    yield child
-    child.kill()
-    child.wait()
+def launcher(tmp_path: Path) -> Iterator[LocalProcessLauncher]:
+    launcher = LocalProcessLauncher(load_settings(autodev_state_dir=tmp_path))
+    # A stand-in worker: it waits until it is stopped.
+    launcher.command = [sys.executable, "-c", "import time; time.sleep(300)"]
+    yield launcher
+    for child in LocalProcessLauncher._children:
+        if child.args == launcher.command:
+            child.kill()
+            child.wait()
 
 
-@pytest.fixture
-def launcher(tmp_path: Path) -> LocalProcessLauncher:
-    return LocalProcessLauncher(load_settings(autodev_state_dir=tmp_path))
-
-
-def _pidfile(launcher: LocalProcessLauncher, pid: int) -> Path:
-    launcher.directory.mkdir(parents=True, exist_ok=True)
-    path = launcher.directory / f"{pid}.json"
-    path.write_text(json.dumps({"pid": pid, "command": launcher.command}))
-    return path
-
-
-def _mid_exec(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What /proc shows of a process between Popen's return and the new program's layout."""
+def test_a_worker_seen_mid_exec_keeps_its_pid_file(
+    launcher: LocalProcessLauncher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (pid,) = launcher.launch(1)
+    # What /proc shows of a process between Popen's return and the new program's layout.
     monkeypatch.setattr(psutil.Process, "cmdline", lambda self: [])
+    assert launcher.pids() == [int(pid)]
+    assert (launcher.directory / f"{pid}.json").exists()
 
 
-@pytest.mark.parametrize(
-    ("pidfile_age_seconds", "counted"),
-    [
-        (0, True),  # written after the worker started, as ``launch`` writes it
-        (3600, False),  # older than the process: a later one reused a dead worker's pid
-    ],
-)
-def test_a_process_seen_mid_exec_is_a_worker_only_if_no_younger_than_its_pid_file(
-    launcher: LocalProcessLauncher,
-    process: subprocess.Popen[bytes],
-    monkeypatch: pytest.MonkeyPatch,
-    pidfile_age_seconds: float,
-    counted: bool,
-) -> None:
-    pidfile = _pidfile(launcher, process.pid)
-    written = pidfile.stat().st_mtime - pidfile_age_seconds
-    os.utime(pidfile, (written, written))
-    _mid_exec(monkeypatch)
-    assert launcher.pids() == ([process.pid] if counted else [])
-    assert pidfile.exists() == counted
-
-
-def test_a_process_running_another_command_is_swept(
-    launcher: LocalProcessLauncher, process: subprocess.Popen[bytes]
-) -> None:
-    pidfile = _pidfile(launcher, process.pid)
-    assert launcher.pids() == []  # it runs python -c, not the worker
+def test_a_later_process_with_a_dead_worker_s_pid_is_swept(launcher: LocalProcessLauncher) -> None:
+    (pid,) = launcher.launch(1)
+    pidfile = launcher.directory / f"{pid}.json"
+    record = json.loads(pidfile.read_text())
+    # The same pid, started at another moment: what a reused pid looks like.
+    record["process"] = f"{pid}:t1"
+    pidfile.write_text(json.dumps(record))
+    assert launcher.pids() == []
     assert not pidfile.exists()
+
+
+def test_a_worker_that_ended_is_swept(launcher: LocalProcessLauncher) -> None:
+    (pid,) = launcher.launch(1)
+    process = psutil.Process(int(pid))
+    process.kill()
+    process.wait(timeout=10)
+    assert launcher.pids() == []
+    assert not (launcher.directory / f"{pid}.json").exists()

@@ -36,9 +36,6 @@ _ECS_LIVE_STATES = frozenset(
 )
 # A process started this long after its worker registered is another one with a reused pid.
 _PID_REUSE_SLACK_SECONDS = 5.0
-# A process's start time as psutil reads it is ticks since a boot time /proc gives in whole
-# seconds: this much either side of the clock.
-_CREATE_TIME_SLACK_SECONDS = 1.0
 WORKER_SCRIPT = Path(__file__).resolve().parents[5] / "functions" / "claude_worker" / "main.py"
 # Secrets of the process that starts workers (the local stack runs the Slack handlers) that a
 # worker has no use for, so it is not given them (as in AWS, where its task definition has none).
@@ -203,9 +200,15 @@ class LocalProcessLauncher:
                     env=env,
                     start_new_session=True,
                 )
-            (self.directory / f"{child.pid}.json").write_text(
-                json.dumps({"pid": child.pid, "log": str(log_path), "command": self.command})
-            )
+            # Named before anything can reap the child (``_reap``): it has its /proc entry
+            # even if it has exited already.
+            record = {
+                "pid": child.pid,
+                "process": parent_watch.identity(child.pid),
+                "log": str(log_path),
+                "command": self.command,
+            }
+            (self.directory / f"{child.pid}.json").write_text(json.dumps(record))
             with self._lock:
                 self._children.append(child)
             started.append(str(child.pid))
@@ -243,22 +246,15 @@ def worker_alive(worker: WorkerRecord, settings: Settings) -> bool:
 
 
 def _is_worker(pid: int, pidfile: Path) -> bool:
-    """Whether ``pid`` is alive and runs the command its pid file recorded (not a reused pid)."""
-    import psutil
+    """Whether the process its pid file recorded still runs (not a later one with its pid).
 
+    Told by the process's start mark (``parent_watch.identity``), not its command line: /proc
+    reads no command line while a process is mid-exec (Popen returns once the exec has begun,
+    before the kernel lays out the new program's), and a worker seen then was swept as dead."""
     try:
-        recorded = json.loads(pidfile.read_text()).get("command") or [str(WORKER_SCRIPT)]
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        command = process.cmdline()
-        if not command:
-            # Mid-exec: Popen returns once the exec has begun, and /proc reads no command line
-            # until the kernel has laid out the new program's. Ours if it is no younger than
-            # its pid file; a process that reused a dead worker's pid is younger.
-            return process.create_time() <= pidfile.stat().st_mtime + _CREATE_TIME_SLACK_SECONDS
-        return str(recorded[-1]) in command
-    except (psutil.Error, OSError, ValueError, AttributeError):
+        recorded = json.loads(pidfile.read_text())["process"]
+        return recorded.startswith(f"{pid}:") and parent_watch.gone(recorded) is None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
 

@@ -32,7 +32,12 @@ def this_process() -> str:
     """What a child is given to watch this process by: ``<pid>:<start mark>``."""
     import os
 
-    pid = os.getpid()
+    return identity(os.getpid())
+
+
+def identity(pid: int) -> str:
+    """``<pid>:<start mark>``: the process ``pid`` is now, not one that later reuses its pid
+    (``gone`` tells which); raises psutil.NoSuchProcess when there is none."""
     return f"{pid}:{_start_mark(pid)}"
 
 
