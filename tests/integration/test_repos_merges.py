@@ -217,6 +217,8 @@ def test_a_checkout_fetches_its_commit_with_every_file_in_one_exchange(
         assert asked == ["/acme/app.git/git-upload-pack"] * 2
         config = ("config", "--get", "remote.origin.partialclonefilter")
         assert git(checkout.git_dir, *config).strip() == "blob:none"
+        # A one-step clone: no maintenance process after its fetches.
+        assert git(checkout.git_dir, "config", "--get", "maintenance.auto").strip() == "false"
     finally:
         checkout.close()
 

@@ -46,7 +46,9 @@ _SUMMARY_LINES = 12
 
 def _config(url: str) -> str:
     """The git directory's configuration: a work tree elsewhere, a partial clone of ``url``,
-    quoted as ``git config`` quotes a value (so nothing in it can start a line of its own)."""
+    quoted as ``git config`` quotes a value (so nothing in it can start a line of its own),
+    and no ``git maintenance run --auto`` after each fetch: the clone lives for one step, and
+    that process was 5 ms of CPU (of the checkout's 51) beside Claude Code's start."""
     quoted = url.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in quoted):
         raise RepositoryError("the repository's address has a control character")
@@ -57,6 +59,8 @@ def _config(url: str) -> str:
         "\tbare = false\n"
         "[extensions]\n"
         "\tpartialClone = origin\n"
+        "[maintenance]\n"
+        "\tauto = false\n"
         '[remote "origin"]\n'
         f'\turl = "{quoted}"\n'
         "\tpromisor = true\n"
