@@ -206,7 +206,6 @@ class LocalProcessLauncher:
                 "pid": child.pid,
                 "process": parent_watch.identity(child.pid),
                 "log": str(log_path),
-                "command": self.command,
             }
             (self.directory / f"{child.pid}.json").write_text(json.dumps(record))
             with self._lock:
