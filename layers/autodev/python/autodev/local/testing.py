@@ -162,12 +162,15 @@ def wait_for(
 _EXECUTION_LOOK_SECONDS = 1.0
 
 
-def wait_until_finished(workflow_id: str, timeout: float = 30.0) -> WorkflowStatus:
+def wait_until_finished(
+    workflow_id: str, timeout: float = 30.0, interval: float = 0.05
+) -> WorkflowStatus:
     """The workflow's status once both its row and its execution have ended.
 
     The row says finished as soon as the last Lambda has recorded the outcome; the execution
     (and so its step history, including a final Fail state) ends a moment later, when that
-    Lambda returns. Tests that look at steps or history wait for both.
+    Lambda returns. Tests that look at steps or history wait for both. ``interval`` is how
+    often the row is read: a benchmark looks seldom, so as not to load what it times.
     """
     from autodev.workflows import get_workflow_status
 
@@ -197,7 +200,9 @@ def wait_until_finished(workflow_id: str, timeout: float = 30.0) -> WorkflowStat
         status = get_workflow_status(workflow_id)
         return status if status.finished else None
 
-    found: WorkflowStatus = wait_for(ended, timeout=timeout, what=f"workflow {workflow_id} to end")
+    found: WorkflowStatus = wait_for(
+        ended, timeout=timeout, interval=interval, what=f"workflow {workflow_id} to end"
+    )
     return found
 
 
